@@ -1,0 +1,30 @@
+//! `smsgate config check [FILE]`: load a configuration and say what is wrong.
+
+use std::path::Path;
+
+use crate::config::Config;
+
+/// Prints `ok` or one line per problem (`FILE: KEY: PROBLEM`) on stderr.
+/// Returns the process exit code: 0 when valid, 1 otherwise.
+pub fn run(file: Option<&Path>) -> i32 {
+    match Config::load(file) {
+        Ok(cfg) => {
+            let name = file
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "defaults".into());
+            let modems = if cfg.modem.is_empty() {
+                "no modem configured: `serve` runs the embedded emulated network".to_string()
+            } else {
+                format!("{} modem(s)", cfg.modem.len())
+            };
+            println!("{name}: ok ({modems})");
+            0
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{p}");
+            }
+            1
+        }
+    }
+}

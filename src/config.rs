@@ -1,0 +1,489 @@
+//! The one configuration struct: a TOML file plus `SMSGATE_SECTION__KEY`
+//! environment overrides (the `config` crate), defaults for everything, and a
+//! validation that names the file, the key and the problem for every error.
+//!
+//! Owns parsing and checking only; it never opens ports, sockets or stores.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Prefix of environment overrides: `SMSGATE_HTTP__BIND=0.0.0.0:80`.
+pub const ENV_PREFIX: &str = "SMSGATE";
+
+/// Top-level sections a config file may contain.
+const SECTIONS: &[&str] = &[
+    "http", "store", "session", "modem", "limits", "tariff", "numbers",
+];
+
+/// Keys whose environment value is a comma-separated list.
+const LIST_KEYS: &[&str] = &["numbers.fleet_prefixes"];
+
+/// The whole configuration of one smsgate appliance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub store: StoreConfig,
+    pub session: SessionConfig,
+    /// One entry per modem (one short code each). Empty: the embedded
+    /// emulated network is used.
+    pub modem: Vec<ModemConfig>,
+    pub limits: LimitsConfig,
+    pub tariff: TariffConfig,
+    pub numbers: NumbersConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address the web server listens on.
+    pub bind: String,
+    /// Bearer token of the admin API; the admin API refuses every request
+    /// while it is unset.
+    pub admin_token: Option<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            admin_token: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Directory of the sled store; see [`StoreConfig::resolved_dir`].
+    pub dir: Option<PathBuf>,
+}
+
+impl StoreConfig {
+    /// The configured directory, or `/var/lib/smsgate` when running as root
+    /// and `./smsgate-data` otherwise.
+    pub fn resolved_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.dir {
+            return dir.clone();
+        }
+        if is_root() {
+            PathBuf::from("/var/lib/smsgate")
+        } else {
+            PathBuf::from("smsgate-data")
+        }
+    }
+}
+
+fn is_root() -> bool {
+    // The effective uid of this process, read without unsafe code.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// R4: a session ends after this long without a sent or received message.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// R6: how long a (number, short code) pair of an ended session stays
+    /// retired.
+    #[serde(with = "humantime_serde")]
+    pub retired_cooldown: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(5 * 60),
+            retired_cooldown: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModemConfig {
+    /// Serial device (`/dev/serial/by-id/...`, `/dev/ttyUSB0`, a
+    /// pseudo-terminal path) or `auto` together with `imei`.
+    pub port: String,
+    /// The number phones see and reply to (E.164).
+    pub short_code: String,
+    /// A profile name from `firmware-config/profiles/`.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    /// Finds the modem among USB serial ports when `port = "auto"`.
+    #[serde(default)]
+    pub imei: Option<String>,
+    /// SIM PIN, entered at initialisation when the SIM asks for it.
+    #[serde(default)]
+    pub pin: Option<String>,
+}
+
+fn default_profile() -> String {
+    "generic".into()
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+
+/// R13 abuse limits; 0 means no limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub sends_per_minute_per_client: u32,
+    pub sends_per_hour_per_recipient: u32,
+    pub max_recipients: u32,
+    pub max_parts: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            sends_per_minute_per_client: 6,
+            sends_per_hour_per_recipient: 20,
+            max_recipients: 50,
+            max_parts: 5,
+        }
+    }
+}
+
+/// R10 tariff of mobile-originated messages. Amounts are decimal strings and
+/// never floats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TariffConfig {
+    pub currency: String,
+    pub mo_price: DecimalString,
+    pub taxes: Vec<TaxConfig>,
+}
+
+impl Default for TariffConfig {
+    fn default() -> Self {
+        Self {
+            currency: "DOP".into(),
+            mo_price: DecimalString("1.00".into()),
+            taxes: vec![TaxConfig {
+                name: "ITBIS".into(),
+                rate: DecimalString("0.18".into()),
+            }],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxConfig {
+    pub name: String,
+    pub rate: DecimalString,
+}
+
+/// A decimal amount written as a string (`"1.00"`). A bare TOML number is
+/// accepted too and kept as its shortest decimal text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DecimalString(pub String);
+
+impl DecimalString {
+    pub fn parse(&self) -> Result<rust_decimal::Decimal, String> {
+        rust_decimal::Decimal::from_str(self.0.trim())
+            .map_err(|_| format!("`{}` is not a decimal number", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for DecimalString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = DecimalString;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal number such as \"1.00\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(DecimalString(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(DecimalString(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(DecimalString(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                // Shortest text that reads back as the same number: 0.18 -> "0.18".
+                Ok(DecimalString(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NumbersConfig {
+    /// ISO 3166 country whose national numbers the form accepts.
+    pub country: String,
+    /// R9: numbers starting with one of these prefixes (E.164, or national)
+    /// are on fleet/VPN plans: they receive but cannot reply.
+    pub fleet_prefixes: Vec<String>,
+}
+
+impl Default for NumbersConfig {
+    fn default() -> Self {
+        Self {
+            country: "DO".into(),
+            fleet_prefixes: Vec::new(),
+        }
+    }
+}
+
+/// One problem found in a configuration: where and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file, or `environment` for an override, or `defaults`.
+    pub source: String,
+    /// Dotted key, e.g. `session.idle_timeout` or `modem[0].port`.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.source, self.key, self.message)
+    }
+}
+
+/// Every problem found while loading a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Loads `file` (if any) with environment overrides from the process
+    /// environment, then validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// Like [`Config::load`] but with an explicit environment, so tests do
+    /// not have to mutate the process environment.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let source = file
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "defaults".to_string());
+        let problem = |key: &str, message: String| Problem {
+            source: source.clone(),
+            key: key.to_string(),
+            message,
+        };
+
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
+            .collect();
+        let mut environment = config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("_")
+            .separator("__")
+            .list_separator(",")
+            .try_parsing(true)
+            .source(Some(env));
+        for key in LIST_KEYS {
+            environment = environment.with_list_parse_key(key);
+        }
+
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError {
+                    problems: vec![problem("-", "file not found".into())],
+                });
+            }
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        let raw = builder
+            .add_source(environment)
+            .build()
+            .map_err(|e| ConfigError {
+                problems: vec![problem("-", clean_message(&e.to_string()))],
+            })?;
+
+        let mut problems = Vec::new();
+        let root: config::Map<String, config::Value> = raw
+            .clone()
+            .try_deserialize()
+            .map_err(|e| ConfigError {
+                problems: vec![problem("-", clean_message(&e.to_string()))],
+            })?;
+        for key in root.keys() {
+            if !SECTIONS.contains(&key.as_str()) {
+                problems.push(problem(
+                    key,
+                    format!("unknown section (expected one of: {})", SECTIONS.join(", ")),
+                ));
+            }
+        }
+
+        let mut cfg = Config::default();
+        section(&raw, "http", &mut cfg.http, &mut problems, &problem);
+        section(&raw, "store", &mut cfg.store, &mut problems, &problem);
+        section(&raw, "session", &mut cfg.session, &mut problems, &problem);
+        section(&raw, "limits", &mut cfg.limits, &mut problems, &problem);
+        section(&raw, "tariff", &mut cfg.tariff, &mut problems, &problem);
+        section(&raw, "numbers", &mut cfg.numbers, &mut problems, &problem);
+        if let Ok(modems) = raw.get_array("modem") {
+            for (i, value) in modems.into_iter().enumerate() {
+                let key = format!("modem[{i}]");
+                match value.try_deserialize::<ModemConfig>() {
+                    Ok(m) => cfg.modem.push(m),
+                    Err(e) => problems.push(problem(&key, clean_message(&e.to_string()))),
+                }
+            }
+        } else if root.contains_key("modem") {
+            problems.push(problem(
+                "modem",
+                "must be an array of tables ([[modem]])".into(),
+            ));
+        }
+
+        for p in cfg.validate() {
+            problems.push(problem(&p.0, p.1));
+        }
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// Checks of meaning (not of shape): returns (key, message) pairs.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if self.http.bind.parse::<SocketAddr>().is_err() {
+            out.push((
+                "http.bind".into(),
+                format!("`{}` is not an address:port", self.http.bind),
+            ));
+        }
+        if let Some(t) = &self.http.admin_token {
+            if t.len() < 16 {
+                out.push((
+                    "http.admin_token".into(),
+                    "must be at least 16 characters".into(),
+                ));
+            }
+        }
+        if self.session.idle_timeout.is_zero() {
+            out.push(("session.idle_timeout".into(), "must be more than 0".into()));
+        }
+        if self.limits.max_parts > 255 {
+            out.push((
+                "limits.max_parts".into(),
+                "at most 255 parts fit a concatenated SMS".into(),
+            ));
+        }
+        if let Err(e) = self.tariff.mo_price.parse() {
+            out.push(("tariff.mo_price".into(), e));
+        }
+        for (i, t) in self.tariff.taxes.iter().enumerate() {
+            if let Err(e) = t.rate.parse() {
+                out.push((format!("tariff.taxes[{i}].rate"), e));
+            }
+        }
+        if self.tariff.currency.len() != 3
+            || !self.tariff.currency.chars().all(|c| c.is_ascii_uppercase())
+        {
+            out.push((
+                "tariff.currency".into(),
+                format!("`{}` is not an ISO 4217 code", self.tariff.currency),
+            ));
+        }
+        if self.numbers.country.len() != 2
+            || !self.numbers.country.chars().all(|c| c.is_ascii_uppercase())
+        {
+            out.push((
+                "numbers.country".into(),
+                format!("`{}` is not an ISO 3166 code", self.numbers.country),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, m) in self.modem.iter().enumerate() {
+            if m.port.trim().is_empty() {
+                out.push((format!("modem[{i}].port"), "must not be empty".into()));
+            }
+            if m.port == "auto" && m.imei.is_none() {
+                out.push((
+                    format!("modem[{i}].imei"),
+                    "is required when port = \"auto\"".into(),
+                ));
+            }
+            let digits = m.short_code.strip_prefix('+').unwrap_or(&m.short_code);
+            if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) || digits.len() > 15
+            {
+                out.push((
+                    format!("modem[{i}].short_code"),
+                    format!("`{}` is not a phone number", m.short_code),
+                ));
+            } else if !seen.insert(m.short_code.clone()) {
+                out.push((
+                    format!("modem[{i}].short_code"),
+                    format!("`{}` is used by another modem", m.short_code),
+                ));
+            }
+            if m.baud == 0 {
+                out.push((format!("modem[{i}].baud"), "must be more than 0".into()));
+            }
+        }
+        out
+    }
+}
+
+fn section<T, F>(
+    raw: &config::Config,
+    name: &str,
+    target: &mut T,
+    problems: &mut Vec<Problem>,
+    problem: &F,
+) where
+    T: serde::de::DeserializeOwned,
+    F: Fn(&str, String) -> Problem,
+{
+    match raw.get::<T>(name) {
+        Ok(v) => *target = v,
+        Err(config::ConfigError::NotFound(_)) => {}
+        Err(e) => problems.push(problem(name, clean_message(&e.to_string()))),
+    }
+}
+
+/// The `config` crate appends provenance that we report separately.
+fn clean_message(s: &str) -> String {
+    s.to_string()
+}

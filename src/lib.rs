@@ -1,0 +1,23 @@
+//! smsgate: a web-to-SMS gateway appliance with live two-way conversations.
+//!
+//! A tour of the crate, from the wire up:
+//!
+//! - [`sms`]: pure SMS codec (3GPP TS 23.040 / 23.038): PDUs, GSM 7-bit and
+//!   UCS-2, concatenation headers, the splitter and the multipart assembler.
+//! - [`at`]: pure AT protocol core (3GPP TS 27.005 / 27.007): the digester
+//!   that turns modem bytes into typed events, typed commands, URCs and
+//!   `+CMS`/`+CME` error codes.
+//! - [`config`]: the one configuration struct (TOML file plus
+//!   `SMSGATE_SECTION__KEY` environment overrides) and its validation.
+//! - [`commands`]: the command-line subcommands that are not long-running
+//!   services (`pdu`, `config check`).
+//! - [`logging`]: tracing set-up (plain text on stdout, for journald).
+//!
+//! The pure cores (`sms`, `at`) take bytes or values and return typed values;
+//! they never touch a port, a socket, a clock or a file.
+
+pub mod at;
+pub mod commands;
+pub mod config;
+pub mod logging;
+pub mod sms;

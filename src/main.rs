@@ -1,0 +1,139 @@
+//! The `smsgate` command: parses arguments and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "smsgate", version, about = "Web-to-SMS gateway with live two-way conversations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (web page, API, modems). With no modem configured it
+    /// runs on the embedded emulated GSM network.
+    Serve {
+        /// TOML configuration file.
+        #[arg(long, short, env = "SMSGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Run the emulated GSM network on its own: modems on pseudo-terminals
+    /// and a control API for playing the phones.
+    Emulator {
+        /// Number of emulated modems.
+        #[arg(long, default_value_t = 3)]
+        modems: usize,
+        /// Loopback address of the control API.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        control: String,
+        /// Print the modems as one JSON line.
+        #[arg(long)]
+        json: bool,
+        /// Keep a stable symlink per modem in this directory.
+        #[arg(long)]
+        link_dir: Option<PathBuf>,
+    },
+    /// Identify a modem on a serial port (maker, model, IMEI, SIM, signal...).
+    Probe {
+        /// Serial port, e.g. /dev/ttyUSB0.
+        port: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Encode and decode SMS PDUs (3GPP TS 23.040).
+    Pdu(PduArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file and say what is wrong.
+    Check {
+        /// TOML file; without it, the defaults plus environment overrides.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct PduArgs {
+    #[command(subcommand)]
+    command: PduCommand,
+}
+
+#[derive(Subcommand)]
+enum PduCommand {
+    /// Decode one PDU (hex, with its leading SMSC field) into JSON.
+    Decode {
+        /// The PDU in hex, as `AT+CMGR`/`AT+CMGL` print it.
+        hex: String,
+        /// The PDU has no leading SMSC address field (a bare TPDU).
+        #[arg(long)]
+        no_smsc: bool,
+    },
+    /// Encode a text as SMS-SUBMIT PDUs (one per part) ready for `AT+CMGS`.
+    Encode {
+        /// Recipient number (international with `+`, or national).
+        #[arg(long)]
+        to: String,
+        /// Message text (any Unicode).
+        #[arg(long)]
+        text: String,
+        /// Request a delivery report.
+        #[arg(long)]
+        report: bool,
+        /// SMSC number to put in the leading address field (default `00`:
+        /// the SIM's SMSC).
+        #[arg(long)]
+        smsc: Option<String>,
+        /// Concatenation reference for multipart texts (default 0).
+        #[arg(long, default_value_t = 0)]
+        reference: u8,
+    },
+}
+
+fn not_yet(what: &str) -> ExitCode {
+    eprintln!("smsgate {what}: not available in this build yet");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { .. } => not_yet("serve"),
+        Command::Emulator { .. } => not_yet("emulator"),
+        Command::Probe { .. } => not_yet("probe"),
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
+            smsgate::logging::init();
+            ExitCode::from(smsgate::commands::config_check::run(file.as_deref()) as u8)
+        }
+        Command::Pdu(args) => match args.command {
+            PduCommand::Decode { hex, no_smsc } => {
+                ExitCode::from(smsgate::commands::pdu::decode(&hex, !no_smsc) as u8)
+            }
+            PduCommand::Encode {
+                to,
+                text,
+                report,
+                smsc,
+                reference,
+            } => ExitCode::from(smsgate::commands::pdu::encode(
+                &to,
+                &text,
+                report,
+                smsc.as_deref(),
+                reference,
+            ) as u8),
+        },
+    }
+}
