@@ -300,16 +300,37 @@ impl Config {
         let source = file
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "defaults".to_string());
-        let problem = |key: &str, message: String| Problem {
-            source: source.clone(),
-            key: key.to_string(),
-            message,
-        };
-
         let env: config::Map<String, String> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
             .collect();
+        // `SMSGATE_HTTP__BIND` overrides `http.bind`: problems under an
+        // overridden key are blamed on the variable, not on the file.
+        let overrides: Vec<(String, String)> = env
+            .keys()
+            .map(|var| {
+                let dotted = var[ENV_PREFIX.len() + 1..]
+                    .to_lowercase()
+                    .replace("__", ".");
+                (dotted, var.clone())
+            })
+            .collect();
+        let problem = |key: &str, message: String| {
+            let (key, message) = match missing_field(&message) {
+                Some(field) => (join_key(key, &field), "missing field".to_string()),
+                None => (key.to_string(), message),
+            };
+            let source = overrides
+                .iter()
+                .find(|(dotted, _)| key == *dotted || key.starts_with(&format!("{dotted}.")))
+                .map(|(_, var)| format!("environment {var}"))
+                .unwrap_or_else(|| source.clone());
+            Problem {
+                source,
+                key,
+                message,
+            }
+        };
         let mut environment = config::Environment::with_prefix(ENV_PREFIX)
             .prefix_separator("_")
             .separator("__")
@@ -324,7 +345,7 @@ impl Config {
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError {
-                    problems: vec![problem("-", "file not found".into())],
+                    problems: vec![problem("(file)", "file not found".into())],
                 });
             }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
@@ -333,15 +354,13 @@ impl Config {
             .add_source(environment)
             .build()
             .map_err(|e| ConfigError {
-                problems: vec![problem("-", clean_message(&e.to_string()))],
+                problems: vec![problem("(syntax)", clean_message(&e.to_string()))],
             })?;
 
         let mut problems = Vec::new();
-        let root: config::Map<String, config::Value> = raw
-            .clone()
-            .try_deserialize()
-            .map_err(|e| ConfigError {
-                problems: vec![problem("-", clean_message(&e.to_string()))],
+        let root: config::Map<String, config::Value> =
+            raw.clone().try_deserialize().map_err(|e| ConfigError {
+                problems: vec![problem("(syntax)", clean_message(&e.to_string()))],
             })?;
         for key in root.keys() {
             if !SECTIONS.contains(&key.as_str()) {
@@ -359,12 +378,18 @@ impl Config {
         section(&raw, "limits", &mut cfg.limits, &mut problems, &problem);
         section(&raw, "tariff", &mut cfg.tariff, &mut problems, &problem);
         section(&raw, "numbers", &mut cfg.numbers, &mut problems, &problem);
+        // Index in the file of each modem that parsed, so later problems
+        // name the right `[[modem]]` even when an earlier one failed.
+        let mut modem_index = Vec::new();
         if let Ok(modems) = raw.get_array("modem") {
             for (i, value) in modems.into_iter().enumerate() {
                 let key = format!("modem[{i}]");
-                match value.try_deserialize::<ModemConfig>() {
-                    Ok(m) => cfg.modem.push(m),
-                    Err(e) => problems.push(problem(&key, clean_message(&e.to_string()))),
+                match deserialize_at::<ModemConfig>(value) {
+                    Ok(m) => {
+                        cfg.modem.push(m);
+                        modem_index.push(i);
+                    }
+                    Err((path, message)) => problems.push(problem(&join_key(&key, &path), message)),
                 }
             }
         } else if root.contains_key("modem") {
@@ -374,8 +399,16 @@ impl Config {
             ));
         }
 
-        for p in cfg.validate() {
-            problems.push(problem(&p.0, p.1));
+        for (key, message) in cfg.validate() {
+            let key = match key
+                .strip_prefix("modem[")
+                .and_then(|rest| rest.split_once(']'))
+                .and_then(|(i, rest)| Some((modem_index.get(i.parse::<usize>().ok()?)?, rest)))
+            {
+                Some((i, rest)) => format!("modem[{i}]{rest}"),
+                None => key,
+            };
+            problems.push(problem(&key, message));
         }
         if problems.is_empty() {
             Ok(cfg)
@@ -476,14 +509,57 @@ fn section<T, F>(
     T: serde::de::DeserializeOwned,
     F: Fn(&str, String) -> Problem,
 {
-    match raw.get::<T>(name) {
+    let value = match raw.get::<config::Value>(name) {
+        Ok(v) => v,
+        Err(config::ConfigError::NotFound(_)) => return,
+        Err(e) => {
+            problems.push(problem(name, clean_message(&e.to_string())));
+            return;
+        }
+    };
+    match deserialize_at::<T>(value) {
         Ok(v) => *target = v,
-        Err(config::ConfigError::NotFound(_)) => {}
-        Err(e) => problems.push(problem(name, clean_message(&e.to_string()))),
+        Err((path, message)) => problems.push(problem(&join_key(name, &path), message)),
     }
 }
 
-/// The `config` crate appends provenance that we report separately.
+/// Deserializes `value`, reporting the path of the failing field inside it.
+fn deserialize_at<T: serde::de::DeserializeOwned>(
+    value: config::Value,
+) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        (path, clean_message(&e.into_inner().to_string()))
+    })
+}
+
+fn join_key(base: &str, path: &str) -> String {
+    if path.is_empty() {
+        base.to_string()
+    } else if path.starts_with('[') {
+        format!("{base}{path}")
+    } else {
+        format!("{base}.{path}")
+    }
+}
+
+/// The field named by a "missing field" message, if it is one.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field ")?;
+    Some(rest.trim_matches(|c| c == '`' || c == '"').to_string())
+}
+
+/// The `config` crate appends the key and the file, which every [`Problem`]
+/// reports on its own.
 fn clean_message(s: &str) -> String {
-    s.to_string()
+    let s = match s.find(" for key `") {
+        Some(i) => &s[..i],
+        None => s,
+    };
+    let s = match s.rfind(" in ") {
+        Some(i) if s[i..].contains('/') || s[i..].ends_with(".toml") => &s[..i],
+        _ => s,
+    };
+    s.replace("missing configuration field", "missing field")
 }

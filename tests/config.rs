@@ -1,0 +1,275 @@
+//! The configuration: TOML shape of SPEC "Configuration", defaults,
+//! `SMSGATE_SECTION__KEY` overrides, and `smsgate config check` naming the
+//! file, key and problem for every error.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use smsgate::config::{Config, ConfigError};
+
+fn file(contents: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    f.write_all(contents.as_bytes()).unwrap();
+    f
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn problems(err: ConfigError) -> Vec<(String, String)> {
+    err.problems
+        .into_iter()
+        .map(|p| (p.key, p.message))
+        .collect()
+}
+
+#[test]
+fn defaults_match_the_spec() {
+    let cfg = Config::load_with_env(None, env(&[])).unwrap();
+    assert_eq!(cfg.http.bind, "127.0.0.1:8080");
+    assert_eq!(cfg.http.admin_token, None);
+    assert_eq!(cfg.session.idle_timeout, Duration::from_secs(300));
+    assert_eq!(cfg.session.retired_cooldown, Duration::from_secs(86_400));
+    assert!(cfg.modem.is_empty());
+    assert_eq!(cfg.limits.sends_per_minute_per_client, 6);
+    assert_eq!(cfg.limits.sends_per_hour_per_recipient, 20);
+    assert_eq!(cfg.limits.max_recipients, 50);
+    assert_eq!(cfg.limits.max_parts, 5);
+    assert_eq!(cfg.tariff.currency, "DOP");
+    assert_eq!(cfg.tariff.mo_price.parse().unwrap().to_string(), "1.00");
+    assert_eq!(cfg.tariff.taxes[0].name, "ITBIS");
+    assert_eq!(
+        cfg.tariff.taxes[0].rate.parse().unwrap().to_string(),
+        "0.18"
+    );
+    assert_eq!(cfg.numbers.country, "DO");
+}
+
+#[test]
+fn the_spec_example_loads() {
+    let f = file(
+        r#"
+[http]
+bind = "127.0.0.1:8080"
+admin_token = "0123456789abcdef0123"
+
+[store]
+dir = "/var/lib/smsgate"
+
+[session]
+idle_timeout = "5m"
+retired_cooldown = "24h"
+
+[[modem]]
+port = "/dev/serial/by-id/usb-HUAWEI_E173"
+short_code = "+18095550100"
+profile = "generic"
+baud = 115200
+
+[[modem]]
+port = "/dev/pts/7"
+short_code = "+18095550101"
+
+[limits]
+sends_per_minute_per_client = 6
+sends_per_hour_per_recipient = 20
+max_recipients = 50
+max_parts = 5
+
+[tariff]
+currency = "DOP"
+mo_price = "1.00"
+taxes = [{ name = "ITBIS", rate = "0.18" }]
+
+[numbers]
+country = "DO"
+fleet_prefixes = ["+1809200"]
+"#,
+    );
+    let cfg = Config::load_with_env(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(cfg.modem.len(), 2);
+    assert_eq!(cfg.modem[1].profile, "generic");
+    assert_eq!(cfg.modem[1].baud, 115_200);
+    assert_eq!(cfg.store.resolved_dir(), PathBuf::from("/var/lib/smsgate"));
+    assert_eq!(cfg.numbers.fleet_prefixes, vec!["+1809200".to_string()]);
+}
+
+#[test]
+fn the_shipped_example_file_is_valid() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smsgate.example.toml");
+    let cfg = Config::load_with_env(Some(&path), env(&[])).unwrap();
+    assert_eq!(cfg, Config::default());
+}
+
+#[test]
+fn environment_overrides_file_values() {
+    let f = file("[session]\nidle_timeout = \"5m\"\n[limits]\nmax_recipients = 50\n");
+    let cfg = Config::load_with_env(
+        Some(f.path()),
+        env(&[
+            ("SMSGATE_SESSION__IDLE_TIMEOUT", "3s"),
+            ("SMSGATE_LIMITS__MAX_RECIPIENTS", "10"),
+            ("SMSGATE_HTTP__ADMIN_TOKEN", "a-very-long-admin-token"),
+            ("SMSGATE_NUMBERS__FLEET_PREFIXES", "+1809200,+1829300"),
+            ("SMSGATE_TARIFF__MO_PRICE", "1.50"),
+            ("UNRELATED_VARIABLE", "x"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(cfg.session.idle_timeout, Duration::from_secs(3));
+    assert_eq!(cfg.limits.max_recipients, 10);
+    assert_eq!(
+        cfg.http.admin_token.as_deref(),
+        Some("a-very-long-admin-token")
+    );
+    assert_eq!(cfg.numbers.fleet_prefixes, vec!["+1809200", "+1829300"]);
+    assert_eq!(cfg.tariff.mo_price.parse().unwrap().to_string(), "1.5");
+}
+
+#[test]
+fn every_error_names_its_key_and_problem() {
+    let f = file(
+        r#"
+[http]
+colour = "blue"
+[session]
+idle_timeout = "5 parsecs"
+[limits]
+max_recipients = "many"
+[tariff]
+mo_price = "one peso"
+[[modem]]
+short_code = "+18095550100"
+[[modem]]
+port = "/dev/ttyUSB1"
+short_code = "+18095550101"
+[[modem]]
+port = "/dev/ttyUSB2"
+short_code = "+18095550101"
+[bogus]
+x = 1
+"#,
+    );
+    let err = Config::load_with_env(Some(f.path()), env(&[])).unwrap_err();
+    let source = f.path().display().to_string();
+    assert!(err.problems.iter().all(|p| p.source == source), "{err}");
+    let found = problems(err);
+    let has = |key: &str, needle: &str| {
+        assert!(
+            found.iter().any(|(k, m)| k == key && m.contains(needle)),
+            "no problem `{needle}` at `{key}` in {found:?}"
+        )
+    };
+    has("bogus", "unknown section");
+    has("http.colour", "unknown field");
+    has("session.idle_timeout", "duration");
+    has("limits.max_recipients", "integer");
+    has("tariff.mo_price", "not a decimal");
+    has("modem[0].port", "missing field");
+    has("modem[2].short_code", "used by another modem");
+}
+
+#[test]
+fn a_bad_override_is_blamed_on_the_variable() {
+    let err =
+        Config::load_with_env(None, env(&[("SMSGATE_SESSION__IDLE_TIMEOUT", "soon")])).unwrap_err();
+    assert_eq!(err.problems.len(), 1);
+    assert_eq!(
+        err.problems[0].source,
+        "environment SMSGATE_SESSION__IDLE_TIMEOUT"
+    );
+    assert_eq!(err.problems[0].key, "session.idle_timeout");
+}
+
+#[test]
+fn meaning_is_checked_not_only_shape() {
+    let f = file(
+        r#"
+[http]
+bind = "not-an-address"
+admin_token = "short"
+[session]
+idle_timeout = "0s"
+[limits]
+max_parts = 300
+[numbers]
+country = "Dominicana"
+[[modem]]
+port = "auto"
+short_code = "call me"
+"#,
+    );
+    let found = problems(Config::load_with_env(Some(f.path()), env(&[])).unwrap_err());
+    let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+    for key in [
+        "http.bind",
+        "http.admin_token",
+        "session.idle_timeout",
+        "limits.max_parts",
+        "numbers.country",
+        "modem[0].imei",
+        "modem[0].short_code",
+    ] {
+        assert!(keys.contains(&key), "{key} not reported in {found:?}");
+    }
+}
+
+#[test]
+fn a_missing_file_and_bad_syntax_are_errors() {
+    let missing = Config::load_with_env(Some("/nonexistent/smsgate.toml".as_ref()), env(&[]));
+    assert!(missing.unwrap_err().to_string().contains("file not found"));
+    let f = file("[http\nbind = 1\n");
+    let err = Config::load_with_env(Some(f.path()), env(&[])).unwrap_err();
+    assert!(err.to_string().contains("TOML parse error"), "{err}");
+}
+
+#[test]
+fn config_check_command_exits_non_zero_and_names_file_key_problem() {
+    let f = file("[session]\nidle_timeout = \"later\"\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["config", "check"])
+        .arg(f.path())
+        .env_remove("SMSGATE_SESSION__IDLE_TIMEOUT")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}: session.idle_timeout: ", f.path().display())),
+        "{stderr}"
+    );
+
+    let ok = file("[session]\nidle_timeout = \"90s\"\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["config", "check"])
+        .arg(ok.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
+}
+
+#[test]
+fn subcommands_not_built_yet_say_so_and_fail() {
+    for args in [
+        vec!["serve"],
+        vec!["emulator"],
+        vec!["probe", "/dev/ttyUSB0"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not available"),
+            "{args:?}"
+        );
+    }
+}
