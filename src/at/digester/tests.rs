@@ -342,3 +342,89 @@ fn response_lines_are_bounded() {
     }
     assert_eq!((garbage, lines), (5, MAX_RESPONSE_LINES));
 }
+
+#[test]
+fn boot_urcs_quectel_ec25_during_a_query() {
+    let input = b"\r\n+CPIN: READY\r\n\r\n+QIND: SMS DONE\r\n+CSQ: 18,99\r\n\
+        +QIND: PB DONE\r\n\r\nOK\r\n\r\n+CMTI: \"ME\",0\r\n";
+    let ev = run(Some(SignalQualityQuery.in_flight()), input);
+    assert_eq!(
+        ev,
+        vec![
+            Event::Urc(Urc::Pin(PinStatus::Ready)),
+            Event::Urc(Urc::Other("+QIND: SMS DONE".into())),
+            Event::Urc(Urc::Other("+QIND: PB DONE".into())),
+            response(&["+CSQ: 18,99"], FinalResult::Ok),
+            Event::Urc(Urc::MessageStored {
+                mem: "ME".into(),
+                index: 0
+            }),
+        ]
+    );
+}
+
+#[test]
+fn cme_error_verbose_sim800_cmee2() {
+    let ev = run(
+        Some(crate::at::commands::PinQuery.in_flight()),
+        b"AT+CPIN?\r\r\n+CME ERROR: SIM not inserted\r\n",
+    );
+    assert_eq!(
+        ev,
+        vec![response(
+            &[],
+            FinalResult::Cme(crate::at::CmeError::SimNotInserted)
+        )]
+    );
+}
+
+/// The whole driver loop, as the `Modem` actor runs it: expect, write,
+/// feed what the modem (here a SIMCom SIM800 transcript) answers, route
+/// events, parse the typed answer.
+#[test]
+fn driver_walkthrough_sim800_send_then_receive() {
+    let mut d = Digester::new();
+    let mut urcs = Vec::new();
+    let mut wire = Vec::new();
+
+    // 1. Send: expect + write the command; the modem prompts.
+    let pdu = PduHex::parse("0011000B916407281553F80000AA0AE8329BFD4697D9EC37");
+    let send =
+        SendPdu::new(pdu.unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+    d.expect(send.in_flight());
+    wire.extend_from_slice(&send.to_bytes());
+    d.feed(b"AT+CMGS=23\r\r\n> ");
+    assert_eq!(d.next_event(), Some(Event::Prompt));
+    // 2. On the prompt the driver writes the body; the modem echoes it.
+    wire.extend_from_slice(&send.body());
+    d.feed(&send.body());
+    d.feed(b"\r\n\r\n+CMTI: \"SM\",4\r\n\r\n+CMGS: 12\r\n\r\nOK\r\n");
+    let mut mr = None;
+    while let Some(ev) = d.next_event() {
+        match ev {
+            Event::Urc(u) => urcs.push(u),
+            Event::Response(r) => mr = Some(send.parse_response(r)),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(mr, Some(Ok(12)));
+    assert_eq!(
+        urcs,
+        vec![Urc::MessageStored {
+            mem: "SM".into(),
+            index: 4
+        }]
+    );
+    assert_eq!(wire.iter().filter(|b| **b == 0x1A).count(), 1);
+
+    // 3. The URC said index 4: read it.
+    let read = ReadMessage(4);
+    d.expect(read.in_flight());
+    d.feed(format!("AT+CMGR=4\r\r\n+CMGR: 0,,24\r\n{PDU_A}\r\n\r\nOK\r\n").as_bytes());
+    let Some(Event::Response(r)) = d.next_event() else {
+        panic!("no response")
+    };
+    let msg = read.parse_response(r).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(msg.map(|m| (m.index, m.pdu)), Some((4, PDU_A.to_string())));
+    assert!(!d.is_busy());
+}
