@@ -16,11 +16,12 @@ pub struct PduHex(String);
 impl PduHex {
     /// Hex of `octets` (what the `sms` module produces).
     pub fn from_octets(octets: &[u8]) -> Self {
-        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
         let mut s = String::with_capacity(octets.len() * 2);
         for b in octets {
-            s.push(char::from(DIGITS[usize::from(b >> 4)]));
-            s.push(char::from(DIGITS[usize::from(b & 0x0F)]));
+            for nibble in [b >> 4, b & 0x0F] {
+                let digit = char::from_digit(u32::from(nibble), 16).unwrap_or('0');
+                s.push(digit.to_ascii_uppercase());
+            }
         }
         Self(s)
     }

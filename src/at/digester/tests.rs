@@ -428,3 +428,25 @@ fn driver_walkthrough_sim800_send_then_receive() {
     assert_eq!(msg.map(|m| (m.index, m.pdu)), Some((4, PDU_A.to_string())));
     assert!(!d.is_busy());
 }
+
+/// Captured from a Huawei E3131 (`tests/fixtures/at/`): `AT+CMGL=4` with
+/// `^BOOT`, `^RSSI`, `^DSFLOWRPT` and `^MODE` interleaved.
+#[test]
+fn cmgl_response_huawei_e3131_fixture_file() {
+    let input = include_bytes!("../../../tests/fixtures/at/huawei_e3131_cmgl_with_noise.txt");
+    let cmd = ListMessages(MessageStat::All);
+    let ev = run(Some(cmd.in_flight()), input);
+    let urcs = ev.iter().filter(|e| matches!(e, Event::Urc(_))).count();
+    assert_eq!(urcs, 4, "{ev:?}");
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Urc(Urc::HuaweiMode { .. }))
+    ));
+    let Some(Event::Response(r)) = ev.iter().find(|e| matches!(e, Event::Response(_))).cloned()
+    else {
+        panic!("no response in {ev:?}")
+    };
+    let list = cmd.parse_response(r).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(list.len(), 2);
+    assert_eq!((list[0].pdu.as_str(), list[1].length), (PDU_A, 22));
+}
