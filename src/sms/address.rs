@@ -294,7 +294,10 @@ mod tests {
     fn alphanumeric_sender_google() {
         // Alphanumeric "Google" as operators send it: 11 semi-octets, TOA D0.
         let mut out = Vec::new();
-        Address::parse("Google").unwrap().encode_tp(&mut out).unwrap();
+        Address::parse("Google")
+            .unwrap()
+            .encode_tp(&mut out)
+            .unwrap();
         assert_eq!(hex::encode_upper(&out), "0BD0C7F7FBCC2E03");
         let a = decode("0BD0C7F7FBCC2E03");
         assert_eq!(a.number, "Google");

@@ -148,8 +148,7 @@ impl Assembler {
             }
         };
         let timeout = self.timeout_secs;
-        self.recent
-            .retain(|r| (now - r.at).num_seconds() < timeout);
+        self.recent.retain(|r| (now - r.at).num_seconds() < timeout);
         if self.recent.iter().any(|r| {
             r.sender == part.sender && r.reference == concat.reference && r.total == concat.total
         }) {

@@ -106,10 +106,13 @@ mod tests {
     #[test]
     fn submit_python_gsmmodem_hello_world() {
         // python-gsmmodem test_pdu.py: '+27820001111', 'Hello World!', MR 0.
-        let pdus = encode_submit("+27820001111", "Hello World!", &SubmitOptions::default(), 0)
-            .unwrap();
+        let pdus =
+            encode_submit("+27820001111", "Hello World!", &SubmitOptions::default(), 0).unwrap();
         assert_eq!(pdus.len(), 1);
-        assert_eq!(pdus[0].hex, "0001000B917228001011F100000CC8329BFD065DDF72363904");
+        assert_eq!(
+            pdus[0].hex,
+            "0001000B917228001011F100000CC8329BFD065DDF72363904"
+        );
         assert_eq!(pdus[0].tpdu_length, pdus[0].hex.len() / 2 - 1);
     }
 
@@ -126,7 +129,9 @@ mod tests {
         assert_eq!(pdus[0].tpdu_length, pdus[0].hex.len() / 2 - 8);
         let (smsc, pdu) = decode_hex(&pdus[0].hex, true).unwrap();
         assert_eq!(smsc.unwrap().to_string(), "+27381000015");
-        let Pdu::Submit(s) = pdu else { panic!("not a submit") };
+        let Pdu::Submit(s) = pdu else {
+            panic!("not a submit")
+        };
         assert!(s.status_report_request && !s.reject_duplicates);
         assert_eq!(s.validity_minutes(), Some(3 * 24 * 60));
         assert_eq!(s.message_ref, 7);
@@ -135,8 +140,7 @@ mod tests {
 
     #[test]
     fn ctrl_z_and_escape_reach_the_wire_only_as_hex() {
-        let pdus = encode_submit("+1809", "a\u{1A}b\u{1B}c", &SubmitOptions::default(), 0)
-            .unwrap();
+        let pdus = encode_submit("+1809", "a\u{1A}b\u{1B}c", &SubmitOptions::default(), 0).unwrap();
         assert!(pdus[0].hex.bytes().all(|b| b.is_ascii_hexdigit()));
         let (_, Pdu::Submit(s)) = decode_hex(&pdus[0].hex, true).unwrap() else {
             panic!("not a submit")

@@ -154,7 +154,8 @@ fn submit_python_gsmmodem_8bit_data() {
 
 #[test]
 fn submit_python_gsmmodem_absolute_validity() {
-    let hex = "0019000B917228001011F100003170013193008017D474BB3CA787DB70903DCC4E93D3F43C885E9ED301";
+    let hex =
+        "0019000B917228001011F100003170013193008017D474BB3CA787DB70903DCC4E93D3F43C885E9ED301";
     let (smsc, s) = submit(hex);
     match &s.validity {
         Validity::Absolute(t) => assert_eq!(t.to_rfc3339(), "2013-07-10T13:39:00+02:00"),
@@ -167,11 +168,15 @@ fn submit_python_gsmmodem_absolute_validity() {
 #[test]
 fn submit_python_gsmmodem_national_numbers() {
     // National (TON 010) SMSC and destination, report requested, 3 days.
-    let hex = "04A12143F5310D0AA110624521430000A91BD4F29C0E6A97E7F3F0B9AC03B1DFE3301BE4AEB7C565F91C";
+    let hex =
+        "04A12143F5310D0AA110624521430000A91BD4F29C0E6A97E7F3F0B9AC03B1DFE3301BE4AEB7C565F91C";
     let (smsc, s) = submit(hex);
     assert_eq!(smsc, Some(Address::national("12345")));
     assert_eq!(s.destination, Address::national("0126541234"));
-    assert_eq!(s.user_data.text.as_deref(), Some("Test message: local numbers"));
+    assert_eq!(
+        s.user_data.text.as_deref(),
+        Some("Test message: local numbers")
+    );
     reencodes(hex, Pdu::Submit(s), smsc);
 }
 

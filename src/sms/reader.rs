@@ -23,10 +23,11 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, PduError> {
-        let b = self.buf.get(self.pos).copied().ok_or(PduError::Truncated {
-            at: self.pos,
-            what,
-        })?;
+        let b = self
+            .buf
+            .get(self.pos)
+            .copied()
+            .ok_or(PduError::Truncated { at: self.pos, what })?;
         self.pos += 1;
         Ok(b)
     }

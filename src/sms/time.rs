@@ -27,7 +27,11 @@ pub fn decode_scts(o: &[u8]) -> Result<DateTime<FixedOffset>, PduError> {
         Ok(u32::from(tens) * 10 + u32::from(units))
     };
     let yy = field(y, "year")?;
-    let year = if yy >= CENTURY_PIVOT { 1900 + yy } else { 2000 + yy };
+    let year = if yy >= CENTURY_PIVOT {
+        1900 + yy
+    } else {
+        2000 + yy
+    };
     let (mo, d) = (field(mo, "month")?, field(d, "day")?);
     let (h, mi, s) = (field(h, "hour")?, field(mi, "minute")?, field(s, "second")?);
     let tz_tens = tz & 0x07;
@@ -132,12 +136,20 @@ mod tests {
         // Dominican Republic, UTC-4: 16 quarter hours, sign bit set -> 0x69.
         let t = decode_scts(&hex::decode("52110151000069").unwrap()).unwrap();
         assert_eq!(t.to_rfc3339(), "2025-11-10T15:00:00-04:00");
-        assert_eq!(hex::encode_upper(encode_scts(&t).unwrap()), "52110151000069");
+        assert_eq!(
+            hex::encode_upper(encode_scts(&t).unwrap()),
+            "52110151000069"
+        );
     }
 
     #[test]
     fn bad_scts_is_an_error() {
-        for bad in ["99139251619580", "993092516195A0", "9930925161958", "9930925161F580"] {
+        for bad in [
+            "99139251619580",
+            "993092516195A0",
+            "9930925161958",
+            "9930925161F580",
+        ] {
             let b = hex::decode(if bad.len() % 2 == 1 { "00" } else { bad }).unwrap();
             assert!(decode_scts(&b).is_err(), "{bad}");
         }

@@ -129,7 +129,9 @@ impl Udh {
             rest = next;
         }
         if !rest.is_empty() {
-            return Err(PduError::BadUdh("a lone octet after the last element".into()));
+            return Err(PduError::BadUdh(
+                "a lone octet after the last element".into(),
+            ));
         }
         Ok(udh)
     }
@@ -152,7 +154,14 @@ mod tests {
     fn concat_16bit_reference() {
         let body = [0x08, 4, 0x12, 0x34, 2, 2];
         let udh = Udh::parse(&body).unwrap();
-        assert_eq!(udh.concat, Some(Concat { reference: 0x1234, total: 2, seq: 2 }));
+        assert_eq!(
+            udh.concat,
+            Some(Concat {
+                reference: 0x1234,
+                total: 2,
+                seq: 2
+            })
+        );
         assert_eq!(&udh.to_bytes().unwrap()[1..], &body);
     }
 
