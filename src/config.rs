@@ -337,8 +337,10 @@ impl Config {
             })?;
 
         let mut problems = Vec::new();
-        let root: config::Map<String, config::Value> =
-            raw.clone().try_deserialize().map_err(|e| ConfigError {
+        let root: config::Map<String, config::Value> = raw
+            .clone()
+            .try_deserialize()
+            .map_err(|e| ConfigError {
                 problems: vec![problem("-", clean_message(&e.to_string()))],
             })?;
         for key in root.keys() {

@@ -6,11 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "smsgate",
-    version,
-    about = "Web-to-SMS gateway with live two-way conversations"
-)]
+#[command(name = "smsgate", version, about = "Web-to-SMS gateway with live two-way conversations")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
