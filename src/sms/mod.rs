@@ -25,6 +25,8 @@ mod user_data;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod fixtures_modemmanager;
+#[cfg(test)]
 mod proptests;
 
 pub use address::{Address, AddressKind};
