@@ -105,16 +105,18 @@ impl Address {
             Some(rest) => (AddressKind::International, rest),
             None => (AddressKind::Unknown, s),
         };
+        // "+1 (809) 555-1234" is a number written for people.
+        let body: String = body
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
         if !body.is_empty() && body.chars().all(|c| c.is_ascii_digit()) {
             if body.len() > MAX_DIGITS {
                 return Err(PduError::BadAddress(format!(
                     "{s:?} has more than {MAX_DIGITS} digits"
                 )));
             }
-            return Ok(Address {
-                number: body.to_string(),
-                kind,
-            });
+            return Ok(Address { number: body, kind });
         }
         if s.is_empty() || kind == AddressKind::International {
             return Err(PduError::BadAddress(format!("{s:?} is not a number")));
@@ -315,6 +317,17 @@ mod tests {
             AddressKind::Unknown
         );
         assert!(Address::parse("+1809abc").is_err());
+        assert_eq!(
+            Address::parse("+1 (809) 555-1234").unwrap(),
+            Address::international("18095551234")
+        );
+        assert_eq!(
+            Address::parse("809-5551234").unwrap(),
+            Address {
+                number: "8095551234".into(),
+                kind: AddressKind::Unknown
+            }
+        );
         assert!(Address::parse("").is_err());
         assert!(Address::parse("ThisIsTooLongForAnAlpha").is_err());
         assert!(Address::parse(&"1".repeat(21)).is_err());

@@ -216,6 +216,15 @@ fn status_report_python_gsmmodem_delivered() {
 }
 
 #[test]
+fn status_report_with_broken_optional_tail_keeps_the_report() {
+    // python-gsmmodem's report plus a TP-PI announcing user data that is
+    // not there: the status still comes through.
+    let r = status("0006D60B911326880736F411101171955140111011719571400004");
+    assert_eq!(r.classification(), DeliveryStatus::Delivered);
+    assert_eq!(r.user_data, None);
+}
+
+#[test]
 fn status_report_zte_semi_invalid_address() {
     // Captured from a ZTE modem: the recipient address holds a 0xB nibble.
     let hex = "0297F1061C0F910B487228297020F5317062419272803170624192138000";

@@ -52,6 +52,9 @@ impl DeliveryStatus {
     }
 }
 
+/// TP-PID, TP-DCS and user data, each present only when TP-PI says so.
+type Optional = (Option<u8>, Option<u8>, Option<UserData>);
+
 /// A decoded or to-be-encoded SMS-STATUS-REPORT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusReport {
@@ -121,25 +124,36 @@ impl StatusReport {
             command_report: fo & 0x20 != 0,
             ..StatusReport::new(message_ref, recipient, scts, discharge_time, status)
         };
-        // TP-PI and what it announces are optional; many modems stop here.
+        // TP-PI and what it announces are optional; many modems stop here,
+        // and some pad with octets that do not parse. The report itself is
+        // what matters, so a broken optional tail is dropped, not fatal.
+        if let Ok(optional) = Self::decode_optional(fo, r) {
+            (report.pid, report.dcs, report.user_data) = optional;
+        }
+        Ok(report)
+    }
+
+    /// TP-PI (§9.2.3.27) and the TP-PID, TP-DCS, TP-UDL/UD it announces.
+    fn decode_optional(fo: u8, r: &mut Reader<'_>) -> Result<Optional, PduError> {
         if r.is_empty() {
-            return Ok(report);
+            return Ok((None, None, None));
         }
         let mut pi = r.u8("parameter indicator")?;
-        // Extension octets (bit 7) carry nothing defined yet (§9.2.3.27).
+        // Extension octets (bit 7) carry nothing defined yet.
         while pi & 0x80 != 0 && !r.is_empty() {
             pi = r.u8("parameter indicator")?;
         }
-        if pi & 0x01 != 0 {
-            report.pid = Some(r.u8("protocol identifier")?);
-        }
-        if pi & 0x02 != 0 {
-            report.dcs = Some(r.u8("data coding scheme")?);
-        }
-        if pi & 0x04 != 0 {
-            report.user_data = Some(UserData::decode(r, report.encoding(), fo & 0x40 != 0)?);
-        }
-        Ok(report)
+        let pid = (pi & 0x01 != 0)
+            .then(|| r.u8("protocol identifier"))
+            .transpose()?;
+        let dcs = (pi & 0x02 != 0)
+            .then(|| r.u8("data coding scheme"))
+            .transpose()?;
+        let encoding = Encoding::from_dcs(dcs.unwrap_or(0));
+        let ud = (pi & 0x04 != 0)
+            .then(|| UserData::decode(r, encoding, fo & 0x40 != 0))
+            .transpose()?;
+        Ok((pid, dcs, ud))
     }
 
     /// The TPDU octets (§9.2.2.3).
