@@ -7,6 +7,9 @@
 //! - [`at`]: pure AT protocol core (3GPP TS 27.005 / 27.007): the digester
 //!   that turns modem bytes into typed events, typed commands, URCs and
 //!   `+CMS`/`+CME` error codes.
+//! - [`emulator`]: the emulated GSM network: modems on pseudo-terminals
+//!   speaking AT, phones, fault injection and its control API.
+//! - [`clock`]: the one clock abstraction (system or manual time).
 //! - [`config`]: the one configuration struct (TOML file plus
 //!   `SMSGATE_SECTION__KEY` environment overrides) and its validation.
 //! - [`commands`]: the command-line subcommands that are not long-running
@@ -17,7 +20,9 @@
 //! they never touch a port, a socket, a clock or a file.
 
 pub mod at;
+pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod emulator;
 pub mod logging;
 pub mod sms;

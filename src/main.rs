@@ -113,7 +113,30 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { .. } => not_yet("serve"),
-        Command::Emulator { .. } => not_yet("emulator"),
+        Command::Emulator {
+            modems,
+            control,
+            json,
+            link_dir,
+        } => {
+            smsgate::logging::init();
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("smsgate: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let code = rt.block_on(smsgate::commands::emulator::run(
+                smsgate::commands::emulator::Options {
+                    modems,
+                    control,
+                    json,
+                    link_dir,
+                },
+            ));
+            ExitCode::from(code as u8)
+        }
         Command::Probe { .. } => not_yet("probe"),
         Command::Config {
             command: ConfigCommand::Check { file },

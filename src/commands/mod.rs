@@ -1,6 +1,6 @@
-//! Command-line subcommands that do their work and exit (as opposed to the
-//! long-running services). Each prints to stdout/stderr and returns an exit
-//! code; none of them panics on bad input.
+//! Command-line subcommands: each parses its options, prints to
+//! stdout/stderr and returns an exit code; none panics on bad input.
 
 pub mod config_check;
+pub mod emulator;
 pub mod pdu;

@@ -293,7 +293,7 @@ impl Digester {
             self.finish(result);
             return;
         }
-        let unknown_prefixed = in_flight.map_or(true, |f| f.prefix.is_some());
+        let unknown_prefixed = in_flight.is_none_or(|f| f.prefix.is_some());
         match recognise(&line, unknown_prefixed) {
             Recognised::Urc(urc) => {
                 if keep_response_pdu {

@@ -1,0 +1,108 @@
+//! `smsgate emulator`: the emulated GSM network on its own. Prints each
+//! modem's number and pseudo-terminal (one JSON line with `--json`), then
+//! serves the control API on loopback until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::emulator::{Emulator, EmulatorConfig};
+
+/// Options of the subcommand.
+pub struct Options {
+    pub modems: usize,
+    pub control: String,
+    pub json: bool,
+    pub link_dir: Option<PathBuf>,
+}
+
+/// Runs until a signal; returns the exit code.
+pub async fn run(opts: Options) -> i32 {
+    let addr: SocketAddr = match opts.control.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!(
+                "emulator: --control `{}` is not an address:port",
+                opts.control
+            );
+            return 2;
+        }
+    };
+    if !addr.ip().is_loopback() {
+        eprintln!("emulator: the control API serves loopback addresses only, not {addr}");
+        return 2;
+    }
+    if opts.modems == 0 || opts.modems > 64 {
+        eprintln!("emulator: --modems must be between 1 and 64");
+        return 2;
+    }
+    let config = EmulatorConfig {
+        modems: opts.modems,
+        link_dir: opts.link_dir,
+        ..EmulatorConfig::default()
+    };
+    let emulator = match Emulator::start(config).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("emulator: {e}");
+            return 1;
+        }
+    };
+    let bound = match emulator.serve_control(addr).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("emulator: cannot serve the control API on {addr}: {e}");
+            emulator.shutdown();
+            return 1;
+        }
+    };
+    let modems = emulator.modems();
+    if opts.json {
+        println!(
+            "{}",
+            json!({ "modems": modems, "control": format!("http://{bound}") })
+        );
+    } else {
+        for m in &modems {
+            let link = m
+                .link
+                .as_ref()
+                .map(|l| format!(" (link {})", l.display()))
+                .unwrap_or_default();
+            println!(
+                "modem {}: {} on {}{}",
+                m.id,
+                m.number,
+                m.path.display(),
+                link
+            );
+        }
+        println!("control API: http://{bound}");
+    }
+    wait_for_signal().await;
+    emulator.shutdown();
+    0
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

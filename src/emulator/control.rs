@@ -1,0 +1,145 @@
+//! The emulator's JSON control API (loopback only): list modems and phones,
+//! play a phone (send, read its inbox), inject faults, change knobs, read
+//! transcripts.
+//!
+//! Only HTTP lives here; every action is a call on [`Emulator`].
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::dce::Settings;
+use super::faults::Fault;
+use super::network::PartOrder;
+use super::{Emulator, EmulatorError};
+
+/// The control API's routes.
+pub fn router(emulator: Emulator) -> Router {
+    Router::new()
+        .route("/modems", get(modems))
+        .route("/modems/{id}", get(modem))
+        .route(
+            "/modems/{id}/faults",
+            post(add_fault).get(list_faults).delete(clear_faults),
+        )
+        .route(
+            "/modems/{id}/settings",
+            get(get_settings).put(put_settings).post(put_settings),
+        )
+        .route("/modems/{id}/transcript", get(transcript))
+        .route("/phones", get(phones))
+        .route("/phones/{number}/inbox", get(inbox))
+        .route("/phones/{number}/send", post(send))
+        .route("/records", get(records))
+        .with_state(emulator)
+}
+
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<EmulatorError> for ApiError {
+    fn from(e: EmulatorError) -> Self {
+        let status = match e {
+            EmulatorError::NoSuchModem(_) => StatusCode::NOT_FOUND,
+            EmulatorError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            EmulatorError::Pty(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+async fn modems(State(e): State<Emulator>) -> Json<serde_json::Value> {
+    Json(json!(e.modems()))
+}
+
+async fn modem(State(e): State<Emulator>, Path(id): Path<usize>) -> ApiResult {
+    let info = e
+        .modems()
+        .into_iter()
+        .find(|m| m.id == id)
+        .ok_or(EmulatorError::NoSuchModem(id))?;
+    let (sm_used, sm_total, me_used, me_total, held) = e.storage(id)?;
+    Ok(Json(json!({
+        "modem": info,
+        "storage": {"sm": [sm_used, sm_total], "me": [me_used, me_total], "held_in_network": held},
+        "faults": e.faults(id)?,
+        "settings": e.settings(id)?,
+    }))
+    .into_response())
+}
+
+async fn add_fault(
+    State(e): State<Emulator>,
+    Path(id): Path<usize>,
+    Json(f): Json<Fault>,
+) -> ApiResult {
+    e.inject_fault(id, f)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_faults(State(e): State<Emulator>, Path(id): Path<usize>) -> ApiResult {
+    Ok(Json(e.faults(id)?).into_response())
+}
+
+async fn clear_faults(State(e): State<Emulator>, Path(id): Path<usize>) -> ApiResult {
+    e.clear_faults(id)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn get_settings(State(e): State<Emulator>, Path(id): Path<usize>) -> ApiResult {
+    Ok(Json(e.settings(id)?).into_response())
+}
+
+async fn put_settings(
+    State(e): State<Emulator>,
+    Path(id): Path<usize>,
+    Json(s): Json<Settings>,
+) -> ApiResult {
+    e.set_settings(id, s)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn transcript(State(e): State<Emulator>, Path(id): Path<usize>) -> ApiResult {
+    Ok(Json(e.transcript(id)?).into_response())
+}
+
+async fn phones(State(e): State<Emulator>) -> Json<Vec<String>> {
+    Json(e.phones())
+}
+
+async fn inbox(State(e): State<Emulator>, Path(number): Path<String>) -> Json<serde_json::Value> {
+    Json(json!(e.inbox(&number)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendBody {
+    to: String,
+    text: String,
+    #[serde(default)]
+    order: PartOrder,
+}
+
+async fn send(
+    State(e): State<Emulator>,
+    Path(number): Path<String>,
+    Json(b): Json<SendBody>,
+) -> ApiResult {
+    let pdus = e.phone_send(&number, &b.to, &b.text, b.order)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "pdus": pdus }))).into_response())
+}
+
+async fn records(State(e): State<Emulator>) -> Json<serde_json::Value> {
+    Json(json!(e.records()))
+}

@@ -1,0 +1,720 @@
+//! The emulated modem's DCE: an AT command interpreter with the state of a
+//! real GSM modem (echo, error mode, SIM PIN, registration, SMS settings and
+//! storage), driven by bytes from the DTE.
+//!
+//! Pure: bytes in, [`Step`] out (bytes to write, each after a delay, and
+//! effects for the network). No port, no clock, no network: the transport
+//! (`emulator::pty`) applies delays and pacing, the network
+//! (`emulator::network`) routes what is sent.
+
+pub mod line;
+mod sms;
+pub mod storage;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use self::line::{Cmd, Form};
+use self::storage::Memory;
+use super::faults::{ActiveFaults, Fault};
+
+const CTRL_Z: u8 = 0x1a;
+const ESC: u8 = 0x1b;
+/// Longest command line accepted before the modem discards it (real modems
+/// accept a few hundred characters).
+const MAX_LINE: usize = 1024;
+/// Longest `AT+CMGS` body: a 176-octet PDU in hex, with room for spaces.
+const MAX_PROMPT_BODY: usize = 1024;
+
+/// Who the emulated modem says it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Identity {
+    pub manufacturer: String,
+    pub model: String,
+    pub revision: String,
+    pub imei: String,
+    pub imsi: String,
+    pub iccid: String,
+    /// The subscriber number (the short code phones see).
+    pub number: String,
+    pub smsc: String,
+    pub operator: String,
+}
+
+/// Knobs of one modem that the control API can change at run time.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Delay before each final result.
+    pub latency_ms: u64,
+    /// Delay before the `+CMGS` result (a real radio takes 1–5 s).
+    pub cmgs_latency_ms: u64,
+    /// Serial pacing: bytes on the wire take 10 bits each at this rate;
+    /// 0 means no pacing.
+    pub baud: u32,
+    /// Capacity of the SIM storage (`SM`).
+    pub sm_capacity: u16,
+    /// Capacity of the phone storage (`ME`).
+    pub me_capacity: u16,
+    /// `+CSQ` rssi (0–31, 99 unknown).
+    pub rssi: u8,
+    /// SIM PIN the modem asks for at start and after a reboot.
+    pub pin: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            latency_ms: 0,
+            cmgs_latency_ms: 0,
+            baud: 0,
+            sm_capacity: 30,
+            me_capacity: 100,
+            rssi: 20,
+            pin: None,
+        }
+    }
+}
+
+/// Bytes to write after `delay` (counted from the previous chunk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub delay: Duration,
+    pub bytes: Vec<u8>,
+}
+
+/// What the DCE asks of the world beyond its port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// The DTE sent an SMS-SUBMIT (TPDU without SMSC field) that the modem
+    /// accepted with message reference `mr`.
+    Submit { tpdu: Vec<u8>, mr: u8 },
+    /// Storage space was freed: messages the network holds back may come.
+    StorageFreed,
+}
+
+/// The outcome of feeding bytes or an event to the DCE.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub out: Vec<Chunk>,
+    pub effects: Vec<Effect>,
+}
+
+impl Step {
+    fn write(&mut self, delay: Duration, bytes: impl Into<Vec<u8>>) {
+        let bytes = bytes.into();
+        if !bytes.is_empty() || !delay.is_zero() {
+            self.out.push(Chunk { delay, bytes });
+        }
+    }
+}
+
+/// `+CNMI` settings (TS 27.005 §3.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Cnmi {
+    pub mode: u8,
+    pub mt: u8,
+    pub bm: u8,
+    pub ds: u8,
+    pub bfr: u8,
+}
+
+/// Registration status (`<stat>` of `+CREG`, TS 27.007 §7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RegStat {
+    NotSearching = 0,
+    Home = 1,
+    Searching = 2,
+    Denied = 3,
+}
+
+/// An outcome of one command.
+enum Outcome {
+    /// Information lines, then `OK`.
+    Ok(Vec<String>),
+    /// `+CME ERROR: n` (or `ERROR` with `+CMEE=0`).
+    Cme(u16),
+    /// `+CMS ERROR: n` (or `ERROR` with `+CMEE=0`).
+    Cms(u16),
+    /// Plain `ERROR`: unknown command or bad syntax.
+    Error,
+    /// `> ` was written; the body follows.
+    Prompt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
+    Command,
+    /// After `AT+CMGS`: collecting the body up to Ctrl-Z.
+    Prompt(PromptFor),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PromptFor {
+    /// PDU mode, with the announced TPDU length.
+    Pdu(usize),
+    /// Text mode, to this destination.
+    Text(String),
+}
+
+/// One emulated modem's command interpreter and state.
+#[derive(Debug)]
+pub struct Dce {
+    pub identity: Identity,
+    pub settings: Settings,
+    pub faults: ActiveFaults,
+    echo: bool,
+    verbose: bool,
+    quiet: bool,
+    cmee: u8,
+    cmgf: u8,
+    cscs: String,
+    csmp: [u8; 4],
+    creg_n: u8,
+    cgreg_n: u8,
+    cfun: u8,
+    pin_ok: bool,
+    reg: RegStat,
+    cnmi: Cnmi,
+    /// `+CPMS` memories: read/delete, write/send, receive.
+    mems: [&'static str; 3],
+    pub sm: Memory,
+    pub me: Memory,
+    next_mr: u8,
+    line: Vec<u8>,
+    last_line: Vec<u8>,
+    mode: Mode,
+    body: Vec<u8>,
+    /// URCs held while the link is reserved (a prompt is open).
+    held_urcs: Vec<Vec<u8>>,
+    garbage_seq: u32,
+}
+
+impl Dce {
+    pub fn new(identity: Identity, settings: Settings) -> Self {
+        let sm = Memory::new("SM", settings.sm_capacity, 0);
+        let me = Memory::new("ME", settings.me_capacity, 0);
+        let mut dce = Dce {
+            identity,
+            faults: ActiveFaults::default(),
+            echo: true,
+            verbose: true,
+            quiet: false,
+            cmee: 0,
+            cmgf: 0,
+            cscs: "IRA".into(),
+            csmp: [17, 167, 0, 0],
+            creg_n: 0,
+            cgreg_n: 0,
+            cfun: 1,
+            pin_ok: settings.pin.is_none(),
+            reg: RegStat::Home,
+            cnmi: Cnmi {
+                mode: 0,
+                mt: 0,
+                bm: 0,
+                ds: 0,
+                bfr: 0,
+            },
+            mems: ["SM", "SM", "SM"],
+            sm,
+            me,
+            next_mr: 0,
+            line: Vec::new(),
+            last_line: Vec::new(),
+            mode: Mode::Command,
+            body: Vec::new(),
+            held_urcs: Vec::new(),
+            garbage_seq: 0,
+            settings,
+        };
+        dce.reset_settings();
+        dce
+    }
+
+    /// Settings a reboot or `ATZ` brings back (storage survives).
+    fn reset_settings(&mut self) {
+        self.echo = true;
+        self.verbose = true;
+        self.quiet = false;
+        self.cmee = 0;
+        self.cmgf = 0;
+        self.cscs = "IRA".into();
+        self.csmp = [17, 167, 0, 0];
+        self.creg_n = 0;
+        self.cgreg_n = 0;
+        self.cnmi = Cnmi {
+            mode: 0,
+            mt: 0,
+            bm: 0,
+            ds: 0,
+            bfr: 0,
+        };
+        self.mems = ["SM", "SM", "SM"];
+        self.mode = Mode::Command;
+        self.line.clear();
+        self.body.clear();
+    }
+
+    /// Current `+CNMI` settings.
+    pub fn cnmi(&self) -> Cnmi {
+        self.cnmi
+    }
+
+    /// `true` while the modem is registered (it can send).
+    pub fn registered(&self) -> bool {
+        self.reg == RegStat::Home && self.cfun == 1
+    }
+
+    /// Applies changed settings (capacities take effect at once).
+    pub fn apply_settings(&mut self, settings: Settings) -> Step {
+        self.sm.capacity = settings.sm_capacity;
+        self.me.capacity = settings.me_capacity;
+        let freed = !self.sm.is_full() || !self.me.is_full();
+        self.settings = settings;
+        let mut step = Step::default();
+        if freed {
+            step.effects.push(Effect::StorageFreed);
+        }
+        step
+    }
+
+    /// Bytes from the DTE.
+    pub fn input(&mut self, bytes: &[u8]) -> Step {
+        let mut step = Step::default();
+        if self.faults.no_answer() {
+            return step;
+        }
+        for &b in bytes {
+            match self.mode.clone() {
+                Mode::Command => self.command_byte(b, &mut step),
+                Mode::Prompt(target) => self.prompt_byte(b, target, &mut step),
+            }
+        }
+        step
+    }
+
+    fn command_byte(&mut self, b: u8, step: &mut Step) {
+        if self.echo {
+            step.write(Duration::ZERO, [b]);
+        }
+        match b {
+            b'\r' => {
+                let line = std::mem::take(&mut self.line);
+                self.command_line(&line, step);
+            }
+            b'\n' => {}
+            0x08 => {
+                self.line.pop();
+            }
+            _ if self.line.len() >= MAX_LINE => self.line.clear(),
+            _ => {
+                self.line.push(b);
+                // `A/` repeats the last command line without a CR (V.250 §5.2.4).
+                if self.line.eq_ignore_ascii_case(b"A/") {
+                    self.line.clear();
+                    let last = self.last_line.clone();
+                    self.command_line(&last, step);
+                }
+            }
+        }
+    }
+
+    fn prompt_byte(&mut self, b: u8, target: PromptFor, step: &mut Step) {
+        match b {
+            CTRL_Z => {
+                if self.echo {
+                    step.write(Duration::ZERO, [b]);
+                }
+                let body = std::mem::take(&mut self.body);
+                self.mode = Mode::Command;
+                let outcome = self.finish_cmgs(target, &body, step);
+                let delay =
+                    Duration::from_millis(self.settings.latency_ms + self.settings.cmgs_latency_ms);
+                self.final_result(outcome, delay, step);
+                self.release_urcs(step);
+            }
+            ESC => {
+                // ESC cancels the message (TS 27.005 §3.5.1).
+                self.body.clear();
+                self.mode = Mode::Command;
+                self.final_result(Outcome::Ok(vec![]), Duration::ZERO, step);
+                self.release_urcs(step);
+            }
+            _ => {
+                if self.echo {
+                    step.write(Duration::ZERO, [b]);
+                }
+                if self.body.len() < MAX_PROMPT_BODY {
+                    self.body.push(b);
+                } else {
+                    self.body.clear();
+                    self.mode = Mode::Command;
+                    self.final_result(Outcome::Cms(304), Duration::ZERO, step);
+                    self.release_urcs(step);
+                }
+            }
+        }
+    }
+
+    fn command_line(&mut self, raw: &[u8], step: &mut Step) {
+        let text = String::from_utf8_lossy(raw);
+        // Anything before `AT` (a stray Ctrl-Z, noise) is ignored, as modems do.
+        let Some(at) = text.to_ascii_uppercase().find("AT") else {
+            return;
+        };
+        self.last_line = raw.to_vec();
+        let body = &text[at + 2..];
+        let cmds = match line::split(body) {
+            Some(c) => c,
+            None => {
+                self.final_result(Outcome::Error, self.latency(), step);
+                return;
+            }
+        };
+        let mut info: Vec<String> = Vec::new();
+        for cmd in cmds {
+            match self.execute(&cmd, step) {
+                Outcome::Ok(lines) => info.extend(lines),
+                Outcome::Prompt => {
+                    self.write_info(&info, step);
+                    return;
+                }
+                other => {
+                    self.write_info(&info, step);
+                    self.final_result(other, self.latency(), step);
+                    return;
+                }
+            }
+        }
+        self.write_info(&info, step);
+        self.final_result(Outcome::Ok(vec![]), self.latency(), step);
+    }
+
+    fn latency(&self) -> Duration {
+        Duration::from_millis(self.settings.latency_ms)
+    }
+
+    fn write_info(&mut self, lines: &[String], step: &mut Step) {
+        if lines.is_empty() {
+            return;
+        }
+        let mut out = Vec::new();
+        for l in lines {
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(l.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        step.write(Duration::ZERO, out);
+    }
+
+    fn final_result(&mut self, outcome: Outcome, delay: Duration, step: &mut Step) {
+        let mut bytes = self.faults.garbage(&mut self.garbage_seq);
+        let text = match outcome {
+            Outcome::Ok(lines) => {
+                self.write_info(&lines, step);
+                "OK".to_string()
+            }
+            Outcome::Error => "ERROR".to_string(),
+            Outcome::Cme(n) => match self.cmee {
+                0 => "ERROR".into(),
+                1 => format!("+CME ERROR: {n}"),
+                _ => format!("+CME ERROR: {}", cme_text(n)),
+            },
+            Outcome::Cms(n) => match self.cmee {
+                0 => "ERROR".into(),
+                _ => format!("+CMS ERROR: {n}"),
+            },
+            Outcome::Prompt => return,
+        };
+        if self.quiet {
+            return;
+        }
+        bytes.extend_from_slice(b"\r\n");
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        step.write(delay, bytes);
+    }
+
+    /// Writes a URC now, or holds it while a prompt is open.
+    pub fn urc(&mut self, text: &str, step: &mut Step) {
+        let bytes = format!("\r\n{text}\r\n").into_bytes();
+        if matches!(self.mode, Mode::Prompt(_)) {
+            self.held_urcs.push(bytes);
+        } else {
+            step.write(Duration::ZERO, bytes);
+        }
+    }
+
+    fn release_urcs(&mut self, step: &mut Step) {
+        for u in std::mem::take(&mut self.held_urcs) {
+            step.write(Duration::ZERO, u);
+        }
+    }
+
+    /// Huawei-style status noise (`^RSSI`, `^MODE`, `^DSFLOWRPT`), one line
+    /// per call, cycling.
+    pub fn noise(&mut self, seq: u32) -> Step {
+        let mut step = Step::default();
+        let line = match seq % 3 {
+            0 => format!("^RSSI:{}", self.settings.rssi),
+            1 => "^MODE:5,4".to_string(),
+            _ => "^DSFLOWRPT:0000001E,00000000,00000000,0000000000000000,0000000000000000,0003E800,0003E800".to_string(),
+        };
+        self.urc(&line, &mut step);
+        step
+    }
+
+    /// The modem restarts: settings reset, the PIN is asked again, storage
+    /// survives; it announces itself as Huawei and 3GPP modems do.
+    pub fn reboot(&mut self) -> Step {
+        self.reset_settings();
+        self.held_urcs.clear();
+        self.pin_ok = self.settings.pin.is_none();
+        self.cfun = 1;
+        let mut step = Step::default();
+        step.write(Duration::ZERO, b"\r\n^BOOT:12345678,0,0,0,6\r\n".to_vec());
+        step.write(Duration::ZERO, b"\r\nRDY\r\n".to_vec());
+        step.write(Duration::ZERO, b"\r\n+CFUN: 1\r\n".to_vec());
+        let pin = if self.pin_ok { "READY" } else { "SIM PIN" };
+        step.write(Duration::ZERO, format!("\r\n+CPIN: {pin}\r\n").into_bytes());
+        step
+    }
+
+    /// Network registration changes (deregistration fault and its end).
+    pub fn set_registration(&mut self, stat: RegStat) -> Step {
+        let mut step = Step::default();
+        if self.reg == stat {
+            return step;
+        }
+        self.reg = stat;
+        match self.creg_n {
+            1 => self.urc(&format!("+CREG: {}", stat as u8), &mut step),
+            2 => self.urc(
+                &format!("+CREG: {},\"1A2B\",\"00C3D4E5\"", stat as u8),
+                &mut step,
+            ),
+            _ => {}
+        }
+        step
+    }
+
+    /// A fault was injected or cleared.
+    pub fn set_fault(&mut self, fault: &Fault) -> Step {
+        self.faults.add(fault.clone());
+        match fault {
+            Fault::Reboot => self.reboot(),
+            Fault::Deregister => self.set_registration(RegStat::Searching),
+            _ => Step::default(),
+        }
+    }
+
+    pub fn clear_faults(&mut self) -> Step {
+        self.faults = ActiveFaults::default();
+        self.set_registration(RegStat::Home)
+    }
+
+    fn execute(&mut self, cmd: &Cmd, step: &mut Step) -> Outcome {
+        if self.faults.sim_busy() && is_sim_command(&cmd.name) {
+            return if cmd.name.starts_with("+CMG") || cmd.name == "+CPMS" {
+                Outcome::Cms(314)
+            } else {
+                Outcome::Cme(14)
+            };
+        }
+        let set = match &cmd.form {
+            Form::Set(v) => Some(v.as_str()),
+            _ => None,
+        };
+        let num = set.and_then(|v| line::params(v).first()?.parse::<u8>().ok());
+        let id = &self.identity;
+        match (cmd.name.as_str(), &cmd.form) {
+            ("E", _) => self.echo = num_or_zero(set) == 1,
+            ("V", _) => self.verbose = num_or_zero(set) == 1,
+            ("Q", _) => self.quiet = num_or_zero(set) == 1,
+            ("Z", _) | ("&F", _) => self.reset_settings(),
+            ("&W", _) | ("&C", _) | ("&D", _) | ("&K", _) | ("H", _) | ("X", _) => {}
+            (s, _) if s.starts_with('S') && s.len() > 1 => {
+                if cmd.form == Form::Read {
+                    return Outcome::Ok(vec![match s {
+                        "S3" => "013",
+                        "S4" => "010",
+                        _ => "000",
+                    }
+                    .into()]);
+                }
+            }
+            ("I", _) => {
+                return Outcome::Ok(vec![
+                    format!("Manufacturer: {}", id.manufacturer),
+                    format!("Model: {}", id.model),
+                    format!("Revision: {}", id.revision),
+                    format!("IMEI: {}", id.imei),
+                    "+GCAP: +CGSM,+DS,+ES".into(),
+                ])
+            }
+            ("+CGMI" | "+GMI", Form::Action) => return Outcome::Ok(vec![id.manufacturer.clone()]),
+            ("+CGMM" | "+GMM", Form::Action) => return Outcome::Ok(vec![id.model.clone()]),
+            ("+CGMR" | "+GMR", Form::Action) => return Outcome::Ok(vec![id.revision.clone()]),
+            ("+CGSN" | "+GSN", Form::Action) => return Outcome::Ok(vec![id.imei.clone()]),
+            ("+CIMI", Form::Action) => {
+                if !self.pin_ok {
+                    return Outcome::Cme(11);
+                }
+                return Outcome::Ok(vec![id.imsi.clone()]);
+            }
+            ("+CCID" | "^ICCID", Form::Action | Form::Read) => {
+                return Outcome::Ok(vec![format!("{}: {}", &cmd.name, id.iccid)])
+            }
+            (
+                "+CGMI" | "+CGMM" | "+CGMR" | "+CGSN" | "+CIMI" | "+GMI" | "+GMM" | "+GMR" | "+GSN",
+                Form::Test,
+            ) => {}
+            ("+CNUM", Form::Action) => {
+                return Outcome::Ok(vec![format!("+CNUM: \"\",\"{}\",145", id.number)])
+            }
+            ("+CPIN", Form::Read) => {
+                let s = if self.pin_ok { "READY" } else { "SIM PIN" };
+                return Outcome::Ok(vec![format!("+CPIN: {s}")]);
+            }
+            ("+CPIN", Form::Set(v)) => {
+                let given = line::params(v).first().cloned().unwrap_or_default();
+                match &self.settings.pin {
+                    _ if self.pin_ok => return Outcome::Cme(3),
+                    Some(pin) if *pin == given => {
+                        self.pin_ok = true;
+                        self.urc("+CPIN: READY", step);
+                    }
+                    _ => return Outcome::Cme(16),
+                }
+            }
+            ("+CPIN", Form::Test) => {}
+            ("+CSQ", Form::Action) => {
+                let rssi = if self.cfun == 1 {
+                    self.settings.rssi
+                } else {
+                    99
+                };
+                return Outcome::Ok(vec![format!("+CSQ: {rssi},99")]);
+            }
+            ("+CSQ", Form::Test) => return Outcome::Ok(vec!["+CSQ: (0-31,99),(0-7,99)".into()]),
+            ("+CREG" | "+CGREG", Form::Read) => {
+                let n = if cmd.name == "+CREG" {
+                    self.creg_n
+                } else {
+                    self.cgreg_n
+                };
+                let stat = self.reg_stat() as u8;
+                return Outcome::Ok(vec![if n == 2 && stat == 1 {
+                    format!("{}: {n},{stat},\"1A2B\",\"00C3D4E5\"", cmd.name)
+                } else {
+                    format!("{}: {n},{stat}", cmd.name)
+                }]);
+            }
+            ("+CREG" | "+CGREG", Form::Set(_)) => match num {
+                Some(n @ 0..=2) if cmd.name == "+CREG" => self.creg_n = n,
+                Some(n @ 0..=2) => self.cgreg_n = n,
+                _ => return Outcome::Cme(50),
+            },
+            ("+CREG" | "+CGREG", Form::Test) => {
+                return Outcome::Ok(vec![format!("{}: (0-2)", cmd.name)])
+            }
+            ("+COPS", Form::Read) => {
+                return Outcome::Ok(vec![if self.registered() {
+                    format!("+COPS: 0,0,\"{}\",0", id.operator)
+                } else {
+                    "+COPS: 0".into()
+                }])
+            }
+            ("+COPS", Form::Set(_)) => {}
+            ("+COPS", Form::Test) => {
+                return Outcome::Ok(vec![format!(
+                    "+COPS: (2,\"{}\",\"{}\",\"37002\",0),,(0-4),(0-2)",
+                    id.operator, id.operator
+                )])
+            }
+            ("+CFUN", Form::Read) => return Outcome::Ok(vec![format!("+CFUN: {}", self.cfun)]),
+            ("+CFUN", Form::Set(v)) => {
+                let p = line::params(v);
+                match p.first().and_then(|s| s.parse::<u8>().ok()) {
+                    Some(f @ (0 | 1 | 4)) => {
+                        if p.get(1).map(String::as_str) == Some("1") {
+                            let boot = self.reboot();
+                            step.out.extend(boot.out);
+                        } else {
+                            self.cfun = f;
+                        }
+                    }
+                    _ => return Outcome::Cme(50),
+                }
+            }
+            ("+CFUN", Form::Test) => return Outcome::Ok(vec!["+CFUN: (0,1,4),(0-1)".into()]),
+            ("+CMEE", Form::Set(_)) => match num {
+                Some(n @ 0..=2) => self.cmee = n,
+                _ => return Outcome::Error,
+            },
+            ("+CMEE", Form::Read) => return Outcome::Ok(vec![format!("+CMEE: {}", self.cmee)]),
+            ("+CMEE", Form::Test) => return Outcome::Ok(vec!["+CMEE: (0-2)".into()]),
+            ("+CSCS", Form::Read) => return Outcome::Ok(vec![format!("+CSCS: \"{}\"", self.cscs)]),
+            ("+CSCS", Form::Test) => {
+                return Outcome::Ok(vec!["+CSCS: (\"IRA\",\"GSM\",\"UCS2\")".into()])
+            }
+            ("+CSCS", Form::Set(v)) => {
+                let cs = line::params(v)
+                    .first()
+                    .cloned()
+                    .unwrap_or_default()
+                    .to_uppercase();
+                if !["IRA", "GSM", "UCS2"].contains(&cs.as_str()) {
+                    return Outcome::Cme(4);
+                }
+                self.cscs = cs;
+            }
+            ("^CURC" | "^PORTSEL" | "+CLIP" | "+CRC" | "+CMUX", _) if cmd.form != Form::Read => {}
+            _ => return self.execute_sms(cmd, step),
+        }
+        Outcome::Ok(vec![])
+    }
+
+    fn reg_stat(&self) -> RegStat {
+        if self.cfun != 1 {
+            RegStat::NotSearching
+        } else {
+            self.reg
+        }
+    }
+
+    fn next_message_ref(&mut self) -> u8 {
+        let mr = self.next_mr;
+        self.next_mr = self.next_mr.wrapping_add(1);
+        mr
+    }
+}
+
+fn num_or_zero(set: Option<&str>) -> u8 {
+    set.and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn is_sim_command(name: &str) -> bool {
+    matches!(name, "+CPIN" | "+CIMI" | "+CPMS" | "+CNUM" | "+CCID")
+        || name.starts_with("+CMG")
+        || name == "+CSCA"
+}
+
+/// Verbose `+CME ERROR` texts (TS 27.007 §9.2.1) for `+CMEE=2`.
+fn cme_text(n: u16) -> &'static str {
+    match n {
+        3 => "operation not allowed",
+        4 => "operation not supported",
+        10 => "SIM not inserted",
+        11 => "SIM PIN required",
+        14 => "SIM busy",
+        16 => "incorrect password",
+        30 => "no network service",
+        50 => "incorrect parameters",
+        _ => "unknown",
+    }
+}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,392 @@
+//! The DCE fed byte by byte, as a serial client would, with the answers
+//! real modems give (3GPP TS 27.005 / 27.007, V.250).
+
+use super::storage::Kind;
+use super::*;
+use crate::emulator::faults::Fault;
+
+fn dce() -> Dce {
+    Dce::new(
+        Identity {
+            manufacturer: "smsgate".into(),
+            model: "Emulated GSM modem".into(),
+            revision: "1".into(),
+            imei: "356938035643809".into(),
+            imsi: "370020000001000".into(),
+            iccid: "8918020000000001000".into(),
+            number: "+18095550100".into(),
+            smsc: "+18095550000".into(),
+            operator: "Claro DO".into(),
+        },
+        Settings::default(),
+    )
+}
+
+/// Feeds `input` one byte at a time; returns everything written and the effects.
+fn feed(d: &mut Dce, input: &str) -> (String, Vec<Effect>) {
+    let mut out = Vec::new();
+    let mut effects = Vec::new();
+    for b in input.bytes() {
+        let step = d.input(&[b]);
+        for c in step.out {
+            out.extend(c.bytes);
+        }
+        effects.extend(step.effects);
+    }
+    (String::from_utf8_lossy(&out).into_owned(), effects)
+}
+
+fn quiet(d: &mut Dce) {
+    feed(d, "ATE0\r");
+}
+
+#[test]
+fn echo_is_on_by_default_and_ate0_turns_it_off() {
+    let mut d = dce();
+    assert_eq!(feed(&mut d, "AT\r").0, "AT\r\r\nOK\r\n");
+    assert_eq!(feed(&mut d, "ATE0\r").0, "ATE0\r\r\nOK\r\n");
+    assert_eq!(feed(&mut d, "AT\r").0, "\r\nOK\r\n");
+}
+
+#[test]
+fn identification_commands() {
+    let mut d = dce();
+    quiet(&mut d);
+    assert_eq!(feed(&mut d, "AT+CGMI\r").0, "\r\nsmsgate\r\n\r\nOK\r\n");
+    assert_eq!(
+        feed(&mut d, "AT+CGSN\r").0,
+        "\r\n356938035643809\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        feed(&mut d, "AT+CIMI\r").0,
+        "\r\n370020000001000\r\n\r\nOK\r\n"
+    );
+    assert!(feed(&mut d, "ATI\r").0.contains("IMEI: 356938035643809"));
+}
+
+#[test]
+fn joined_commands_answer_once_and_stop_at_the_first_error() {
+    let mut d = dce();
+    quiet(&mut d);
+    assert_eq!(
+        feed(&mut d, "AT+CMEE=1;+CSQ;+CREG?\r").0,
+        "\r\n+CSQ: 20,99\r\n+CREG: 0,1\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        feed(&mut d, "AT+CSQ;+NOPE;+CGMI\r").0,
+        "\r\n+CSQ: 20,99\r\n\r\nERROR\r\n"
+    );
+}
+
+#[test]
+fn error_modes_follow_cmee() {
+    let mut d = dce();
+    quiet(&mut d);
+    assert_eq!(feed(&mut d, "AT+CSCS=\"KLINGON\"\r").0, "\r\nERROR\r\n");
+    feed(&mut d, "AT+CMEE=1\r");
+    assert_eq!(
+        feed(&mut d, "AT+CSCS=\"KLINGON\"\r").0,
+        "\r\n+CME ERROR: 4\r\n"
+    );
+    feed(&mut d, "AT+CMEE=2\r");
+    assert_eq!(
+        feed(&mut d, "AT+CSCS=\"KLINGON\"\r").0,
+        "\r\n+CME ERROR: operation not supported\r\n"
+    );
+}
+
+#[test]
+fn sim_pin_is_asked_and_entered() {
+    let mut d = Dce::new(
+        dce().identity,
+        Settings {
+            pin: Some("1234".into()),
+            ..Settings::default()
+        },
+    );
+    quiet(&mut d);
+    feed(&mut d, "AT+CMEE=1\r");
+    assert_eq!(
+        feed(&mut d, "AT+CPIN?\r").0,
+        "\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n"
+    );
+    assert_eq!(feed(&mut d, "AT+CIMI\r").0, "\r\n+CME ERROR: 11\r\n");
+    assert_eq!(feed(&mut d, "AT+CMGL=4\r").0, "\r\n+CMS ERROR: 311\r\n");
+    assert_eq!(
+        feed(&mut d, "AT+CPIN=\"0000\"\r").0,
+        "\r\n+CME ERROR: 16\r\n"
+    );
+    let (out, _) = feed(&mut d, "AT+CPIN=\"1234\"\r");
+    assert!(
+        out.contains("+CPIN: READY") && out.ends_with("OK\r\n"),
+        "{out:?}"
+    );
+    assert_eq!(
+        feed(&mut d, "AT+CPIN?\r").0,
+        "\r\n+CPIN: READY\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn registration_urcs_follow_creg_n() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CREG=1\r");
+    let step = d.set_fault(&Fault::Deregister);
+    let out: Vec<u8> = step.out.into_iter().flat_map(|c| c.bytes).collect();
+    assert_eq!(out, b"\r\n+CREG: 2\r\n");
+    assert_eq!(feed(&mut d, "AT+CREG?\r").0, "\r\n+CREG: 1,2\r\n\r\nOK\r\n");
+    assert_eq!(feed(&mut d, "AT+COPS?\r").0, "\r\n+COPS: 0\r\n\r\nOK\r\n");
+    let step = d.clear_faults();
+    let out: Vec<u8> = step.out.into_iter().flat_map(|c| c.bytes).collect();
+    assert_eq!(out, b"\r\n+CREG: 1\r\n");
+    feed(&mut d, "AT+CREG=2\r");
+    assert_eq!(
+        feed(&mut d, "AT+CREG?\r").0,
+        "\r\n+CREG: 2,1,\"1A2B\",\"00C3D4E5\"\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn cpms_reports_storages_with_counts() {
+    let mut d = dce();
+    quiet(&mut d);
+    assert_eq!(
+        feed(&mut d, "AT+CPMS?\r").0,
+        "\r\n+CPMS: \"SM\",0,30,\"SM\",0,30,\"SM\",0,30\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        feed(&mut d, "AT+CPMS=\"ME\",\"ME\",\"ME\"\r").0,
+        "\r\n+CPMS: 0,100,0,100,0,100\r\n\r\nOK\r\n"
+    );
+}
+
+#[test]
+fn cmgs_pdu_mode_checks_length_and_answers_with_reference() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CMEE=1\r");
+    // SMS-SUBMIT to +18095551234, "Hola" (GSM 7-bit), SMSC 00.
+    let pdu = "0021000B918190551532F4000004C8373B0C";
+    let (out, _) = feed(&mut d, "AT+CMGS=17\r");
+    assert_eq!(out, "\r\n> ");
+    let (out, effects) = feed(&mut d, &format!("{pdu}\u{1a}"));
+    assert_eq!(out, "\r\n+CMGS: 0\r\n\r\nOK\r\n");
+    assert!(matches!(&effects[..], [Effect::Submit { mr: 0, .. }]));
+    // A wrong length is refused after the body.
+    feed(&mut d, "AT+CMGS=18\r");
+    let (out, effects) = feed(&mut d, &format!("{pdu}\u{1a}"));
+    assert_eq!(out, "\r\n+CMS ERROR: 304\r\n");
+    assert!(effects.is_empty());
+}
+
+#[test]
+fn escape_cancels_the_prompt() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CMGS=17\r");
+    let (out, effects) = feed(&mut d, "0011\u{1b}");
+    assert_eq!(out, "\r\nOK\r\n");
+    assert!(effects.is_empty());
+    assert_eq!(feed(&mut d, "AT\r").0, "\r\nOK\r\n");
+}
+
+#[test]
+fn urcs_wait_while_the_prompt_is_open() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CNMI=2,1,0,0,0\r");
+    feed(&mut d, "AT+CMGS=17\r");
+    let pdu = crate::emulator::codec::phone_delivers(
+        "+18095551234",
+        "hola",
+        1,
+        chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00+00:00").unwrap(),
+        "+18095550000",
+    )
+    .unwrap();
+    let step = d.arrive(Kind::Deliver, &pdu[0]).unwrap();
+    assert!(step.out.is_empty(), "a URC inside the prompt");
+    let (out, _) = feed(&mut d, "\u{1b}");
+    assert_eq!(out, "\r\nOK\r\n\r\n+CMTI: \"SM\",0\r\n");
+}
+
+#[test]
+fn urc_in_prompt_fault_writes_one_after_the_prompt() {
+    let mut d = dce();
+    quiet(&mut d);
+    d.set_fault(&Fault::UrcInPrompt);
+    let (out, _) = feed(&mut d, "AT+CMGS=17\r");
+    assert!(out.starts_with("\r\n> \r\n+CREG: 1\r\n"), "{out:?}");
+}
+
+#[test]
+fn no_answer_fault_swallows_everything() {
+    let mut d = dce();
+    d.set_fault(&Fault::NoAnswer);
+    assert_eq!(feed(&mut d, "AT\r").0, "");
+    d.clear_faults();
+    assert_eq!(feed(&mut d, "AT\r").0, "AT\r\r\nOK\r\n");
+}
+
+#[test]
+fn sim_busy_fault_answers_busy_for_sim_commands_only() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CMEE=1\r");
+    d.set_fault(&Fault::SimBusy);
+    assert_eq!(feed(&mut d, "AT+CPIN?\r").0, "\r\n+CME ERROR: 14\r\n");
+    assert_eq!(feed(&mut d, "AT+CMGL=4\r").0, "\r\n+CMS ERROR: 314\r\n");
+    assert_eq!(feed(&mut d, "AT+CSQ\r").0, "\r\n+CSQ: 20,99\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn reboot_announces_itself_and_resets_settings() {
+    let mut d = dce();
+    quiet(&mut d);
+    let out: Vec<u8> = d.reboot().out.into_iter().flat_map(|c| c.bytes).collect();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("^BOOT:") && out.contains("RDY") && out.contains("+CPIN: READY"));
+    // Echo is back on.
+    assert_eq!(feed(&mut d, "AT\r").0, "AT\r\r\nOK\r\n");
+}
+
+#[test]
+fn garbage_on_the_line_before_at_is_ignored() {
+    let mut d = dce();
+    quiet(&mut d);
+    assert_eq!(feed(&mut d, "\u{1a}\u{0}xxAT\r").0, "\r\nOK\r\n");
+    assert_eq!(feed(&mut d, "hello\r").0, "");
+}
+
+#[test]
+fn incoming_sms_is_stored_indicated_read_listed_and_deleted() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CNMI=2,1,0,2,0\r");
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00-04:00").unwrap();
+    let pdus =
+        crate::emulator::codec::phone_delivers("+18095551234", "hola", 1, now, "+18095550000")
+            .unwrap();
+    let step = d.arrive(Kind::Deliver, &pdus[0]).unwrap();
+    let out: Vec<u8> = step.out.into_iter().flat_map(|c| c.bytes).collect();
+    assert_eq!(out, b"\r\n+CMTI: \"SM\",0\r\n");
+    let hex = hex::encode_upper(&pdus[0]);
+    let tpdu_len = pdus[0].len() - 1 - pdus[0][0] as usize;
+    assert_eq!(
+        feed(&mut d, "AT+CMGL=0\r").0,
+        format!("\r\n+CMGL: 0,0,,{tpdu_len}\r\n{hex}\r\n\r\nOK\r\n")
+    );
+    // Now read: CMGR shows stat 1.
+    assert_eq!(
+        feed(&mut d, "AT+CMGR=0\r").0,
+        format!("\r\n+CMGR: 1,,{tpdu_len}\r\n{hex}\r\n\r\nOK\r\n")
+    );
+    feed(&mut d, "AT+CMGF=1\r");
+    let (text, _) = feed(&mut d, "AT+CMGR=0\r");
+    assert_eq!(
+        text,
+        "\r\n+CMGR: \"REC READ\",\"+18095551234\",,\"26/11/25,10:00:00-16\"\r\nhola\r\n\r\nOK\r\n"
+    );
+    let (_, effects) = feed(&mut d, "AT+CMGD=0\r");
+    assert_eq!(effects, vec![Effect::StorageFreed]);
+    assert_eq!(feed(&mut d, "AT+CMGL=\"ALL\"\r").0, "\r\nOK\r\n");
+}
+
+#[test]
+fn direct_delivery_modes_cmt_and_cds() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CNMI=2,2,0,1,0\r");
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00+00:00").unwrap();
+    let pdus =
+        crate::emulator::codec::phone_delivers("+18095551234", "hola", 1, now, "+18095550000")
+            .unwrap();
+    let out: Vec<u8> = d
+        .arrive(Kind::Deliver, &pdus[0])
+        .unwrap()
+        .out
+        .into_iter()
+        .flat_map(|c| c.bytes)
+        .collect();
+    let tpdu_len = pdus[0].len() - 1 - pdus[0][0] as usize;
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        format!(
+            "\r\n+CMT: ,{tpdu_len}\r\n{}\r\n",
+            hex::encode_upper(&pdus[0])
+        )
+    );
+    let report =
+        crate::emulator::codec::status_report(7, "+18095551234", now, now, 0, "+18095550000")
+            .unwrap();
+    let out: Vec<u8> = d
+        .arrive(Kind::StatusReport, &report)
+        .unwrap()
+        .out
+        .into_iter()
+        .flat_map(|c| c.bytes)
+        .collect();
+    assert!(String::from_utf8(out).unwrap().starts_with("\r\n+CDS: "));
+    assert_eq!(d.sm.used(), 0, "direct modes store nothing");
+}
+
+#[test]
+fn full_storage_holds_messages_and_stops_cmti() {
+    let mut d = Dce::new(
+        dce().identity,
+        Settings {
+            sm_capacity: 1,
+            ..Settings::default()
+        },
+    );
+    quiet(&mut d);
+    feed(&mut d, "AT+CNMI=2,1,0,0,0\r");
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00+00:00").unwrap();
+    let pdus =
+        crate::emulator::codec::phone_delivers("+18095551234", "uno", 1, now, "+18095550000")
+            .unwrap();
+    assert!(d.arrive(Kind::Deliver, &pdus[0]).is_ok());
+    assert_eq!(
+        d.arrive(Kind::Deliver, &pdus[0]),
+        Err(sms::Held::StorageFull)
+    );
+    feed(&mut d, "AT+CMGD=0\r");
+    assert!(d.arrive(Kind::Deliver, &pdus[0]).is_ok());
+}
+
+#[test]
+fn text_mode_send_builds_a_submit() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CMGF=1\r");
+    feed(&mut d, "AT+CSMP=49,167,0,0\r");
+    let (out, _) = feed(&mut d, "AT+CMGS=\"+18095551234\"\r");
+    assert_eq!(out, "\r\n> ");
+    let (out, effects) = feed(&mut d, "Hola mundo\u{1a}");
+    assert_eq!(out, "\r\n+CMGS: 0\r\n\r\nOK\r\n");
+    let Effect::Submit { tpdu, .. } = &effects[0] else {
+        panic!("no submit")
+    };
+    let submit = crate::emulator::codec::decode_submit(tpdu).unwrap();
+    assert_eq!(submit.user_data.text.as_deref(), Some("Hola mundo"));
+    assert!(submit.status_report_request, "CSMP fo 49 asks for a report");
+}
+
+#[test]
+fn cms_error_fault_fails_the_next_send() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CMEE=1\r");
+    d.set_fault(&Fault::CmsError {
+        code: 500,
+        count: Some(1),
+    });
+    feed(&mut d, "AT+CMGS=17\r");
+    let (out, effects) = feed(&mut d, "0021000B918190551532F4000004C8373B0C\u{1a}");
+    assert_eq!(out, "\r\n+CMS ERROR: 500\r\n");
+    assert!(effects.is_empty());
+    feed(&mut d, "AT+CMGS=17\r");
+    let (out, _) = feed(&mut d, "0021000B918190551532F4000004C8373B0C\u{1a}");
+    assert!(out.contains("+CMGS: 0"));
+}

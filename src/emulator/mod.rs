@@ -1,0 +1,613 @@
+//! The emulated GSM network, running: modems on pseudo-terminals speaking
+//! AT like real hardware, phones with inboxes, and the control API to play
+//! the phones, inject faults and read transcripts.
+//!
+//! - [`dce`]: one modem's AT interpreter and state (pure).
+//! - [`network`]: phones, routing, status reports (pure).
+//! - [`faults`]: the fault kinds (pure data).
+//! - [`codec`]: the emulator's use of the SMS codec.
+//! - [`pty`]: pseudo-terminals (the only file that touches descriptors).
+//! - [`control`]: the JSON control API (axum, loopback).
+//!
+//! This file is the runtime shell: one task per modem port, one lock over
+//! the pure state, time from the [`Clock`].
+
+pub mod codec;
+pub mod control;
+pub mod dce;
+pub mod faults;
+pub mod network;
+pub mod pty;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::clock::{Clock, SystemClock};
+use dce::storage::Kind;
+use dce::{Chunk, Dce, Effect, Identity, Settings, Step};
+use faults::Fault;
+use network::{InboxMessage, NetEvent, Network, PartOrder, Record, SendRefused};
+
+/// How often held messages are offered again to modems that could not take
+/// them (storage full, off the network).
+const RETRY_HELD: Duration = Duration::from_millis(100);
+/// Transcript entries kept per modem (oldest dropped first).
+const TRANSCRIPT_LIMIT: usize = 20_000;
+
+/// How to build the emulated network.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    pub modems: usize,
+    /// Subscriber number of the first modem; the others follow (+1 each).
+    pub first_number: u64,
+    /// Keep a stable symlink `modemN` per modem in this directory.
+    pub link_dir: Option<PathBuf>,
+    pub settings: Settings,
+    pub fleet_prefixes: Vec<String>,
+    pub smsc: String,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            modems: 3,
+            first_number: 18_095_550_100,
+            link_dir: None,
+            settings: Settings::default(),
+            fleet_prefixes: Vec::new(),
+            smsc: "+18095550000".into(),
+        }
+    }
+}
+
+/// Errors of the emulator's API.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("no modem with id {0}")]
+    NoSuchModem(usize),
+    #[error(transparent)]
+    Refused(#[from] SendRefused),
+    #[error("cannot open a pseudo-terminal: {0}")]
+    Pty(#[from] std::io::Error),
+}
+
+/// What the outside world sees of one modem.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModemInfo {
+    pub id: usize,
+    pub number: String,
+    /// The current pseudo-terminal (changes after an unplug).
+    pub path: PathBuf,
+    /// The stable link, if a link directory was given.
+    pub link: Option<PathBuf>,
+    pub imei: String,
+    pub imsi: String,
+    pub manufacturer: String,
+    pub model: String,
+    pub plugged: bool,
+}
+
+/// One transcript entry: bytes in one direction.
+#[derive(Debug, Clone, Serialize)]
+pub struct TranscriptEntry {
+    /// Milliseconds since the emulator started.
+    pub t_ms: u64,
+    /// `to_modem` (written by the client) or `from_modem`.
+    pub dir: &'static str,
+    /// The bytes, with control characters escaped (`\r`, `\n`, `\x1a`).
+    pub data: String,
+}
+
+/// The state of one modem behind the lock.
+struct ModemState {
+    dce: Dce,
+    held: VecDeque<(Kind, Vec<u8>)>,
+    transcript: VecDeque<TranscriptEntry>,
+    noise_seq: u32,
+    last_noise: Option<Instant>,
+}
+
+struct State {
+    network: Network,
+    modems: Vec<ModemState>,
+}
+
+enum PortCommand {
+    Unplug(Duration),
+}
+
+struct Port {
+    writer: mpsc::UnboundedSender<Chunk>,
+    control: mpsc::UnboundedSender<PortCommand>,
+    info: Mutex<ModemInfo>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    ports: Vec<Port>,
+    clock: Arc<dyn Clock>,
+    started: Instant,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A running emulated network. Cheap to clone; stops when
+/// [`Emulator::shutdown`] is called.
+#[derive(Clone)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+impl Emulator {
+    /// Starts the network with the system clock. Needs a tokio runtime.
+    pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(
+        config: EmulatorConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Emulator, EmulatorError> {
+        let numbers: Vec<String> = (0..config.modems)
+            .map(|i| format!("+{}", config.first_number + i as u64))
+            .collect();
+        let mut network = Network::new(numbers.clone(), config.smsc.clone());
+        network.set_fleet_prefixes(config.fleet_prefixes.clone());
+        let mut modems = Vec::new();
+        let mut ports = Vec::new();
+        let mut receivers = Vec::new();
+        if let Some(dir) = &config.link_dir {
+            std::fs::create_dir_all(dir)?;
+        }
+        for (i, number) in numbers.iter().enumerate() {
+            let identity = identity(i, number, &config.smsc);
+            let pty = pty::Pty::open()?;
+            let link = config
+                .link_dir
+                .as_ref()
+                .map(|d| d.join(format!("modem{i}")));
+            if let Some(link) = &link {
+                pty::relink(link, pty.path())?;
+            }
+            let (wtx, wrx) = mpsc::unbounded_channel();
+            let (ctx, crx) = mpsc::unbounded_channel();
+            ports.push(Port {
+                writer: wtx,
+                control: ctx,
+                info: Mutex::new(ModemInfo {
+                    id: i,
+                    number: number.clone(),
+                    path: pty.path().to_path_buf(),
+                    link,
+                    imei: identity.imei.clone(),
+                    imsi: identity.imsi.clone(),
+                    manufacturer: identity.manufacturer.clone(),
+                    model: identity.model.clone(),
+                    plugged: true,
+                }),
+            });
+            receivers.push((pty, wrx, crx));
+            modems.push(ModemState {
+                dce: Dce::new(identity, config.settings.clone()),
+                held: VecDeque::new(),
+                transcript: VecDeque::new(),
+                noise_seq: 0,
+                last_noise: None,
+            });
+        }
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State { network, modems }),
+            ports,
+            clock,
+            started: Instant::now(),
+            tasks: Mutex::new(Vec::new()),
+        });
+        let emulator = Emulator { inner };
+        let mut tasks = Vec::new();
+        for (i, (pty, wrx, crx)) in receivers.into_iter().enumerate() {
+            let e = emulator.clone();
+            tasks.push(tokio::spawn(
+                async move { e.run_port(i, pty, wrx, crx).await },
+            ));
+        }
+        let e = emulator.clone();
+        tasks.push(tokio::spawn(async move { e.run_ticker().await }));
+        *lock(&emulator.inner.tasks) = tasks;
+        Ok(emulator)
+    }
+
+    /// Stops every task and removes the links.
+    pub fn shutdown(&self) {
+        for t in lock(&self.inner.tasks).drain(..) {
+            t.abort();
+        }
+        for p in &self.inner.ports {
+            if let Some(link) = &lock(&p.info).link {
+                let _ = std::fs::remove_file(link);
+            }
+        }
+    }
+
+    pub fn modems(&self) -> Vec<ModemInfo> {
+        self.inner
+            .ports
+            .iter()
+            .map(|p| lock(&p.info).clone())
+            .collect()
+    }
+
+    /// Phone `from` sends `text` to short code `to`; returns the number of
+    /// PDUs the network carried.
+    pub fn phone_send(
+        &self,
+        from: &str,
+        to: &str,
+        text: &str,
+        order: PartOrder,
+    ) -> Result<usize, EmulatorError> {
+        let now = self.inner.clock.now_fixed();
+        let mut st = lock(&self.inner.state);
+        let events = st.network.phone_send(from, to, text, order, now)?;
+        let n = events.len();
+        self.deliver(&mut st, events);
+        Ok(n)
+    }
+
+    /// What phone `number` received, reassembled.
+    pub fn inbox(&self, number: &str) -> Vec<InboxMessage> {
+        lock(&self.inner.state).network.inbox(number)
+    }
+
+    pub fn phones(&self) -> Vec<String> {
+        lock(&self.inner.state).network.phone_numbers()
+    }
+
+    pub fn records(&self) -> Vec<Record> {
+        lock(&self.inner.state).network.records().to_vec()
+    }
+
+    pub fn add_unknown_number(&self, number: &str) {
+        lock(&self.inner.state).network.add_unknown_number(number);
+    }
+
+    /// Injects a fault into modem `id`.
+    pub fn inject_fault(&self, id: usize, fault: Fault) -> Result<(), EmulatorError> {
+        let port = self
+            .inner
+            .ports
+            .get(id)
+            .ok_or(EmulatorError::NoSuchModem(id))?;
+        if let Fault::Unplug { duration_ms } = fault {
+            let _ = port
+                .control
+                .send(PortCommand::Unplug(Duration::from_millis(duration_ms)));
+            return Ok(());
+        }
+        let mut st = lock(&self.inner.state);
+        let step = st.modems[id].dce.set_fault(&fault);
+        self.process(&mut st, id, step);
+        Ok(())
+    }
+
+    pub fn clear_faults(&self, id: usize) -> Result<(), EmulatorError> {
+        self.inner
+            .ports
+            .get(id)
+            .ok_or(EmulatorError::NoSuchModem(id))?;
+        let mut st = lock(&self.inner.state);
+        let step = st.modems[id].dce.clear_faults();
+        self.process(&mut st, id, step);
+        Ok(())
+    }
+
+    pub fn faults(&self, id: usize) -> Result<Vec<Fault>, EmulatorError> {
+        let st = lock(&self.inner.state);
+        let m = st.modems.get(id).ok_or(EmulatorError::NoSuchModem(id))?;
+        Ok(m.dce.faults.list.clone())
+    }
+
+    pub fn settings(&self, id: usize) -> Result<Settings, EmulatorError> {
+        let st = lock(&self.inner.state);
+        let m = st.modems.get(id).ok_or(EmulatorError::NoSuchModem(id))?;
+        Ok(m.dce.settings.clone())
+    }
+
+    pub fn set_settings(&self, id: usize, settings: Settings) -> Result<(), EmulatorError> {
+        let mut st = lock(&self.inner.state);
+        let m = st
+            .modems
+            .get_mut(id)
+            .ok_or(EmulatorError::NoSuchModem(id))?;
+        let step = m.dce.apply_settings(settings);
+        self.process(&mut st, id, step);
+        Ok(())
+    }
+
+    /// Storage use of modem `id`: (SM used, SM capacity, ME used, ME capacity,
+    /// messages the network holds for it).
+    pub fn storage(&self, id: usize) -> Result<(u16, u16, u16, u16, usize), EmulatorError> {
+        let st = lock(&self.inner.state);
+        let m = st.modems.get(id).ok_or(EmulatorError::NoSuchModem(id))?;
+        Ok((
+            m.dce.sm.used(),
+            m.dce.sm.capacity,
+            m.dce.me.used(),
+            m.dce.me.capacity,
+            m.held.len(),
+        ))
+    }
+
+    pub fn transcript(&self, id: usize) -> Result<Vec<TranscriptEntry>, EmulatorError> {
+        let st = lock(&self.inner.state);
+        let m = st.modems.get(id).ok_or(EmulatorError::NoSuchModem(id))?;
+        Ok(m.transcript.iter().cloned().collect())
+    }
+
+    /// Serves the control API on `addr` (loopback); returns the bound address.
+    pub async fn serve_control(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let app = control::router(self.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        lock(&self.inner.tasks).push(task);
+        Ok(bound)
+    }
+
+    // ---- runtime internals ------------------------------------------------
+
+    fn transcript_push(&self, st: &mut State, id: usize, dir: &'static str, bytes: &[u8]) {
+        let t = &mut st.modems[id].transcript;
+        if t.len() >= TRANSCRIPT_LIMIT {
+            t.pop_front();
+        }
+        t.push_back(TranscriptEntry {
+            t_ms: self.inner.started.elapsed().as_millis() as u64,
+            dir,
+            data: escape(bytes),
+        });
+    }
+
+    /// Sends a step's output to the port and carries out its effects.
+    fn process(&self, st: &mut State, id: usize, step: Step) {
+        for chunk in step.out {
+            let _ = self.inner.ports[id].writer.send(chunk);
+        }
+        for effect in step.effects {
+            match effect {
+                Effect::Submit { tpdu, mr } => {
+                    let now = self.inner.clock.now_fixed();
+                    let events = st.network.submit(id, &tpdu, mr, now);
+                    self.deliver(st, events);
+                }
+                Effect::StorageFreed => self.retry_held(st, id),
+            }
+        }
+    }
+
+    fn deliver(&self, st: &mut State, events: Vec<NetEvent>) {
+        for NetEvent::ToModem { modem, kind, pdu } in events {
+            if modem >= st.modems.len() {
+                continue;
+            }
+            st.modems[modem].held.push_back((kind, pdu));
+            self.retry_held(st, modem);
+        }
+    }
+
+    /// Offers held messages to modem `id`, in order, until it refuses one.
+    fn retry_held(&self, st: &mut State, id: usize) {
+        while let Some((kind, pdu)) = st.modems[id].held.front().cloned() {
+            match st.modems[id].dce.arrive(kind, &pdu) {
+                Ok(step) => {
+                    st.modems[id].held.pop_front();
+                    self.process(st, id, step);
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    async fn run_port(
+        &self,
+        id: usize,
+        mut pty: pty::Pty,
+        mut writes: mpsc::UnboundedReceiver<Chunk>,
+        mut commands: mpsc::UnboundedReceiver<PortCommand>,
+    ) {
+        let mut buf = [0u8; 1024];
+        loop {
+            tokio::select! {
+                biased;
+                cmd = commands.recv() => match cmd {
+                    Some(PortCommand::Unplug(d)) => {
+                        pty = match self.unplug(id, pty, d, &mut writes).await {
+                            Some(p) => p,
+                            None => return,
+                        };
+                    }
+                    None => return,
+                },
+                chunk = writes.recv() => {
+                    let Some(chunk) = chunk else { return };
+                    if !chunk.delay.is_zero() {
+                        tokio::time::sleep(chunk.delay).await;
+                    }
+                    let baud = lock(&self.inner.state).modems[id].dce.settings.baud;
+                    if let Err(e) = write_paced(&pty, &chunk.bytes, baud).await {
+                        tracing::warn!(modem = id, error = %e, "emulator: write failed");
+                    }
+                    let mut st = lock(&self.inner.state);
+                    self.transcript_push(&mut st, id, "from_modem", &chunk.bytes);
+                }
+                n = pty.read(&mut buf) => match n {
+                    Ok(0) => tokio::time::sleep(Duration::from_millis(5)).await,
+                    Ok(n) => {
+                        let mut st = lock(&self.inner.state);
+                        self.transcript_push(&mut st, id, "to_modem", &buf[..n]);
+                        let step = st.modems[id].dce.input(&buf[..n]);
+                        self.process(&mut st, id, step);
+                    }
+                    Err(e) => {
+                        tracing::warn!(modem = id, error = %e, "emulator: read failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    /// The port disappears for `duration`, then a new one appears (same link).
+    async fn unplug(
+        &self,
+        id: usize,
+        pty: pty::Pty,
+        duration: Duration,
+        writes: &mut mpsc::UnboundedReceiver<Chunk>,
+    ) -> Option<pty::Pty> {
+        let link = {
+            let mut info = lock(&self.inner.ports[id].info);
+            info.plugged = false;
+            info.link.clone()
+        };
+        drop(pty);
+        if let Some(link) = &link {
+            let _ = std::fs::remove_file(link);
+        }
+        tokio::time::sleep(duration).await;
+        // What was queued for the old port is lost with it.
+        while writes.try_recv().is_ok() {}
+        let pty = match pty::Pty::open() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(modem = id, error = %e, "emulator: cannot replug");
+                return None;
+            }
+        };
+        if let Some(link) = &link {
+            if let Err(e) = pty::relink(link, pty.path()) {
+                tracing::error!(modem = id, error = %e, "emulator: cannot relink");
+            }
+        }
+        {
+            let mut info = lock(&self.inner.ports[id].info);
+            info.path = pty.path().to_path_buf();
+            info.plugged = true;
+        }
+        // A replugged modem has rebooted.
+        let mut st = lock(&self.inner.state);
+        let step = st.modems[id].dce.reboot();
+        self.process(&mut st, id, step);
+        Some(pty)
+    }
+
+    async fn run_ticker(&self) {
+        let mut tick = tokio::time::interval(RETRY_HELD);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let mut st = lock(&self.inner.state);
+            for id in 0..st.modems.len() {
+                self.retry_held(&mut st, id);
+                let m = &mut st.modems[id];
+                if let Some(ms) = m.dce.faults.noise_interval_ms() {
+                    let due = m
+                        .last_noise
+                        .is_none_or(|t| t.elapsed() >= Duration::from_millis(ms));
+                    if due {
+                        m.last_noise = Some(Instant::now());
+                        m.noise_seq = m.noise_seq.wrapping_add(1);
+                        let seq = m.noise_seq;
+                        let step = m.dce.noise(seq);
+                        self.process(&mut st, id, step);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes `bytes` as a serial line at `baud` would (10 bits a byte); 0 means
+/// no pacing.
+async fn write_paced(pty: &pty::Pty, bytes: &[u8], baud: u32) -> std::io::Result<()> {
+    if baud == 0 {
+        return pty.write_all(bytes).await;
+    }
+    // Pace in slices of ~2 ms so long answers flow like a real line.
+    let per_slice = ((baud as usize / 10) / 500).max(1);
+    let start = Instant::now();
+    let mut sent = 0usize;
+    for slice in bytes.chunks(per_slice) {
+        pty.write_all(slice).await?;
+        sent += slice.len();
+        let due = Duration::from_secs_f64(sent as f64 * 10.0 / baud as f64);
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not take the whole network down with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn escape(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in bytes {
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s
+}
+
+/// Identity of modem `i`: a valid IMEI (Luhn), a Dominican IMSI and ICCID.
+fn identity(i: usize, number: &str, smsc: &str) -> Identity {
+    let body = format!("35693803{:06}", 564_000 + i);
+    Identity {
+        manufacturer: "smsgate".into(),
+        model: "Emulated GSM modem".into(),
+        revision: format!("smsgate-emulator {}", env!("CARGO_PKG_VERSION")),
+        imei: format!("{body}{}", luhn(&body)),
+        imsi: format!("37002{:010}", 1_000 + i),
+        iccid: format!("891802{:013}", 1_000 + i),
+        number: number.to_string(),
+        smsc: smsc.to_string(),
+        operator: "Claro DO".into(),
+    }
+}
+
+fn luhn(digits: &str) -> u32 {
+    let sum: u32 = digits
+        .chars()
+        .rev()
+        .filter_map(|c| c.to_digit(10))
+        .enumerate()
+        .map(|(i, d)| {
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
+}

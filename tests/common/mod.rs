@@ -1,0 +1,124 @@
+//! The one test harness for "emulated network + serial client": starts an
+//! emulator in-process and talks to its modems through their real
+//! pseudo-terminals with tokio-serial, as a gateway or gammu would.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use smsgate::emulator::{Emulator, EmulatorConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_serial::{SerialPortBuilderExt, SerialStream};
+
+/// Longest wait for any answer in these tests (a bound, never a measurement).
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+pub async fn emulator(modems: usize) -> Emulator {
+    emulator_with(EmulatorConfig {
+        modems,
+        ..EmulatorConfig::default()
+    })
+    .await
+}
+
+pub async fn emulator_with(config: EmulatorConfig) -> Emulator {
+    Emulator::start(config).await.expect("start the emulator")
+}
+
+/// A serial client on one emulated modem.
+pub struct Client {
+    pub port: SerialStream,
+    pub seen: Vec<u8>,
+}
+
+impl Client {
+    pub fn open(path: &std::path::Path) -> Client {
+        let port = tokio_serial::new(path.to_string_lossy(), 115_200)
+            .timeout(Duration::from_secs(1))
+            .open_native_async()
+            .expect("open the pseudo-terminal");
+        Client {
+            port,
+            seen: Vec::new(),
+        }
+    }
+
+    pub async fn write(&mut self, bytes: &[u8]) {
+        self.port.write_all(bytes).await.expect("write");
+    }
+
+    /// Reads until `needle` has been seen since the last call; returns all
+    /// bytes read up to and including it.
+    pub async fn read_until(&mut self, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
+        loop {
+            if let Some(pos) = find(&self.seen, needle.as_bytes()) {
+                let end = pos + needle.len();
+                let out: Vec<u8> = self.seen.drain(..end).collect();
+                return String::from_utf8_lossy(&out).into_owned();
+            }
+            let mut buf = [0u8; 512];
+            let n = tokio::time::timeout_at(deadline, self.port.read(&mut buf))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no {needle:?} within {ANSWER_WITHIN:?}; seen {:?}",
+                        String::from_utf8_lossy(&self.seen)
+                    )
+                })
+                .expect("read");
+            self.seen.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Sends a command line and returns the answer up to its final result.
+    pub async fn cmd(&mut self, line: &str) -> String {
+        self.write(format!("{line}\r").as_bytes()).await;
+        self.read_final().await
+    }
+
+    /// Reads up to the next final result (OK, ERROR, +CMS/+CME ERROR).
+    pub async fn read_final(&mut self) -> String {
+        let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
+        loop {
+            let text = String::from_utf8_lossy(&self.seen).into_owned();
+            for fin in ["\r\nOK\r\n", "\r\nERROR\r\n"] {
+                if let Some(pos) = text.find(fin) {
+                    let end = pos + fin.len();
+                    let out: Vec<u8> = self.seen.drain(..end).collect();
+                    return String::from_utf8_lossy(&out).into_owned();
+                }
+            }
+            for fin in ["+CMS ERROR: ", "+CME ERROR: "] {
+                if let Some(pos) = text.find(fin) {
+                    if let Some(nl) = text[pos..].find("\r\n") {
+                        let end = pos + nl + 2;
+                        let out: Vec<u8> = self.seen.drain(..end).collect();
+                        return String::from_utf8_lossy(&out).into_owned();
+                    }
+                }
+            }
+            let mut buf = [0u8; 512];
+            let n = tokio::time::timeout_at(deadline, self.port.read(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("no final result; seen {text:?}"))
+                .expect("read");
+            self.seen.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Polls `f` until it returns `Some`, for at most [`ANSWER_WITHIN`].
+pub async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
