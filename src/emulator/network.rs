@@ -272,8 +272,7 @@ impl Network {
         };
         let mut out: Vec<InboxMessage> = Vec::new();
         // (from, ref, total) -> index in `out` and the parts seen.
-        let mut groups: BTreeMap<GroupKey, (usize, BTreeMap<u8, String>)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<GroupKey, (usize, BTreeMap<u8, String>)> = BTreeMap::new();
         for p in &phone.inbox {
             match p.concat {
                 None => out.push(InboxMessage {
@@ -341,3 +340,6 @@ pub fn normalize(number: &str) -> String {
         digits
     }
 }
+
+#[cfg(test)]
+mod tests;

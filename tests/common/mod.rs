@@ -80,31 +80,52 @@ impl Client {
     pub async fn read_final(&mut self) -> String {
         let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
         loop {
-            let text = String::from_utf8_lossy(&self.seen).into_owned();
-            for fin in ["\r\nOK\r\n", "\r\nERROR\r\n"] {
-                if let Some(pos) = text.find(fin) {
-                    let end = pos + fin.len();
-                    let out: Vec<u8> = self.seen.drain(..end).collect();
-                    return String::from_utf8_lossy(&out).into_owned();
-                }
-            }
-            for fin in ["+CMS ERROR: ", "+CME ERROR: "] {
-                if let Some(pos) = text.find(fin) {
-                    if let Some(nl) = text[pos..].find("\r\n") {
-                        let end = pos + nl + 2;
-                        let out: Vec<u8> = self.seen.drain(..end).collect();
-                        return String::from_utf8_lossy(&out).into_owned();
-                    }
-                }
+            if let Some(end) = final_end(&self.seen) {
+                let out: Vec<u8> = self.seen.drain(..end).collect();
+                return String::from_utf8_lossy(&out).into_owned();
             }
             let mut buf = [0u8; 512];
             let n = tokio::time::timeout_at(deadline, self.port.read(&mut buf))
                 .await
-                .unwrap_or_else(|_| panic!("no final result; seen {text:?}"))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no final result; seen {:?}",
+                        String::from_utf8_lossy(&self.seen)
+                    )
+                })
                 .expect("read");
             self.seen.extend_from_slice(&buf[..n]);
         }
     }
+}
+
+/// End (exclusive) of the first final result in `seen`, in bytes.
+fn final_end(seen: &[u8]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for fin in [&b"\r\nOK\r\n"[..], b"\r\nERROR\r\n"] {
+        if let Some(pos) = find(seen, fin) {
+            best = Some(best.map_or(pos + fin.len(), |b| b.min(pos + fin.len())));
+        }
+    }
+    for fin in [&b"+CMS ERROR: "[..], b"+CME ERROR: "] {
+        if let Some(pos) = find(seen, fin) {
+            if let Some(nl) = find(&seen[pos..], b"\r\n") {
+                let end = pos + nl + 2;
+                best = Some(best.map_or(end, |b| b.min(end)));
+            }
+        }
+    }
+    best
+}
+
+/// The PDU line that follows the `+CMGR:`/`+CMGL:` header in an answer.
+pub fn pdu_after(answer: &str, header: &str) -> String {
+    let mut lines = answer.lines();
+    lines
+        .by_ref()
+        .find(|l| l.starts_with(header))
+        .unwrap_or_else(|| panic!("no {header} in {answer:?}"));
+    lines.next().expect("a PDU line").trim().to_string()
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -118,7 +139,10 @@ pub async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = f() {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
