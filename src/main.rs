@@ -40,6 +40,25 @@ enum Command {
         /// Keep a stable symlink per modem in this directory.
         #[arg(long)]
         link_dir: Option<PathBuf>,
+        /// Delay before every final result, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Delay before the `+CMGS` result (a real radio: 1000-5000).
+        #[arg(long, default_value_t = 0)]
+        cmgs_latency_ms: u64,
+        /// Serial pacing in baud (0: none; 115200 like a USB modem).
+        #[arg(long, default_value_t = 0)]
+        baud: u32,
+        /// Capacity of each modem's SIM storage.
+        #[arg(long, default_value_t = 30)]
+        sim_capacity: u16,
+        /// SIM PIN every modem asks for.
+        #[arg(long)]
+        pin: Option<String>,
+        /// Fleet/VPN prefix: such phones cannot send to short codes
+        /// (repeatable).
+        #[arg(long = "fleet-prefix")]
+        fleet_prefixes: Vec<String>,
     },
     /// Identify a modem on a serial port (maker, model, IMEI, SIM, signal...).
     Probe {
@@ -118,6 +137,12 @@ fn main() -> ExitCode {
             control,
             json,
             link_dir,
+            latency_ms,
+            cmgs_latency_ms,
+            baud,
+            sim_capacity,
+            pin,
+            fleet_prefixes,
         } => {
             smsgate::logging::init();
             let rt = match tokio::runtime::Runtime::new() {
@@ -133,6 +158,15 @@ fn main() -> ExitCode {
                     control,
                     json,
                     link_dir,
+                    settings: smsgate::emulator::dce::Settings {
+                        latency_ms,
+                        cmgs_latency_ms,
+                        baud,
+                        sm_capacity: sim_capacity,
+                        pin,
+                        ..Default::default()
+                    },
+                    fleet_prefixes,
                 },
             ));
             ExitCode::from(code as u8)

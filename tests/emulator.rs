@@ -515,12 +515,27 @@ fn emulator_command_prints_json_and_serves_the_control_api() {
             "--control",
             "127.0.0.1:0",
             "--json",
+            "--pin",
+            "1234",
+            "--cmgs-latency-ms",
+            "5",
         ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Whatever happens below, the emulator does not outlive the test.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let pid = child.id();
+    let mut guard = KillOnDrop(child);
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
+    std::io::BufReader::new(stdout)
         .read_line(&mut line)
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -531,12 +546,15 @@ fn emulator_command_prints_json_and_serves_the_control_api() {
     let control = v["control"].as_str().unwrap();
     let listed = http_get(&format!("{control}/modems"));
     assert_eq!(listed.as_array().unwrap().len(), 2);
+    let modem = http_get(&format!("{control}/modems/1"));
+    assert_eq!(modem["settings"]["pin"], "1234", "{modem}");
+    assert_eq!(modem["settings"]["cmgs_latency_ms"], 5);
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    assert!(child.wait().unwrap().success(), "SIGTERM ends it cleanly");
+    assert!(guard.0.wait().unwrap().success(), "SIGTERM ends it cleanly");
 }
 
 #[test]
@@ -547,4 +565,39 @@ fn emulator_command_refuses_a_non_loopback_control_address() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+}
+
+#[tokio::test]
+async fn delivery_report_fails_for_an_unknown_number() {
+    let emu = emulator(1).await;
+    let addr = emu
+        .serve_control("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        ureq::post(&format!("http://{addr}/unknown-numbers"))
+            .send_json(serde_json::json!({"number": "+18090000000"}))
+            .unwrap()
+            .status()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 204);
+    let mut c = Client::open(&emu.modems()[0].path);
+    ready(&mut c).await;
+    c.cmd("AT+CNMI=2,1,0,1,0").await;
+    send_pdu(
+        &mut c,
+        &submit_pdus("+18090000000", "¿hay alguien?", true)[0],
+    )
+    .await;
+    c.read_until("+CDS: ").await;
+    c.read_until("\r\n").await;
+    let pdu = c.read_until("\r\n").await;
+    let (_, Pdu::StatusReport(r)) = sms::decode_hex(pdu.trim(), true).unwrap() else {
+        panic!("{pdu:?}")
+    };
+    assert_eq!(r.classification(), sms::DeliveryStatus::FailedPermanent);
+    assert!(emu.inbox("+18090000000").is_empty());
+    emu.shutdown();
 }

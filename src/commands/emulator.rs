@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
+use crate::emulator::dce::Settings;
 use crate::emulator::{Emulator, EmulatorConfig};
 
 /// Options of the subcommand.
@@ -15,6 +16,9 @@ pub struct Options {
     pub control: String,
     pub json: bool,
     pub link_dir: Option<PathBuf>,
+    /// Knobs every modem starts with.
+    pub settings: Settings,
+    pub fleet_prefixes: Vec<String>,
 }
 
 /// Runs until a signal; returns the exit code.
@@ -40,6 +44,8 @@ pub async fn run(opts: Options) -> i32 {
     let config = EmulatorConfig {
         modems: opts.modems,
         link_dir: opts.link_dir,
+        settings: opts.settings,
+        fleet_prefixes: opts.fleet_prefixes,
         ..EmulatorConfig::default()
     };
     let emulator = match Emulator::start(config).await {

@@ -35,6 +35,7 @@ pub fn router(emulator: Emulator) -> Router {
         .route("/phones/{number}/inbox", get(inbox))
         .route("/phones/{number}/send", post(send))
         .route("/records", get(records))
+        .route("/unknown-numbers", post(add_unknown))
         .with_state(emulator)
 }
 
@@ -142,4 +143,17 @@ async fn send(
 
 async fn records(State(e): State<Emulator>) -> Json<serde_json::Value> {
     Json(json!(e.records()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnknownBody {
+    number: String,
+}
+
+/// Marks a number as unknown to the network: messages to it fail (and a
+/// requested delivery report says so).
+async fn add_unknown(State(e): State<Emulator>, Json(b): Json<UnknownBody>) -> StatusCode {
+    e.add_unknown_number(&b.number);
+    StatusCode::NO_CONTENT
 }
