@@ -22,6 +22,17 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `smsgate config check` with no `SMSGATE_*` variable from the outside.
+fn config_check(path: &std::path::Path) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_smsgate"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SMSGATE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.args(["config", "check"]).arg(path).output().unwrap()
+}
+
 fn problems(err: ConfigError) -> Vec<(String, String)> {
     err.problems
         .into_iter()
@@ -232,12 +243,7 @@ fn a_missing_file_and_bad_syntax_are_errors() {
 #[test]
 fn config_check_command_exits_non_zero_and_names_file_key_problem() {
     let f = file("[session]\nidle_timeout = \"later\"\n");
-    let out = Command::new(env!("CARGO_BIN_EXE_smsgate"))
-        .args(["config", "check"])
-        .arg(f.path())
-        .env_remove("SMSGATE_SESSION__IDLE_TIMEOUT")
-        .output()
-        .unwrap();
+    let out = config_check(f.path());
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -246,11 +252,7 @@ fn config_check_command_exits_non_zero_and_names_file_key_problem() {
     );
 
     let ok = file("[session]\nidle_timeout = \"90s\"\n");
-    let out = Command::new(env!("CARGO_BIN_EXE_smsgate"))
-        .args(["config", "check"])
-        .arg(ok.path())
-        .output()
-        .unwrap();
+    let out = config_check(ok.path());
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
 }

@@ -83,7 +83,7 @@ fn has_gsm_extension(text: &str) -> bool {
 }
 
 fn peer_python() -> Option<PathBuf> {
-    let path = std::env::var_os("SMSGATE_XCHECK_PYTHON")
+    let path = std::env::var_os("XCHECK_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/xcheck-venv/bin/python")
