@@ -9,6 +9,8 @@
 //!   `+CMS`/`+CME` error codes.
 //! - [`emulator`]: the emulated GSM network: modems on pseudo-terminals
 //!   speaking AT, phones, fault injection and its control API.
+//! - [`modem`]: driving GSM modems over serial ports (conversation,
+//!   profiles, probe, the `Modem` actor and the pool).
 //! - [`clock`]: the one clock abstraction (system or manual time).
 //! - [`config`]: the one configuration struct (TOML file plus
 //!   `SMSGATE_SECTION__KEY` environment overrides) and its validation.
@@ -25,4 +27,5 @@ pub mod commands;
 pub mod config;
 pub mod emulator;
 pub mod logging;
+pub mod modem;
 pub mod sms;
