@@ -47,6 +47,9 @@ pub enum Fault {
     Deregister,
     /// The SIM answers busy (`+CME ERROR: 14`, `+CMS ERROR: 314`).
     SimBusy,
+    /// New-message notices (`+CMTI`, `+CDSI`) are lost, as some modems
+    /// lose them under load: messages are stored but never announced.
+    DropNotices,
 }
 
 fn default_garbage_bytes() -> usize {
@@ -84,6 +87,10 @@ impl ActiveFaults {
 
     pub fn sim_busy(&self) -> bool {
         self.list.contains(&Fault::SimBusy)
+    }
+
+    pub fn drop_notices(&self) -> bool {
+        self.list.contains(&Fault::DropNotices)
     }
 
     pub fn urc_in_prompt(&self) -> bool {

@@ -439,6 +439,9 @@ impl Dce {
 
     /// Writes a URC now, or holds it while a prompt is open.
     pub fn urc(&mut self, text: &str, step: &mut Step) {
+        if self.faults.drop_notices() && (text.starts_with("+CMTI") || text.starts_with("+CDSI")) {
+            return;
+        }
         let bytes = format!("\r\n{text}\r\n").into_bytes();
         if matches!(self.mode, Mode::Prompt(_)) {
             self.held_urcs.push(bytes);

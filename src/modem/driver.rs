@@ -1,0 +1,656 @@
+//! The modem driver: one task that owns one serial port and keeps one modem
+//! useful — open, initialise (profile lines, PIN, PDU mode, storage, new
+//! message indications), then serve sends, receive SMS and reports, poll
+//! health between sends, and reconnect with capped exponential backoff
+//! when the modem or its port fails.
+//!
+//! Receiving follows one rule: `+CMTI` → `AT+CMGR` → decode → hand over →
+//! wait for the acknowledgement (persisted) → only then `AT+CMGD`.
+//!
+//! Owns the port through [`Conversation`]; knows nothing of sessions or the
+//! store: it talks to the rest through [`ModemEvent`]s and their acks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::at::commands::{
+    Attention, DeleteFlag, DeleteMessage, EnterPin, Imei, ListMessages, Manufacturer, MessageStat,
+    Model, OperatorQuery, PduHex, PinQuery, ReadMessage, RegistrationQuery, SendPdu,
+    SetMessageFormat, SetRegistrationReporting, SetStorage, SignalQualityQuery,
+};
+use crate::at::{AtError, PinStatus, RegStatus, Urc};
+use crate::sms::{self, Pdu, SubmitOptions};
+
+use super::conversation::{Conversation, ConversationError};
+use super::types::{ModemEvent, ModemState, OutgoingSms, SendOutcome, SharedStatus};
+
+/// How long to wait for the wake-up `AT`.
+const WAKE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many unanswered wake-ups mean the modem is gone.
+const WAKE_ATTEMPTS: u32 = 3;
+/// Timeout of profile init lines.
+const INIT_LINE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a hand-over may take before the message is left on the modem
+/// (it is picked up again by the next sweep).
+const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the driver listens for URCs before checking its queue again.
+const IDLE_SLICE: Duration = Duration::from_millis(50);
+/// Attempts of one part on retryable errors, and the first backoff.
+const SEND_ATTEMPTS: u32 = 4;
+const SEND_BACKOFF: Duration = Duration::from_millis(500);
+/// Consecutive command timeouts after which the link is considered dead.
+const MAX_TIMEOUTS: u32 = 2;
+
+/// Everything the driver needs to know about its modem.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    pub short_code: String,
+    pub port: String,
+    pub baud: u32,
+    pub pin: Option<String>,
+    /// Profile init lines, run in order after the wake-up.
+    pub init: Vec<String>,
+    /// `AT+CNMI` parameters.
+    pub cnmi: String,
+    /// `AT+CPMS` memory for all three uses.
+    pub storage: String,
+    pub cmgs_timeout: Duration,
+    pub registration_timeout: Duration,
+    pub post_pin_delay: Duration,
+    /// Signal/registration/operator poll, between sends only.
+    pub health_interval: Duration,
+    /// `AT+CMGL=4` sweep for messages whose notice was missed.
+    pub sweep_interval: Duration,
+    /// Sends per minute (0: no limit), with jitter, to protect SIMs from
+    /// operator blocking.
+    pub sends_per_minute: u32,
+    /// Reconnect backoff: first and cap.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl DriverConfig {
+    /// Defaults of the generic profile for `port`.
+    pub fn new(short_code: &str, port: &str) -> Self {
+        DriverConfig {
+            short_code: short_code.to_string(),
+            port: port.to_string(),
+            baud: 115_200,
+            pin: None,
+            init: vec!["ATE0".into(), "AT+CMEE=1".into()],
+            cnmi: "2,1,0,2,0".into(),
+            storage: "SM".into(),
+            cmgs_timeout: Duration::from_secs(60),
+            registration_timeout: Duration::from_secs(60),
+            post_pin_delay: Duration::from_secs(0),
+            health_interval: Duration::from_secs(30),
+            sweep_interval: Duration::from_secs(60),
+            sends_per_minute: 0,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A send request with the channel its outcome goes to.
+pub struct SendRequest {
+    pub sms: OutgoingSms,
+    pub reply: oneshot::Sender<SendOutcome>,
+}
+
+/// The queue of send requests, shared so it outlives a driver task that
+/// panicked (the actor starts a new one on the same queue).
+pub type SendQueue = Arc<Mutex<mpsc::Receiver<SendRequest>>>;
+
+/// Why a session with the modem ended.
+#[derive(Debug, thiserror::Error)]
+enum SessionEnd {
+    #[error("the modem does not answer")]
+    NoAnswer,
+    #[error("the modem restarted")]
+    Rebooted,
+    #[error("SIM: {0}")]
+    Sim(String),
+    #[error(transparent)]
+    Link(ConversationError),
+    #[error("shut down")]
+    Shutdown,
+}
+
+/// A send in progress, kept across reconnects so no part is sent twice
+/// once confirmed.
+struct InProgress {
+    request: SendRequest,
+    parts: Vec<sms::EncodedPdu>,
+    refs: Vec<u8>,
+}
+
+/// Runs the driver until the send queue is closed.
+pub async fn run(
+    cfg: DriverConfig,
+    queue: SendQueue,
+    events: mpsc::UnboundedSender<ModemEvent>,
+    status: SharedStatus,
+) {
+    let mut backoff = cfg.backoff_min;
+    let mut current: Option<InProgress> = None;
+    let mut first = true;
+    loop {
+        if !first {
+            status.update(|s| s.reconnects += 1);
+        }
+        first = false;
+        status.update(|s| s.state = ModemState::Initialising);
+        let started = Instant::now();
+        let end = match open(&cfg) {
+            Ok(port) => {
+                let mut driver = Driver {
+                    cfg: &cfg,
+                    conv: Conversation::new(port),
+                    events: &events,
+                    status: &status,
+                    timeouts: 0,
+                    limiter: limiter(cfg.sends_per_minute),
+                };
+                driver.session(&queue, &mut current).await
+            }
+            Err(e) => SessionEnd::Link(ConversationError::Io(e)),
+        };
+        if matches!(end, SessionEnd::Shutdown) {
+            return;
+        }
+        tracing::warn!(modem = %cfg.short_code, port = %cfg.port, reason = %end, "modem down");
+        let state = match end {
+            SessionEnd::Sim(_) => ModemState::NoSim,
+            _ => ModemState::Down,
+        };
+        status.update(|s| {
+            s.state = state;
+            s.last_error = Some(end.to_string());
+        });
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = cfg.backoff_min;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(cfg.backoff_max);
+    }
+}
+
+fn open(cfg: &DriverConfig) -> std::io::Result<tokio_serial::SerialStream> {
+    use tokio_serial::SerialPortBuilderExt;
+    tokio_serial::new(&cfg.port, cfg.baud)
+        .timeout(Duration::from_secs(1))
+        .open_native_async()
+        .map_err(std::io::Error::from)
+}
+
+type Limiter = governor::DefaultDirectRateLimiter;
+
+fn limiter(per_minute: u32) -> Option<Limiter> {
+    let n = std::num::NonZeroU32::new(per_minute)?;
+    Some(governor::RateLimiter::direct(governor::Quota::per_minute(
+        n,
+    )))
+}
+
+struct Driver<'a> {
+    cfg: &'a DriverConfig,
+    conv: Conversation<tokio_serial::SerialStream>,
+    events: &'a mpsc::UnboundedSender<ModemEvent>,
+    status: &'a SharedStatus,
+    timeouts: u32,
+    limiter: Option<Limiter>,
+}
+
+impl Driver<'_> {
+    async fn session(&mut self, queue: &SendQueue, current: &mut Option<InProgress>) -> SessionEnd {
+        if let Err(end) = self.initialise().await {
+            return end;
+        }
+        let mut health = tokio::time::interval(self.cfg.health_interval);
+        health.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut sweep = tokio::time::interval(self.cfg.sweep_interval);
+        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        health.tick().await;
+        sweep.tick().await;
+        loop {
+            if let Err(end) = self.handle_urcs().await {
+                return end;
+            }
+            let registered = self.registered();
+            if let Some(progress) = current.take() {
+                if registered {
+                    match self.send(progress).await {
+                        Ok(None) => {}
+                        Ok(Some(unfinished)) => *current = Some(unfinished),
+                        Err((unfinished, end)) => {
+                            *current = Some(unfinished);
+                            return end;
+                        }
+                    }
+                    continue;
+                }
+                *current = Some(progress);
+            }
+            let mut q = queue.lock().await;
+            tokio::select! {
+                biased;
+                request = q.recv(), if registered => {
+                    drop(q);
+                    let Some(request) = request else { return SessionEnd::Shutdown };
+                    self.status.dequeued();
+                    match self.prepare(request) {
+                        Some(p) => *current = Some(p),
+                        None => continue,
+                    }
+                }
+                _ = health.tick() => {
+                    drop(q);
+                    if let Err(end) = self.health().await {
+                        return end;
+                    }
+                }
+                _ = sweep.tick() => {
+                    drop(q);
+                    if let Err(end) = self.sweep().await {
+                        return end;
+                    }
+                }
+                read = self.conv.idle(IDLE_SLICE) => {
+                    drop(q);
+                    if let Err(e) = read {
+                        return SessionEnd::Link(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn registered(&self) -> bool {
+        self.status.get().state == ModemState::Up
+    }
+
+    /// Classifies a command error: the link is gone, or the modem stopped
+    /// answering, or just this command failed.
+    fn check(&mut self, e: ConversationError) -> Result<ConversationError, SessionEnd> {
+        if e.is_link_failure() {
+            return Err(SessionEnd::Link(e));
+        }
+        if matches!(e, ConversationError::Timeout { .. }) {
+            self.timeouts += 1;
+            if self.timeouts >= MAX_TIMEOUTS {
+                return Err(SessionEnd::NoAnswer);
+            }
+        }
+        Ok(e)
+    }
+
+    async fn initialise(&mut self) -> Result<(), SessionEnd> {
+        // Leave a prompt a previous session may have left open.
+        self.conv
+            .write_raw(b"\x1b\r")
+            .await
+            .map_err(SessionEnd::Link)?;
+        let mut awake = false;
+        for _ in 0..WAKE_ATTEMPTS {
+            match tokio::time::timeout(WAKE_TIMEOUT, self.conv.exec(&Attention)).await {
+                Ok(Ok(())) => {
+                    awake = true;
+                    break;
+                }
+                Ok(Err(e)) if e.is_link_failure() => return Err(SessionEnd::Link(e)),
+                _ => {}
+            }
+        }
+        if !awake {
+            return Err(SessionEnd::NoAnswer);
+        }
+        self.conv.take_urcs();
+        for line in &self.cfg.init {
+            if let Err(e) = self.conv.raw(line, INIT_LINE_TIMEOUT).await {
+                let e = self.check(e)?;
+                tracing::warn!(modem = %self.cfg.short_code, %line, error = %e, "init line refused");
+            }
+        }
+        let manufacturer = self.conv.exec(&Manufacturer).await.ok();
+        let model = self.conv.exec(&Model).await.ok();
+        let imei = self.conv.exec(&Imei).await.ok();
+        self.status.update(|s| {
+            s.manufacturer = manufacturer;
+            s.model = model;
+            s.imei = imei;
+        });
+        self.unlock_sim().await?;
+        self.exec_or_end(&SetMessageFormat(0)).await?;
+        self.exec_or_end(&SetRegistrationReporting(1)).await?;
+        let mem = self.cfg.storage.as_str();
+        let storage =
+            SetStorage::new(&[mem, mem, mem]).map_err(|e| SessionEnd::Sim(e.to_string()))?;
+        self.exec_or_end(&storage).await?;
+        let cnmi = format!("AT+CNMI={}", self.cfg.cnmi);
+        self.conv
+            .raw(&cnmi, INIT_LINE_TIMEOUT)
+            .await
+            .map_err(|e| match self.check(e) {
+                Ok(e) => SessionEnd::Sim(format!("new message indications refused: {e}")),
+                Err(end) => end,
+            })?;
+        self.wait_registration().await?;
+        self.sweep().await?;
+        Ok(())
+    }
+
+    async fn exec_or_end<C: crate::at::AtCommand>(
+        &mut self,
+        cmd: &C,
+    ) -> Result<C::Response, SessionEnd> {
+        match self.conv.exec(cmd).await {
+            Ok(r) => {
+                self.timeouts = 0;
+                Ok(r)
+            }
+            Err(e) => {
+                let e = self.check(e)?;
+                Err(SessionEnd::Sim(e.to_string()))
+            }
+        }
+    }
+
+    async fn unlock_sim(&mut self) -> Result<(), SessionEnd> {
+        let mut tries = 0;
+        loop {
+            match self.conv.exec(&PinQuery).await {
+                Ok(PinStatus::Ready) => return Ok(()),
+                Ok(PinStatus::SimPin) => {
+                    let Some(pin) = self.cfg.pin.clone() else {
+                        return Err(SessionEnd::Sim(
+                            "the SIM asks for a PIN and none is configured".into(),
+                        ));
+                    };
+                    let cmd = EnterPin::new(&pin).map_err(|e| SessionEnd::Sim(e.to_string()))?;
+                    self.exec_or_end(&cmd).await?;
+                    tokio::time::sleep(self.cfg.post_pin_delay).await;
+                    return Ok(());
+                }
+                Ok(other) => return Err(SessionEnd::Sim(format!("SIM state {other:?}"))),
+                Err(e) => {
+                    let e = self.check(e)?;
+                    // SIM busy right after boot: wait a little and ask again.
+                    tries += 1;
+                    if tries >= 5 || !matches!(&e, ConversationError::At(a) if a.is_retryable()) {
+                        return Err(SessionEnd::Sim(e.to_string()));
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    async fn wait_registration(&mut self) -> Result<(), SessionEnd> {
+        let deadline = Instant::now() + self.cfg.registration_timeout;
+        loop {
+            self.health().await?;
+            if self.registered() || Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn set_registration(&self, stat: RegStatus) {
+        let up = matches!(stat, RegStatus::Home | RegStatus::Roaming);
+        self.status.update(|s| {
+            s.registration = Some(format!("{stat:?}").to_lowercase());
+            s.state = if up {
+                ModemState::Up
+            } else {
+                ModemState::NotRegistered
+            };
+        });
+    }
+
+    /// Signal, registration, operator.
+    async fn health(&mut self) -> Result<(), SessionEnd> {
+        match self.conv.exec(&SignalQualityQuery).await {
+            Ok(q) => self.status.update(|s| {
+                s.rssi = Some(q.rssi);
+                s.signal_dbm = q.dbm().map(i32::from);
+            }),
+            Err(e) => {
+                self.check(e)?;
+            }
+        }
+        match self.conv.exec(&RegistrationQuery).await {
+            Ok(r) => self.set_registration(r.stat),
+            Err(e) => {
+                self.check(e)?;
+            }
+        }
+        if let Ok(op) = self.conv.exec(&OperatorQuery).await {
+            self.status.update(|s| s.operator = op.name);
+        }
+        let garbage = self.conv.garbage;
+        self.status.update(|s| s.garbage = garbage);
+        Ok(())
+    }
+
+    async fn handle_urcs(&mut self) -> Result<(), SessionEnd> {
+        while self.conv.has_urcs() {
+            for urc in self.conv.take_urcs() {
+                match urc {
+                    Urc::MessageStored { index, .. } | Urc::ReportStored { index, .. } => {
+                        self.read_and_delete(index).await?;
+                    }
+                    Urc::MessageReceived { pdu, .. } | Urc::StatusReport { pdu, .. } => {
+                        // Direct delivery (+CMT/+CDS): nothing to delete.
+                        self.hand_over(&pdu).await;
+                    }
+                    Urc::Registration(r) => self.set_registration(r.stat),
+                    Urc::Ready | Urc::HuaweiBoot(_) => return Err(SessionEnd::Rebooted),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `AT+CMGL=4`: everything in storage, whatever its notice became.
+    async fn sweep(&mut self) -> Result<(), SessionEnd> {
+        let stored = match self.conv.exec(&ListMessages(MessageStat::All)).await {
+            Ok(list) => list,
+            Err(e) => {
+                let e = self.check(e)?;
+                tracing::warn!(modem = %self.cfg.short_code, error = %e, "sweep refused");
+                return Ok(());
+            }
+        };
+        for m in stored {
+            if matches!(m.stat, MessageStat::StoredSent | MessageStat::StoredUnsent) {
+                continue;
+            }
+            if self.hand_over(&m.pdu).await {
+                self.delete(m.index).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_and_delete(&mut self, index: u32) -> Result<(), SessionEnd> {
+        let stored = match self.conv.exec(&ReadMessage(index)).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                let e = self.check(e)?;
+                tracing::warn!(modem = %self.cfg.short_code, index, error = %e, "cannot read stored SMS");
+                return Ok(());
+            }
+        };
+        if self.hand_over(&stored.pdu).await {
+            self.delete(index).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&mut self, index: u32) -> Result<(), SessionEnd> {
+        let cmd = DeleteMessage {
+            index,
+            flag: DeleteFlag::Index,
+        };
+        if let Err(e) = self.conv.exec(&cmd).await {
+            let e = self.check(e)?;
+            tracing::warn!(modem = %self.cfg.short_code, index, error = %e, "cannot delete stored SMS");
+        }
+        Ok(())
+    }
+
+    /// Decodes a PDU and hands it over; `true` when it may be deleted
+    /// (acknowledged, or garbage that nobody can ever use).
+    async fn hand_over(&mut self, hex: &str) -> bool {
+        let pdu = match sms::decode_hex(hex, true) {
+            Ok((_, pdu)) => pdu,
+            Err(e) => {
+                tracing::warn!(modem = %self.cfg.short_code, %hex, error = %e, "undecodable PDU skipped");
+                self.status.update(|s| s.garbage += 1);
+                return true;
+            }
+        };
+        let (ack, acked) = oneshot::channel();
+        let event = match pdu {
+            Pdu::Deliver(deliver) => ModemEvent::Received { deliver, ack },
+            Pdu::StatusReport(r) => ModemEvent::DeliveryReport {
+                message_ref: r.message_ref,
+                recipient: r.recipient.to_string(),
+                status: r.classification(),
+                tp_status: r.status,
+                ack,
+            },
+            Pdu::Submit(_) => return false,
+        };
+        let received = matches!(event, ModemEvent::Received { .. });
+        if self.events.send(event).is_err() {
+            return false;
+        }
+        match tokio::time::timeout(ACK_TIMEOUT, acked).await {
+            Ok(Ok(())) => {
+                if received {
+                    self.status.update(|s| s.received += 1);
+                }
+                true
+            }
+            _ => {
+                tracing::warn!(modem = %self.cfg.short_code, "hand-over not acknowledged; SMS stays on the modem");
+                false
+            }
+        }
+    }
+
+    fn prepare(&mut self, request: SendRequest) -> Option<InProgress> {
+        let opts = SubmitOptions {
+            status_report: true,
+            ..SubmitOptions::default()
+        };
+        match sms::encode_submit(
+            &request.sms.recipient,
+            &request.sms.text,
+            &opts,
+            request.sms.concat_ref,
+        ) {
+            Ok(parts) => Some(InProgress {
+                request,
+                parts,
+                refs: Vec::new(),
+            }),
+            Err(e) => {
+                self.status.update(|s| s.failed += 1);
+                let _ = request.reply.send(SendOutcome::Failed {
+                    reason: format!("cannot encode: {e}"),
+                    permanent: true,
+                });
+                None
+            }
+        }
+    }
+
+    /// Sends the remaining parts. `Ok(None)`: finished (outcome replied);
+    /// `Ok(Some)`: paused (modem off the network); `Err`: the session ended.
+    async fn send(
+        &mut self,
+        mut p: InProgress,
+    ) -> Result<Option<InProgress>, (InProgress, SessionEnd)> {
+        while p.refs.len() < p.parts.len() {
+            let part = &p.parts[p.refs.len()];
+            let cmd = match PduHex::parse(&part.hex).and_then(SendPdu::new) {
+                Ok(c) => c,
+                Err(e) => return Ok(self.fail(p, format!("bad PDU: {e}"), true)),
+            };
+            let mut attempt = 0;
+            let mr = loop {
+                if let Some(l) = &self.limiter {
+                    l.until_ready_with_jitter(governor::Jitter::up_to(Duration::from_millis(500)))
+                        .await;
+                }
+                attempt += 1;
+                let result =
+                    tokio::time::timeout(self.cfg.cmgs_timeout, self.conv.send_pdu(&cmd)).await;
+                let err = match result {
+                    Ok(Ok(mr)) => {
+                        self.timeouts = 0;
+                        break mr;
+                    }
+                    Ok(Err(e)) => e,
+                    Err(_) => ConversationError::Timeout {
+                        command: "AT+CMGS".into(),
+                        timeout: self.cfg.cmgs_timeout,
+                    },
+                };
+                let err = match self.check(err) {
+                    Ok(e) => e,
+                    Err(end) => return Err((p, end)),
+                };
+                let retryable = match &err {
+                    ConversationError::At(AtError::Cms(c))
+                        if c.code() == Some(NO_NETWORK_SERVICE) =>
+                    {
+                        // Off the network: wait for it, keep the message.
+                        self.status.update(|s| s.state = ModemState::NotRegistered);
+                        return Ok(Some(p));
+                    }
+                    ConversationError::At(a) => a.is_retryable(),
+                    ConversationError::Timeout { .. } => true,
+                    _ => false,
+                };
+                if !retryable || attempt >= SEND_ATTEMPTS {
+                    return Ok(self.fail(p, err.to_string(), !retryable));
+                }
+                tracing::info!(modem = %self.cfg.short_code, attempt, error = %err, "send retry");
+                tokio::time::sleep(SEND_BACKOFF * 2u32.pow(attempt - 1)).await;
+                if let Err(end) = self.handle_urcs().await {
+                    return Err((p, end));
+                }
+            };
+            p.refs.push(mr);
+        }
+        self.status.update(|s| s.sent += 1);
+        let _ = p.request.reply.send(SendOutcome::Sent {
+            message_refs: p.refs,
+        });
+        Ok(None)
+    }
+
+    fn fail(&mut self, p: InProgress, reason: String, permanent: bool) -> Option<InProgress> {
+        tracing::warn!(modem = %self.cfg.short_code, to = %p.request.sms.recipient, %reason, "send failed");
+        self.status.update(|s| s.failed += 1);
+        let _ = p
+            .request
+            .reply
+            .send(SendOutcome::Failed { reason, permanent });
+        None
+    }
+}
+
+/// `+CMS ERROR: 331`, no network service (TS 27.005 §3.2.5): the message
+/// waits for the network instead of failing.
+const NO_NETWORK_SERVICE: u16 = 331;

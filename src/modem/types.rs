@@ -1,0 +1,163 @@
+//! What goes in and out of a modem: messages to send and their outcome,
+//! what a modem reports (received SMS, delivery reports), and its status
+//! as the admin sees it. Plain data shared by the driver, the actor and the
+//! pool.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::sms::{Deliver, DeliveryStatus};
+
+/// One message to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingSms {
+    /// The caller's id of the message (for logs and report mapping).
+    pub message_id: u64,
+    /// E.164 recipient.
+    pub recipient: String,
+    pub text: String,
+    /// Concatenation reference shared by its parts.
+    pub concat_ref: u8,
+}
+
+/// How a send ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Every part was accepted by the network; one TP-MR per part, in order,
+    /// for mapping delivery reports back.
+    Sent { message_refs: Vec<u8> },
+    /// The network refused it for good, or retries ran out.
+    Failed { reason: String, permanent: bool },
+}
+
+/// What a modem reports.
+#[derive(Debug)]
+pub enum ModemEvent {
+    /// An SMS (one part) arrived. The modem deletes it from its storage only
+    /// after `ack` is answered: answer once it is safely persisted.
+    Received {
+        deliver: Deliver,
+        ack: oneshot::Sender<()>,
+    },
+    /// A delivery report for the part sent with TP-MR `message_ref`.
+    DeliveryReport {
+        message_ref: u8,
+        recipient: String,
+        status: DeliveryStatus,
+        /// TP-ST, for the record.
+        tp_status: u8,
+        ack: oneshot::Sender<()>,
+    },
+}
+
+/// The state of a modem, as the admin API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModemState {
+    Initialising,
+    Up,
+    NoSim,
+    NotRegistered,
+    Down,
+}
+
+/// Everything the admin sees of one modem.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModemStatus {
+    pub short_code: String,
+    pub port: String,
+    pub state: ModemState,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    pub imei: Option<String>,
+    /// `+CSQ` rssi (0–31, 99 unknown) and its dBm.
+    pub rssi: Option<u8>,
+    pub signal_dbm: Option<i32>,
+    pub registration: Option<String>,
+    pub operator: Option<String>,
+    pub sent: u64,
+    pub received: u64,
+    pub failed: u64,
+    pub reconnects: u64,
+    pub restarts: u64,
+    pub garbage: u64,
+    pub last_error: Option<String>,
+    /// Messages waiting for this modem and how long the oldest has waited.
+    pub queued: usize,
+    pub oldest_wait_secs: Option<u64>,
+}
+
+impl ModemStatus {
+    pub fn new(short_code: &str, port: &str) -> Self {
+        ModemStatus {
+            short_code: short_code.to_string(),
+            port: port.to_string(),
+            state: ModemState::Initialising,
+            manufacturer: None,
+            model: None,
+            imei: None,
+            rssi: None,
+            signal_dbm: None,
+            registration: None,
+            operator: None,
+            sent: 0,
+            received: 0,
+            failed: 0,
+            reconnects: 0,
+            restarts: 0,
+            garbage: 0,
+            last_error: None,
+            queued: 0,
+            oldest_wait_secs: None,
+        }
+    }
+}
+
+/// A modem's status shared between its driver, its actor and the pool,
+/// with the enqueue times of waiting messages.
+#[derive(Debug, Clone)]
+pub struct SharedStatus {
+    inner: Arc<Mutex<(ModemStatus, VecDeque<Instant>)>>,
+}
+
+impl SharedStatus {
+    pub fn new(status: ModemStatus) -> Self {
+        SharedStatus {
+            inner: Arc::new(Mutex::new((status, VecDeque::new()))),
+        }
+    }
+
+    /// A snapshot, with the queue figures filled in.
+    pub fn get(&self) -> ModemStatus {
+        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = guard.0.clone();
+        s.queued = guard.1.len();
+        s.oldest_wait_secs = guard.1.front().map(|t| t.elapsed().as_secs());
+        s
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut ModemStatus)) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard.0);
+    }
+
+    pub fn enqueued(&self) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard.1.push_back(Instant::now());
+    }
+
+    pub fn dequeued(&self) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard.1.pop_front();
+    }
+
+    /// How long the oldest waiting message has waited.
+    pub fn oldest_wait(&self) -> Option<Duration> {
+        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard.1.front().map(|t| t.elapsed())
+    }
+}

@@ -1,0 +1,533 @@
+//! The modem driver, actor and pool against the emulated network through
+//! real pseudo-terminals: sending (single, concatenated, UCS-2), receiving
+//! (single, concatenated out of order), delivery reports mapped back,
+//! missed notices caught by the sweep, full storage drained, each fault
+//! recovered from with nothing lost and nothing confirmed sent twice, and a
+//! panicking driver restarted.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use smsgate::emulator::dce::Settings;
+use smsgate::emulator::faults::Fault;
+use smsgate::emulator::network::PartOrder;
+use smsgate::emulator::{Emulator, EmulatorConfig};
+use smsgate::modem::driver::DriverConfig;
+use smsgate::modem::pool::{ModemPool, PoolEvent};
+use smsgate::modem::types::{ModemEvent, ModemState, OutgoingSms, SendOutcome};
+use smsgate::sms::{Assembler, DeliveryStatus, IncomingPart};
+use tokio::sync::mpsc;
+
+const PHONE: &str = "+18095551234";
+/// Bound of every wait here (never a measurement).
+const WITHIN: Duration = Duration::from_secs(40);
+
+/// What the gateway side received, acknowledged at once.
+#[derive(Default)]
+struct Received {
+    texts: Vec<(String, String, String)>,
+    reports: Vec<(String, u8, DeliveryStatus)>,
+}
+
+struct Rig {
+    emu: Emulator,
+    pool: ModemPool,
+    got: Arc<Mutex<Received>>,
+}
+
+fn driver_config(short_code: &str, port: &str) -> DriverConfig {
+    DriverConfig {
+        health_interval: Duration::from_millis(500),
+        sweep_interval: Duration::from_millis(700),
+        registration_timeout: Duration::from_secs(5),
+        backoff_min: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(800),
+        cmgs_timeout: Duration::from_secs(5),
+        ..DriverConfig::new(short_code, port)
+    }
+}
+
+async fn rig_with(config: EmulatorConfig, before_start: impl FnOnce(&Emulator)) -> Rig {
+    let emu = Emulator::start(config).await.unwrap();
+    before_start(&emu);
+    let configs = emu
+        .modems()
+        .iter()
+        .map(|m| driver_config(&m.number, &m.path.to_string_lossy()))
+        .collect();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pool = ModemPool::start(configs, tx);
+    let got = Arc::new(Mutex::new(Received::default()));
+    actix::spawn(collect(rx, got.clone()));
+    for sc in pool.short_codes() {
+        wait(&format!("{sc} up"), || {
+            (pool.status(&sc).unwrap().state == ModemState::Up).then_some(())
+        })
+        .await;
+    }
+    Rig { emu, pool, got }
+}
+
+async fn rig(modems: usize) -> Rig {
+    rig_with(
+        EmulatorConfig {
+            modems,
+            ..EmulatorConfig::default()
+        },
+        |_| {},
+    )
+    .await
+}
+
+/// Acknowledges every event, assembling texts as a store would.
+async fn collect(mut rx: mpsc::UnboundedReceiver<PoolEvent>, got: Arc<Mutex<Received>>) {
+    let mut assembler = Assembler::new(Duration::from_secs(3600));
+    while let Some(PoolEvent { short_code, event }) = rx.recv().await {
+        match event {
+            ModemEvent::Received { deliver, ack } => {
+                let part = IncomingPart::from(&deliver);
+                if let Some(done) = assembler.push(part, chrono::Utc::now()) {
+                    got.lock().unwrap().texts.push((
+                        short_code,
+                        done.sender.to_string(),
+                        done.text,
+                    ));
+                }
+                let _ = ack.send(());
+            }
+            ModemEvent::DeliveryReport {
+                message_ref,
+                status,
+                ack,
+                ..
+            } => {
+                got.lock()
+                    .unwrap()
+                    .reports
+                    .push((short_code, message_ref, status));
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
+async fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn sms(id: u64, to: &str, text: &str) -> OutgoingSms {
+    OutgoingSms {
+        message_id: id,
+        recipient: to.to_string(),
+        text: text.to_string(),
+        concat_ref: (id % 255) as u8 + 1,
+    }
+}
+
+impl Rig {
+    fn short(&self, i: usize) -> String {
+        self.emu.modems()[i].number.clone()
+    }
+
+    async fn send(&self, i: usize, id: u64, text: &str) -> SendOutcome {
+        tokio::time::timeout(WITHIN, self.pool.send(&self.short(i), sms(id, PHONE, text)))
+            .await
+            .expect("send finished")
+            .expect("modem running")
+    }
+
+    fn texts(&self) -> Vec<String> {
+        self.got
+            .lock()
+            .unwrap()
+            .texts
+            .iter()
+            .map(|t| t.2.clone())
+            .collect()
+    }
+
+    async fn received(&self, text: &str) {
+        wait(&format!("reception of {text:?}"), || {
+            self.texts().iter().any(|t| t == text).then_some(())
+        })
+        .await;
+    }
+
+    fn inbox(&self) -> Vec<String> {
+        self.emu.inbox(PHONE).into_iter().map(|m| m.text).collect()
+    }
+}
+
+fn refs(outcome: &SendOutcome) -> Vec<u8> {
+    match outcome {
+        SendOutcome::Sent { message_refs } => message_refs.clone(),
+        other => panic!("not sent: {other:?}"),
+    }
+}
+
+#[actix::test]
+async fn sends_single_concatenated_and_ucs2_texts() {
+    let rig = rig(1).await;
+    let long = "Mensaje largo para varias partes. ".repeat(10);
+    let ucs2 = "¿Cómo estás? Aquí está la respuesta 👍";
+    assert_eq!(refs(&rig.send(0, 1, "Hola").await).len(), 1);
+    assert_eq!(refs(&rig.send(0, 2, &long).await).len(), 3);
+    assert_eq!(refs(&rig.send(0, 3, ucs2).await).len(), 1);
+    assert_eq!(
+        rig.inbox(),
+        vec!["Hola".to_string(), long, ucs2.to_string()]
+    );
+    let status = rig.pool.status(&rig.short(0)).unwrap();
+    assert_eq!(status.sent, 3);
+    assert_eq!(status.manufacturer.as_deref(), Some("smsgate"));
+    rig.emu.shutdown();
+}
+
+#[actix::test]
+async fn delivery_reports_map_back_to_each_part() {
+    let rig = rig(1).await;
+    let outcome = rig.send(0, 7, &"x".repeat(300)).await;
+    let sent = refs(&outcome);
+    wait("a report per part", || {
+        let got = rig.got.lock().unwrap();
+        sent.iter()
+            .all(|mr| {
+                got.reports
+                    .iter()
+                    .any(|(_, r, s)| r == mr && *s == DeliveryStatus::Delivered)
+            })
+            .then_some(())
+    })
+    .await;
+    rig.emu.shutdown();
+}
+
+#[actix::test]
+async fn receives_single_and_concatenated_out_of_order_with_duplicates() {
+    let rig = rig(2).await;
+    let long = "respuesta larga del teléfono ".repeat(8);
+    rig.emu
+        .phone_send(PHONE, &rig.short(0), "sí", PartOrder::InOrder)
+        .unwrap();
+    rig.emu
+        .phone_send(PHONE, &rig.short(1), &long, PartOrder::Reversed)
+        .unwrap();
+    rig.emu
+        .phone_send(PHONE, &rig.short(1), "doble", PartOrder::Duplicated)
+        .unwrap();
+    rig.received("sí").await;
+    rig.received(&long).await;
+    rig.received("doble").await;
+    let got = rig.got.lock().unwrap();
+    let by_code: Vec<(&str, &str)> = got
+        .texts
+        .iter()
+        .map(|t| (t.0.as_str(), t.2.as_str()))
+        .collect();
+    assert!(by_code.contains(&(rig.short(0).as_str(), "sí")));
+    assert!(by_code.contains(&(rig.short(1).as_str(), long.as_str())));
+    assert!(got.texts.iter().all(|t| t.1 == PHONE));
+    drop(got);
+    // Everything was deleted from the SIM after the hand-over.
+    wait("storage emptied", || {
+        (rig.emu.storage(1).unwrap().0 == 0).then_some(())
+    })
+    .await;
+    rig.emu.shutdown();
+}
+
+#[actix::test]
+async fn messages_stored_before_start_and_lost_notices_are_swept() {
+    let rig = rig_with(
+        EmulatorConfig {
+            modems: 1,
+            ..EmulatorConfig::default()
+        },
+        |emu| {
+            // Stored while no driver listened (CNMI is off after power-up).
+            let short = emu.modems()[0].number.clone();
+            emu.phone_send(PHONE, &short, "antes de arrancar", PartOrder::InOrder)
+                .unwrap();
+        },
+    )
+    .await;
+    rig.received("antes de arrancar").await;
+    rig.emu.inject_fault(0, Fault::DropNotices).unwrap();
+    rig.emu
+        .phone_send(PHONE, &rig.short(0), "aviso perdido", PartOrder::InOrder)
+        .unwrap();
+    rig.received("aviso perdido").await;
+    rig.emu.shutdown();
+}
+
+#[actix::test]
+async fn full_storage_is_drained() {
+    let rig = rig_with(
+        EmulatorConfig {
+            modems: 1,
+            settings: Settings {
+                sm_capacity: 2,
+                ..Settings::default()
+            },
+            ..EmulatorConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    for i in 0..7 {
+        rig.emu
+            .phone_send(
+                PHONE,
+                &rig.short(0),
+                &format!("mensaje {i}"),
+                PartOrder::InOrder,
+            )
+            .unwrap();
+    }
+    for i in 0..7 {
+        rig.received(&format!("mensaje {i}")).await;
+    }
+    assert_eq!(
+        rig.emu.storage(0).unwrap().4,
+        0,
+        "nothing left in the network"
+    );
+    rig.emu.shutdown();
+}
+
+/// After a fault: one send and one reply both get through, and nothing
+/// confirmed was sent twice.
+async fn still_works(rig: &Rig, tag: &str, id: u64) {
+    let before = rig.inbox().len();
+    let text = format!("tras {tag}");
+    refs(&rig.send(0, id, &text).await);
+    assert_eq!(rig.inbox().len(), before + 1, "{tag}: sent once");
+    assert_eq!(rig.inbox().last().unwrap(), &text);
+    let reply = format!("respuesta tras {tag}");
+    rig.emu
+        .phone_send(PHONE, &rig.short(0), &reply, PartOrder::InOrder)
+        .unwrap();
+    rig.received(&reply).await;
+}
+
+#[actix::test]
+async fn recovers_from_no_answer_garbage_noise_and_urc_in_prompt() {
+    let rig = rig(2).await;
+    let down_before = rig.pool.status(&rig.short(0)).unwrap().reconnects;
+
+    rig.emu.inject_fault(0, Fault::NoAnswer).unwrap();
+    wait("modem seen down", || {
+        (rig.pool.status(&rig.short(0)).unwrap().state != ModemState::Up).then_some(())
+    })
+    .await;
+    // The other modem is unaffected meanwhile.
+    refs(&rig.send(1, 100, "el otro módem sigue").await);
+    rig.emu.clear_faults(0).unwrap();
+    still_works(&rig, "no_answer", 101).await;
+    assert!(rig.pool.status(&rig.short(0)).unwrap().reconnects > down_before);
+
+    rig.emu
+        .inject_fault(
+            0,
+            Fault::Garbage {
+                bytes: 24,
+                count: Some(5),
+            },
+        )
+        .unwrap();
+    still_works(&rig, "garbage", 102).await;
+
+    rig.emu
+        .inject_fault(0, Fault::UrcNoise { interval_ms: 30 })
+        .unwrap();
+    still_works(&rig, "urc_noise", 103).await;
+    rig.emu.clear_faults(0).unwrap();
+
+    rig.emu.inject_fault(0, Fault::UrcInPrompt).unwrap();
+    still_works(&rig, "urc_in_prompt", 104).await;
+    rig.emu.clear_faults(0).unwrap();
+    rig.emu.shutdown();
+}
+
+#[actix::test]
+async fn cms_errors_retry_or_fail_by_class() {
+    let rig = rig(1).await;
+    // Retryable (500, unknown error): retried, sent once.
+    rig.emu
+        .inject_fault(
+            0,
+            Fault::CmsError {
+                code: 500,
+                count: Some(2),
+            },
+        )
+        .unwrap();
+    still_works(&rig, "cms_500", 200).await;
+    // Permanent (21, short message transfer rejected): failed with the reason.
+    rig.emu
+        .inject_fault(
+            0,
+            Fault::CmsError {
+                code: 21,
+                count: Some(1),
+            },
+        )
+        .unwrap();
+    let before = rig.inbox().len();
+    match rig.send(0, 201, "rechazado").await {
+        SendOutcome::Failed { permanent, reason } => {
+            assert!(permanent, "{reason}");
+            assert!(reason.contains("rejected"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rig.inbox().len(), before);
+    still_works(&rig, "after_cms_21", 202).await;
+    rig.emu.shutdown();
+}
+
+#[actix::test]
+async fn recovers_from_unplug_reboot_deregistration_and_sim_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 1,
+        link_dir: Some(dir.path().to_path_buf()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    // The driver opens the stable link, as with /dev/serial/by-id.
+    let link = emu.modems()[0].link.clone().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pool = ModemPool::start(
+        vec![driver_config(
+            &emu.modems()[0].number,
+            &link.to_string_lossy(),
+        )],
+        tx,
+    );
+    let got = Arc::new(Mutex::new(Received::default()));
+    actix::spawn(collect(rx, got.clone()));
+    let rig = Rig { emu, pool, got };
+    let sc = rig.short(0);
+    wait("up", || {
+        (rig.pool.status(&sc).unwrap().state == ModemState::Up).then_some(())
+    })
+    .await;
+
+    rig.emu
+        .inject_fault(0, Fault::Unplug { duration_ms: 1500 })
+        .unwrap();
+    wait("down", || {
+        (rig.pool.status(&sc).unwrap().state != ModemState::Up).then_some(())
+    })
+    .await;
+    // A send while unplugged waits for the modem instead of failing.
+    let waiting = {
+        let pool = rig.pool.clone();
+        let sc = sc.clone();
+        actix::spawn(async move { pool.send(&sc, sms(300, PHONE, "esperé al módem")).await })
+    };
+    let outcome = tokio::time::timeout(WITHIN, waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    refs(&outcome);
+    assert_eq!(
+        rig.inbox()
+            .iter()
+            .filter(|t| *t == "esperé al módem")
+            .count(),
+        1
+    );
+    still_works(&rig, "unplug", 301).await;
+
+    rig.emu.inject_fault(0, Fault::Reboot).unwrap();
+    still_works(&rig, "reboot", 302).await;
+
+    rig.emu.inject_fault(0, Fault::Deregister).unwrap();
+    wait("not registered", || {
+        (rig.pool.status(&sc).unwrap().state == ModemState::NotRegistered).then_some(())
+    })
+    .await;
+    let pending = {
+        let pool = rig.pool.clone();
+        let sc = sc.clone();
+        actix::spawn(async move { pool.send(&sc, sms(303, PHONE, "sin red")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !rig.inbox().contains(&"sin red".to_string()),
+        "held while off the network"
+    );
+    assert!(rig.pool.status(&sc).unwrap().queued <= 1);
+    rig.emu.clear_faults(0).unwrap();
+    refs(
+        &tokio::time::timeout(WITHIN, pending)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap(),
+    );
+    still_works(&rig, "deregistration", 304).await;
+
+    rig.emu.inject_fault(0, Fault::SimBusy).unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    rig.emu.clear_faults(0).unwrap();
+    still_works(&rig, "sim_busy", 305).await;
+    rig.emu.shutdown();
+}
+
+#[actix::test]
+async fn a_panicking_driver_is_restarted() {
+    use actix::Actor;
+    use smsgate::modem::actor::{GetStatus, Modem, Runner, SendSms};
+    use smsgate::modem::types::{ModemStatus, SharedStatus};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 1,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let m = emu.modems()[0].clone();
+    let runs = Arc::new(AtomicU32::new(0));
+    let counter = runs.clone();
+    let runner: Runner = Arc::new(move |cfg, queue, events, status| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            if n == 0 {
+                panic!("a bug in the driver");
+            }
+            smsgate::modem::driver::run(cfg, queue, events, status).await
+        })
+    });
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let status = SharedStatus::new(ModemStatus::new(&m.number, &m.path.to_string_lossy()));
+    let cfg = driver_config(&m.number, &m.path.to_string_lossy());
+    let addr = Modem::with_runner(runner, cfg, tx, status).start();
+    let outcome = tokio::time::timeout(WITHIN, addr.send(SendSms(sms(400, PHONE, "sobreviví"))))
+        .await
+        .unwrap()
+        .unwrap();
+    refs(&outcome);
+    let status = addr.send(GetStatus).await.unwrap();
+    assert_eq!(status.restarts, 1);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert_eq!(emu.inbox(PHONE)[0].text, "sobreviví");
+    emu.shutdown();
+}
