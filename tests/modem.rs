@@ -230,16 +230,17 @@ async fn receives_single_and_concatenated_out_of_order_with_duplicates() {
     rig.received("sí").await;
     rig.received(&long).await;
     rig.received("doble").await;
-    let got = rig.got.lock().unwrap();
-    let by_code: Vec<(&str, &str)> = got
-        .texts
-        .iter()
-        .map(|t| (t.0.as_str(), t.2.as_str()))
-        .collect();
-    assert!(by_code.contains(&(rig.short(0).as_str(), "sí")));
-    assert!(by_code.contains(&(rig.short(1).as_str(), long.as_str())));
-    assert!(got.texts.iter().all(|t| t.1 == PHONE));
-    drop(got);
+    {
+        let got = rig.got.lock().unwrap();
+        let by_code: Vec<(&str, &str)> = got
+            .texts
+            .iter()
+            .map(|t| (t.0.as_str(), t.2.as_str()))
+            .collect();
+        assert!(by_code.contains(&(rig.short(0).as_str(), "sí")));
+        assert!(by_code.contains(&(rig.short(1).as_str(), long.as_str())));
+        assert!(got.texts.iter().all(|t| t.1 == PHONE));
+    }
     // Everything was deleted from the SIM after the hand-over.
     wait("storage emptied", || {
         (rig.emu.storage(1).unwrap().0 == 0).then_some(())
