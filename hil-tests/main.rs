@@ -1,0 +1,468 @@
+//! Hardware-in-the-loop suite: the modem scenarios (identify, send single,
+//! concatenated and UCS-2 texts, delivery reports, receive, multipart
+//! reassembly, missed notices, faults) against real USB modems — or, when
+//! no hardware is named, against the emulated network, so the suite runs in
+//! CI and never rots.
+//!
+//! Hardware (see hil-tests/README.md):
+//!   HIL_PORTS=/dev/ttyUSB0[,/dev/ttyUSB3]   modems under test
+//!   HIL_SHORT_CODES=+1809...[,+1809...]     their SIM numbers
+//!   HIL_PHONE=+1809...                      a phone that receives the sends
+//!   HIL_PIN, HIL_BAUD (default 115200), HIL_WAIT_S (reports, default 120)
+//! With two modems, the second sends to the first, so receiving needs no
+//! human. Scenarios that need fault injection run on the emulator only.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use smsgate::emulator::faults::Fault;
+use smsgate::emulator::network::PartOrder;
+use smsgate::emulator::{Emulator, EmulatorConfig};
+use smsgate::modem::driver::DriverConfig;
+use smsgate::modem::pool::{ModemPool, PoolEvent};
+use smsgate::modem::types::{ModemEvent, ModemState, OutgoingSms, SendOutcome};
+use smsgate::sms::{Assembler, DeliveryStatus, IncomingPart};
+use tokio::sync::mpsc;
+
+/// What the suite runs against.
+struct Bench {
+    emulator: Option<Emulator>,
+    pool: ModemPool,
+    codes: Vec<String>,
+    phone: String,
+    wait: Duration,
+    got: Arc<Mutex<Got>>,
+}
+
+#[derive(Default)]
+struct Got {
+    texts: Vec<(String, String)>,
+    reports: Vec<(String, u8, DeliveryStatus)>,
+}
+
+enum Verdict {
+    Pass(String),
+    Fail(String),
+    Skip(String),
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn list(name: &str) -> Vec<String> {
+    env(name)
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+        .unwrap_or_default()
+}
+
+fn driver_config(code: &str, port: &str, baud: u32, pin: Option<String>) -> DriverConfig {
+    DriverConfig {
+        baud,
+        pin,
+        health_interval: Duration::from_secs(2),
+        sweep_interval: Duration::from_secs(2),
+        backoff_min: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(2),
+        cmgs_timeout: Duration::from_secs(60),
+        ..DriverConfig::new(code, port)
+    }
+}
+
+async fn bench() -> Result<Bench, String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let ports = list("HIL_PORTS");
+    let (emulator, configs, phone, wait) = if ports.is_empty() {
+        let emu = Emulator::start(EmulatorConfig {
+            modems: 2,
+            ..EmulatorConfig::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let configs: Vec<DriverConfig> = emu
+            .modems()
+            .iter()
+            .map(|m| driver_config(&m.number, &m.path.to_string_lossy(), 115_200, None))
+            .collect();
+        (
+            Some(emu),
+            configs,
+            "+18095551234".to_string(),
+            Duration::from_secs(20),
+        )
+    } else {
+        let codes = list("HIL_SHORT_CODES");
+        if codes.len() != ports.len() {
+            return Err("HIL_SHORT_CODES must name one number per port of HIL_PORTS".into());
+        }
+        let phone = env("HIL_PHONE").ok_or("HIL_PHONE must name a test phone")?;
+        let baud = env("HIL_BAUD")
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(115_200);
+        let wait = env("HIL_WAIT_S")
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(120);
+        let configs = ports
+            .iter()
+            .zip(&codes)
+            .map(|(p, c)| driver_config(c, p, baud, env("HIL_PIN")))
+            .collect();
+        (None, configs, phone, Duration::from_secs(wait))
+    };
+    let codes: Vec<String> = configs
+        .iter()
+        .map(|c: &DriverConfig| c.short_code.clone())
+        .collect();
+    let pool = ModemPool::start(configs, tx);
+    let got = Arc::new(Mutex::new(Got::default()));
+    actix::spawn(collect(rx, got.clone()));
+    Ok(Bench {
+        emulator,
+        pool,
+        codes,
+        phone,
+        wait,
+        got,
+    })
+}
+
+async fn collect(mut rx: mpsc::UnboundedReceiver<PoolEvent>, got: Arc<Mutex<Got>>) {
+    let mut assembler = Assembler::new(Duration::from_secs(600));
+    while let Some(PoolEvent { short_code, event }) = rx.recv().await {
+        match event {
+            ModemEvent::Received { deliver, ack } => {
+                if let Some(done) = assembler.push(IncomingPart::from(&deliver), chrono::Utc::now())
+                {
+                    let mut g = got.lock().unwrap_or_else(|e| e.into_inner());
+                    g.texts.push((short_code, done.text));
+                }
+                let _ = ack.send(());
+            }
+            ModemEvent::DeliveryReport {
+                message_ref,
+                status,
+                ack,
+                ..
+            } => {
+                let mut g = got.lock().unwrap_or_else(|e| e.into_inner());
+                g.reports.push((short_code, message_ref, status));
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
+async fn until<T>(bound: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + bound;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Bench {
+    fn received(&self, code: &str, text: &str) -> bool {
+        let g = self.got.lock().unwrap_or_else(|e| e.into_inner());
+        g.texts.iter().any(|(c, t)| c == code && t == text)
+    }
+
+    async fn send(&self, from: usize, to: &str, text: &str, id: u64) -> Result<Vec<u8>, String> {
+        let sms = OutgoingSms {
+            message_id: id,
+            recipient: to.to_string(),
+            text: text.to_string(),
+            concat_ref: (id % 250) as u8 + 1,
+        };
+        match tokio::time::timeout(self.wait, self.pool.send(&self.codes[from], sms)).await {
+            Err(_) => Err(format!("no outcome within {:?}", self.wait)),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(SendOutcome::Sent { message_refs })) => Ok(message_refs),
+            Ok(Ok(SendOutcome::Failed { reason, .. })) => Err(reason),
+        }
+    }
+
+    /// Sends to the test phone; on the emulator also checks what it received.
+    async fn send_to_phone(&self, text: &str, id: u64, parts: usize) -> Verdict {
+        let refs = match self.send(0, &self.phone, text, id).await {
+            Ok(r) => r,
+            Err(e) => return Verdict::Fail(e),
+        };
+        if refs.len() != parts {
+            return Verdict::Fail(format!("{} parts, expected {parts}", refs.len()));
+        }
+        if let Some(emu) = &self.emulator {
+            if !emu
+                .inbox(&self.phone)
+                .iter()
+                .any(|m| m.text == text && m.complete)
+            {
+                return Verdict::Fail("the phone's inbox lacks the text".into());
+            }
+            return Verdict::Pass(format!("{parts} part(s), refs {refs:?}"));
+        }
+        Verdict::Pass(format!(
+            "{parts} part(s), refs {refs:?}; check the phone shows it"
+        ))
+    }
+
+    /// Makes a text arrive at modem 0: from the emulated phone, or from the
+    /// second modem on hardware.
+    async fn inbound(&self, text: &str, order: PartOrder, id: u64) -> Result<(), Verdict> {
+        match &self.emulator {
+            Some(emu) => emu
+                .phone_send(&self.phone, &self.codes[0], text, order)
+                .map(|_| ())
+                .map_err(|e| Verdict::Fail(e.to_string())),
+            None if self.codes.len() >= 2 => self
+                .send(1, &self.codes[0], text, id)
+                .await
+                .map(|_| ())
+                .map_err(Verdict::Fail),
+            None => Err(Verdict::Skip(
+                "needs a second modem (HIL_PORTS with two ports)".into(),
+            )),
+        }
+    }
+
+    async fn receive(&self, text: &str, order: PartOrder, id: u64) -> Verdict {
+        if let Err(v) = self.inbound(text, order, id).await {
+            return v;
+        }
+        match until(self.wait, || {
+            self.received(&self.codes[0], text).then_some(())
+        })
+        .await
+        {
+            Some(()) => Verdict::Pass("received and deleted from the SIM".into()),
+            None => Verdict::Fail(format!("not received within {:?}", self.wait)),
+        }
+    }
+
+    async fn fault_then_traffic(&self, fault: Fault, id: u64) -> Verdict {
+        let Some(emu) = &self.emulator else {
+            return Verdict::Skip("fault injection needs the emulator".into());
+        };
+        let clears = !matches!(fault, Fault::Reboot | Fault::Unplug { .. });
+        if let Err(e) = emu.inject_fault(0, fault) {
+            return Verdict::Fail(e.to_string());
+        }
+        if clears {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            let _ = emu.clear_faults(0);
+        }
+        let started = Instant::now();
+        let text = format!("después de la falla {id}");
+        if let Verdict::Fail(e) = self.send_to_phone(&text, id, 1).await {
+            return Verdict::Fail(format!("send: {e}"));
+        }
+        if let Verdict::Fail(e) = self
+            .receive(&format!("respuesta {id}"), PartOrder::InOrder, id)
+            .await
+        {
+            return Verdict::Fail(format!("receive: {e}"));
+        }
+        Verdict::Pass(format!(
+            "traffic both ways {:.1} s after the fault",
+            started.elapsed().as_secs_f64()
+        ))
+    }
+}
+
+async fn run() -> i32 {
+    let hardware = env("HIL_PORTS").is_some();
+    println!(
+        "smsgate HIL suite: {}",
+        if hardware {
+            "real modems (HIL_PORTS)".to_string()
+        } else {
+            "emulated network (set HIL_PORTS to run on hardware)".to_string()
+        }
+    );
+    let b = match bench().await {
+        Ok(b) => b,
+        Err(e) => {
+            println!("cannot start: {e}");
+            return 2;
+        }
+    };
+    let mut results: Vec<(&str, Verdict, Duration)> = Vec::new();
+    let started = Instant::now();
+    let up = until(b.wait.max(Duration::from_secs(30)), || {
+        b.codes
+            .iter()
+            .all(|c| b.pool.status(c).is_some_and(|s| s.state == ModemState::Up))
+            .then_some(())
+    })
+    .await;
+    for s in b.pool.statuses() {
+        println!(
+            "  modem {} on {}: {} {} IMEI {} signal {} dBm, registration {}, state {:?}",
+            s.short_code,
+            s.port,
+            s.manufacturer.as_deref().unwrap_or("?"),
+            s.model.as_deref().unwrap_or("?"),
+            s.imei.as_deref().unwrap_or("?"),
+            s.signal_dbm.map(|d| d.to_string()).unwrap_or("?".into()),
+            s.registration.as_deref().unwrap_or("?"),
+            s.state
+        );
+    }
+    results.push((
+        "modems up (identity, SIM, registration)",
+        match up {
+            Some(()) => Verdict::Pass(String::new()),
+            None => Verdict::Fail("not every modem came up".into()),
+        },
+        started.elapsed(),
+    ));
+
+    macro_rules! scenario {
+        ($name:expr, $body:expr) => {{
+            let t = Instant::now();
+            let v = $body;
+            let elapsed = t.elapsed();
+            let (tag, note) = match &v {
+                Verdict::Pass(n) => ("PASS", n),
+                Verdict::Fail(n) => ("FAIL", n),
+                Verdict::Skip(n) => ("SKIP", n),
+            };
+            println!(
+                "  {tag}  {:<44} {:>6.1} s  {}",
+                $name,
+                elapsed.as_secs_f64(),
+                note
+            );
+            results.push(($name, v, elapsed));
+        }};
+    }
+
+    scenario!(
+        "send GSM 7-bit",
+        b.send_to_phone("smsgate HIL: hola [GSM 7-bit] €", 1, 1)
+            .await
+    );
+    let long = "smsgate HIL: texto largo en tres partes. ".repeat(9);
+    scenario!(
+        "send concatenated (3 parts)",
+        b.send_to_phone(&long, 2, 3).await
+    );
+    scenario!(
+        "send UCS-2",
+        b.send_to_phone("smsgate HIL: ¿Cómo estás? Aquí 👍", 3, 1)
+            .await
+    );
+    scenario!("delivery reports mapped back", {
+        let refs = b
+            .send(0, &b.phone, "smsgate HIL: informe de entrega", 4)
+            .await;
+        match refs {
+            Err(e) => Verdict::Fail(e),
+            Ok(refs) => {
+                let code = b.codes[0].clone();
+                let done = until(b.wait, || {
+                    let g = b.got.lock().unwrap_or_else(|e| e.into_inner());
+                    refs.iter()
+                        .all(|mr| g.reports.iter().any(|(c, r, _)| *c == code && r == mr))
+                        .then_some(())
+                })
+                .await;
+                match done {
+                    Some(()) => Verdict::Pass(format!("{} report(s)", refs.len())),
+                    None => Verdict::Fail("reports missing".into()),
+                }
+            }
+        }
+    });
+    scenario!(
+        "receive single",
+        b.receive("smsgate HIL: respuesta", PartOrder::InOrder, 5)
+            .await
+    );
+    let long_in = "smsgate HIL: respuesta larga del teléfono. ".repeat(7);
+    scenario!(
+        "receive concatenated, out of order",
+        b.receive(&long_in, PartOrder::Reversed, 6).await
+    );
+    scenario!("missed notice caught by the sweep", {
+        match &b.emulator {
+            None => Verdict::Skip("needs the emulator's drop_notices fault".into()),
+            Some(emu) => {
+                let _ = emu.inject_fault(0, Fault::DropNotices);
+                let v = b
+                    .receive("smsgate HIL: aviso perdido", PartOrder::InOrder, 7)
+                    .await;
+                let _ = emu.clear_faults(0);
+                v
+            }
+        }
+    });
+    scenario!(
+        "fault: no answer",
+        b.fault_then_traffic(Fault::NoAnswer, 10).await
+    );
+    scenario!(
+        "fault: garbage",
+        b.fault_then_traffic(
+            Fault::Garbage {
+                bytes: 32,
+                count: Some(3)
+            },
+            11
+        )
+        .await
+    );
+    scenario!(
+        "fault: +CMS ERROR 500 (retryable)",
+        b.fault_then_traffic(
+            Fault::CmsError {
+                code: 500,
+                count: Some(2)
+            },
+            12
+        )
+        .await
+    );
+    scenario!(
+        "fault: unplug and replug",
+        b.fault_then_traffic(Fault::Unplug { duration_ms: 1000 }, 13)
+            .await
+    );
+    scenario!(
+        "fault: reboot",
+        b.fault_then_traffic(Fault::Reboot, 14).await
+    );
+    scenario!(
+        "fault: URC noise",
+        b.fault_then_traffic(Fault::UrcNoise { interval_ms: 50 }, 15)
+            .await
+    );
+    scenario!(
+        "fault: URC inside the prompt",
+        b.fault_then_traffic(Fault::UrcInPrompt, 16).await
+    );
+
+    let passed = results
+        .iter()
+        .filter(|r| matches!(r.1, Verdict::Pass(_)))
+        .count();
+    let failed = results
+        .iter()
+        .filter(|r| matches!(r.1, Verdict::Fail(_)))
+        .count();
+    let skipped = results.len() - passed - failed;
+    if let Some(emu) = &b.emulator {
+        emu.shutdown();
+    }
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    i32::from(failed > 0)
+}
+
+fn main() {
+    let code = actix::System::new().block_on(run());
+    std::process::exit(code);
+}
