@@ -532,3 +532,48 @@ async fn a_panicking_driver_is_restarted() {
     assert_eq!(emu.inbox(PHONE)[0].text, "sobreviví");
     emu.shutdown();
 }
+
+#[actix::test]
+async fn direct_delivery_modes_cmt_and_cds_work_too() {
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 1,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let m = emu.modems()[0].clone();
+    let cfg = DriverConfig {
+        cnmi: "2,2,0,1,0".into(),
+        ..driver_config(&m.number, &m.path.to_string_lossy())
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pool = ModemPool::start(vec![cfg], tx);
+    let got = Arc::new(Mutex::new(Received::default()));
+    actix::spawn(collect(rx, got.clone()));
+    let rig = Rig { emu, pool, got };
+    let sc = rig.short(0);
+    wait("up", || {
+        (rig.pool.status(&sc).unwrap().state == ModemState::Up).then_some(())
+    })
+    .await;
+    rig.emu
+        .phone_send(
+            PHONE,
+            &sc,
+            &"directo al equipo ".repeat(10),
+            PartOrder::Reversed,
+        )
+        .unwrap();
+    rig.received(&"directo al equipo ".repeat(10)).await;
+    assert_eq!(rig.emu.storage(0).unwrap().0, 0, "+CMT stores nothing");
+    let sent = refs(&rig.send(0, 500, "con informe directo").await);
+    wait("+CDS report", || {
+        let got = rig.got.lock().unwrap();
+        got.reports
+            .iter()
+            .any(|(_, r, _)| *r == sent[0])
+            .then_some(())
+    })
+    .await;
+    rig.emu.shutdown();
+}
