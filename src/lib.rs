@@ -11,6 +11,7 @@
 //!   speaking AT, phones, fault injection and its control API.
 //! - [`modem`]: driving GSM modems over serial ports (conversation,
 //!   profiles, probe, the `Modem` actor and the pool).
+//! - [`store`]: persistence in sled (the only module that imports it).
 //! - [`clock`]: the one clock abstraction (system or manual time).
 //! - [`config`]: the one configuration struct (TOML file plus
 //!   `SMSGATE_SECTION__KEY` environment overrides) and its validation.
@@ -29,3 +30,4 @@ pub mod emulator;
 pub mod logging;
 pub mod modem;
 pub mod sms;
+pub mod store;

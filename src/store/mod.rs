@@ -1,0 +1,133 @@
+//! Persistence in sled: the only module that imports sled.
+//!
+//! The store keeps typed tables (sessions, outbox, delivery references,
+//! inbox parts under assembly, out-of-session replies, charges, opt-outs,
+//! retired pairs) as JSON values under versioned keys, so the format can
+//! evolve: every key starts with its table's version (`v1/`). Writers that
+//! acknowledge something to the outside call [`Store::flush`] first:
+//! nothing acknowledged is ever lost.
+
+mod table;
+
+use std::path::{Path, PathBuf};
+
+pub use table::Table;
+
+/// Format version written in the `meta` tree; a store with another version
+/// is refused rather than misread.
+pub const FORMAT: &str = "smsgate-store-1";
+/// sled's page cache: small enough for a Raspberry Pi (sled's default is
+/// 1 GiB).
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Errors of the store layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store at {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("store at {path} has format {found:?}, this smsgate reads {FORMAT:?}")]
+    Format { path: PathBuf, found: String },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: a record of {table} cannot be read: {source}")]
+    Decode {
+        table: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("store: a record of {table} cannot be written: {source}")]
+    Encode {
+        table: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+/// The open store.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            source: sled::Error::Io(e),
+        })?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::LowSpace)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("format")? {
+            None => {
+                meta.insert("format", FORMAT)?;
+                db.flush()?;
+            }
+            Some(v) if v.as_ref() == FORMAT.as_bytes() => {}
+            Some(v) => {
+                return Err(StoreError::Format {
+                    path: dir.to_path_buf(),
+                    found: String::from_utf8_lossy(&v).into_owned(),
+                })
+            }
+        }
+        Ok(Store {
+            db,
+            path: dir.to_path_buf(),
+        })
+    }
+
+    /// A store in a temporary directory that disappears with it (tests).
+    pub fn temporary() -> Result<Store, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        db.open_tree("meta")?.insert("format", FORMAT)?;
+        Ok(Store {
+            db,
+            path: PathBuf::new(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A typed table named `name`.
+    pub fn table<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        name: &'static str,
+    ) -> Result<Table<T>, StoreError> {
+        Ok(Table::new(name, self.db.open_tree(name)?))
+    }
+
+    /// A new unique, increasing id (survives restarts).
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// Makes every write so far durable. Call before acknowledging.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Blocking flush, for shutdown paths.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,81 @@
+//! The store keeps what it was given across reopening, refuses a foreign
+//! format, and reads keys in order.
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Rec {
+    n: u32,
+    text: String,
+}
+
+#[tokio::test]
+async fn records_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        let t = s.table::<Rec>("outbox").unwrap();
+        t.put(
+            "00000002",
+            &Rec {
+                n: 2,
+                text: "dos".into(),
+            },
+        )
+        .unwrap();
+        t.put(
+            "00000001",
+            &Rec {
+                n: 1,
+                text: "uno".into(),
+            },
+        )
+        .unwrap();
+        s.flush().await.unwrap();
+    }
+    let s = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+    let t = s.table::<Rec>("outbox").unwrap();
+    let all = t.all().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].0, "00000001");
+    assert_eq!(all[1].1.text, "dos");
+    assert_eq!(t.remove("00000001").unwrap().unwrap().n, 1);
+    assert!(!t.contains("00000001").unwrap());
+    assert_eq!(t.len(), 1);
+}
+
+#[test]
+fn a_store_of_another_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("format", "something-else")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = Store::open(dir.path(), DEFAULT_CACHE_BYTES).err().unwrap();
+    assert!(err.to_string().contains("something-else"), "{err}");
+}
+
+#[test]
+fn ids_increase() {
+    let s = Store::temporary().unwrap();
+    let a = s.next_id().unwrap();
+    let b = s.next_id().unwrap();
+    assert!(b > a);
+}
+
+#[test]
+fn an_unreadable_record_is_an_error_not_a_skip() {
+    let s = Store::temporary().unwrap();
+    s.table::<String>("x")
+        .unwrap()
+        .put("k", &"text".to_string())
+        .unwrap();
+    let err = s.table::<Rec>("x").unwrap().all().err().unwrap();
+    assert!(err.to_string().contains("cannot be read"), "{err}");
+}
