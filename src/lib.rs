@@ -11,6 +11,8 @@
 //!   speaking AT, phones, fault injection and its control API.
 //! - [`modem`]: driving GSM modems over serial ports (conversation,
 //!   profiles, probe, the `Modem` actor and the pool).
+//! - [`gateway`]: wires modems, sessions and the store; serves the web
+//!   layer through one trait.
 //! - [`store`]: persistence in sled (the only module that imports it).
 //! - [`clock`]: the one clock abstraction (system or manual time).
 //! - [`config`]: the one configuration struct (TOML file plus
@@ -27,6 +29,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod emulator;
+pub mod gateway;
 pub mod logging;
 pub mod modem;
 pub mod sms;

@@ -1,0 +1,249 @@
+//! The gateway as the web layer sees it: one object-safe trait
+//! ([`GatewayApi`]) and the data it speaks in, shaped exactly like the JSON
+//! of SPEC "Interfaces". The web layer depends on this trait only, so its
+//! tests can put a fake behind it; the running gateway implements it.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::modem::types::ModemStatus;
+
+/// `POST /api/send` body (the HTML form posts the same fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    pub to: Vec<String>,
+    pub text: String,
+}
+
+/// A session as named in answers: `{"id", "expires_at"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRef {
+    pub id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Per-recipient result of a send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientAnswer {
+    /// The normalised number (E.164) or, when refused as invalid, what was typed.
+    pub to: String,
+    /// `queued` or `refused`.
+    pub status: String,
+    pub short_code: Option<String>,
+    /// False for fleet/VPN numbers (R9).
+    pub can_reply: bool,
+    /// Why it was refused: `invalid_number`, `opted_out`,
+    /// `no_free_short_code`, `duplicate_recipient`, `rate_limited`.
+    pub reason: Option<String>,
+}
+
+/// `202` answer of `POST /api/send`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendAnswer {
+    pub session: SessionRef,
+    pub recipients: Vec<RecipientAnswer>,
+}
+
+/// A send refused as a whole (4xx with the reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// 400: the request is wrong (empty text, no recipient, too long...).
+    #[error("{0}")]
+    Invalid(String),
+    /// 400: more recipients than `limits.max_recipients`.
+    #[error("too many recipients (at most {0})")]
+    TooManyRecipients(u32),
+    /// 409: R11, a send of this session is still being accepted.
+    #[error("a message of this session is still being sent")]
+    SendInProgress,
+    /// 503: the gateway cannot take it now (store error, shutting down).
+    #[error("the service cannot take messages now")]
+    Unavailable,
+}
+
+impl SendError {
+    /// The machine-readable reason of the JSON error answer.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SendError::Invalid(_) => "invalid_request",
+            SendError::TooManyRecipients(_) => "too_many_recipients",
+            SendError::SendInProgress => "send_in_progress",
+            SendError::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// One recipient of a sent message, as `GET /api/session` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientView {
+    pub to: String,
+    pub short_code: Option<String>,
+    /// `queued`, `sent`, `delivered`, `failed` (or `refused`).
+    pub status: String,
+    pub reason: Option<String>,
+    pub can_reply: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: String,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+    pub recipients: Vec<RecipientView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyView {
+    pub from: String,
+    pub short_code: String,
+    pub text: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// `GET /api/session`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: String,
+    pub expires_at: DateTime<Utc>,
+    pub messages: Vec<MessageView>,
+    pub replies: Vec<ReplyView>,
+}
+
+/// What `GET /api/session/events` streams (SSE event name = variant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum SessionEvent {
+    /// A phone replied (R3); the session's new expiry comes with it.
+    Reply {
+        reply: ReplyView,
+        expires_at: DateTime<Utc>,
+    },
+    /// A recipient's status changed.
+    Status {
+        message_id: String,
+        to: String,
+        status: String,
+        reason: Option<String>,
+    },
+    /// The session ended (R4).
+    Expired { ended_at: DateTime<Utc> },
+}
+
+impl SessionEvent {
+    /// The SSE event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SessionEvent::Reply { .. } => "reply",
+            SessionEvent::Status { .. } => "status",
+            SessionEvent::Expired { .. } => "expired",
+        }
+    }
+}
+
+/// A live session for the admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub messages: usize,
+    pub replies: usize,
+    /// (recipient, short code) pairs it holds.
+    pub bindings: Vec<(String, String)>,
+}
+
+/// A message waiting for, or failed at, a modem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub message_id: String,
+    pub session_id: String,
+    pub to: String,
+    pub short_code: String,
+    /// `queued`, `sending` or `failed`.
+    pub status: String,
+    pub queued_at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// A reply that reached no session (R7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutOfSessionItem {
+    pub from: String,
+    pub short_code: String,
+    pub text: String,
+    pub received_at: DateTime<Utc>,
+    pub auto_replied: bool,
+}
+
+/// One tax line of a charge; amounts are decimal strings, never floats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxLine {
+    pub name: String,
+    pub rate: String,
+    pub amount: String,
+}
+
+/// A charge record (CDR) of one MO SMS (R10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeItem {
+    pub id: String,
+    pub time: DateTime<Utc>,
+    pub number: String,
+    pub short_code: String,
+    pub base: String,
+    pub taxes: Vec<TaxLine>,
+    pub total: String,
+    pub currency: String,
+    pub in_session: bool,
+}
+
+/// Numbers for `/metrics` that only the gateway knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayCounters {
+    pub live_sessions: u64,
+    pub queue_depth: u64,
+    pub out_of_session_replies: u64,
+    pub mo_charges: u64,
+    pub store_open: bool,
+}
+
+/// The gateway, as the web layer uses it.
+pub trait GatewayApi: Send + Sync + 'static {
+    /// R1, R2, R11: sends `req` for the browser's session `session` (or
+    /// opens a new one). The answer is given only after the outbox is
+    /// durable. `client` is the web user's address (for the record).
+    fn send(
+        &self,
+        session: Option<String>,
+        req: SendRequest,
+        client: IpAddr,
+    ) -> BoxFuture<'_, Result<SendAnswer, SendError>>;
+
+    /// The live session `id`, or `None` once it ended (R4).
+    fn session(&self, id: &str) -> BoxFuture<'_, Option<SessionView>>;
+
+    /// Live events of session `id`; `None` when it is not live.
+    fn subscribe(&self, id: &str) -> BoxFuture<'_, Option<broadcast::Receiver<SessionEvent>>>;
+
+    // ---- admin ----
+    fn sessions(&self) -> BoxFuture<'_, Vec<SessionSummary>>;
+    fn admin_session(&self, id: &str) -> BoxFuture<'_, Option<SessionView>>;
+    /// Ends a session now; `false` when there was none.
+    fn end_session(&self, id: &str) -> BoxFuture<'_, bool>;
+    fn modems(&self) -> BoxFuture<'_, Vec<ModemStatus>>;
+    fn outbox(&self) -> BoxFuture<'_, Vec<OutboxItem>>;
+    fn out_of_session(&self) -> BoxFuture<'_, Vec<OutOfSessionItem>>;
+    fn charges(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> BoxFuture<'_, Vec<ChargeItem>>;
+    fn counters(&self) -> BoxFuture<'_, GatewayCounters>;
+    /// `/readyz`: the store is open and at least one modem is up.
+    fn ready(&self) -> BoxFuture<'_, bool>;
+}
