@@ -278,3 +278,20 @@ fn probe_is_built_and_names_a_missing_port() {
     assert!(!stderr.contains("not available"), "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
+
+#[test]
+fn modem_profile_must_name_a_known_profile() {
+    let f = file(
+        "[[modem]]\nport = \"/dev/ttyUSB0\"\nshort_code = \"+18095550100\"\nprofile = \"huawei\"\n\n\
+         [[modem]]\nport = \"auto\"\nimei = \"356938035643809\"\nshort_code = \"+18095550101\"\nprofile = \"nokia\"\n",
+    );
+    let err = Config::load_with_env(Some(f.path()), env(&[])).unwrap_err();
+    let got = problems(err);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "modem[1].profile");
+    assert!(got[0].1.contains("unknown profile `nokia`"), "{got:?}");
+    assert!(
+        got[0].1.contains("huawei, simcom, quectel, generic"),
+        "{got:?}"
+    );
+}
