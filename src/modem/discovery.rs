@@ -22,7 +22,7 @@ pub const PER_PORT_TIMEOUT: Duration = Duration::from_secs(4);
 pub enum DiscoveryError {
     #[error("no serial port to search for the modem with IMEI {imei} (no ttyUSB/ttyACM device: is it plugged in?)")]
     NoCandidates { imei: String },
-    #[error("no modem with IMEI {imei} on {} ports: tried {}", .tried.len(), Tried(.tried))]
+    #[error("no modem with IMEI {imei}; tried {}", Tried(.tried))]
     NotFound { imei: String, tried: Vec<Attempt> },
 }
 
@@ -228,7 +228,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "no modem with IMEI 1 on 2 ports: tried /dev/a (busy), /dev/b (IMEI 2)"
+            "no modem with IMEI 1; tried /dev/a (busy), /dev/b (IMEI 2)"
         );
     }
 }
