@@ -491,6 +491,16 @@ impl Config {
                     format!("`{}` is used by another modem", m.short_code),
                 ));
             }
+            if crate::modem::profile::Profile::builtin(&m.profile).is_none() {
+                out.push((
+                    format!("modem[{i}].profile"),
+                    format!(
+                        "unknown profile `{}` (known: {})",
+                        m.profile,
+                        crate::modem::profile::Profile::builtin_names().join(", ")
+                    ),
+                ));
+            }
             if m.baud == 0 {
                 out.push((format!("modem[{i}].baud"), "must be more than 0".into()));
             }

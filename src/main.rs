@@ -67,6 +67,9 @@ enum Command {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        /// Line speed.
+        #[arg(long, default_value_t = smsgate::commands::probe::DEFAULT_BAUD)]
+        baud: u32,
     },
     /// Configuration tools.
     Config {
@@ -171,7 +174,23 @@ fn main() -> ExitCode {
             ));
             ExitCode::from(code as u8)
         }
-        Command::Probe { .. } => not_yet("probe"),
+        Command::Probe { port, json, baud } => {
+            // No logging set-up: stdout carries the report (one JSON line
+            // with --json) and nothing else.
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("smsgate: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let code = rt.block_on(smsgate::commands::probe::run(
+                std::path::Path::new(&port),
+                json,
+                baud,
+            ));
+            ExitCode::from(code as u8)
+        }
         Command::Config {
             command: ConfigCommand::Check { file },
         } => {

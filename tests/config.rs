@@ -258,16 +258,40 @@ fn config_check_command_exits_non_zero_and_names_file_key_problem() {
 }
 
 #[test]
-fn subcommands_not_built_yet_say_so_and_fail() {
-    for args in [vec!["serve"], vec!["probe", "/dev/ttyUSB0"]] {
-        let out = Command::new(env!("CARGO_BIN_EXE_smsgate"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert_ne!(out.status.code(), Some(0), "{args:?}");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("not available"),
-            "{args:?}"
-        );
-    }
+fn serve_not_built_yet_says_so_and_fails() {
+    let out = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not available"));
+}
+
+#[test]
+fn probe_is_built_and_names_a_missing_port() {
+    let out = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["probe", "/dev/smsgate-no-such-port"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("not available"), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+#[test]
+fn modem_profile_must_name_a_known_profile() {
+    let f = file(
+        "[[modem]]\nport = \"/dev/ttyUSB0\"\nshort_code = \"+18095550100\"\nprofile = \"huawei\"\n\n\
+         [[modem]]\nport = \"auto\"\nimei = \"356938035643809\"\nshort_code = \"+18095550101\"\nprofile = \"nokia\"\n",
+    );
+    let err = Config::load_with_env(Some(f.path()), env(&[])).unwrap_err();
+    let got = problems(err);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "modem[1].profile");
+    assert!(got[0].1.contains("unknown profile `nokia`"), "{got:?}");
+    assert!(
+        got[0].1.contains("huawei, simcom, quectel, generic"),
+        "{got:?}"
+    );
 }

@@ -4,3 +4,4 @@
 pub mod config_check;
 pub mod emulator;
 pub mod pdu;
+pub mod probe;

@@ -3,6 +3,10 @@
 //!
 //! - [`conversation`]: a port plus the pure digester: typed commands in,
 //!   typed answers out, URCs set aside.
+//! - [`profile`]: per-vendor data (init lines, `+CNMI`, storage, quirks)
+//!   from `firmware-config/profiles/`, and picking one for a modem.
+//! - [`probe`]: identifying the modem on one port for a technician.
+//! - [`discovery`]: finding a modem's port again by its IMEI.
 //! - [`types`]: messages, outcomes, events and status shared by the rest.
 //! - [`driver`]: the task that owns one port: init, send, receive, health,
 //!   reconnect.
@@ -11,6 +15,9 @@
 
 pub mod actor;
 pub mod conversation;
+pub mod discovery;
 pub mod driver;
 pub mod pool;
+pub mod probe;
+pub mod profile;
 pub mod types;

@@ -1,0 +1,35 @@
+//! `smsgate probe PORT [--json] [--baud N]`: identify the modem on a port.
+//!
+//! Owns printing a [`ProbeReport`] (text, or one JSON line) and the exit
+//! code; the probing itself is [`crate::modem::probe`].
+
+use std::path::Path;
+
+use crate::modem::probe::{probe, ProbeReport};
+
+/// Default line speed: what USB modems accept (and ignore).
+pub const DEFAULT_BAUD: u32 = 115_200;
+
+/// Probes `port`, prints the report on stdout and returns 0; or prints the
+/// error on stderr and returns 1.
+pub async fn run(port: &Path, json: bool, baud: u32) -> i32 {
+    match probe(port, baud).await {
+        Ok(report) => {
+            println!("{}", render(&report, json));
+            0
+        }
+        Err(e) => {
+            eprintln!("smsgate probe: {e}");
+            1
+        }
+    }
+}
+
+/// The report as text lines, or as one JSON line.
+pub fn render(report: &ProbeReport, json: bool) -> String {
+    if json {
+        serde_json::to_string(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    } else {
+        report.to_string()
+    }
+}

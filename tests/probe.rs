@@ -1,0 +1,216 @@
+//! `smsgate probe` and discovery by IMEI against the emulated GSM network,
+//! through real pseudo-terminals: what a technician sees when identifying
+//! a modem (SPEC "Command line": `smsgate probe PORT`), and how a modem
+//! configured with `port = "auto"` is found again.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::{emulator, emulator_with, Client, ANSWER_WITHIN};
+use smsgate::emulator::dce::Settings;
+use smsgate::emulator::faults::Fault;
+use smsgate::emulator::EmulatorConfig;
+use smsgate::modem::discovery::{find_by_imei, DiscoveryError};
+use smsgate::modem::probe::{probe, ProbeError};
+
+const BAUD: u32 = 115_200;
+
+async fn run_probe_cli(args: &[&str]) -> Output {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .arg("probe")
+        .args(args)
+        .output();
+    tokio::time::timeout(ANSWER_WITHIN, run)
+        .await
+        .expect("probe finishes")
+        .expect("run smsgate")
+}
+
+#[tokio::test]
+async fn probe_reports_the_emulated_modems_identity() {
+    let emu = emulator(1).await;
+    let modem = &emu.modems()[0];
+    let report = probe(&modem.path, BAUD).await.expect("probe");
+    assert_eq!(report.manufacturer.as_deref(), Some("smsgate"));
+    assert_eq!(report.model.as_deref(), Some("Emulated GSM modem"));
+    assert_eq!(report.imei.as_deref(), Some(modem.imei.as_str()));
+    assert_eq!(report.imsi.as_deref(), Some(modem.imsi.as_str()));
+    assert!(report
+        .iccid
+        .as_deref()
+        .is_some_and(|i| i.starts_with("8918")));
+    assert_eq!(report.sim, "READY");
+    assert_eq!(report.registration.as_deref(), Some("home"));
+    assert_eq!(report.operator.as_deref(), Some("Claro DO"));
+    let signal = report.signal.expect("signal");
+    assert_eq!((signal.rssi, signal.dbm), (20, Some(-73)));
+    assert!(signal.bars <= 5);
+    let storage = report.storage.expect("storage");
+    assert_eq!((storage.mem1.name.as_str(), storage.mem1.total), ("SM", 30));
+    assert_eq!(report.profile, "generic");
+    emu.shutdown();
+}
+
+#[tokio::test]
+async fn probe_json_from_the_binary_is_one_line_with_the_identity() {
+    let emu = emulator(1).await;
+    let modem = emu.modems()[0].clone();
+    let path = modem.path.to_string_lossy().into_owned();
+    let out = run_probe_cli(&[&path, "--json"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.trim_end().lines().count(), 1, "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(json["imei"], modem.imei.as_str());
+    assert_eq!(json["imsi"], modem.imsi.as_str());
+    assert_eq!(json["manufacturer"], "smsgate");
+    assert_eq!(json["sim"], "READY");
+    assert_eq!(json["profile"], "generic");
+    assert_eq!(json["port"], path.as_str());
+    emu.shutdown();
+}
+
+#[tokio::test]
+async fn probe_text_from_the_binary_names_each_field() {
+    let emu = emulator(1).await;
+    let modem = emu.modems()[0].clone();
+    let out = run_probe_cli(&[&modem.path.to_string_lossy()]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "manufacturer:  smsgate".to_string(),
+        format!("IMEI:          {}", modem.imei),
+        "registration:  home".into(),
+        "profile:       generic".into(),
+    ] {
+        assert!(stdout.contains(&want), "{want:?} in {stdout}");
+    }
+    emu.shutdown();
+}
+
+#[tokio::test]
+async fn probe_of_a_missing_port_says_it_does_not_exist_and_exits_1() {
+    let out = run_probe_cli(&["/dev/smsgate-no-such-port"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn probe_of_a_port_held_by_another_client_says_busy() {
+    let emu = emulator(1).await;
+    let path = emu.modems()[0].path.clone();
+    // tokio-serial opens exclusively (TIOCEXCL and flock), as a running
+    // gateway or ModemManager would hold the port.
+    let _holder = Client::open(&path);
+    let err = probe(&path, BAUD).await.expect_err("busy");
+    assert!(matches!(err, ProbeError::Busy { .. }), "{err}");
+    let out = run_probe_cli(&[&path.to_string_lossy()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("busy") && stderr.contains("ModemManager"),
+        "{stderr}"
+    );
+    emu.shutdown();
+}
+
+#[tokio::test]
+async fn probe_of_a_silent_port_says_not_a_modem() {
+    let emu = emulator(1).await;
+    emu.inject_fault(0, Fault::NoAnswer).expect("fault");
+    let path = emu.modems()[0].path.clone();
+    let out = run_probe_cli(&[&path.to_string_lossy()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not a modem") && stderr.contains("no answer to AT"),
+        "{stderr}"
+    );
+    emu.shutdown();
+}
+
+#[tokio::test]
+async fn probe_of_a_sim_waiting_for_its_pin_reports_sim_pin_without_imsi() {
+    let emu = emulator_with(EmulatorConfig {
+        modems: 1,
+        settings: Settings {
+            pin: Some("1234".into()),
+            ..Settings::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let modem = emu.modems()[0].clone();
+    let report = probe(&modem.path, BAUD).await.expect("probe");
+    assert_eq!(report.sim, "SIM PIN");
+    assert_eq!(report.imsi, None);
+    assert_eq!(report.storage, None);
+    assert_eq!(report.imei.as_deref(), Some(modem.imei.as_str()));
+    emu.shutdown();
+}
+
+#[tokio::test]
+async fn find_by_imei_picks_the_right_modem_among_candidates() {
+    let emu = emulator(2).await;
+    let modems = emu.modems();
+    let candidates = vec![
+        PathBuf::from("/dev/smsgate-no-such-port"),
+        modems[0].path.clone(),
+        modems[1].path.clone(),
+    ];
+    let found = find_by_imei(&modems[1].imei, BAUD, candidates.clone())
+        .await
+        .expect("found");
+    assert_eq!(found, modems[1].path);
+    let found = find_by_imei(&modems[0].imei, BAUD, candidates)
+        .await
+        .expect("found");
+    assert_eq!(found, modems[0].path);
+    emu.shutdown();
+}
+
+#[tokio::test]
+async fn find_by_imei_skips_busy_ports() {
+    let emu = emulator(2).await;
+    let modems = emu.modems();
+    let _holder = Client::open(&modems[0].path);
+    let candidates = vec![modems[0].path.clone(), modems[1].path.clone()];
+    let found = find_by_imei(&modems[1].imei, BAUD, candidates)
+        .await
+        .expect("found");
+    assert_eq!(found, modems[1].path);
+    emu.shutdown();
+}
+
+#[tokio::test]
+async fn find_by_unknown_imei_lists_what_was_tried() {
+    let emu = emulator(2).await;
+    let modems = emu.modems();
+    let candidates = vec![
+        modems[0].path.clone(),
+        modems[1].path.clone(),
+        PathBuf::from("/dev/smsgate-no-such-port"),
+    ];
+    let err = find_by_imei("490154203237518", BAUD, candidates)
+        .await
+        .expect_err("no such modem");
+    assert!(matches!(err, DiscoveryError::NotFound { .. }));
+    let text = err.to_string();
+    assert!(text.contains("490154203237518"), "{text}");
+    assert!(text.contains(&format!("IMEI {}", modems[0].imei)), "{text}");
+    assert!(text.contains(&format!("IMEI {}", modems[1].imei)), "{text}");
+    assert!(
+        text.contains("/dev/smsgate-no-such-port (does not exist)"),
+        "{text}"
+    );
+    emu.shutdown();
+}
