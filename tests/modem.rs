@@ -577,3 +577,57 @@ async fn direct_delivery_modes_cmt_and_cds_work_too() {
     .await;
     rig.emu.shutdown();
 }
+
+#[actix::test]
+async fn every_builtin_profile_drives_a_modem() {
+    use smsgate::config::ModemConfig;
+    use smsgate::modem::profile::Profile;
+    let profiles = Profile::builtins();
+    let emu = Emulator::start(EmulatorConfig {
+        modems: profiles.len(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let configs: Vec<DriverConfig> = emu
+        .modems()
+        .iter()
+        .zip(&profiles)
+        .map(|(m, p)| {
+            let modem = ModemConfig {
+                port: m.path.to_string_lossy().into_owned(),
+                short_code: m.number.clone(),
+                profile: p.name.clone(),
+                baud: 115_200,
+                imei: None,
+                pin: None,
+            };
+            DriverConfig {
+                registration_timeout: Duration::from_secs(5),
+                post_pin_delay: Duration::ZERO,
+                ..DriverConfig::from_config(&modem, p)
+            }
+        })
+        .collect();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pool = ModemPool::start(configs, tx);
+    let got = Arc::new(Mutex::new(Received::default()));
+    actix::spawn(collect(rx, got.clone()));
+    let rig = Rig { emu, pool, got };
+    for (i, p) in profiles.iter().enumerate() {
+        let sc = rig.short(i);
+        wait(&format!("{} up", p.name), || {
+            (rig.pool.status(&sc).unwrap().state == ModemState::Up).then_some(())
+        })
+        .await;
+        let text = format!("perfil {}", p.name);
+        refs(&rig.send(i, 600 + i as u64, &text).await);
+        assert!(rig.inbox().contains(&text), "{}", p.name);
+        let reply = format!("respuesta {}", p.name);
+        rig.emu
+            .phone_send(PHONE, &sc, &reply, PartOrder::InOrder)
+            .unwrap();
+        rig.received(&reply).await;
+    }
+    rig.emu.shutdown();
+}

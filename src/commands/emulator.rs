@@ -48,6 +48,8 @@ pub async fn run(opts: Options) -> i32 {
         fleet_prefixes: opts.fleet_prefixes,
         ..EmulatorConfig::default()
     };
+    // Signals are caught from here on, before anything is printed.
+    let signals = Signals::install();
     let emulator = match Emulator::start(config).await {
         Ok(e) => e,
         Err(e) => {
@@ -86,29 +88,39 @@ pub async fn run(opts: Options) -> i32 {
         }
         println!("control API: http://{bound}");
     }
-    wait_for_signal().await;
+    signals.wait().await;
     emulator.shutdown();
     0
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+/// Ctrl-C (SIGINT) and SIGTERM, caught from the moment this is created.
+pub struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    pub fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    /// Resolves on the first SIGINT or SIGTERM.
+    pub async fn wait(mut self) {
+        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            _ = next(&mut self.term) => {}
+            _ = next(&mut self.int) => {}
+        }
+    }
 }

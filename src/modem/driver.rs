@@ -25,6 +25,8 @@ use crate::at::{AtError, PinStatus, RegStatus, Urc};
 use crate::sms::{self, Pdu, SubmitOptions};
 
 use super::conversation::{Conversation, ConversationError};
+use super::discovery;
+use super::profile::Profile;
 use super::types::{ModemEvent, ModemState, OutgoingSms, SendOutcome, SharedStatus};
 
 /// How long to wait for the wake-up `AT`.
@@ -48,7 +50,9 @@ const MAX_TIMEOUTS: u32 = 2;
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
     pub short_code: String,
+    /// A serial device, or `auto` to find the modem by [`Self::imei`].
     pub port: String,
+    pub imei: Option<String>,
     pub baud: u32,
     pub pin: Option<String>,
     /// Profile init lines, run in order after the wake-up.
@@ -78,6 +82,7 @@ impl DriverConfig {
         DriverConfig {
             short_code: short_code.to_string(),
             port: port.to_string(),
+            imei: None,
             baud: 115_200,
             pin: None,
             init: vec!["ATE0".into(), "AT+CMEE=1".into()],
@@ -91,6 +96,22 @@ impl DriverConfig {
             sends_per_minute: 0,
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
+        }
+    }
+
+    /// The driver settings of a configured modem with its profile.
+    pub fn from_config(modem: &crate::config::ModemConfig, profile: &Profile) -> Self {
+        DriverConfig {
+            imei: modem.imei.clone(),
+            baud: modem.baud,
+            pin: modem.pin.clone(),
+            init: profile.init.clone(),
+            cnmi: profile.cnmi.clone(),
+            storage: profile.storage.clone(),
+            cmgs_timeout: Duration::from_secs(profile.quirks.cmgs_timeout_s.max(1)),
+            registration_timeout: Duration::from_secs(profile.quirks.registration_timeout_s),
+            post_pin_delay: Duration::from_millis(profile.quirks.post_pin_delay_ms),
+            ..DriverConfig::new(&modem.short_code, &modem.port)
         }
     }
 }
@@ -145,7 +166,7 @@ pub async fn run(
         first = false;
         status.update(|s| s.state = ModemState::Initialising);
         let started = Instant::now();
-        let end = match open(&cfg) {
+        let end = match open(&cfg).await {
             Ok(port) => {
                 let mut driver = Driver {
                     cfg: &cfg,
@@ -179,9 +200,21 @@ pub async fn run(
     }
 }
 
-fn open(cfg: &DriverConfig) -> std::io::Result<tokio_serial::SerialStream> {
+/// Opens the configured port; with `port = "auto"`, first finds the USB
+/// serial port whose modem has the configured IMEI (it survives the kernel
+/// renaming ttyUSB devices).
+async fn open(cfg: &DriverConfig) -> std::io::Result<tokio_serial::SerialStream> {
     use tokio_serial::SerialPortBuilderExt;
-    tokio_serial::new(&cfg.port, cfg.baud)
+    let path = if cfg.port == "auto" {
+        let imei = cfg.imei.as_deref().unwrap_or_default();
+        let found = discovery::find_by_imei(imei, cfg.baud, discovery::usb_serial_candidates())
+            .await
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))?;
+        found.to_string_lossy().into_owned()
+    } else {
+        cfg.port.clone()
+    };
+    tokio_serial::new(&path, cfg.baud)
         .timeout(Duration::from_secs(1))
         .open_native_async()
         .map_err(std::io::Error::from)
