@@ -17,11 +17,11 @@
 //! - [`clock`]: the one clock abstraction (system or manual time).
 //! - [`config`]: the one configuration struct (TOML file plus
 //!   `SMSGATE_SECTION__KEY` environment overrides) and its validation.
-//! - [`commands`]: the command-line subcommands that are not long-running
-//!   services (`pdu`, `config check`).
+//! - [`commands`]: the command-line subcommands (`pdu`, `config check`,
+//!   `emulator`, `probe`).
 //! - [`logging`]: tracing set-up (plain text on stdout, for journald).
 //!
-//! The pure cores (`sms`, `at`) take bytes or values and return typed values;
+//! The pure cores (`sms`, `at`, `emulator::dce`, `emulator::network`) take bytes or values and return typed values;
 //! they never touch a port, a socket, a clock or a file.
 
 pub mod at;
