@@ -11,6 +11,8 @@
 //!   speaking AT, phones, fault injection and its control API.
 //! - [`modem`]: driving GSM modems over serial ports (conversation,
 //!   profiles, probe, the `Modem` actor and the pool).
+//! - [`session`]: pure session core: web sessions and idle deadlines,
+//!   short-code bindings, reply routing, opt-out, fleet numbers, charges.
 //! - [`clock`]: the one clock abstraction (system or manual time).
 //! - [`config`]: the one configuration struct (TOML file plus
 //!   `SMSGATE_SECTION__KEY` environment overrides) and its validation.
@@ -28,4 +30,5 @@ pub mod config;
 pub mod emulator;
 pub mod logging;
 pub mod modem;
+pub mod session;
 pub mod sms;
