@@ -11,6 +11,8 @@
 //!   speaking AT, phones, fault injection and its control API.
 //! - [`modem`]: driving GSM modems over serial ports (conversation,
 //!   profiles, probe, the `Modem` actor and the pool).
+//! - [`session`]: pure session core: web sessions and idle deadlines,
+//!   short-code bindings, reply routing, opt-out, fleet numbers, charges.
 //! - [`gateway`]: wires modems, sessions and the store; serves the web
 //!   layer through one trait.
 //! - [`store`]: persistence in sled (the only module that imports it).
@@ -32,5 +34,6 @@ pub mod emulator;
 pub mod gateway;
 pub mod logging;
 pub mod modem;
+pub mod session;
 pub mod sms;
 pub mod store;

@@ -1,0 +1,468 @@
+//! The session core (R1–R12 without I/O): sends, replies, expiry and status
+//! updates over the session table, the short-code allocator, the opt-out
+//! list and the tariff.
+//!
+//! Owns the decisions. It never reads a clock (time is an argument), never
+//! generates ids (the caller passes them), never sends, stores or publishes:
+//! it returns what the caller must do.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::allocator::{Allocator, ShortCode};
+use super::numbers::{normalize, Msisdn};
+use super::optout::{Keyword, OptOutList};
+use super::settings::CoreConfig;
+use super::table::{
+    DeliveryStatus, Expired, MessageId, RecipientStatus, Reply, SentMessage, Session, SessionId,
+    SessionTable, StatusError,
+};
+use super::tariff::Cdr;
+
+/// Why one recipient of a send is refused (the others still go, R8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// R13: not E.164 and not a national number of the configured country.
+    #[error("invalid_number")]
+    InvalidNumber,
+    /// R12: the number sent STOP.
+    #[error("opted_out")]
+    OptedOut,
+    /// R8: every short code is bound to that number by other live sessions.
+    #[error("no_free_short_code")]
+    NoFreeShortCode,
+    /// The same number appears twice in one send.
+    #[error("duplicate_recipient")]
+    DuplicateRecipient,
+}
+
+/// Why a whole send is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SendError {
+    /// R1: more recipients than `max_recipients`.
+    #[error("too_many_recipients: {got} (at most {max})")]
+    TooManyRecipients { max: usize, got: usize },
+    #[error("no_recipients")]
+    NoRecipients,
+    /// R11: the session's previous send is still being accepted.
+    #[error("send_in_progress")]
+    SendInProgress,
+    /// The caller's fresh session id is already taken (it is not fresh).
+    #[error("session_id_in_use: {session}")]
+    SessionIdInUse { session: SessionId },
+}
+
+/// The decision for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Decision {
+    /// Send it from `short_code`; `can_reply` is false for fleet numbers (R9).
+    Queued {
+        short_code: ShortCode,
+        can_reply: bool,
+    },
+    Refused {
+        reason: Refusal,
+    },
+}
+
+/// One recipient of a send, as typed and as normalised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientPlan {
+    pub input: String,
+    /// The E.164 number; `None` when it is not a number.
+    pub to: Option<Msisdn>,
+    #[serde(flatten)]
+    pub decision: Decision,
+}
+
+/// The answer to [`SessionCore::begin_send`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendPlan {
+    /// The session the message belongs to; `None` when every recipient was
+    /// refused and no session was open (none is opened for nothing).
+    pub session: Option<SessionId>,
+    /// True when this send opened the session (R2, R6): set the cookie.
+    pub opened: bool,
+    /// The recorded message; `None` when every recipient was refused. When
+    /// set, the send is in flight until [`SessionCore::finish_send`] (R11).
+    pub message: Option<MessageId>,
+    /// The session's deadline after this send.
+    pub deadline: Option<DateTime<Utc>>,
+    pub recipients: Vec<RecipientPlan>,
+}
+
+/// R7: a reply that reached no session. Never shown to a web user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutOfSession {
+    pub from: Msisdn,
+    pub short_code: ShortCode,
+    pub text: String,
+    pub received_at: DateTime<Utc>,
+    /// The pair belonged to a session that ended (a late reply), rather
+    /// than to none the core remembers.
+    pub late: bool,
+    /// R7: when set, send this text back to `from` from `short_code`.
+    pub auto_reply: Option<String>,
+}
+
+/// Where a mobile-originated message went: exactly one place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Routed {
+    /// R3: appended to this live session (publish `reply`).
+    ToSession { session: SessionId, reply: Reply },
+    /// R7: kept for the admin only.
+    OutOfSession { record: OutOfSession },
+}
+
+/// The answer to [`SessionCore::route_reply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoOutcome {
+    pub routed: Routed,
+    /// R12: the opt-out keyword the message was, so the caller can confirm
+    /// to the phone.
+    pub keyword: Option<Keyword>,
+    /// R10: every MO to a short code is charged, in session or not.
+    pub cdr: Cdr,
+}
+
+/// Everything the core remembers, persisted as one value by the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoreState {
+    pub table: SessionTable,
+    pub allocator: Allocator,
+    pub opt_outs: OptOutList,
+    /// Sessions ended on the way (inside a send or a reply) and not yet
+    /// handed out by [`SessionCore::expire`].
+    pub ended: Vec<Expired>,
+    /// The next [`MessageId`].
+    pub next_message: u64,
+}
+
+/// The pure session core a supervisor drives (see the module docs of
+/// [`crate::session`]).
+#[derive(Debug, Clone)]
+pub struct SessionCore {
+    config: CoreConfig,
+    state: CoreState,
+}
+
+impl SessionCore {
+    pub fn new(config: CoreConfig) -> Self {
+        Self::restore(config, CoreState::default())
+    }
+
+    /// A core over persisted state (after a restart).
+    pub fn restore(config: CoreConfig, state: CoreState) -> Self {
+        SessionCore { config, state }
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    /// What to persist after each call that changed something.
+    pub fn state(&self) -> &CoreState {
+        &self.state
+    }
+
+    /// R5: the pool changed (a modem went away or came back).
+    pub fn set_pool(&mut self, pool: Vec<ShortCode>) {
+        self.config.pool = pool;
+    }
+
+    /// R2/R4: the live session `id`, or `None` once it ended.
+    pub fn get(&self, id: &SessionId, now: DateTime<Utc>) -> Option<&Session> {
+        self.state.table.get(id, now)
+    }
+
+    /// Every live session (admin).
+    pub fn live_sessions(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Session> {
+        self.state.table.live(now)
+    }
+
+    /// When the supervisor's timer should next call [`SessionCore::expire`].
+    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        if self.state.ended.is_empty() {
+            self.state.table.next_deadline()
+        } else {
+            self.state.ended.iter().map(|e| e.ended_at).min()
+        }
+    }
+
+    pub fn is_opted_out(&self, number: &Msisdn) -> bool {
+        self.state.opt_outs.is_opted_out(number)
+    }
+
+    /// R4/R6: ends every session due at `now`, retires its pairs, and hands
+    /// out everything that ended since the last call (publish `expired`).
+    pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Expired> {
+        self.sweep(now);
+        std::mem::take(&mut self.state.ended)
+    }
+
+    /// Ends a session at once (admin `DELETE`); its pairs retire now.
+    pub fn end_session(&mut self, id: &SessionId, now: DateTime<Utc>) -> Option<Expired> {
+        let ended = self.state.table.end(id, now)?;
+        self.retire(&ended);
+        Some(ended)
+    }
+
+    fn sweep(&mut self, now: DateTime<Utc>) {
+        for ended in self.state.table.expire(now) {
+            self.retire(&ended);
+            self.state.ended.push(ended);
+        }
+        self.state.allocator.prune(now, self.config.cooldown());
+    }
+
+    fn retire(&mut self, ended: &Expired) {
+        for (number, code) in &ended.pairs {
+            self.state.allocator.retire(number, code, ended.ended_at);
+        }
+    }
+
+    /// R1, R2, R5, R6, R8, R9, R11, R12: decides a send of `text` to
+    /// `recipients` as typed. `existing` is the browser's session (if its
+    /// cookie names one); when it is not live, a session `new_id` opens.
+    /// Queued recipients are recorded as one [`SentMessage`] and restart the
+    /// idle clock (R4); the send stays in flight until
+    /// [`SessionCore::finish_send`].
+    pub fn begin_send(
+        &mut self,
+        existing: Option<&SessionId>,
+        new_id: SessionId,
+        recipients: &[String],
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SendPlan, SendError> {
+        self.sweep(now);
+        let max = self.config.max_recipients;
+        if max > 0 && recipients.len() > max {
+            return Err(SendError::TooManyRecipients {
+                max,
+                got: recipients.len(),
+            });
+        }
+        if recipients.is_empty() {
+            return Err(SendError::NoRecipients);
+        }
+        let live = existing.and_then(|id| self.state.table.get(id, now));
+        if live.is_some_and(|s| s.send_in_flight) {
+            return Err(SendError::SendInProgress);
+        }
+        let (session_id, bindings) = match live {
+            Some(s) => (s.id.clone(), s.bindings.clone()),
+            None if self.state.table.get(&new_id, now).is_some() => {
+                return Err(SendError::SessionIdInUse { session: new_id })
+            }
+            None => (new_id, BTreeMap::new()),
+        };
+        let opened = live.is_none();
+
+        let plans: Vec<RecipientPlan> = {
+            let mut seen = Vec::new();
+            recipients
+                .iter()
+                .map(|raw| self.decide(raw, &bindings, &mut seen, now))
+                .collect()
+        };
+        let queued: Vec<RecipientStatus> = plans
+            .iter()
+            .filter_map(|p| match (&p.to, &p.decision) {
+                (
+                    Some(to),
+                    Decision::Queued {
+                        short_code,
+                        can_reply,
+                    },
+                ) => Some(RecipientStatus {
+                    to: to.clone(),
+                    short_code: short_code.clone(),
+                    status: DeliveryStatus::Queued,
+                    reason: None,
+                    can_reply: *can_reply,
+                }),
+                _ => None,
+            })
+            .collect();
+        if queued.is_empty() {
+            let deadline = live.map(|s| s.deadline);
+            return Ok(SendPlan {
+                session: (!opened).then_some(session_id),
+                opened: false,
+                message: None,
+                deadline,
+                recipients: plans,
+            });
+        }
+
+        let idle = self.config.idle();
+        if opened {
+            self.state.table.open(session_id.clone(), now, idle);
+        }
+        self.state.table.touch(&session_id, now, idle);
+        let message = MessageId(self.state.next_message);
+        self.state.next_message += 1;
+        for r in &queued {
+            self.state.allocator.bind(&r.to, &r.short_code, &session_id);
+        }
+        let session = self
+            .state
+            .table
+            .get_mut(&session_id, now)
+            .expect("opened or live above");
+        for r in &queued {
+            session.bindings.insert(r.to.clone(), r.short_code.clone());
+        }
+        session.messages.push(SentMessage {
+            id: message,
+            text: text.to_string(),
+            sent_at: now,
+            recipients: queued,
+        });
+        session.send_in_flight = true;
+        Ok(SendPlan {
+            session: Some(session_id),
+            opened,
+            message: Some(message),
+            deadline: Some(session.deadline),
+            recipients: plans,
+        })
+    }
+
+    fn decide(
+        &self,
+        raw: &str,
+        bindings: &BTreeMap<Msisdn, ShortCode>,
+        seen: &mut Vec<Msisdn>,
+        now: DateTime<Utc>,
+    ) -> RecipientPlan {
+        let plan = |to: Option<Msisdn>, decision| RecipientPlan {
+            input: raw.to_string(),
+            to,
+            decision,
+        };
+        let refuse = |reason| Decision::Refused { reason };
+        let Ok(to) = normalize(raw, &self.config.country) else {
+            return plan(None, refuse(Refusal::InvalidNumber));
+        };
+        if seen.contains(&to) {
+            return plan(Some(to), refuse(Refusal::DuplicateRecipient));
+        }
+        seen.push(to.clone());
+        if self.state.opt_outs.is_opted_out(&to) {
+            return plan(Some(to), refuse(Refusal::OptedOut));
+        }
+        // R5: within a session a recipient keeps its code.
+        let code = bindings.get(&to).cloned().or_else(|| {
+            self.state
+                .allocator
+                .pick(&to, &self.config.pool, now, self.config.cooldown())
+        });
+        match code {
+            Some(short_code) => {
+                let can_reply = !self.config.fleet.contains(&to);
+                plan(
+                    Some(to),
+                    Decision::Queued {
+                        short_code,
+                        can_reply,
+                    },
+                )
+            }
+            None => plan(Some(to), refuse(Refusal::NoFreeShortCode)),
+        }
+    }
+
+    /// R11: the send of `session` was accepted (or failed); the next may
+    /// begin. Harmless when nothing is in flight or the session ended.
+    pub fn finish_send(&mut self, session: &SessionId, now: DateTime<Utc>) {
+        if let Some(s) = self.state.table.get_mut(session, now) {
+            s.send_in_flight = false;
+        }
+    }
+
+    /// R3, R7, R10, R12: a phone `from` sent `text` to `short_code`. It
+    /// reaches the live session holding the pair (and restarts its clock),
+    /// or stays out of session; either way it is charged.
+    pub fn route_reply(
+        &mut self,
+        from: &str,
+        short_code: &ShortCode,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> MoOutcome {
+        self.sweep(now);
+        // A sender the modem reports in an odd form is kept as reported.
+        let from = normalize(from, &self.config.country)
+            .unwrap_or_else(|_| Msisdn(from.trim().to_string()));
+        let keyword = self.config.opt_out.classify(text);
+        if let Some(k) = keyword {
+            self.state.opt_outs.apply(&from, k, now);
+        }
+        let holder = self.state.allocator.holder(&from, short_code).cloned();
+        let idle = self.config.idle();
+        let session = holder.and_then(|id| {
+            self.state.table.touch(&id, now, idle);
+            self.state.table.get_mut(&id, now)
+        });
+        let routed = match session {
+            Some(s) => {
+                let reply = Reply {
+                    from: from.clone(),
+                    short_code: short_code.clone(),
+                    text: text.to_string(),
+                    received_at: now,
+                };
+                s.replies.push(reply.clone());
+                Routed::ToSession {
+                    session: s.id.clone(),
+                    reply,
+                }
+            }
+            None => Routed::OutOfSession {
+                record: OutOfSession {
+                    late: self.state.allocator.retired_at(&from, short_code).is_some(),
+                    from: from.clone(),
+                    short_code: short_code.clone(),
+                    text: text.to_string(),
+                    received_at: now,
+                    // A keyword gets its own confirmation instead.
+                    auto_reply: keyword.map_or(self.config.auto_reply.clone(), |_| None),
+                },
+            },
+        };
+        let in_session = matches!(routed, Routed::ToSession { .. });
+        let cdr = self
+            .config
+            .tariff
+            .charge(&from, short_code, now, in_session);
+        MoOutcome {
+            routed,
+            keyword,
+            cdr,
+        }
+    }
+
+    /// A recipient's delivery status changed (modem accepted it, delivery
+    /// report, failure). Returns whether it changed (publish `status`).
+    /// Status updates do not restart the idle clock (R4 counts messages).
+    pub fn update_status(
+        &mut self,
+        message: MessageId,
+        to: &Msisdn,
+        status: DeliveryStatus,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StatusError> {
+        self.state
+            .table
+            .update_status(message, to, status, reason, now)
+    }
+}

@@ -1,0 +1,255 @@
+//! The table of live web sessions (R2, R4): what each session sent and
+//! received, its idle deadline, and ending sessions when they go quiet.
+//!
+//! Owns sessions and their messages. It never picks short codes, reads a
+//! clock or refuses recipients: the session core does that and records the
+//! outcome here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::allocator::ShortCode;
+use super::numbers::Msisdn;
+
+/// R2: the unguessable id of a web session. The caller generates it (the
+/// core stays deterministic) and keeps it in the browser's cookie.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(pub String);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A web-sent message, unique across all sessions of one core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(pub u64);
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Per-recipient status the web user sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Queued,
+    Sent,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// Delivered and failed are final: a late "sent" does not undo them.
+    pub fn is_final(self) -> bool {
+        matches!(self, DeliveryStatus::Delivered | DeliveryStatus::Failed)
+    }
+}
+
+/// One recipient of a sent message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientStatus {
+    pub to: Msisdn,
+    /// R5: the short code this recipient is bound to in the session.
+    pub short_code: ShortCode,
+    pub status: DeliveryStatus,
+    /// Why it failed, when it did.
+    pub reason: Option<String>,
+    /// R9: false for fleet/VPN numbers.
+    pub can_reply: bool,
+}
+
+/// A message the web user sent (only its accepted recipients; refusals are
+/// answered at once in the send plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMessage {
+    pub id: MessageId,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+    pub recipients: Vec<RecipientStatus>,
+}
+
+/// R3: a reply a mobile user sent into the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub from: Msisdn,
+    pub short_code: ShortCode,
+    pub text: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// One live web session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: SessionId,
+    pub created_at: DateTime<Utc>,
+    /// R4: the last sent or received message.
+    pub last_activity: DateTime<Utc>,
+    /// R4: `last_activity + idle_timeout`; the session has ended at and
+    /// after this instant.
+    pub deadline: DateTime<Utc>,
+    /// R5: each recipient's short code for the whole session.
+    pub bindings: BTreeMap<Msisdn, ShortCode>,
+    pub messages: Vec<SentMessage>,
+    pub replies: Vec<Reply>,
+    /// R11: a send is being accepted. Not persisted: after a restart no send
+    /// is in flight.
+    #[serde(skip)]
+    pub send_in_flight: bool,
+}
+
+impl Session {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        now < self.deadline
+    }
+}
+
+/// R4: what ended, so the caller can publish `expired` and the core retire
+/// the session's pairs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expired {
+    pub session: SessionId,
+    /// The deadline it reached (or when it was ended by hand).
+    pub ended_at: DateTime<Utc>,
+    /// R6: the (number, short code) pairs it held, now retired.
+    pub pairs: Vec<(Msisdn, ShortCode)>,
+}
+
+/// What a status update changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusError {
+    #[error("no live session sent message {0}")]
+    UnknownMessage(MessageId),
+    #[error("message {message} has no recipient {to}")]
+    UnknownRecipient { message: MessageId, to: Msisdn },
+}
+
+/// R2/R4: the live sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionTable {
+    sessions: BTreeMap<SessionId, Session>,
+}
+
+impl SessionTable {
+    /// Opens a session at `now` (R2). Replaces nothing: returns false when
+    /// the id is already in the table.
+    pub fn open(&mut self, id: SessionId, now: DateTime<Utc>, idle: Duration) -> bool {
+        if self.sessions.contains_key(&id) {
+            return false;
+        }
+        let session = Session {
+            id: id.clone(),
+            created_at: now,
+            last_activity: now,
+            deadline: now + idle,
+            bindings: BTreeMap::new(),
+            messages: Vec::new(),
+            replies: Vec::new(),
+            send_in_flight: false,
+        };
+        self.sessions.insert(id, session);
+        true
+    }
+
+    /// R4: the session as the web may see it; `None` once past its deadline,
+    /// even before [`SessionTable::expire`] ran.
+    pub fn get(&self, id: &SessionId, now: DateTime<Utc>) -> Option<&Session> {
+        self.sessions.get(id).filter(|s| s.is_live(now))
+    }
+
+    /// Like [`SessionTable::get`], for the core to record into.
+    pub(super) fn get_mut(&mut self, id: &SessionId, now: DateTime<Utc>) -> Option<&mut Session> {
+        self.sessions.get_mut(id).filter(|s| s.is_live(now))
+    }
+
+    /// Every live session at `now` (for the admin).
+    pub fn live(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Session> {
+        self.sessions.values().filter(move |s| s.is_live(now))
+    }
+
+    /// R4: a message was sent or received at `now`: the clock restarts.
+    /// Returns false when the session is not live.
+    pub fn touch(&mut self, id: &SessionId, now: DateTime<Utc>, idle: Duration) -> bool {
+        match self.get_mut(id, now) {
+            Some(s) => {
+                s.last_activity = now;
+                s.deadline = now + idle;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The earliest deadline of a session still in the table, so the caller
+    /// can set its timer.
+    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        self.sessions.values().map(|s| s.deadline).min()
+    }
+
+    /// R4: removes every session whose deadline is at or before `now`.
+    pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Expired> {
+        let due: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|s| !s.is_live(now))
+            .map(|s| s.id.clone())
+            .collect();
+        due.iter().filter_map(|id| self.remove(id, None)).collect()
+    }
+
+    /// Ends a session now, whatever its deadline (admin `DELETE`).
+    pub fn end(&mut self, id: &SessionId, now: DateTime<Utc>) -> Option<Expired> {
+        self.remove(id, Some(now))
+    }
+
+    fn remove(&mut self, id: &SessionId, at: Option<DateTime<Utc>>) -> Option<Expired> {
+        let s = self.sessions.remove(id)?;
+        Some(Expired {
+            ended_at: at.map_or(s.deadline, |at| at.min(s.deadline)),
+            pairs: s.bindings.into_iter().collect(),
+            session: s.id,
+        })
+    }
+
+    /// Updates a recipient's delivery status (a delivery report, a modem
+    /// error). A final status is never downgraded. Returns whether anything
+    /// changed (the caller then publishes `status`).
+    pub fn update_status(
+        &mut self,
+        message: MessageId,
+        to: &Msisdn,
+        status: DeliveryStatus,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StatusError> {
+        let msg = self
+            .sessions
+            .values_mut()
+            .filter(|s| s.is_live(now))
+            .flat_map(|s| s.messages.iter_mut())
+            .find(|m| m.id == message)
+            .ok_or(StatusError::UnknownMessage(message))?;
+        let r = msg
+            .recipients
+            .iter_mut()
+            .find(|r| &r.to == to)
+            .ok_or_else(|| StatusError::UnknownRecipient {
+                message,
+                to: to.clone(),
+            })?;
+        if r.status.is_final() || (r.status == status && r.reason == reason) {
+            return Ok(false);
+        }
+        r.status = status;
+        r.reason = reason;
+        Ok(true)
+    }
+}
