@@ -25,6 +25,7 @@ mod allocator;
 mod engine;
 mod numbers;
 mod optout;
+mod outcome;
 mod settings;
 mod table;
 mod tariff;
@@ -35,12 +36,12 @@ mod proptests;
 mod tests;
 
 pub use allocator::{Allocator, ShortCode};
-pub use engine::{
-    CoreState, Decision, MoOutcome, OutOfSession, RecipientPlan, Refusal, Routed, SendError,
-    SendPlan, SessionCore,
-};
+pub use engine::{CoreState, SessionCore};
 pub use numbers::{calling_code, normalize, FleetPlan, Msisdn, NumberError};
 pub use optout::{Keyword, OptOutList, OptOutWords};
+pub use outcome::{
+    Decision, MoOutcome, OutOfSession, RecipientPlan, Refusal, Routed, SendError, SendPlan,
+};
 pub use settings::{CoreConfig, CoreConfigError};
 pub use table::{
     DeliveryStatus, Expired, MessageId, RecipientStatus, Reply, SentMessage, Session, SessionId,
