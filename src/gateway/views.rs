@@ -1,0 +1,90 @@
+//! From the session core's values to the JSON shapes of the API.
+
+use crate::session::{Cdr, DeliveryStatus, Reply, Session};
+
+use super::api::{
+    ChargeItem, MessageView, RecipientView, ReplyView, SessionSummary, SessionView, TaxLine,
+};
+
+pub fn status_text(s: DeliveryStatus) -> &'static str {
+    match s {
+        DeliveryStatus::Queued => "queued",
+        DeliveryStatus::Sent => "sent",
+        DeliveryStatus::Delivered => "delivered",
+        DeliveryStatus::Failed => "failed",
+    }
+}
+
+pub fn reply_view(r: &Reply) -> ReplyView {
+    ReplyView {
+        from: r.from.0.clone(),
+        short_code: r.short_code.0.clone(),
+        text: r.text.clone(),
+        received_at: r.received_at,
+    }
+}
+
+pub fn session_view(s: &Session) -> SessionView {
+    SessionView {
+        id: s.id.0.clone(),
+        expires_at: s.deadline,
+        messages: s
+            .messages
+            .iter()
+            .map(|m| MessageView {
+                id: m.id.0.to_string(),
+                text: m.text.clone(),
+                sent_at: m.sent_at,
+                recipients: m
+                    .recipients
+                    .iter()
+                    .map(|r| RecipientView {
+                        to: r.to.0.clone(),
+                        short_code: Some(r.short_code.0.clone()),
+                        status: status_text(r.status).into(),
+                        reason: r.reason.clone(),
+                        can_reply: r.can_reply,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        replies: s.replies.iter().map(reply_view).collect(),
+    }
+}
+
+pub fn session_summary(s: &Session) -> SessionSummary {
+    SessionSummary {
+        id: s.id.0.clone(),
+        created_at: s.created_at,
+        expires_at: s.deadline,
+        messages: s.messages.len(),
+        replies: s.replies.len(),
+        bindings: s
+            .bindings
+            .iter()
+            .map(|(n, c)| (n.0.clone(), c.0.clone()))
+            .collect(),
+    }
+}
+
+pub fn charge_item(id: u64, c: &Cdr) -> ChargeItem {
+    ChargeItem {
+        id: id.to_string(),
+        time: c.time,
+        number: c.number.0.clone(),
+        short_code: c.short_code.0.clone(),
+        base: c.base.to_string(),
+        taxes: c
+            .taxes
+            .iter()
+            .map(|t| TaxLine {
+                name: t.name.clone(),
+                rate: t.rate.to_string(),
+                amount: t.amount.to_string(),
+            })
+            .collect(),
+        total: c.total.to_string(),
+        currency: c.currency.clone(),
+        in_session: c.in_session,
+    }
+}
