@@ -31,6 +31,12 @@ impl GatewayHandle {
     pub fn new(addr: Addr<Gateway>, pool: ModemPool) -> Self {
         GatewayHandle { addr, pool }
     }
+
+    /// Saves, flushes and stops the supervisor, then stops the modems.
+    pub async fn shutdown(&self) {
+        let _ = self.addr.send(super::supervisor::Shutdown).await;
+        self.pool.shutdown().await;
+    }
 }
 
 impl GatewayApi for GatewayHandle {
@@ -92,7 +98,12 @@ impl GatewayApi for GatewayHandle {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> BoxFuture<'_, Vec<ChargeItem>> {
-        Box::pin(async move { self.addr.send(ListCharges { from, to }).await.unwrap_or_default() })
+        Box::pin(async move {
+            self.addr
+                .send(ListCharges { from, to })
+                .await
+                .unwrap_or_default()
+        })
     }
 
     fn counters(&self) -> BoxFuture<'_, GatewayCounters> {
@@ -101,8 +112,18 @@ impl GatewayApi for GatewayHandle {
 
     fn ready(&self) -> BoxFuture<'_, bool> {
         Box::pin(async move {
-            let store_open = self.addr.send(Counters).await.map(|c| c.store_open).unwrap_or(false);
-            store_open && self.pool.statuses().iter().any(|s| s.state == ModemState::Up)
+            let store_open = self
+                .addr
+                .send(Counters)
+                .await
+                .map(|c| c.store_open)
+                .unwrap_or(false);
+            store_open
+                && self
+                    .pool
+                    .statuses()
+                    .iter()
+                    .any(|s| s.state == ModemState::Up)
         })
     }
 }

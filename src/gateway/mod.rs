@@ -12,3 +12,26 @@ pub mod handle;
 pub mod records;
 pub mod supervisor;
 pub mod views;
+
+use std::sync::Arc;
+
+use actix::Actor;
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::modem::pool::{ModemPool, PoolEvent};
+use crate::session::SessionCore;
+use crate::store::{Store, StoreError};
+
+/// Starts the supervisor (inside an actix System) over `store`, restoring
+/// what it holds, and returns its handle.
+pub fn start(
+    core: SessionCore,
+    store: Store,
+    pool: ModemPool,
+    events: mpsc::UnboundedReceiver<PoolEvent>,
+    clock: Arc<dyn Clock>,
+) -> Result<handle::GatewayHandle, StoreError> {
+    let gateway = supervisor::Gateway::new(core, store, pool.clone(), clock, events)?;
+    Ok(handle::GatewayHandle::new(gateway.start(), pool))
+}

@@ -161,9 +161,22 @@ impl Gateway {
         });
     }
 
-    fn set_status(&mut self, message_id: u64, session: &str, to: &str, status: DeliveryStatus, reason: Option<String>) {
+    fn set_status(
+        &mut self,
+        message_id: u64,
+        session: &str,
+        to: &str,
+        status: DeliveryStatus,
+        reason: Option<String>,
+    ) {
         let now = self.now();
-        match self.core.update_status(MessageId(message_id), &Msisdn(to.to_string()), status, reason.clone(), now) {
+        match self.core.update_status(
+            MessageId(message_id),
+            &Msisdn(to.to_string()),
+            status,
+            reason.clone(),
+            now,
+        ) {
             Ok(true) => {
                 self.save_core();
                 self.publish(
@@ -189,7 +202,12 @@ impl Gateway {
             return;
         }
         for e in ended {
-            self.publish(&e.session.0, SessionEvent::Expired { ended_at: e.ended_at });
+            self.publish(
+                &e.session.0,
+                SessionEvent::Expired {
+                    ended_at: e.ended_at,
+                },
+            );
             self.channels.remove(&e.session.0);
         }
         self.save_core();
@@ -198,13 +216,21 @@ impl Gateway {
 
     /// One SMS part arrived at `short_code`. Returns whether it may be
     /// acknowledged once flushed.
-    fn receive(&mut self, short_code: &str, deliver: &crate::sms::Deliver, ctx: &mut Context<Self>) -> bool {
+    fn receive(
+        &mut self,
+        short_code: &str,
+        deliver: &crate::sms::Deliver,
+        ctx: &mut Context<Self>,
+    ) -> bool {
         let now = self.now();
         let assembler = self
             .assemblers
             .entry(short_code.to_string())
             .or_insert_with(|| Assembler::new(ASSEMBLY_TIMEOUT));
-        let mut done = assembler.push(IncomingPart::from(deliver), now).into_iter().collect::<Vec<_>>();
+        let mut done = assembler
+            .push(IncomingPart::from(deliver), now)
+            .into_iter()
+            .collect::<Vec<_>>();
         done.extend(assembler.expire(now));
         let snapshot = assembler.clone();
         for message in done {
@@ -222,7 +248,9 @@ impl Gateway {
     /// R3, R7, R10, R12 for one complete message.
     fn route(&mut self, short_code: &str, from: &str, text: &str, ctx: &mut Context<Self>) {
         let now = self.now();
-        let outcome = self.core.route_reply(from, &ShortCode(short_code.to_string()), text, now);
+        let outcome = self
+            .core
+            .route_reply(from, &ShortCode(short_code.to_string()), text, now);
         match outcome.routed {
             Routed::ToSession { session, reply } => {
                 let expires_at = self
@@ -269,7 +297,11 @@ impl Gateway {
             }
         }
         let id = self.store.next_id().unwrap_or_default();
-        if let Err(e) = self.tables.charges.put(&format!("{id:020}"), &views::charge_item(id, &outcome.cdr)) {
+        if let Err(e) = self
+            .tables
+            .charges
+            .put(&format!("{id:020}"), &views::charge_item(id, &outcome.cdr))
+        {
             tracing::error!(error = %e, "cannot record a charge");
         }
         self.save_core();
@@ -285,11 +317,23 @@ impl Gateway {
             ReportStatus::Pending => {}
             ReportStatus::Delivered => {
                 let _ = self.tables.refs.remove(&key);
-                let mut p = self.tables.progress.get(&pkey).ok().flatten().unwrap_or_default();
+                let mut p = self
+                    .tables
+                    .progress
+                    .get(&pkey)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
                 p.delivered_parts += 1;
                 if p.delivered_parts >= r.parts {
                     let _ = self.tables.progress.remove(&pkey);
-                    self.set_status(r.message_id, &r.session_id, &r.to, DeliveryStatus::Delivered, None);
+                    self.set_status(
+                        r.message_id,
+                        &r.session_id,
+                        &r.to,
+                        DeliveryStatus::Delivered,
+                        None,
+                    );
                 } else {
                     let _ = self.tables.progress.put(&pkey, &p);
                 }
@@ -388,10 +432,18 @@ impl Handler<WebSend> for Gateway {
             .recipients
             .iter()
             .map(|r| {
-                let to = r.to.as_ref().map(|m| m.0.clone()).unwrap_or_else(|| r.input.clone());
+                let to =
+                    r.to.as_ref()
+                        .map(|m| m.0.clone())
+                        .unwrap_or_else(|| r.input.clone());
                 match &r.decision {
-                    Decision::Queued { short_code, can_reply } => {
-                        if let (Some(message), Some(session)) = (plan.message, plan.session.as_ref()) {
+                    Decision::Queued {
+                        short_code,
+                        can_reply,
+                    } => {
+                        if let (Some(message), Some(session)) =
+                            (plan.message, plan.session.as_ref())
+                        {
                             records.push(OutboxRecord {
                                 message_id: message.0,
                                 session_id: session.0.clone(),
@@ -491,20 +543,38 @@ impl Handler<Dispatched> for Gateway {
                     let _ = self.tables.refs.put(&ref_key(&r.short_code, *mr), &rec);
                 }
                 let _ = self.tables.outbox.remove(&r.key());
-                self.set_status(r.message_id, &r.session_id, &r.to, DeliveryStatus::Sent, None);
+                self.set_status(
+                    r.message_id,
+                    &r.session_id,
+                    &r.to,
+                    DeliveryStatus::Sent,
+                    None,
+                );
                 self.flush_later();
             }
-            SendOutcome::Failed { reason, permanent: false } => {
+            SendOutcome::Failed {
+                reason,
+                permanent: false,
+            } => {
                 tracing::info!(to = %r.to, %reason, "send will be tried again");
                 ctx.run_later(REDISPATCH_AFTER, move |act, ctx| act.dispatch(r, ctx));
             }
-            SendOutcome::Failed { reason, permanent: true } => {
+            SendOutcome::Failed {
+                reason,
+                permanent: true,
+            } => {
                 let failed = OutboxRecord {
                     failed: Some(reason.clone()),
                     ..r.clone()
                 };
                 let _ = self.tables.outbox.put(&r.key(), &failed);
-                self.set_status(r.message_id, &r.session_id, &r.to, DeliveryStatus::Failed, Some(reason));
+                self.set_status(
+                    r.message_id,
+                    &r.session_id,
+                    &r.to,
+                    DeliveryStatus::Failed,
+                    Some(reason),
+                );
                 self.flush_later();
             }
         }
@@ -522,7 +592,9 @@ impl Handler<Incoming> for Gateway {
     fn handle(&mut self, msg: Incoming, ctx: &mut Context<Self>) {
         let PoolEvent { short_code, event } = msg.0;
         let (ok, ack) = match event {
-            ModemEvent::Received { deliver, ack } => (self.receive(&short_code, &deliver, ctx), ack),
+            ModemEvent::Received { deliver, ack } => {
+                (self.receive(&short_code, &deliver, ctx), ack)
+            }
             ModemEvent::DeliveryReport {
                 message_ref,
                 status,
@@ -557,7 +629,9 @@ pub struct GetSession(pub String);
 impl Handler<GetSession> for Gateway {
     type Result = Option<SessionView>;
     fn handle(&mut self, msg: GetSession, _: &mut Context<Self>) -> Self::Result {
-        self.core.get(&SessionId(msg.0), self.now()).map(views::session_view)
+        self.core
+            .get(&SessionId(msg.0), self.now())
+            .map(views::session_view)
     }
 }
 
@@ -586,7 +660,10 @@ pub struct ListSessions;
 impl Handler<ListSessions> for Gateway {
     type Result = Vec<SessionSummary>;
     fn handle(&mut self, _: ListSessions, _: &mut Context<Self>) -> Self::Result {
-        self.core.live_sessions(self.now()).map(views::session_summary).collect()
+        self.core
+            .live_sessions(self.now())
+            .map(views::session_summary)
+            .collect()
     }
 }
 
@@ -601,7 +678,12 @@ impl Handler<EndSession> for Gateway {
         let now = self.now();
         match self.core.end_session(&SessionId(msg.0.clone()), now) {
             Some(e) => {
-                self.publish(&msg.0, SessionEvent::Expired { ended_at: e.ended_at });
+                self.publish(
+                    &msg.0,
+                    SessionEvent::Expired {
+                        ended_at: e.ended_at,
+                    },
+                );
                 self.channels.remove(&msg.0);
                 self.save_core();
                 self.flush_later();
@@ -630,7 +712,12 @@ impl Handler<ListOutbox> for Gateway {
                 session_id: r.session_id,
                 to: r.to,
                 short_code: r.short_code,
-                status: if r.failed.is_some() { "failed" } else { "queued" }.into(),
+                status: if r.failed.is_some() {
+                    "failed"
+                } else {
+                    "queued"
+                }
+                .into(),
                 queued_at: r.queued_at,
                 reason: r.failed,
             })
@@ -693,5 +780,20 @@ impl Handler<Counters> for Gateway {
             mo_charges: self.tables.charges.len() as u64,
             store_open: true,
         })
+    }
+}
+
+/// Stops the supervisor after saving and flushing everything.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for Gateway {
+    type Result = ();
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        for (_, tx) in self.channels.drain() {
+            drop(tx);
+        }
+        ctx.stop();
     }
 }

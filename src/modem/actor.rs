@@ -47,6 +47,7 @@ pub struct Modem {
     queue: SendQueue,
     events: mpsc::UnboundedSender<ModemEvent>,
     status: SharedStatus,
+    driver: Option<tokio::task::AbortHandle>,
 }
 
 impl Modem {
@@ -76,6 +77,7 @@ impl Modem {
             queue: Arc::new(Mutex::new(receiver)),
             events,
             status,
+            driver: None,
         }
     }
 
@@ -83,13 +85,14 @@ impl Modem {
         self.status.clone()
     }
 
-    fn spawn_driver(&self, ctx: &mut Context<Self>) {
+    fn spawn_driver(&mut self, ctx: &mut Context<Self>) {
         let task = tokio::task::spawn_local((self.runner)(
             self.cfg.clone(),
             self.queue.clone(),
             self.events.clone(),
             self.status.clone(),
         ));
+        self.driver = Some(task.abort_handle());
         ctx.spawn(
             task.into_actor(self)
                 .map(|result, act, ctx| match result {
@@ -109,6 +112,28 @@ impl Actor for Modem {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.spawn_driver(ctx);
+    }
+
+    fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        // The driver owns the port: ending it closes the port (serial ports
+        // open exclusively, so a successor could not open it otherwise).
+        if let Some(driver) = self.driver.take() {
+            driver.abort();
+        }
+        Running::Stop
+    }
+}
+
+/// Stops the modem and closes its port.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopModem;
+
+impl Handler<StopModem> for Modem {
+    type Result = ();
+
+    fn handle(&mut self, _: StopModem, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }
 

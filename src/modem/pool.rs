@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
-use super::actor::{Modem, SendSms};
+use super::actor::{Modem, SendSms, StopModem};
 use super::driver::DriverConfig;
 use super::types::{ModemEvent, ModemStatus, OutgoingSms, SendOutcome, SharedStatus};
 
@@ -100,5 +100,12 @@ impl ModemPool {
 
     pub fn status(&self, short_code: &str) -> Option<ModemStatus> {
         self.members.get(short_code).map(|m| m.status.get())
+    }
+
+    /// Stops every modem and closes their ports.
+    pub async fn shutdown(&self) {
+        for m in self.members.values() {
+            let _ = m.addr.send(StopModem).await;
+        }
     }
 }

@@ -1,0 +1,304 @@
+//! The gateway end to end on the emulated network (no HTTP): sessions,
+//! short-code bindings, reply routing, late replies, charges, delivery
+//! status, and a restart that keeps sessions, bindings and the outbox.
+//! Rules are those of ../shared/SPEC.md.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smsgate::clock::SystemClock;
+use smsgate::config::Config;
+use smsgate::emulator::faults::Fault;
+use smsgate::emulator::network::PartOrder;
+use smsgate::emulator::{Emulator, EmulatorConfig};
+use smsgate::gateway::api::{GatewayApi, SendRequest, SessionEvent};
+use smsgate::gateway::handle::GatewayHandle;
+use smsgate::modem::driver::DriverConfig;
+use smsgate::modem::pool::ModemPool;
+use smsgate::modem::types::ModemState;
+use smsgate::session::{CoreConfig, SessionCore, ShortCode};
+use smsgate::store::{Store, DEFAULT_CACHE_BYTES};
+use tokio::sync::mpsc;
+
+const PHONE: &str = "+18095551234";
+const WITHIN: Duration = Duration::from_secs(30);
+const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+async fn start(emu: &Emulator, dir: &Path, idle: Duration) -> GatewayHandle {
+    let store = Store::open(dir, DEFAULT_CACHE_BYTES).unwrap();
+    let configs: Vec<DriverConfig> = emu
+        .modems()
+        .iter()
+        .map(|m| DriverConfig {
+            health_interval: Duration::from_millis(500),
+            sweep_interval: Duration::from_secs(1),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(500),
+            ..DriverConfig::new(&m.number, &m.path.to_string_lossy())
+        })
+        .collect();
+    let codes: Vec<ShortCode> = configs
+        .iter()
+        .map(|c| ShortCode(c.short_code.clone()))
+        .collect();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pool = ModemPool::start(configs, tx);
+    let mut cfg = Config::default();
+    cfg.session.idle_timeout = idle;
+    let mut core = CoreConfig::from_config(&cfg).unwrap();
+    core.pool = codes;
+    let handle = smsgate::gateway::start(
+        SessionCore::new(core),
+        store,
+        pool,
+        rx,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    wait("modems up", async || {
+        let m = handle.modems().await;
+        m.iter().all(|s| s.state == ModemState::Up).then_some(())
+    })
+    .await;
+    handle
+}
+
+async fn wait<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn req(to: &[&str], text: &str) -> SendRequest {
+    SendRequest {
+        to: to.iter().map(|s| s.to_string()).collect(),
+        text: text.to_string(),
+    }
+}
+
+#[actix::test]
+async fn two_sessions_reach_one_phone_through_two_short_codes_and_replies_go_home() {
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 3,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(&emu, dir.path(), Duration::from_secs(300)).await;
+
+    // R2, R5: two browsers, one phone; each session gets its own short code.
+    let a = gw
+        .send(None, req(&["8095551234"], "Hola desde A"), CLIENT)
+        .await
+        .unwrap();
+    let b = gw
+        .send(None, req(&[PHONE], "Hola desde B"), CLIENT)
+        .await
+        .unwrap();
+    assert_ne!(a.session.id, b.session.id);
+    let code_a = a.recipients[0].short_code.clone().unwrap();
+    let code_b = b.recipients[0].short_code.clone().unwrap();
+    assert_eq!(
+        a.recipients[0].to, PHONE,
+        "national number normalised to E.164"
+    );
+    assert_ne!(code_a, code_b, "R5: a pair belongs to one live session");
+    wait("both SMS on the phone", async || {
+        (emu.inbox(PHONE).len() == 2).then_some(())
+    })
+    .await;
+    let inbox = emu.inbox(PHONE);
+    assert!(inbox
+        .iter()
+        .any(|m| m.from == code_a && m.text == "Hola desde A"));
+    assert!(inbox
+        .iter()
+        .any(|m| m.from == code_b && m.text == "Hola desde B"));
+
+    // R3: each reply reaches the session of its short code, live.
+    let mut events_a = gw.subscribe(&a.session.id).await.unwrap();
+    emu.phone_send(PHONE, &code_b, "respuesta para B", PartOrder::InOrder)
+        .unwrap();
+    emu.phone_send(
+        PHONE,
+        &code_a,
+        &"respuesta larga para A ".repeat(10),
+        PartOrder::Reversed,
+    )
+    .unwrap();
+    let reply = loop {
+        match tokio::time::timeout(WITHIN, events_a.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            SessionEvent::Reply { reply, .. } => break reply,
+            _ => continue,
+        }
+    };
+    assert_eq!(reply.text, "respuesta larga para A ".repeat(10));
+    assert_eq!(reply.from, PHONE);
+    wait("B's reply", async || {
+        let s = gw.session(&b.session.id).await?;
+        (s.replies.len() == 1).then_some(())
+    })
+    .await;
+    let sa = gw.session(&a.session.id).await.unwrap();
+    let sb = gw.session(&b.session.id).await.unwrap();
+    assert_eq!(sa.replies.len(), 1);
+    assert_eq!(sb.replies[0].text, "respuesta para B");
+    // R10: every MO is charged, RD$1.00 + 18 % ITBIS.
+    let charges = gw.charges(None, None).await;
+    assert_eq!(charges.len(), 2);
+    assert!(charges
+        .iter()
+        .all(|c| c.total == "1.18" && c.currency == "DOP" && c.in_session));
+
+    // Delivery status: queued → sent → delivered.
+    wait("delivered", async || {
+        let s = gw.session(&a.session.id).await?;
+        (s.messages[0].recipients[0].status == "delivered").then_some(())
+    })
+    .await;
+    gw.shutdown().await;
+    emu.shutdown();
+}
+
+#[actix::test]
+async fn late_replies_stay_out_of_every_session() {
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(&emu, dir.path(), Duration::from_secs(2)).await;
+    let first = gw
+        .send(None, req(&[PHONE], "primera"), CLIENT)
+        .await
+        .unwrap();
+    let old_code = first.recipients[0].short_code.clone().unwrap();
+    let mut events = gw.subscribe(&first.session.id).await.unwrap();
+    // R4: the session ends after the idle timeout and says so.
+    let ended = tokio::time::timeout(WITHIN, async {
+        loop {
+            if let Ok(SessionEvent::Expired { .. }) = events.recv().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "expired event");
+    assert!(gw.session(&first.session.id).await.is_none());
+    // R6: a new send reaches the phone through another short code.
+    let second = gw
+        .send(
+            Some(first.session.id.clone()),
+            req(&[PHONE], "segunda"),
+            CLIENT,
+        )
+        .await
+        .unwrap();
+    assert_ne!(second.session.id, first.session.id);
+    assert_ne!(
+        second.recipients[0].short_code.as_deref(),
+        Some(old_code.as_str())
+    );
+    // R7: a reply to the old pair reaches no session, but is kept and charged.
+    emu.phone_send(PHONE, &old_code, "tarde", PartOrder::InOrder)
+        .unwrap();
+    wait("out-of-session record", async || {
+        (gw.out_of_session().await.len() == 1).then_some(())
+    })
+    .await;
+    assert!(gw
+        .session(&second.session.id)
+        .await
+        .unwrap()
+        .replies
+        .is_empty());
+    let charges = gw.charges(None, None).await;
+    assert_eq!(charges.len(), 1);
+    assert!(!charges[0].in_session);
+    gw.shutdown().await;
+    emu.shutdown();
+}
+
+#[actix::test]
+async fn a_restart_keeps_sessions_bindings_and_queued_messages() {
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(&emu, dir.path(), Duration::from_secs(300)).await;
+    let answer = gw
+        .send(None, req(&[PHONE], "antes del reinicio"), CLIENT)
+        .await
+        .unwrap();
+    let code = answer.recipients[0].short_code.clone().unwrap();
+    let modem = emu.modems().iter().position(|m| m.number == code).unwrap();
+    wait("first SMS", async || {
+        (emu.inbox(PHONE).len() == 1).then_some(())
+    })
+    .await;
+    // The modem loses the network: the next message waits in the outbox.
+    emu.inject_fault(modem, Fault::Deregister).unwrap();
+    wait("modem off the network", async || {
+        let m = gw.modems().await;
+        m.iter()
+            .any(|s| s.short_code == code && s.state == ModemState::NotRegistered)
+            .then_some(())
+    })
+    .await;
+    gw.send(
+        Some(answer.session.id.clone()),
+        req(&[PHONE], "en cola"),
+        CLIENT,
+    )
+    .await
+    .unwrap();
+    assert_eq!(gw.outbox().await.len(), 1, "queued while the modem is away");
+    gw.shutdown().await;
+    drop(gw);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    emu.clear_faults(modem).unwrap();
+    let gw = start(&emu, dir.path(), Duration::from_secs(300)).await;
+    // The session, its binding and its queued message survived.
+    let s = gw
+        .session(&answer.session.id)
+        .await
+        .expect("session restored");
+    assert_eq!(s.messages.len(), 2);
+    wait("queued message sent after restart", async || {
+        emu.inbox(PHONE)
+            .iter()
+            .any(|m| m.text == "en cola" && m.from == code)
+            .then_some(())
+    })
+    .await;
+    emu.phone_send(PHONE, &code, "sigo aquí", PartOrder::InOrder)
+        .unwrap();
+    wait("reply reaches the restored session", async || {
+        let s = gw.session(&answer.session.id).await?;
+        (s.replies.len() == 1).then_some(())
+    })
+    .await;
+    gw.shutdown().await;
+    emu.shutdown();
+}
