@@ -21,7 +21,12 @@ const SECTIONS: &[&str] = &[
 ];
 
 /// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: &[&str] = &["numbers.fleet_prefixes"];
+const LIST_KEYS: &[&str] = &[
+    "numbers.fleet_prefixes",
+    "numbers.fleet_numbers",
+    "numbers.opt_out_words",
+    "numbers.opt_in_words",
+];
 
 /// The whole configuration of one smsgate appliance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -101,6 +106,9 @@ pub struct SessionConfig {
     /// retired.
     #[serde(with = "humantime_serde")]
     pub retired_cooldown: Duration,
+    /// R7: text sent back to a phone that replies after its conversation
+    /// ended; unset (the default) sends nothing.
+    pub auto_reply: Option<String>,
 }
 
 impl Default for SessionConfig {
@@ -108,6 +116,7 @@ impl Default for SessionConfig {
         Self {
             idle_timeout: Duration::from_secs(5 * 60),
             retired_cooldown: Duration::from_secs(24 * 3600),
+            auto_reply: None,
         }
     }
 }
@@ -239,6 +248,22 @@ pub struct NumbersConfig {
     /// R9: numbers starting with one of these prefixes (E.164, or national)
     /// are on fleet/VPN plans: they receive but cannot reply.
     pub fleet_prefixes: Vec<String>,
+    /// R9: inclusive ranges of fleet numbers.
+    pub fleet_ranges: Vec<FleetRange>,
+    /// R9: single fleet numbers.
+    pub fleet_numbers: Vec<String>,
+    /// R12: replies that opt a number out (case- and accent-insensitive).
+    pub opt_out_words: Vec<String>,
+    /// R12: replies that lift an opt-out.
+    pub opt_in_words: Vec<String>,
+}
+
+/// An inclusive range of numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetRange {
+    pub from: String,
+    pub to: String,
 }
 
 impl Default for NumbersConfig {
@@ -246,6 +271,10 @@ impl Default for NumbersConfig {
         Self {
             country: "DO".into(),
             fleet_prefixes: Vec::new(),
+            fleet_ranges: Vec::new(),
+            fleet_numbers: Vec::new(),
+            opt_out_words: vec!["STOP".into(), "BAJA".into()],
+            opt_in_words: vec!["START".into(), "ALTA".into()],
         }
     }
 }

@@ -295,3 +295,25 @@ fn modem_profile_must_name_a_known_profile() {
         "{got:?}"
     );
 }
+
+#[test]
+fn session_rule_keys_reach_the_session_core() {
+    let f = file(
+        r#"
+[session]
+auto_reply = "La conversación terminó"
+[numbers]
+fleet_ranges = [{ from = "8095550100", to = "8095550199" }]
+fleet_numbers = ["8295551111"]
+opt_out_words = ["PARAR"]
+"#,
+    );
+    let cfg = Config::load_with_env(Some(f.path()), env(&[])).unwrap();
+    let core = smsgate::session::CoreConfig::from_config(&cfg).unwrap();
+    assert_eq!(core.auto_reply.as_deref(), Some("La conversación terminó"));
+    assert_eq!(core.opt_out.stop, vec!["PARAR".to_string()]);
+    let n = |s: &str| smsgate::session::normalize(s, "DO").unwrap();
+    assert!(core.fleet.contains(&n("8095550150")));
+    assert!(core.fleet.contains(&n("8295551111")));
+    assert!(!core.fleet.contains(&n("8095550200")));
+}

@@ -7,11 +7,16 @@ use crate::config::Config;
 /// Prints `ok` or one line per problem (`FILE: KEY: PROBLEM`) on stderr.
 /// Returns the process exit code: 0 when valid, 1 otherwise.
 pub fn run(file: Option<&Path>) -> i32 {
+    let name = file
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "defaults".into());
     match Config::load(file) {
         Ok(cfg) => {
-            let name = file
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "defaults".into());
+            // What the session core makes of it (numbers, tariff).
+            if let Err(e) = crate::session::CoreConfig::from_config(&cfg) {
+                eprintln!("{name}: {e}");
+                return 1;
+            }
             let modems = if cfg.modem.is_empty() {
                 "no modem configured: `serve` runs the embedded emulated network".to_string()
             } else {

@@ -83,12 +83,22 @@ impl CoreConfig {
             key: "numbers.country".into(),
             source,
         })?;
-        let fleet = FleetPlan::build(&country, &cfg.numbers.fleet_prefixes, &[], &[]).map_err(
-            |source| CoreConfigError::Number {
-                key: "numbers.fleet_prefixes".into(),
-                source,
-            },
-        )?;
+        let ranges: Vec<(String, String)> = cfg
+            .numbers
+            .fleet_ranges
+            .iter()
+            .map(|r| (r.from.clone(), r.to.clone()))
+            .collect();
+        let fleet = FleetPlan::build(
+            &country,
+            &cfg.numbers.fleet_prefixes,
+            &ranges,
+            &cfg.numbers.fleet_numbers,
+        )
+        .map_err(|source| CoreConfigError::Number {
+            key: "numbers.fleet_prefixes".into(),
+            source,
+        })?;
         Ok(CoreConfig {
             idle_timeout: cfg.session.idle_timeout,
             retired_cooldown: cfg.session.retired_cooldown,
@@ -100,8 +110,11 @@ impl CoreConfig {
                 .map(|m| ShortCode(m.short_code.clone()))
                 .collect(),
             fleet,
-            opt_out: OptOutWords::default(),
-            auto_reply: None,
+            opt_out: OptOutWords {
+                stop: cfg.numbers.opt_out_words.clone(),
+                start: cfg.numbers.opt_in_words.clone(),
+            },
+            auto_reply: cfg.session.auto_reply.clone(),
             tariff: Tariff::from_config(&cfg.tariff)?,
         })
     }
