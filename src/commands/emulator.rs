@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
+use super::signals::Signals;
 use crate::emulator::dce::Settings;
 use crate::emulator::{Emulator, EmulatorConfig};
 
@@ -91,36 +92,4 @@ pub async fn run(opts: Options) -> i32 {
     signals.wait().await;
     emulator.shutdown();
     0
-}
-
-/// Ctrl-C (SIGINT) and SIGTERM, caught from the moment this is created.
-pub struct Signals {
-    term: Option<tokio::signal::unix::Signal>,
-    int: Option<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    pub fn install() -> Signals {
-        use tokio::signal::unix::{signal, SignalKind};
-        Signals {
-            term: signal(SignalKind::terminate()).ok(),
-            int: signal(SignalKind::interrupt()).ok(),
-        }
-    }
-
-    /// Resolves on the first SIGINT or SIGTERM.
-    pub async fn wait(mut self) {
-        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
-            match s {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        }
-        tokio::select! {
-            _ = next(&mut self.term) => {}
-            _ = next(&mut self.int) => {}
-        }
-    }
 }

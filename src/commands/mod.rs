@@ -5,3 +5,4 @@ pub mod config_check;
 pub mod emulator;
 pub mod pdu;
 pub mod probe;
+pub mod signals;

@@ -8,6 +8,7 @@
 //! - [`codec`]: the emulator's use of the SMS codec.
 //! - [`pty`]: pseudo-terminals (the only file that touches descriptors).
 //! - [`control`]: the JSON control API (axum, loopback).
+//! - [`phones`]: the phone simulator page of `smsgate serve` (`/dev/phones`).
 //!
 //! This file is the runtime shell: one task per modem port, one lock over
 //! the pure state, time from the [`Clock`].
@@ -17,6 +18,7 @@ pub mod control;
 pub mod dce;
 pub mod faults;
 pub mod network;
+pub mod phones;
 pub mod pty;
 
 use std::collections::VecDeque;
