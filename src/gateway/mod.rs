@@ -5,10 +5,12 @@
 //! - [`supervisor`]: the actor that sequences the session core with the
 //!   store, the modems and the live event channels.
 //! - [`handle`]: the running gateway behind the [`api::GatewayApi`] trait.
+//! - [`journal`]: the session core made durable by journal and snapshots.
 //! - [`records`], [`views`]: what it persists, and the API's shapes.
 
 pub mod api;
 pub mod handle;
+pub mod journal;
 pub mod records;
 pub mod supervisor;
 pub mod views;

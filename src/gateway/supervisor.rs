@@ -22,8 +22,7 @@ use crate::clock::Clock;
 use crate::modem::pool::{ModemPool, PoolEvent};
 use crate::modem::types::{ModemEvent, OutgoingSms, SendOutcome};
 use crate::session::{
-    CoreState, Decision, DeliveryStatus, MessageId, Msisdn, Routed, SessionCore, SessionId,
-    ShortCode,
+    Decision, DeliveryStatus, MessageId, Msisdn, Routed, SessionCore, SessionId, ShortCode,
 };
 use crate::sms::{Assembler, DeliveryStatus as ReportStatus, IncomingPart};
 use crate::store::{Store, StoreError, Table};
@@ -32,6 +31,7 @@ use super::api::{
     ChargeItem, GatewayCounters, OutOfSessionItem, OutboxItem, RecipientAnswer, SendAnswer,
     SendError, SendRequest, SessionEvent, SessionRef, SessionSummary, SessionView,
 };
+use super::journal::{apply, Applied, Entry, Journal, Snapshot};
 use super::records::{outbox_key, ref_key, OutboxRecord, Progress, RefRecord};
 use super::views;
 
@@ -47,7 +47,8 @@ const CHANNEL_CAPACITY: usize = 256;
 /// The tables of the gateway.
 #[derive(Clone)]
 pub struct Tables {
-    pub core: Table<CoreState>,
+    pub journal: Table<Entry>,
+    pub snapshots: Table<Snapshot>,
     pub outbox: Table<OutboxRecord>,
     pub refs: Table<RefRecord>,
     pub progress: Table<Progress>,
@@ -59,7 +60,8 @@ pub struct Tables {
 impl Tables {
     pub fn open(store: &Store) -> Result<Tables, StoreError> {
         Ok(Tables {
-            core: store.table("core")?,
+            journal: store.table("journal")?,
+            snapshots: store.table("snapshots")?,
             outbox: store.table("outbox")?,
             refs: store.table("refs")?,
             progress: store.table("progress")?,
@@ -73,6 +75,7 @@ impl Tables {
 /// The supervisor.
 pub struct Gateway {
     core: SessionCore,
+    journal: Journal,
     store: Store,
     tables: Tables,
     pool: ModemPool,
@@ -93,17 +96,16 @@ impl Gateway {
         events: tokio::sync::mpsc::UnboundedReceiver<PoolEvent>,
     ) -> Result<Gateway, StoreError> {
         let tables = Tables::open(&store)?;
-        let config = core.config().clone();
-        let core = match tables.core.get("state")? {
-            Some(state) => SessionCore::restore(config, state),
-            None => core,
-        };
+        let mut core = core;
+        let journal =
+            Journal::restore(tables.journal.clone(), tables.snapshots.clone(), &mut core)?;
         let mut assemblers = HashMap::new();
         for (code, a) in tables.assembly.all()? {
             assemblers.insert(code, a);
         }
         Ok(Gateway {
             core,
+            journal,
             store,
             tables,
             pool,
@@ -118,9 +120,26 @@ impl Gateway {
         self.clock.now()
     }
 
-    fn save_core(&self) {
-        if let Err(e) = self.tables.core.put("state", self.core.state()) {
-            tracing::error!(error = %e, "cannot save the session state");
+    /// Applies one change to the core and journals it.
+    fn change(&mut self, entry: Entry) -> Applied {
+        let applied = apply(&mut self.core, &entry);
+        let journaled = match &applied {
+            // An expiry that ended nothing changed nothing worth replaying.
+            Applied::Ended(e) if e.is_empty() => Ok(()),
+            _ => self.journal.append(&entry),
+        };
+        if let Err(e) = journaled {
+            tracing::error!(error = %e, "cannot journal a session change");
+        }
+        if self.journal.snapshot_due() {
+            self.snapshot();
+        }
+        applied
+    }
+
+    fn snapshot(&mut self) {
+        if let Err(e) = self.journal.snapshot(self.core.state()) {
+            tracing::error!(error = %e, "cannot snapshot the session state");
         }
     }
 
@@ -169,16 +188,18 @@ impl Gateway {
         status: DeliveryStatus,
         reason: Option<String>,
     ) {
-        let now = self.now();
-        match self.core.update_status(
-            MessageId(message_id),
-            &Msisdn(to.to_string()),
+        let at = self.now();
+        let Applied::Status(result) = self.change(Entry::Status {
+            message: MessageId(message_id),
+            to: Msisdn(to.to_string()),
             status,
-            reason.clone(),
-            now,
-        ) {
+            reason: reason.clone(),
+            at,
+        }) else {
+            return;
+        };
+        match result {
             Ok(true) => {
-                self.save_core();
                 self.publish(
                     session,
                     SessionEvent::Status {
@@ -196,8 +217,10 @@ impl Gateway {
     }
 
     fn sweep_expired(&mut self) {
-        let now = self.now();
-        let ended = self.core.expire(now);
+        let at = self.now();
+        let Applied::Ended(ended) = self.change(Entry::Expire { at }) else {
+            return;
+        };
         if ended.is_empty() {
             return;
         }
@@ -210,7 +233,6 @@ impl Gateway {
             );
             self.channels.remove(&e.session.0);
         }
-        self.save_core();
         self.flush_later();
     }
 
@@ -304,7 +326,6 @@ impl Gateway {
         {
             tracing::error!(error = %e, "cannot record a charge");
         }
-        self.save_core();
     }
 
     fn report(&mut self, short_code: &str, mr: u8, status: ReportStatus) {
@@ -380,7 +401,7 @@ impl Actor for Gateway {
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
-        self.save_core();
+        self.snapshot();
         let _ = self.store.flush_blocking();
         Running::Stop
     }
@@ -406,14 +427,15 @@ impl Handler<WebSend> for Gateway {
 
     fn handle(&mut self, msg: WebSend, _ctx: &mut Context<Self>) -> Self::Result {
         let now = self.now();
-        let existing = msg.session.map(SessionId);
-        let result = self.core.begin_send(
-            existing.as_ref(),
-            SessionId(fresh_session_id()),
-            &msg.request.to,
-            &msg.request.text,
-            now,
-        );
+        let Applied::Send(result) = self.change(Entry::Send {
+            existing: msg.session.map(SessionId),
+            new_id: SessionId(fresh_session_id()),
+            to: msg.request.to.clone(),
+            text: msg.request.text.clone(),
+            at: now,
+        }) else {
+            return Box::pin(fut::ready(Err(SendError::Unavailable)));
+        };
         let plan = match result {
             Ok(p) => p,
             Err(e) => {
@@ -494,15 +516,17 @@ impl Handler<WebSend> for Gateway {
                 stored = false;
             }
         }
-        self.save_core();
         let session_id = SessionId(session_ref.id.clone());
         let store = self.store.clone();
         Box::pin(
             async move { stored && store.flush().await.is_ok() }
                 .into_actor(self)
                 .map(move |durable, act, ctx| {
-                    let now = act.now();
-                    act.core.finish_send(&session_id, now);
+                    let at = act.now();
+                    act.change(Entry::Finish {
+                        session: session_id,
+                        at,
+                    });
                     if !durable {
                         return Err(SendError::Unavailable);
                     }
@@ -675,8 +699,14 @@ pub struct EndSession(pub String);
 impl Handler<EndSession> for Gateway {
     type Result = bool;
     fn handle(&mut self, msg: EndSession, _: &mut Context<Self>) -> bool {
-        let now = self.now();
-        match self.core.end_session(&SessionId(msg.0.clone()), now) {
+        let at = self.now();
+        let Applied::Ended(ended) = self.change(Entry::End {
+            session: SessionId(msg.0.clone()),
+            at,
+        }) else {
+            return false;
+        };
+        match ended.first() {
             Some(e) => {
                 self.publish(
                     &msg.0,
@@ -685,7 +715,6 @@ impl Handler<EndSession> for Gateway {
                     },
                 );
                 self.channels.remove(&msg.0);
-                self.save_core();
                 self.flush_later();
                 true
             }
