@@ -211,7 +211,7 @@ mod tests {
         let snaps = store.table::<Snapshot>("snapshots").unwrap();
         let mut live = core();
         let mut journal = Journal::restore(entries.clone(), snaps.clone(), &mut live).unwrap();
-        let mut step = |live: &mut SessionCore, journal: &mut Journal, e: Entry| {
+        let step = |live: &mut SessionCore, journal: &mut Journal, e: Entry| {
             apply(live, &e);
             journal.append(&e).unwrap();
         };
