@@ -15,6 +15,9 @@
 //!   short-code bindings, reply routing, opt-out, fleet numbers, charges.
 //! - [`gateway`]: wires modems, sessions and the store; serves the web
 //!   layer through one trait.
+//! - [`web`]: axum: the public send page with live replies (SSE), the
+//!   public and admin JSON APIs, `/metrics`, health; depends on the
+//!   gateway only through `GatewayApi`.
 //! - [`store`]: persistence in sled (the only module that imports it).
 //! - [`clock`]: the one clock abstraction (system or manual time).
 //! - [`config`]: the one configuration struct (TOML file plus
@@ -37,3 +40,4 @@ pub mod modem;
 pub mod session;
 pub mod sms;
 pub mod store;
+pub mod web;

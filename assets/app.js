@@ -1,0 +1,273 @@
+// smsgate send page. Everything a phone sent is put in the page with
+// textContent only, never innerHTML. Loaded with `defer` from /assets/
+// (the Content-Security-Policy allows no inline script).
+"use strict";
+
+(function () {
+  // ---- SMS cost: the same rules as crate::sms::measure (GET /api/measure) ----
+  var GSM_DEFAULT =
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\u001bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+  var GSM_EXTENSION = "\f^{}\\[~]|€";
+
+  function septetCost(ch) {
+    if (ch === "\u001b") return 0;
+    if (GSM_DEFAULT.indexOf(ch) >= 0) return 1;
+    if (GSM_EXTENSION.indexOf(ch) >= 0) return 2;
+    return 0;
+  }
+
+  function measure(text) {
+    var chars = Array.from(text);
+    var gsm = chars.every(function (c) { return septetCost(c) > 0; });
+    var single = gsm ? 160 : 70, multi = gsm ? 153 : 67;
+    var costs = chars.map(function (c) { return gsm ? septetCost(c) : c.length; });
+    var units = costs.reduce(function (a, b) { return a + b; }, 0);
+    var parts = 1, last = units;
+    if (units > single) {
+      parts = 1; last = 0;
+      costs.forEach(function (n) {
+        if (last + n > multi) { parts += 1; last = 0; }
+        last += n;
+      });
+    }
+    var limit = parts > 1 ? multi : single;
+    return { encoding: gsm ? "gsm7" : "ucs2", parts: parts, units: units,
+             units_left: Math.max(0, limit - last), chars: chars.length };
+  }
+
+  // ---- numbers: the same rules as web::numbers::normalize ----
+  function normalize(typed) {
+    var t = typed.trim(), plus = t.charAt(0) === "+";
+    var rest = plus ? t.slice(1) : t;
+    if (!/^[0-9 ().-]*$/.test(rest)) return null;
+    var d = rest.replace(/[^0-9]/g, "");
+    if (plus) return d.length >= 8 && d.length <= 15 && d.charAt(0) !== "0" ? "+" + d : null;
+    if (d.length === 11 && d.charAt(0) === "1") d = d.slice(1);
+    if (d.length !== 10) return null;
+    return /^(809|829|849)/.test(d) ? "+1" + d : null;
+  }
+
+  window.smsgate = { measure: measure, normalize: normalize };
+
+  var WORDS = {
+    es: {
+      chars: "caracteres", sms: "SMS", left: "quedan", of: "de",
+      invalid: "Número no válido: ", remove: "Quitar ", cannot_reply: "este número no puede responder",
+      from: "De", ends_in: "La sesión termina en ", error: "No se pudo enviar: ", too_long: "El mensaje es demasiado largo.",
+      queued: "en cola", sending: "enviando", sent: "enviado", delivered: "entregado", failed: "falló", refused: "rechazado",
+      invalid_number: "número no válido", opted_out: "este número no acepta mensajes",
+      no_free_short_code: "no hay código corto libre", duplicate_recipient: "repetido",
+      rate_limited: "demasiados mensajes, intenta más tarde", need_recipient: "Agrega al menos un número."
+    },
+    en: {
+      chars: "characters", sms: "SMS", left: "left", of: "of",
+      invalid: "Invalid number: ", remove: "Remove ", cannot_reply: "this number cannot reply",
+      from: "From", ends_in: "The session ends in ", error: "Could not send: ", too_long: "The message is too long.",
+      queued: "queued", sending: "sending", sent: "sent", delivered: "delivered", failed: "failed", refused: "refused",
+      invalid_number: "invalid number", opted_out: "this number does not accept messages",
+      no_free_short_code: "no free short code", duplicate_recipient: "duplicate",
+      rate_limited: "too many messages, try later", need_recipient: "Add at least one number."
+    }
+  };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var lang = document.body.getAttribute("data-lang") === "en" ? "en" : "es";
+    var W = WORDS[lang];
+    function word(code) { return Object.prototype.hasOwnProperty.call(W, code) ? W[code] : code; }
+    function $(id) { return document.getElementById(id); }
+    function el(tag, cls, text) {
+      var e = document.createElement(tag);
+      if (cls) e.className = cls;
+      if (text !== undefined) e.textContent = text;
+      return e;
+    }
+
+    var form = $("send-form"), toInput = $("to-input"), addBtn = $("add-recipient");
+    var list = $("recipients"), toError = $("to-error"), text = $("text");
+    var counter = $("counter"), formError = $("form-error"), sendBtn = $("send-button");
+    var results = $("results"), resultList = $("result-list");
+    var replies = $("replies"), repliesEmpty = $("replies-empty");
+    var countdown = $("countdown"), ended = $("session-ended");
+    var recipients = [], expiresAt = null, source = null, sending = false;
+
+    // ---- recipients ----
+    addBtn.hidden = false;
+    toInput.required = false;
+    function renderRecipients() {
+      while (list.firstChild) list.removeChild(list.firstChild);
+      recipients.forEach(function (n, i) {
+        var li = el("li", "chip");
+        li.appendChild(el("span", "", n));
+        var rm = el("button", "remove", "×");
+        rm.type = "button";
+        rm.setAttribute("aria-label", W.remove + n);
+        rm.addEventListener("click", function () {
+          recipients.splice(i, 1); renderRecipients(); toInput.focus();
+        });
+        li.appendChild(rm);
+        list.appendChild(li);
+      });
+    }
+    function addTyped() {
+      var bad = [];
+      toInput.value.split(/[,;\n\t]+/).forEach(function (t) {
+        if (!t.trim()) return;
+        var n = normalize(t);
+        if (n === null) bad.push(t.trim());
+        else if (recipients.indexOf(n) < 0) recipients.push(n);
+      });
+      toInput.value = bad.join(", ");
+      toError.textContent = bad.length ? W.invalid + bad.join(", ") : "";
+      toInput.setAttribute("aria-invalid", bad.length ? "true" : "false");
+      renderRecipients();
+      return bad.length === 0;
+    }
+    addBtn.addEventListener("click", function () { addTyped(); toInput.focus(); });
+    toInput.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === ",") { e.preventDefault(); addTyped(); }
+    });
+    toInput.addEventListener("input", function () {
+      var v = toInput.value.trim();
+      var ok = v === "" || v.split(/[,;]+/).every(function (t) { return !t.trim() || normalize(t) !== null; });
+      toInput.setAttribute("aria-invalid", ok ? "false" : "true");
+      toError.textContent = ok ? "" : W.invalid + v;
+    });
+
+    // ---- live counter ----
+    function updateCounter() {
+      var m = measure(text.value);
+      counter.textContent = m.chars + " " + W.chars + " · " + m.parts + " " + W.sms +
+        " (" + m.encoding.toUpperCase() + ", " + m.units_left + " " + W.left + ")";
+      counter.setAttribute("data-parts", String(m.parts));
+      counter.setAttribute("data-encoding", m.encoding);
+    }
+    text.addEventListener("input", updateCounter);
+    updateCounter();
+
+    // ---- results and replies ----
+    function recipientItem(r) {
+      var li = el("li", "recipient");
+      li.setAttribute("data-to", r.to);
+      li.appendChild(el("span", "to", r.to));
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(el("span", "short-code", r.short_code || "—"));
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(el("span", "status status-" + r.status,
+        word(r.status) + (r.reason ? ": " + word(r.reason) : "")));
+      if (!r.can_reply && r.status !== "refused") {
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(el("span", "no-reply", W.cannot_reply));
+      }
+      return li;
+    }
+    function showResults(rs) {
+      while (resultList.firstChild) resultList.removeChild(resultList.firstChild);
+      rs.forEach(function (r) { resultList.appendChild(recipientItem(r)); });
+      results.hidden = rs.length === 0;
+    }
+    function addReply(r) {
+      var li = el("li", "reply");
+      li.appendChild(el("span", "from", W.from + " " + r.from));
+      li.appendChild(document.createTextNode(" "));
+      var time = el("time", "", new Date(r.received_at).toLocaleTimeString(lang));
+      time.setAttribute("datetime", r.received_at);
+      li.appendChild(time);
+      li.appendChild(el("p", "text", r.text));
+      replies.appendChild(li);
+      repliesEmpty.hidden = true;
+    }
+    function clearSession() {
+      while (replies.firstChild) replies.removeChild(replies.firstChild);
+      showResults([]);
+      repliesEmpty.hidden = false;
+      expiresAt = null;
+      countdown.textContent = "";
+    }
+
+    // ---- countdown (R4): reset by every sent or received message ----
+    function tick() {
+      if (!expiresAt) return;
+      var s = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
+      countdown.textContent = W.ends_in + Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+    }
+    setInterval(tick, 1000);
+    function setExpiry(iso) { expiresAt = Date.parse(iso); tick(); }
+
+    // ---- live events (R3) ----
+    function listen() {
+      if (source) return;
+      source = new EventSource("/api/session/events");
+      source.addEventListener("reply", function (e) {
+        var d = JSON.parse(e.data);
+        addReply(d.reply);
+        setExpiry(d.expires_at);
+      });
+      source.addEventListener("status", function (e) {
+        var d = JSON.parse(e.data);
+        Array.prototype.forEach.call(resultList.children, function (li) {
+          if (li.getAttribute("data-to") !== d.to) return;
+          var s = li.querySelector(".status");
+          s.className = "status status-" + d.status;
+          s.textContent = word(d.status) + (d.reason ? ": " + word(d.reason) : "");
+        });
+      });
+      source.addEventListener("expired", function () {
+        source.close(); source = null;
+        clearSession();
+        ended.hidden = false;
+        ended.focus && ended.setAttribute("tabindex", "-1");
+      });
+      source.onerror = function () {
+        // The server ended the stream (shutdown or no session): check once.
+        if (source && source.readyState === EventSource.CLOSED) source = null;
+      };
+    }
+
+    function loadSession() {
+      fetch("/api/session", { credentials: "same-origin" }).then(function (r) {
+        if (r.status !== 200) { clearSession(); return null; }
+        return r.json();
+      }).then(function (s) {
+        if (!s) return;
+        clearSession();
+        var last = s.messages[s.messages.length - 1];
+        showResults(last ? last.recipients : []);
+        s.replies.forEach(addReply);
+        setExpiry(s.expires_at);
+        listen();
+      }).catch(function () { /* the server-rendered state stays */ });
+    }
+
+    // ---- send ----
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (sending) return;
+      formError.textContent = "";
+      if (!addTyped()) { toInput.focus(); return; }
+      if (recipients.length === 0) { toError.textContent = W.need_recipient; toInput.focus(); return; }
+      sending = true; sendBtn.disabled = true;
+      fetch("/api/send", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ to: recipients.slice(), text: text.value })
+      }).then(function (r) {
+        return r.json().then(function (body) { return { status: r.status, body: body }; });
+      }).then(function (res) {
+        if (res.status !== 202) {
+          formError.textContent = W.error + (res.body.error === "text_too_long" ? W.too_long : word(res.body.error));
+          return;
+        }
+        ended.hidden = true;
+        showResults(res.body.recipients);
+        setExpiry(res.body.session.expires_at);
+        listen();
+        text.value = ""; updateCounter();
+      }).catch(function () {
+        formError.textContent = W.error + "—";
+      }).then(function () { sending = false; sendBtn.disabled = false; });
+    });
+
+    loadSession();
+  });
+})();

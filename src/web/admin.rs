@@ -1,0 +1,249 @@
+//! The admin API (`/admin/api/*`, bearer token) and the small admin page
+//! (`/admin`, static HTML and JS that ask for the token).
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::openapi::{
+    ChargeItemDoc, ModemStatusDoc, OutOfSessionItemDoc, OutboxItemDoc, SessionSummaryDoc,
+    SessionViewDoc,
+};
+use super::{ApiError, Shared};
+use crate::gateway::api::ChargeItem;
+
+pub(crate) fn router(ctx: Shared) -> Router<Shared> {
+    let api = Router::new()
+        .route("/admin/api/sessions", get(sessions))
+        .route("/admin/api/sessions/{id}", get(session).delete(end_session))
+        .route("/admin/api/modems", get(modems))
+        .route("/admin/api/outbox", get(outbox))
+        .route("/admin/api/out-of-session", get(out_of_session))
+        .route("/admin/api/charges", get(charges))
+        .route("/admin/api/openapi.json", get(openapi))
+        .route_layer(middleware::from_fn_with_state(ctx, require_token));
+    Router::new()
+        .route("/admin", get(|| async { Html(super::assets::ADMIN_HTML) }))
+        .merge(api)
+}
+
+/// 401 with `WWW-Authenticate: Bearer` and nothing else unless the request
+/// carries the configured token (compared in constant time). With no token
+/// configured, every request is refused.
+async fn require_token(State(ctx): State<Shared>, req: Request, next: Next) -> Response {
+    let ok = match (&ctx.state.config.admin_token, bearer(req.headers())) {
+        (Some(want), Some(got)) => bool::from(want.as_bytes().ct_eq(got.as_bytes())),
+        _ => false,
+    };
+    if ok {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+        )
+            .into_response()
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Live sessions.
+#[utoipa::path(get, path = "/admin/api/sessions", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [SessionSummaryDoc]), (status = 401, description = "missing or wrong token")))]
+async fn sessions(State(ctx): State<Shared>) -> impl IntoResponse {
+    Json(ctx.state.gateway.sessions().await)
+}
+
+/// One live session with its messages and replies.
+#[utoipa::path(get, path = "/admin/api/sessions/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 200, body = SessionViewDoc), (status = 404, body = super::error::ErrorBody),
+        (status = 401, description = "missing or wrong token")))]
+async fn session(State(ctx): State<Shared>, Path(id): Path<String>) -> Response {
+    match ctx.state.gateway.admin_session(&id).await {
+        Some(v) => Json(v).into_response(),
+        None => ApiError::no_session().into_response(),
+    }
+}
+
+/// Ends a session now (its browser sees `expired`).
+#[utoipa::path(delete, path = "/admin/api/sessions/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 204, description = "ended"), (status = 404, body = super::error::ErrorBody),
+        (status = 401, description = "missing or wrong token")))]
+async fn end_session(State(ctx): State<Shared>, Path(id): Path<String>) -> Response {
+    if ctx.state.gateway.end_session(&id).await {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        ApiError::no_session().into_response()
+    }
+}
+
+/// Modems: port, short code, state, signal, registration, counters.
+#[utoipa::path(get, path = "/admin/api/modems", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [ModemStatusDoc]), (status = 401, description = "missing or wrong token")))]
+async fn modems(State(ctx): State<Shared>) -> impl IntoResponse {
+    Json(ctx.state.gateway.modems().await)
+}
+
+/// Queued and failed messages.
+#[utoipa::path(get, path = "/admin/api/outbox", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [OutboxItemDoc]), (status = 401, description = "missing or wrong token")))]
+async fn outbox(State(ctx): State<Shared>) -> impl IntoResponse {
+    Json(ctx.state.gateway.outbox().await)
+}
+
+/// Replies that reached no session (R7).
+#[utoipa::path(get, path = "/admin/api/out-of-session", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [OutOfSessionItemDoc]), (status = 401, description = "missing or wrong token")))]
+async fn out_of_session(State(ctx): State<Shared>) -> impl IntoResponse {
+    Json(ctx.state.gateway.out_of_session().await)
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+pub(crate) struct ChargesQuery {
+    /// RFC 3339 lower bound (inclusive).
+    from: Option<String>,
+    /// RFC 3339 upper bound.
+    to: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+fn rfc3339(name: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    v.filter(|s| !s.is_empty())
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!("`{name}` is not an RFC 3339 time"),
+                    )
+                })
+        })
+        .transpose()
+}
+
+/// Charge records (R10), as JSON or CSV (header line; amounts as decimal text).
+#[utoipa::path(get, path = "/admin/api/charges", tag = "admin", security(("bearer" = [])),
+    params(ChargesQuery),
+    responses((status = 200, body = [ChargeItemDoc], content_type = "application/json"),
+        (status = 200, description = "CSV with a header line", content_type = "text/csv", body = String),
+        (status = 400, body = super::error::ErrorBody), (status = 401, description = "missing or wrong token")))]
+async fn charges(
+    State(ctx): State<Shared>,
+    query: Result<Query<ChargesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let from = rfc3339("from", q.from.as_deref())?;
+    let to = rfc3339("to", q.to.as_deref())?;
+    let csv = match q.format.as_deref() {
+        None | Some("") | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "`format` is json or csv",
+            ))
+        }
+    };
+    let items = ctx.state.gateway.charges(from, to).await;
+    if !csv {
+        return Ok(Json(items).into_response());
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        charges_csv(&items),
+    )
+        .into_response())
+}
+
+/// The CSV of charges; taxes as `NAME:RATE:AMOUNT` joined by `;`.
+pub(crate) fn charges_csv(items: &[ChargeItem]) -> String {
+    let mut out = String::from("id,time,number,short_code,base,taxes,total,currency,in_session\n");
+    for c in items {
+        let taxes: Vec<String> = c
+            .taxes
+            .iter()
+            .map(|t| format!("{}:{}:{}", t.name, t.rate, t.amount))
+            .collect();
+        let fields = [
+            c.id.clone(),
+            c.time.to_rfc3339(),
+            c.number.clone(),
+            c.short_code.clone(),
+            c.base.clone(),
+            taxes.join(";"),
+            c.total.clone(),
+            c.currency.clone(),
+            c.in_session.to_string(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_string()
+    }
+}
+
+/// This API's OpenAPI document.
+#[utoipa::path(get, path = "/admin/api/openapi.json", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "OpenAPI 3.1 document", body = Object),
+        (status = 401, description = "missing or wrong token")))]
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi_json(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_what_needs_it() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("1.18"), "1.18");
+    }
+
+    #[test]
+    fn bearer_is_parsed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer s3cret"),
+        );
+        assert_eq!(bearer(&h), Some("s3cret"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic s3cret"),
+        );
+        assert_eq!(bearer(&h), None);
+    }
+}

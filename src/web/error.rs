@@ -1,0 +1,136 @@
+//! The one error type of the web layer: every failed request becomes
+//! `{"error": reason, "message": text}` with a fitting status. Internal
+//! details are logged here and never sent to the client.
+
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::gateway::api::SendError;
+
+/// A JSON error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Machine-readable reason (`rate_limited`, `text_too_long`, ...).
+    pub reason: &'static str,
+    /// Human-readable text, safe to show.
+    pub message: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, reason, message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn no_session() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "no_session",
+            "there is no live session",
+        )
+    }
+
+    pub fn rate_limited() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many messages; try again in a minute",
+        )
+    }
+
+    pub fn cross_origin() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "requests from other sites are refused",
+        )
+    }
+
+    /// Logs `detail` and answers a bare 500 that says nothing about it.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error in the web layer");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    }
+
+    fn from_body_status(status: StatusCode, detail: String) -> Self {
+        tracing::debug!(%detail, "rejected request body");
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                status,
+                "payload_too_large",
+                "the request body is larger than 64 KiB",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(
+                status,
+                "unsupported_media_type",
+                "send Content-Type: application/json",
+            ),
+            _ => Self::bad_request("invalid_json", "the body is not the expected JSON"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.reason.to_string(),
+            message: self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        Self::from_body_status(r.status(), r.body_text())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        Self::from_body_status(r.status(), r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        tracing::debug!(detail = %r.body_text(), "rejected query");
+        Self::bad_request("invalid_query", "the query string is not valid")
+    }
+}
+
+impl From<SendError> for ApiError {
+    fn from(e: SendError) -> Self {
+        let status = match e {
+            SendError::Invalid(_) | SendError::TooManyRecipients(_) => StatusCode::BAD_REQUEST,
+            SendError::SendInProgress => StatusCode::CONFLICT,
+            SendError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        Self::new(status, e.reason(), e.to_string())
+    }
+}

@@ -1,0 +1,167 @@
+//! The web layer (axum): the public send page and its live replies, the
+//! public JSON API, the admin API, `/metrics`, `/healthz` and `/readyz`.
+//!
+//! Only this module knows HTTP. It talks to the gateway through
+//! [`GatewayApi`] alone (never to modems, sessions or the store), so its
+//! tests put [`testing::FakeGateway`] behind it.
+//!
+//! - [`app`]: the whole router, built from one `router()` per resource.
+//! - [`serve`]: runs it on a listener with graceful shutdown.
+//! - [`error`]: the one `ApiError` of this layer.
+
+mod admin;
+mod assets;
+mod client;
+pub mod error;
+mod i18n;
+mod limits;
+pub mod numbers;
+mod openapi;
+mod ops;
+mod page;
+mod public;
+pub mod testing;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, LimitsConfig};
+use crate::gateway::api::GatewayApi;
+
+pub use error::ApiError;
+pub use openapi::openapi_json;
+
+/// Name of the cookie that binds a browser to its web session (R2).
+pub const SESSION_COOKIE: &str = "smsgate_session";
+/// Largest request body accepted (413 beyond).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The settings of `Config` the web layer uses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebConfig {
+    /// `http.admin_token`; the admin API answers 401 to everything while unset.
+    pub admin_token: Option<String>,
+    /// `limits.*` (R13).
+    pub limits: LimitsConfig,
+}
+
+impl WebConfig {
+    pub fn from_config(config: &Config) -> Self {
+        WebConfig {
+            admin_token: config.http.admin_token.clone().filter(|t| !t.is_empty()),
+            limits: config.limits.clone(),
+        }
+    }
+}
+
+/// The Prometheus registry of the web layer: a local recorder (never the
+/// global one, so tests can run many apps side by side).
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            recorder: Arc::new(PrometheusBuilder::new().build_recorder()),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `f` with this registry as the `metrics` recorder.
+    pub(crate) fn record<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&*self.recorder, f)
+    }
+
+    /// The Prometheus text exposition of everything recorded.
+    pub fn render(&self) -> String {
+        self.recorder.handle().render()
+    }
+}
+
+/// Everything the web layer needs; cheap to clone.
+#[derive(Clone)]
+pub struct WebState {
+    pub gateway: Arc<dyn GatewayApi>,
+    pub config: WebConfig,
+    pub metrics: Metrics,
+    /// Mounted at `/dev/phones` when set (the embedded emulator's phones).
+    pub dev_phones: Option<Router>,
+    /// Cancelled on shutdown: ends every open SSE stream, so graceful
+    /// shutdown is not held up by them.
+    pub shutdown: CancellationToken,
+}
+
+impl WebState {
+    /// A state with a fresh metrics registry, no dev phones and a new
+    /// shutdown token.
+    pub fn new(gateway: Arc<dyn GatewayApi>, config: WebConfig) -> Self {
+        WebState {
+            gateway,
+            config,
+            metrics: Metrics::new(),
+            dev_phones: None,
+            shutdown: CancellationToken::new(),
+        }
+    }
+}
+
+/// What handlers share: the state plus the rate limiters built from it.
+pub(crate) struct Ctx {
+    pub state: WebState,
+    pub limiters: limits::Limiters,
+}
+
+pub(crate) type Shared = Arc<Ctx>;
+
+/// The whole web application. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (see [`serve`]) so
+/// the per-client limit sees the peer address.
+pub fn app(state: WebState) -> Router {
+    let dev_phones = state.dev_phones.clone();
+    let ctx: Shared = Arc::new(Ctx {
+        limiters: limits::Limiters::new(&state.config.limits),
+        state,
+    });
+    let routes = Router::new()
+        .merge(page::router())
+        .merge(assets::router())
+        .merge(public::router())
+        .merge(admin::router(ctx.clone()))
+        .merge(ops::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            ops::count_requests,
+        ))
+        .fallback(|| async { ApiError::not_found() })
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(client::security_headers))
+        .with_state(ctx);
+    match dev_phones {
+        Some(phones) => routes.nest("/dev/phones", phones),
+        None => routes,
+    }
+}
+
+/// Serves [`app`] on `listener` until `state.shutdown` is cancelled, then
+/// shuts down gracefully (open SSE streams end on the same token).
+pub async fn serve(listener: TcpListener, state: WebState) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
+}

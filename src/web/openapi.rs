@@ -1,0 +1,206 @@
+//! The OpenAPI document, generated from the handlers' `#[utoipa::path]`
+//! annotations. The gateway's data types live in `gateway::api`, which the
+//! web layer may not change, so their schemas are described here by
+//! mirror types (`*Doc`) named after them; a test checks the mirrors against
+//! the real JSON.
+
+#![allow(dead_code)] // the mirrors exist for their schemas only
+
+use chrono::{DateTime, Utc};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{admin, ops, public};
+
+#[derive(ToSchema)]
+#[schema(as = SendRequest)]
+pub struct SendRequestDoc {
+    /// E.164 (`+18095551234`) or national (`8095551234`) numbers.
+    to: Vec<String>,
+    text: String,
+}
+
+#[derive(ToSchema)]
+#[schema(as = SessionRef)]
+pub struct SessionRefDoc {
+    id: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = RecipientAnswer)]
+pub struct RecipientAnswerDoc {
+    to: String,
+    /// `queued` or `refused`.
+    status: String,
+    short_code: Option<String>,
+    /// False for fleet/VPN numbers (R9).
+    can_reply: bool,
+    /// `invalid_number`, `opted_out`, `no_free_short_code`,
+    /// `duplicate_recipient`, `rate_limited`.
+    reason: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = SendAnswer)]
+pub struct SendAnswerDoc {
+    session: SessionRefDoc,
+    recipients: Vec<RecipientAnswerDoc>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = RecipientView)]
+pub struct RecipientViewDoc {
+    to: String,
+    short_code: Option<String>,
+    /// `queued`, `sent`, `delivered`, `failed` or `refused`.
+    status: String,
+    reason: Option<String>,
+    can_reply: bool,
+}
+
+#[derive(ToSchema)]
+#[schema(as = MessageView)]
+pub struct MessageViewDoc {
+    id: String,
+    text: String,
+    sent_at: DateTime<Utc>,
+    recipients: Vec<RecipientViewDoc>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = ReplyView)]
+pub struct ReplyViewDoc {
+    from: String,
+    short_code: String,
+    text: String,
+    received_at: DateTime<Utc>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = SessionView)]
+pub struct SessionViewDoc {
+    id: String,
+    expires_at: DateTime<Utc>,
+    messages: Vec<MessageViewDoc>,
+    replies: Vec<ReplyViewDoc>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = SessionSummary)]
+pub struct SessionSummaryDoc {
+    id: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    messages: usize,
+    replies: usize,
+    /// `[recipient, short code]` pairs.
+    bindings: Vec<Vec<String>>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = ModemStatus)]
+pub struct ModemStatusDoc {
+    short_code: String,
+    port: String,
+    /// `initialising`, `up`, `no_sim`, `not_registered`, `down`.
+    state: String,
+    manufacturer: Option<String>,
+    model: Option<String>,
+    imei: Option<String>,
+    rssi: Option<u8>,
+    signal_dbm: Option<i32>,
+    registration: Option<String>,
+    operator: Option<String>,
+    sent: u64,
+    received: u64,
+    failed: u64,
+    reconnects: u64,
+    restarts: u64,
+    garbage: u64,
+    last_error: Option<String>,
+    queued: usize,
+    oldest_wait_secs: Option<u64>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = OutboxItem)]
+pub struct OutboxItemDoc {
+    message_id: String,
+    session_id: String,
+    to: String,
+    short_code: String,
+    /// `queued`, `sending` or `failed`.
+    status: String,
+    queued_at: DateTime<Utc>,
+    reason: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = OutOfSessionItem)]
+pub struct OutOfSessionItemDoc {
+    from: String,
+    short_code: String,
+    text: String,
+    received_at: DateTime<Utc>,
+    auto_replied: bool,
+}
+
+#[derive(ToSchema)]
+#[schema(as = TaxLine)]
+pub struct TaxLineDoc {
+    name: String,
+    /// Decimal text, e.g. `"0.18"`.
+    rate: String,
+    /// Decimal text.
+    amount: String,
+}
+
+#[derive(ToSchema)]
+#[schema(as = ChargeItem)]
+pub struct ChargeItemDoc {
+    id: String,
+    time: DateTime<Utc>,
+    number: String,
+    short_code: String,
+    /// Decimal text.
+    base: String,
+    taxes: Vec<TaxLineDoc>,
+    /// Decimal text.
+    total: String,
+    currency: String,
+    in_session: bool,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "smsgate", description = "Web-to-SMS gateway: public send API and admin API"),
+    paths(
+        public::send, public::session, public::events, public::measure,
+        admin::sessions, admin::session, admin::end_session, admin::modems, admin::outbox,
+        admin::out_of_session, admin::charges, admin::openapi,
+        ops::metrics_text, ops::healthz, ops::readyz,
+    ),
+    components(schemas(super::error::ErrorBody, public::Measure)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+/// The OpenAPI document as JSON text.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+}

@@ -1,0 +1,90 @@
+//! Operations endpoints: `/metrics` (Prometheus text), `/healthz`,
+//! `/readyz`, and the middleware that counts HTTP requests by route.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::Shared;
+
+pub(crate) fn router() -> Router<Shared> {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// Counts each routed request by route template, method and status.
+pub(crate) async fn count_requests(
+    State(ctx): State<Shared>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    ctx.state.metrics.record(|| {
+        metrics::counter!("smsgate_http_requests_total",
+            "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    });
+    res
+}
+
+/// Prometheus text: HTTP requests, gateway counters, per-modem counters.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics_text(State(ctx): State<Shared>) -> Response {
+    let gw = &ctx.state.gateway;
+    let counters = gw.counters().await;
+    let modems = gw.modems().await;
+    ctx.state.metrics.record(|| {
+        metrics::gauge!("smsgate_live_sessions").set(counters.live_sessions as f64);
+        metrics::gauge!("smsgate_queue_depth").set(counters.queue_depth as f64);
+        metrics::counter!("smsgate_out_of_session_replies_total")
+            .absolute(counters.out_of_session_replies);
+        metrics::counter!("smsgate_mo_charges_total").absolute(counters.mo_charges);
+        metrics::gauge!("smsgate_store_open").set(if counters.store_open { 1.0 } else { 0.0 });
+        for m in &modems {
+            let sc = m.short_code.clone();
+            metrics::counter!("smsgate_modem_sent_total", "short_code" => sc.clone())
+                .absolute(m.sent);
+            metrics::counter!("smsgate_modem_received_total", "short_code" => sc.clone())
+                .absolute(m.received);
+            metrics::counter!("smsgate_modem_failed_total", "short_code" => sc).absolute(m.failed);
+        }
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        ctx.state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// 200 while the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "up", body = String)))]
+pub(crate) async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// 200 when the gateway is ready (store open, a modem up), else 503.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "ready", body = String), (status = 503, description = "not ready", body = String)))]
+pub(crate) async fn readyz(State(ctx): State<Shared>) -> Response {
+    if ctx.state.gateway.ready().await {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}

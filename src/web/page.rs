@@ -1,0 +1,218 @@
+//! The public send page (`GET /`) and its no-JavaScript path (`POST /send`,
+//! form-encoded, answered with the same page rendered with the result).
+//! Rendered with maud, which escapes everything it interpolates; the live
+//! parts are drawn by `assets/app.js`, which only ever uses `textContent`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+
+use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr};
+use super::i18n::{status_word, Lang, Texts};
+use super::public::do_send;
+use super::{numbers, ApiError, Shared};
+use crate::gateway::api::{RecipientView, SendRequest, SessionView};
+
+pub(crate) fn router() -> Router<Shared> {
+    Router::new()
+        .route("/", get(index))
+        .route("/send", post(send_form))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PageQuery {
+    lang: Option<String>,
+}
+
+async fn index(
+    State(ctx): State<Shared>,
+    headers: HeaderMap,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Html<String> {
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let lang = Lang::choose(q.lang.as_deref(), &headers);
+    let session = match session_cookie(&headers) {
+        Some(id) => ctx.state.gateway.session(&id).await,
+        None => None,
+    };
+    Html(page(lang, session.as_ref(), None).into_string())
+}
+
+/// The HTML form's submission: the same send as `POST /api/send`.
+async fn send_form(
+    State(ctx): State<Shared>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut lang = Lang::choose(None, &headers);
+    let result = async {
+        if !same_origin(&headers) {
+            return Err(ApiError::cross_origin());
+        }
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let body = body?;
+        if !is_form {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the form as application/x-www-form-urlencoded",
+            ));
+        }
+        let mut req = SendRequest {
+            to: Vec::new(),
+            text: String::new(),
+        };
+        for (k, v) in form_urlencoded::parse(&body) {
+            match &*k {
+                "to" => req.to.extend(numbers::split_field(&v).map(str::to_string)),
+                "text" => req.text = v.into_owned(),
+                "lang" => lang = Lang::choose(Some(&v), &headers),
+                _ => {}
+            }
+        }
+        do_send(&ctx, session_cookie(&headers), req, client).await
+    }
+    .await;
+    match result {
+        Ok(answer) => {
+            let session = ctx.state.gateway.session(&answer.session.id).await;
+            let markup = page(lang, session.as_ref(), None);
+            (
+                [(header::SET_COOKIE, set_session_cookie(&answer.session.id))],
+                Html(markup.into_string()),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let markup = page(lang, None, Some(&e.message));
+            (e.status, Html(markup.into_string())).into_response()
+        }
+    }
+}
+
+fn page(lang: Lang, session: Option<&SessionView>, error: Option<&str>) -> Markup {
+    let t = lang.texts();
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (t.title) }
+                link rel="stylesheet" href="/assets/app.css";
+                script src="/assets/app.js" defer {}
+            }
+            body data-lang=(lang.code()) {
+                a class="skip" href="#send-form" { (t.message) }
+                header {
+                    h1 { (t.title) }
+                    a id="lang-toggle" href={ "/?lang=" (lang.other().code()) }
+                        hreflang=(lang.other().code()) lang=(lang.other().code()) { (t.other_lang) }
+                }
+                main {
+                    p class="intro" { (t.intro) }
+                    @if let Some(msg) = error {
+                        div id="server-error" class="error" role="alert" {
+                            strong { (t.error_title) ": " } (msg)
+                        }
+                    }
+                    (form(t, lang))
+                    (results(t, lang, session))
+                    (replies(t, session))
+                    p id="session-ended" class="notice" role="status" hidden { (t.ended) }
+                }
+            }
+        }
+    }
+}
+
+fn form(t: &Texts, lang: Lang) -> Markup {
+    html! {
+        form id="send-form" method="post" action="/send" {
+            input type="hidden" name="lang" value=(lang.code());
+            fieldset {
+                legend { (t.recipients) }
+                label for="to-input" { (t.number) }
+                div class="row" {
+                    input id="to-input" name="to" type="text" inputmode="tel" autocomplete="off"
+                        required aria-describedby="to-help to-error";
+                    button type="button" id="add-recipient" hidden { (t.add) }
+                }
+                p id="to-help" class="help" { (t.number_help) }
+                p id="to-error" class="error" aria-live="polite" {}
+                ul id="recipients" aria-label=(t.recipients) {}
+            }
+            label for="text" { (t.message) }
+            textarea id="text" name="text" rows="5" required aria-describedby="counter" {}
+            p id="counter" class="help" aria-live="polite" {}
+            button type="submit" id="send-button" { (t.send) }
+            p id="form-error" class="error" role="alert" {}
+        }
+    }
+}
+
+fn recipient_item(t: &Texts, lang: Lang, r: &RecipientView) -> Markup {
+    html! {
+        li class="recipient" data-to=(r.to) {
+            span class="to" { (r.to) }
+            " "
+            span class="short-code" { (r.short_code.as_deref().unwrap_or("—")) }
+            " "
+            span class={ "status status-" (r.status) } {
+                (status_word(lang, &r.status))
+                @if let Some(reason) = &r.reason { ": " (status_word(lang, reason)) }
+            }
+            @if !r.can_reply && r.status != "refused" {
+                " "
+                span class="no-reply" { (t.cannot_reply) }
+            }
+        }
+    }
+}
+
+fn results(t: &Texts, lang: Lang, session: Option<&SessionView>) -> Markup {
+    let last = session.and_then(|s| s.messages.last());
+    html! {
+        section id="results" aria-labelledby="results-title" hidden[last.is_none()] {
+            h2 id="results-title" { (t.sent_title) }
+            ul id="result-list" {
+                @if let Some(m) = last {
+                    @for r in &m.recipients { (recipient_item(t, lang, r)) }
+                }
+            }
+        }
+    }
+}
+
+fn replies(t: &Texts, session: Option<&SessionView>) -> Markup {
+    let replies = session.map(|s| s.replies.as_slice()).unwrap_or(&[]);
+    html! {
+        section id="replies-box" aria-labelledby="replies-title"
+            data-expires-at=[session.map(|s| s.expires_at.to_rfc3339())] {
+            h2 id="replies-title" { (t.replies_title) }
+            p id="countdown" class="help" {}
+            ol id="replies" aria-live="polite" {
+                @for r in replies {
+                    li class="reply" {
+                        span class="from" { (t.from) " " (r.from) }
+                        " "
+                        time datetime=(r.received_at.to_rfc3339()) { (r.received_at.format("%H:%M:%S UTC")) }
+                        p class="text" { (r.text) }
+                    }
+                }
+            }
+            p id="replies-empty" class="help" hidden[!replies.is_empty()] { (t.no_replies) }
+        }
+    }
+}

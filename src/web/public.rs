@@ -1,0 +1,264 @@
+//! The public JSON API of the browser session (SPEC "HTTP, public"):
+//! `POST /api/send`, `GET /api/session`, `GET /api/session/events` (SSE) and
+//! `GET /api/measure` (the SMS cost of a text, by the codec's own rules).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::CancellationToken;
+
+use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr};
+use super::{numbers, ApiError, Shared};
+use crate::gateway::api::{RecipientAnswer, SendAnswer, SendRequest, SessionEvent, SessionView};
+
+/// SSE keep-alive comment interval.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub(crate) fn router() -> Router<Shared> {
+    Router::new()
+        .route("/api/send", post(send))
+        .route("/api/session", get(session))
+        .route("/api/session/events", get(events))
+        .route("/api/measure", get(measure))
+}
+
+/// Sends one message (R1, R2, R11, R13).
+#[utoipa::path(post, path = "/api/send", tag = "public",
+    request_body = super::openapi::SendRequestDoc,
+    responses(
+        (status = 202, description = "Accepted; sets the `smsgate_session` cookie", body = super::openapi::SendAnswerDoc),
+        (status = 400, description = "invalid_json, invalid_request, too_many_recipients, text_too_long", body = super::error::ErrorBody),
+        (status = 403, description = "cross_origin", body = super::error::ErrorBody),
+        (status = 409, description = "send_in_progress (R11)", body = super::error::ErrorBody),
+        (status = 413, description = "payload_too_large", body = super::error::ErrorBody),
+        (status = 415, description = "unsupported_media_type", body = super::error::ErrorBody),
+        (status = 429, description = "rate_limited", body = super::error::ErrorBody),
+        (status = 503, description = "unavailable", body = super::error::ErrorBody),
+    ))]
+pub(crate) async fn send(
+    State(ctx): State<Shared>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    body: Result<Json<SendRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    if !same_origin(&headers) {
+        return Err(ApiError::cross_origin());
+    }
+    let Json(req) = body?;
+    let answer = do_send(&ctx, session_cookie(&headers), req, client).await?;
+    let cookie = set_session_cookie(&answer.session.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::SET_COOKIE, cookie)],
+        Json(answer),
+    )
+        .into_response())
+}
+
+/// The send path shared by the JSON API and the HTML form: limits, checks,
+/// the gateway, and per-recipient refusals merged back in request order.
+pub(crate) async fn do_send(
+    ctx: &Shared,
+    session: Option<String>,
+    req: SendRequest,
+    client: std::net::IpAddr,
+) -> Result<SendAnswer, ApiError> {
+    let limits = &ctx.state.config.limits;
+    if !ctx.limiters.client_may_send(client) {
+        return Err(ApiError::rate_limited());
+    }
+    if req.text.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "the message is empty",
+        ));
+    }
+    if req.to.is_empty() {
+        return Err(ApiError::bad_request("invalid_request", "no recipient"));
+    }
+    if limits.max_recipients != 0 && req.to.len() > limits.max_recipients as usize {
+        return Err(ApiError::bad_request(
+            "too_many_recipients",
+            format!("at most {} recipients", limits.max_recipients),
+        ));
+    }
+    let parts = crate::sms::measure(&req.text).parts;
+    if limits.max_parts != 0 && parts > limits.max_parts as usize {
+        return Err(ApiError::bad_request(
+            "text_too_long",
+            format!(
+                "the message takes {parts} SMS; at most {}",
+                limits.max_parts
+            ),
+        ));
+    }
+    // Per-recipient quota: refused ones stay out of the gateway's request.
+    let mut limited: Vec<Option<RecipientAnswer>> = Vec::with_capacity(req.to.len());
+    let mut passed = Vec::new();
+    for typed in &req.to {
+        match numbers::normalize(typed) {
+            Some(n) if !ctx.limiters.recipient_may_receive(&n) => {
+                limited.push(Some(RecipientAnswer {
+                    to: n,
+                    status: "refused".into(),
+                    short_code: None,
+                    can_reply: false,
+                    reason: Some("rate_limited".into()),
+                }));
+            }
+            _ => {
+                limited.push(None);
+                passed.push(typed.clone());
+            }
+        }
+    }
+    if passed.is_empty() {
+        return Err(ApiError::rate_limited());
+    }
+    let answer = ctx
+        .state
+        .gateway
+        .send(
+            session,
+            SendRequest {
+                to: passed,
+                text: req.text,
+            },
+            client,
+        )
+        .await?;
+    let mut from_gateway = answer.recipients.into_iter();
+    let mut recipients: Vec<RecipientAnswer> = limited
+        .into_iter()
+        .filter_map(|l| l.or_else(|| from_gateway.next()))
+        .collect();
+    recipients.extend(from_gateway);
+    Ok(SendAnswer {
+        session: answer.session,
+        recipients,
+    })
+}
+
+/// The browser's live session (R2, R4).
+#[utoipa::path(get, path = "/api/session", tag = "public",
+    responses(
+        (status = 200, description = "The live session", body = super::openapi::SessionViewDoc),
+        (status = 404, description = "no_session: never started, ended, or not this browser's", body = super::error::ErrorBody),
+    ))]
+pub(crate) async fn session(
+    State(ctx): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<SessionView>, ApiError> {
+    let id = session_cookie(&headers).ok_or_else(ApiError::no_session)?;
+    let view = ctx.state.gateway.session(&id).await;
+    view.map(Json).ok_or_else(ApiError::no_session)
+}
+
+/// Live events of the browser's session as Server-Sent Events (R3, R4).
+#[utoipa::path(get, path = "/api/session/events", tag = "public",
+    responses(
+        (status = 200, description = "text/event-stream of `reply`, `status` and `expired` events (JSON data); ends after `expired`", content_type = "text/event-stream", body = String),
+        (status = 404, description = "no_session", body = super::error::ErrorBody),
+    ))]
+pub(crate) async fn events(
+    State(ctx): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = session_cookie(&headers).ok_or_else(ApiError::no_session)?;
+    let rx = ctx
+        .state
+        .gateway
+        .subscribe(&id)
+        .await
+        .ok_or_else(ApiError::no_session)?;
+    let stream = event_stream(rx, ctx.state.shutdown.clone());
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// Turns gateway events into SSE events; ends after `expired`, when the
+/// gateway drops the channel, or on shutdown.
+fn event_stream(
+    rx: broadcast::Receiver<SessionEvent>,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(Some((rx, shutdown)), |st| async move {
+        let (mut rx, shutdown) = st?;
+        loop {
+            let ev = tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                r = rx.recv() => match r {
+                    Ok(ev) => ev,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "SSE client fell behind");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+            };
+            let end = matches!(ev, SessionEvent::Expired { .. });
+            let data = match serde_json::to_value(&ev) {
+                Ok(mut v) => v["data"].take().to_string(),
+                Err(e) => {
+                    tracing::error!(%e, "cannot serialise a session event");
+                    continue;
+                }
+            };
+            let event = Event::default().event(ev.name()).data(data);
+            let next = if end { None } else { Some((rx, shutdown)) };
+            return Some((Ok(event), next));
+        }
+    })
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+pub(crate) struct MeasureQuery {
+    /// The message text.
+    text: String,
+}
+
+/// What a text costs in SMS (the page's live counter uses the same rules).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Measure {
+    /// `gsm7` or `ucs2`.
+    pub encoding: String,
+    pub parts: usize,
+    /// Septets (GSM 7-bit) or UTF-16 units (UCS-2) of the whole text.
+    pub units: usize,
+    /// Units left in the last part before another part is needed.
+    pub units_left: usize,
+    /// Characters (Unicode scalar values).
+    pub chars: usize,
+    /// `limits.max_parts` (0 = no limit).
+    pub max_parts: u32,
+}
+
+/// `GET /api/measure?text=`.
+#[utoipa::path(get, path = "/api/measure", tag = "public",
+    params(MeasureQuery),
+    responses((status = 200, description = "The SMS cost of the text", body = Measure)))]
+pub(crate) async fn measure(
+    State(ctx): State<Shared>,
+    query: Result<Query<MeasureQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Measure>, ApiError> {
+    let Query(q) = query?;
+    let info = crate::sms::measure(&q.text);
+    Ok(Json(Measure {
+        encoding: info.encoding.as_str().to_string(),
+        parts: info.parts,
+        units: info.units_used,
+        units_left: info.units_left_in_part,
+        chars: q.text.chars().count(),
+        max_parts: ctx.state.config.limits.max_parts,
+    }))
+}
