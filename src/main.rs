@@ -126,15 +126,15 @@ enum PduCommand {
     },
 }
 
-fn not_yet(what: &str) -> ExitCode {
-    eprintln!("smsgate {what}: not available in this build yet");
-    ExitCode::from(2)
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { .. } => not_yet("serve"),
+        Command::Serve { config } => {
+            smsgate::logging::init();
+            let code =
+                actix::System::new().block_on(smsgate::commands::serve::run(config.as_deref()));
+            ExitCode::from(code as u8)
+        }
         Command::Emulator {
             modems,
             control,

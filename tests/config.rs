@@ -258,13 +258,17 @@ fn config_check_command_exits_non_zero_and_names_file_key_problem() {
 }
 
 #[test]
-fn serve_not_built_yet_says_so_and_fails() {
+fn serve_refuses_a_bad_configuration_and_says_why() {
+    let f = file("[session]\nidle_timeout = \"later\"\n");
     let out = Command::new(env!("CARGO_BIN_EXE_smsgate"))
         .arg("serve")
+        .arg("--config")
+        .arg(f.path())
         .output()
         .unwrap();
-    assert_ne!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not available"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("session.idle_timeout"), "{stderr}");
 }
 
 #[test]

@@ -5,4 +5,5 @@ pub mod config_check;
 pub mod emulator;
 pub mod pdu;
 pub mod probe;
+pub mod serve;
 pub mod signals;

@@ -1,0 +1,169 @@
+//! `smsgate serve`: the gateway. Opens the store, starts the modems (or,
+//! with none configured, the embedded emulated network with 3 modems and
+//! the phone simulator at `/dev/phones`), the session supervisor and the
+//! web server, and runs until SIGTERM or Ctrl-C, then ends live streams,
+//! stops the modems and flushes the store.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::signals::Signals;
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::emulator::{Emulator, EmulatorConfig};
+use crate::modem::driver::DriverConfig;
+use crate::modem::pool::ModemPool;
+use crate::modem::profile::Profile;
+use crate::session::{CoreConfig, SessionCore, ShortCode};
+use crate::store::{Store, DEFAULT_CACHE_BYTES};
+use crate::web::{app, WebConfig, WebState};
+
+/// Runs the gateway; returns the exit code.
+pub async fn run(config_file: Option<&Path>) -> i32 {
+    let signals = Signals::install();
+    let cfg = match Config::load(config_file) {
+        Ok(c) => c,
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{p}");
+            }
+            return 2;
+        }
+    };
+    let core_cfg = match CoreConfig::from_config(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration: {e}");
+            return 2;
+        }
+    };
+    let dir = cfg.store.resolved_dir();
+    let store = match Store::open(&dir, DEFAULT_CACHE_BYTES) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    tracing::info!(store = %dir.display(), "store open");
+
+    // The modems: configured ones, or the embedded emulated network.
+    let mut emulator = None;
+    let drivers: Vec<DriverConfig> = if cfg.modem.is_empty() {
+        let emu = match Emulator::start(EmulatorConfig {
+            modems: 3,
+            fleet_prefixes: cfg.numbers.fleet_prefixes.clone(),
+            ..EmulatorConfig::default()
+        })
+        .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("cannot start the emulated network: {e}");
+                return 1;
+            }
+        };
+        tracing::info!("no modem configured: running on the embedded emulated network");
+        let drivers = emu
+            .modems()
+            .iter()
+            .map(|m| DriverConfig {
+                health_interval: Duration::from_secs(10),
+                sweep_interval: Duration::from_secs(10),
+                ..DriverConfig::new(&m.number, &m.path.to_string_lossy())
+            })
+            .collect();
+        emulator = Some(emu);
+        drivers
+    } else {
+        let mut drivers = Vec::new();
+        for m in &cfg.modem {
+            match Profile::load(&m.profile, None) {
+                Ok(p) => drivers.push(DriverConfig::from_config(m, &p)),
+                Err(e) => {
+                    eprintln!("modem {}: {e}", m.short_code);
+                    return 2;
+                }
+            }
+        }
+        drivers
+    };
+    let mut core_cfg = core_cfg;
+    core_cfg.pool = drivers
+        .iter()
+        .map(|d| ShortCode(d.short_code.clone()))
+        .collect();
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pool = ModemPool::start(drivers, tx);
+    let gateway = match crate::gateway::start(
+        SessionCore::new(core_cfg),
+        store.clone(),
+        pool,
+        rx,
+        Arc::new(SystemClock),
+    ) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+
+    let mut state = WebState::new(Arc::new(gateway.clone()), WebConfig::from_config(&cfg));
+    if let Some(emu) = &emulator {
+        state.dev_phones = Some(crate::emulator::phones::router(emu.clone()));
+    }
+    let shutdown = state.shutdown.clone();
+    let addr: SocketAddr = match cfg.http.bind.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!("http.bind `{}` is not an address:port", cfg.http.bind);
+            return 2;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {addr}: {e}");
+            return 1;
+        }
+    };
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(%bound, "listening");
+    println!("smsgate listening on http://{bound}");
+    if emulator.is_some() {
+        println!("phone simulator: http://{bound}/dev/phones");
+    }
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let stop = shutdown.clone();
+    let served = axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            signals.wait().await;
+            tracing::info!("shutting down");
+            // Live SSE streams end, or graceful shutdown would wait on them.
+            stop.cancel();
+        })
+        .await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, "web server failed");
+    }
+    gateway.shutdown().await;
+    if let Some(emu) = emulator {
+        emu.shutdown();
+    }
+    match store.flush().await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
