@@ -331,7 +331,8 @@ impl Config {
             .unwrap_or_else(|| "defaults".to_string());
         let env: config::Map<String, String> = env
             .into_iter()
-            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
+            // Only SMSGATE_SECTION__KEY: others (SMSGATE_CONFIG) are not keys.
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")) && k.contains("__"))
             .collect();
         // `SMSGATE_HTTP__BIND` overrides `http.bind`: problems under an
         // overridden key are blamed on the variable, not on the file.

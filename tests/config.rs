@@ -321,3 +321,9 @@ opt_out_words = ["PARAR"]
     assert!(core.fleet.contains(&n("8295551111")));
     assert!(!core.fleet.contains(&n("8095550200")));
 }
+
+#[test]
+fn smsgate_config_naming_the_file_is_no_override() {
+    let cfg = Config::load_with_env(None, env(&[("SMSGATE_CONFIG", "/etc/smsgate/config.toml")]));
+    assert!(cfg.is_ok(), "{cfg:?}");
+}
