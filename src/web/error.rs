@@ -134,3 +134,29 @@ impl From<SendError> for ApiError {
         Self::new(status, e.reason(), e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_refusals_keep_their_reason_and_status() {
+        let cases = [
+            (SendError::Invalid("x".into()), 400, "invalid_request"),
+            (SendError::TooManyRecipients(50), 400, "too_many_recipients"),
+            (SendError::SendInProgress, 409, "send_in_progress"),
+            (SendError::Unavailable, 503, "unavailable"),
+        ];
+        for (e, status, reason) in cases {
+            let a = ApiError::from(e);
+            assert_eq!((a.status.as_u16(), a.reason), (status, reason));
+        }
+    }
+
+    #[test]
+    fn internal_errors_say_nothing_of_the_cause() {
+        let a = ApiError::internal("sled: corrupted page 42 at /var/lib/smsgate");
+        assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!a.message.contains("sled"));
+    }
+}

@@ -2,6 +2,8 @@
 //! `oneshot`, and a real server on 127.0.0.1:0.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
