@@ -204,14 +204,10 @@
         setExpiry(d.expires_at);
       });
       source.addEventListener("status", function (e) {
-        var d = JSON.parse(e.data);
-        Array.prototype.forEach.call(resultList.children, function (li) {
-          if (li.getAttribute("data-to") !== d.to) return;
-          var s = li.querySelector(".status");
-          s.className = "status status-" + d.status;
-          s.textContent = word(d.status) + (d.reason ? ": " + word(d.reason) : "");
-        });
+        setStatus(JSON.parse(e.data));
       });
+      // Statuses that changed before the stream opened are read once.
+      source.addEventListener("open", refreshStatuses);
       source.addEventListener("expired", function () {
         source.close(); source = null;
         clearSession();
@@ -222,6 +218,23 @@
         // The server ended the stream (shutdown or no session): check once.
         if (source && source.readyState === EventSource.CLOSED) source = null;
       };
+    }
+
+    function setStatus(d) {
+      Array.prototype.forEach.call(resultList.children, function (li) {
+        if (li.getAttribute("data-to") !== d.to) return;
+        var s = li.querySelector(".status");
+        s.className = "status status-" + d.status;
+        s.textContent = word(d.status) + (d.reason ? ": " + word(d.reason) : "");
+      });
+    }
+    function refreshStatuses() {
+      fetch("/api/session", { credentials: "same-origin" }).then(function (r) {
+        return r.status === 200 ? r.json() : null;
+      }).then(function (s) {
+        if (!s || !s.messages.length) return;
+        s.messages[s.messages.length - 1].recipients.forEach(setStatus);
+      }).catch(function () {});
     }
 
     function loadSession() {
