@@ -4,50 +4,15 @@
 //! those of ../shared/SPEC.md. Under CI=true a missing chromium fails the
 //! test; elsewhere it is skipped with a note.
 
+mod common;
 mod support_web;
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 use support_web::webdriver::{find_browser, Driver};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `smsgate serve` on a free loopback port; returns it and its URL.
-fn serve(store: &std::path::Path) -> (Serve, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smsgate"))
-        .arg("serve")
-        .env("SMSGATE_HTTP__BIND", "127.0.0.1:0")
-        .env("SMSGATE_SESSION__IDLE_TIMEOUT", "3s")
-        .env("SMSGATE_STORE__DIR", store)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start smsgate serve");
-    let stdout = child.stdout.take().unwrap();
-    let guard = Serve(child);
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(rest) = line.strip_prefix("smsgate listening on ") {
-            break rest.trim().to_string();
-        }
-    };
-    // Keep draining its output so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (guard, url)
-}
 
 fn count(css: &str) -> String {
     format!("return document.querySelectorAll({css:?}).length")
@@ -64,7 +29,12 @@ fn the_whole_service_in_a_real_browser() {
         return;
     };
     let store = tempfile::tempdir().unwrap();
-    let (_serve, url) = serve(store.path());
+    let serve = common::serve_proc::start(
+        store.path(),
+        None,
+        &[("SMSGATE_SESSION__IDLE_TIMEOUT", "3s")],
+    );
+    let url = serve.url.clone();
     // Ready: the emulated modems are up.
     let deadline = std::time::Instant::now() + WAIT;
     while ureq::get(&format!("{url}/readyz")).call().is_err() {
@@ -123,7 +93,10 @@ fn the_whole_service_in_a_real_browser() {
     assert_eq!(d.js(&count("#replies img, #replies script"), json!([])), 0);
     assert!(d.text("#replies").contains("+18095551234"));
 
-    d.js("document.getElementById('replies').scrollIntoView({block: 'end'})", json!([]));
+    d.js(
+        "document.getElementById('replies').scrollIntoView({block: 'end'})",
+        json!([]),
+    );
     let png = d.screenshot_png();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&dir).unwrap();

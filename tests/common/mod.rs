@@ -3,6 +3,8 @@
 //! pseudo-terminals with tokio-serial, as a gateway or gammu would.
 #![allow(dead_code)]
 
+pub mod serve_proc;
+
 use std::time::Duration;
 
 use smsgate::emulator::{Emulator, EmulatorConfig};
