@@ -302,3 +302,35 @@ async fn a_restart_keeps_sessions_bindings_and_queued_messages() {
     gw.shutdown().await;
     emu.shutdown();
 }
+
+#[actix::test]
+async fn a_part_read_twice_is_taken_in_once() {
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(&emu, dir.path(), Duration::from_secs(300)).await;
+    let a = gw.send(None, req(&[PHONE], "hola"), CLIENT).await.unwrap();
+    let code = a.recipients[0].short_code.clone().unwrap();
+    // The network hands the same PDU over twice (as after a crash between
+    // the flush and AT+CMGD): one reply, one charge (R10).
+    emu.phone_send(PHONE, &code, "una sola vez", PartOrder::Duplicated)
+        .unwrap();
+    emu.phone_send(PHONE, &code, "y otra", PartOrder::InOrder)
+        .unwrap();
+    wait("two replies", async || {
+        let s = gw.session(&a.session.id).await?;
+        (s.replies.len() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let s = gw.session(&a.session.id).await.unwrap();
+    let texts: Vec<&str> = s.replies.iter().map(|r| r.text.as_str()).collect();
+    assert_eq!(texts, vec!["una sola vez", "y otra"]);
+    assert_eq!(gw.charges(None, None).await.len(), 2);
+    gw.shutdown().await;
+    emu.shutdown();
+}

@@ -55,6 +55,9 @@ pub struct Tables {
     pub assembly: Table<Assembler>,
     pub out_of_session: Table<OutOfSessionItem>,
     pub charges: Table<ChargeItem>,
+    /// Fingerprints of SMS parts already taken in: a part read again after
+    /// a crash between its flush and its `AT+CMGD` is not taken twice.
+    pub seen: Table<DateTime<Utc>>,
 }
 
 impl Tables {
@@ -68,6 +71,7 @@ impl Tables {
             assembly: store.table("assembly")?,
             out_of_session: store.table("out_of_session")?,
             charges: store.table("charges")?,
+            seen: store.table("seen")?,
         })
     }
 }
@@ -245,6 +249,11 @@ impl Gateway {
         ctx: &mut Context<Self>,
     ) -> bool {
         let now = self.now();
+        let fingerprint = fingerprint(short_code, deliver);
+        if self.tables.seen.contains(&fingerprint).unwrap_or(false) {
+            tracing::info!(%short_code, "SMS part taken in before; deleted again");
+            return true;
+        }
         let assembler = self
             .assemblers
             .entry(short_code.to_string())
@@ -258,7 +267,12 @@ impl Gateway {
         for message in done {
             self.route(short_code, &message.sender.to_string(), &message.text, ctx);
         }
-        match self.tables.assembly.put(short_code, &snapshot) {
+        let persisted = self
+            .tables
+            .assembly
+            .put(short_code, &snapshot)
+            .and_then(|()| self.tables.seen.put(&fingerprint, &now));
+        match persisted {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(error = %e, "cannot persist an incoming part; it stays on the modem");
@@ -374,6 +388,47 @@ impl Gateway {
     }
 }
 
+/// What identifies one SMS part: the short code it reached, its sender,
+/// its service-centre time stamp, its concatenation header and its text.
+fn fingerprint(short_code: &str, d: &crate::sms::Deliver) -> String {
+    let concat = d
+        .user_data
+        .udh
+        .as_ref()
+        .and_then(|u| u.concat.as_ref())
+        .map(|c| format!("{}/{}/{}", c.reference, c.total, c.seq))
+        .unwrap_or_default();
+    let body = d
+        .user_data
+        .text
+        .clone()
+        .unwrap_or_else(|| hex::encode(&d.user_data.data));
+    format!(
+        "{short_code}|{}|{}|{concat}|{body}",
+        d.originator,
+        d.scts.to_rfc3339()
+    )
+}
+
+/// How long part fingerprints are kept (a modem re-reads a part within
+/// seconds of a restart; a week covers a box left off for days).
+const SEEN_FOR: chrono::Duration = chrono::Duration::days(7);
+/// How often old fingerprints are dropped.
+const SEEN_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+impl Gateway {
+    fn prune_seen(&mut self) {
+        let cutoff = self.now() - SEEN_FOR;
+        if let Ok(all) = self.tables.seen.all() {
+            for (k, at) in all {
+                if at < cutoff {
+                    let _ = self.tables.seen.remove(&k);
+                }
+            }
+        }
+    }
+}
+
 impl Actor for Gateway {
     type Context = Context<Self>;
 
@@ -398,6 +453,7 @@ impl Actor for Gateway {
             });
         }
         ctx.run_interval(EXPIRY_TICK, |act, _| act.sweep_expired());
+        ctx.run_interval(SEEN_PRUNE_EVERY, |act, _| act.prune_seen());
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
