@@ -70,6 +70,20 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1_000_000))]
+
+    /// The dedicated hostile-input run: `cargo test --release -- --ignored`.
+    #[test]
+    #[ignore = "dedicated run: cargo test --release -- --ignored"]
+    fn decoder_never_panics_on_a_million_inputs(
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+        with_smsc: bool,
+    ) {
+        let _ = decode_pdu(&bytes, with_smsc);
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(20_000))]
 
     /// Mutating real PDUs reaches the deep fields random bytes rarely do.

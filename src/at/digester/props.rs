@@ -133,6 +133,31 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1_000_000))]
+
+    /// The dedicated hostile-input run: `cargo test --release -- --ignored`.
+    #[test]
+    #[ignore = "dedicated run: cargo test --release -- --ignored"]
+    fn never_panics_on_a_million_inputs(ops in vec(op(), 0..8)) {
+        let flights = in_flights();
+        let mut d = Digester::new();
+        for op in ops {
+            match op {
+                Op::Feed(bytes) => d.feed(&bytes),
+                Op::Expect(i) => {
+                    if let Some(Some(f)) = flights.get(i) {
+                        d.expect(f.clone());
+                    }
+                }
+                Op::Done => d.command_done(),
+            }
+            while d.next_event().is_some() {}
+        }
+        prop_assert!(d.buf.len() < MAX_LINE);
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(5_000))]
 
     #[test]
