@@ -105,30 +105,36 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Drives a digester through `ops`: no panic, bounded buffers.
+fn drive(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let flights = in_flights();
+    let mut d = Digester::new();
+    for op in ops {
+        match op {
+            Op::Feed(bytes) => d.feed(&bytes),
+            Op::Expect(i) => {
+                if let Some(Some(f)) = flights.get(i) {
+                    d.expect(f.clone());
+                }
+            }
+            Op::Done => d.command_done(),
+        }
+        while let Some(ev) = d.next_event() {
+            if let Event::Response(r) = ev {
+                prop_assert!(r.lines.len() <= MAX_RESPONSE_LINES);
+            }
+        }
+    }
+    prop_assert!(d.buf.len() < MAX_LINE);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(100_000))]
 
     #[test]
     fn never_panics_on_arbitrary_bytes(ops in vec(op(), 0..6)) {
-        let flights = in_flights();
-        let mut d = Digester::new();
-        for op in ops {
-            match op {
-                Op::Feed(bytes) => d.feed(&bytes),
-                Op::Expect(i) => {
-                    if let Some(Some(f)) = flights.get(i) {
-                        d.expect(f.clone());
-                    }
-                }
-                Op::Done => d.command_done(),
-            }
-            while let Some(ev) = d.next_event() {
-                if let Event::Response(r) = ev {
-                    prop_assert!(r.lines.len() <= MAX_RESPONSE_LINES);
-                }
-            }
-        }
-        prop_assert!(d.buf.len() < MAX_LINE);
+        drive(ops)?;
     }
 }
 
@@ -139,21 +145,7 @@ proptest! {
     #[test]
     #[ignore = "dedicated run: cargo test --release -- --ignored"]
     fn never_panics_on_a_million_inputs(ops in vec(op(), 0..8)) {
-        let flights = in_flights();
-        let mut d = Digester::new();
-        for op in ops {
-            match op {
-                Op::Feed(bytes) => d.feed(&bytes),
-                Op::Expect(i) => {
-                    if let Some(Some(f)) = flights.get(i) {
-                        d.expect(f.clone());
-                    }
-                }
-                Op::Done => d.command_done(),
-            }
-            while d.next_event().is_some() {}
-        }
-        prop_assert!(d.buf.len() < MAX_LINE);
+        drive(ops)?;
     }
 }
 
