@@ -123,7 +123,10 @@ fn the_whole_service_in_a_real_browser() {
     assert_eq!(d.js(&count("#replies img, #replies script"), json!([])), 0);
     assert!(d.text("#replies").contains("+18095551234"));
 
-    d.js("document.getElementById('replies').scrollIntoView({block: 'end'})", json!([]));
+    d.js(
+        "document.getElementById('replies').scrollIntoView({block: 'end'})",
+        json!([]),
+    );
     let png = d.screenshot_png();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
