@@ -43,10 +43,10 @@ pub fn interval(watchdog: Option<Duration>) -> Duration {
     }
 }
 
-/// One health check: `Some(status line)` when the gateway answered in time
-/// with its store open, `None` when it is stuck or broken.
-pub async fn check(gateway: &dyn GatewayApi) -> Option<String> {
-    let counters = tokio::time::timeout(HEALTH_TIMEOUT, gateway.counters())
+/// One health check: `Some(status line)` when the gateway answered within
+/// `within` with its store open, `None` when it is stuck or broken.
+pub async fn check(gateway: &dyn GatewayApi, within: Duration) -> Option<String> {
+    let counters = tokio::time::timeout(within, gateway.counters())
         .await
         .ok()?;
     if !counters.store_open {
@@ -74,7 +74,7 @@ pub async fn supervise(gateway: &dyn GatewayApi) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match check(gateway).await {
+        match check(gateway, HEALTH_TIMEOUT).await {
             Some(status) => {
                 if watchdog.is_some() {
                     notify(&[NotifyState::Watchdog, NotifyState::Status(&status)]);
@@ -94,7 +94,102 @@ pub async fn supervise(gateway: &dyn GatewayApi) {
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
+    use chrono::{DateTime, Utc};
+    use futures_util::future::BoxFuture;
+    use tokio::sync::broadcast;
+
     use super::*;
+    use crate::gateway::api::*;
+    use crate::modem::types::ModemStatus;
+
+    /// A gateway whose actor answers (or is stuck, never answering).
+    struct Probe {
+        stuck: bool,
+        store_open: bool,
+    }
+
+    impl GatewayApi for Probe {
+        fn send(
+            &self,
+            _: Option<String>,
+            _: SendRequest,
+            _: IpAddr,
+        ) -> BoxFuture<'_, Result<SendAnswer, SendError>> {
+            Box::pin(async { Err(SendError::Unavailable) })
+        }
+        fn session(&self, _: &str) -> BoxFuture<'_, Option<SessionView>> {
+            Box::pin(async { None })
+        }
+        fn subscribe(&self, _: &str) -> BoxFuture<'_, Option<broadcast::Receiver<SessionEvent>>> {
+            Box::pin(async { None })
+        }
+        fn sessions(&self) -> BoxFuture<'_, Vec<SessionSummary>> {
+            Box::pin(async { Vec::new() })
+        }
+        fn admin_session(&self, _: &str) -> BoxFuture<'_, Option<SessionView>> {
+            Box::pin(async { None })
+        }
+        fn end_session(&self, _: &str) -> BoxFuture<'_, bool> {
+            Box::pin(async { false })
+        }
+        fn modems(&self) -> BoxFuture<'_, Vec<ModemStatus>> {
+            Box::pin(async { Vec::new() })
+        }
+        fn outbox(&self) -> BoxFuture<'_, Vec<OutboxItem>> {
+            Box::pin(async { Vec::new() })
+        }
+        fn out_of_session(&self) -> BoxFuture<'_, Vec<OutOfSessionItem>> {
+            Box::pin(async { Vec::new() })
+        }
+        fn charges(
+            &self,
+            _: Option<DateTime<Utc>>,
+            _: Option<DateTime<Utc>>,
+        ) -> BoxFuture<'_, Vec<ChargeItem>> {
+            Box::pin(async { Vec::new() })
+        }
+        fn counters(&self) -> BoxFuture<'_, GatewayCounters> {
+            Box::pin(async move {
+                if self.stuck {
+                    std::future::pending::<()>().await;
+                }
+                GatewayCounters {
+                    live_sessions: 2,
+                    queue_depth: 1,
+                    store_open: self.store_open,
+                    ..Default::default()
+                }
+            })
+        }
+        fn ready(&self) -> BoxFuture<'_, bool> {
+            Box::pin(async { true })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stuck_gateway_does_not_feed_the_watchdog() {
+        let within = Duration::from_millis(50);
+        let healthy = Probe {
+            stuck: false,
+            store_open: true,
+        };
+        assert_eq!(
+            check(&healthy, within).await.as_deref(),
+            Some("0/0 modems up, 2 live sessions, 1 queued")
+        );
+        let stuck = Probe {
+            stuck: true,
+            store_open: true,
+        };
+        assert_eq!(check(&stuck, within).await, None);
+        let closed = Probe {
+            stuck: false,
+            store_open: false,
+        };
+        assert_eq!(check(&closed, within).await, None);
+    }
 
     #[test]
     fn watchdog_is_fed_three_times_per_period() {
