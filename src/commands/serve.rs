@@ -168,6 +168,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         .with_graceful_shutdown(async move {
             signals.wait().await;
             tracing::info!("shutting down");
+            super::sd::stopping();
             // Live SSE streams end, or graceful shutdown would wait on them.
             stop.cancel();
         })
@@ -175,7 +176,6 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
     if let Err(e) = served {
         tracing::error!(error = %e, "web server failed");
     }
-    super::sd::stopping();
     health.abort();
     reloads.abort();
     gateway.shutdown().await;
