@@ -11,7 +11,13 @@
 //!   HIL_PIN, HIL_BAUD (default 115200), HIL_WAIT_S (reports, default 120)
 //! With two modems, the second sends to the first, so receiving needs no
 //! human. Scenarios that need fault injection run on the emulator only.
+//!
+//! Progress shows as a bar on a terminal (indicatif, on stderr); the result
+//! lines go to stdout either way, and a Markdown report is written to
+//! `HIL_REPORT` (default `<target dir>/hil-report.md`).
 
+use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -273,6 +279,78 @@ impl Bench {
     }
 }
 
+/// Scenarios run, for the progress bar: "modems up" and the 14 below.
+const SCENARIOS: u64 = 15;
+
+/// Where the Markdown report goes.
+fn report_path() -> PathBuf {
+    if let Some(p) = env("HIL_REPORT") {
+        return PathBuf::from(p);
+    }
+    let target = env("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("hil-report.md")
+}
+
+/// The Markdown report: run facts, the modems, one row per scenario, totals.
+fn markdown(
+    mode: &str,
+    modems: &[String],
+    results: &[(&str, Verdict, Duration)],
+    total: Duration,
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# smsgate HIL report\n");
+    let _ = writeln!(md, "- date: {}", chrono::Utc::now().to_rfc3339());
+    let _ = writeln!(md, "- smsgate {}", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(md, "- run on: {mode}");
+    let _ = writeln!(md, "- total time: {:.1} s\n", total.as_secs_f64());
+    let _ = writeln!(md, "## Modems\n");
+    let _ = writeln!(
+        md,
+        "| short code | port | maker / model | IMEI | signal | registration | state |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    for m in modems {
+        let _ = writeln!(md, "{m}");
+    }
+    let _ = writeln!(md, "\n## Scenarios\n");
+    let _ = writeln!(md, "| result | scenario | time (s) | details |");
+    let _ = writeln!(md, "|---|---|---:|---|");
+    for (name, verdict, elapsed) in results {
+        let (tag, note) = tag(verdict);
+        let _ = writeln!(
+            md,
+            "| {tag} | {name} | {:.1} | {} |",
+            elapsed.as_secs_f64(),
+            note.replace('|', "\\|")
+        );
+    }
+    let passed = results
+        .iter()
+        .filter(|r| matches!(r.1, Verdict::Pass(_)))
+        .count();
+    let failed = results
+        .iter()
+        .filter(|r| matches!(r.1, Verdict::Fail(_)))
+        .count();
+    let _ = writeln!(
+        md,
+        "\n**{passed} passed, {failed} failed, {} skipped**",
+        results.len() - passed - failed
+    );
+    md
+}
+
+fn tag(v: &Verdict) -> (&'static str, &str) {
+    match v {
+        Verdict::Pass(n) => ("PASS", n),
+        Verdict::Fail(n) => ("FAIL", n),
+        Verdict::Skip(n) => ("SKIP", n),
+    }
+}
+
 async fn run() -> i32 {
     let hardware = env("HIL_PORTS").is_some();
     println!(
@@ -292,6 +370,15 @@ async fn run() -> i32 {
     };
     let mut results: Vec<(&str, Verdict, Duration)> = Vec::new();
     let started = Instant::now();
+    let progress = indicatif::ProgressBar::new(SCENARIOS);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    progress.enable_steady_tick(Duration::from_millis(200));
+    progress.set_message("modems coming up");
     let up = until(b.wait.max(Duration::from_secs(30)), || {
         b.codes
             .iter()
@@ -299,19 +386,36 @@ async fn run() -> i32 {
             .then_some(())
     })
     .await;
+    let mut modems = Vec::new();
     for s in b.pool.statuses() {
-        println!(
-            "  modem {} on {}: {} {} IMEI {} signal {} dBm, registration {}, state {:?}",
+        modems.push(format!(
+            "| {} | {} | {} {} | {} | {} | {} | {:?} |",
             s.short_code,
             s.port,
             s.manufacturer.as_deref().unwrap_or("?"),
             s.model.as_deref().unwrap_or("?"),
             s.imei.as_deref().unwrap_or("?"),
-            s.signal_dbm.map(|d| d.to_string()).unwrap_or("?".into()),
+            s.signal_dbm
+                .map(|d| format!("{d} dBm"))
+                .unwrap_or("?".into()),
             s.registration.as_deref().unwrap_or("?"),
             s.state
-        );
+        ));
+        progress.suspend(|| {
+            println!(
+                "  modem {} on {}: {} {} IMEI {} signal {} dBm, registration {}, state {:?}",
+                s.short_code,
+                s.port,
+                s.manufacturer.as_deref().unwrap_or("?"),
+                s.model.as_deref().unwrap_or("?"),
+                s.imei.as_deref().unwrap_or("?"),
+                s.signal_dbm.map(|d| d.to_string()).unwrap_or("?".into()),
+                s.registration.as_deref().unwrap_or("?"),
+                s.state
+            )
+        });
     }
+    progress.inc(1);
     results.push((
         "modems up (identity, SIM, registration)",
         match up {
@@ -323,20 +427,20 @@ async fn run() -> i32 {
 
     macro_rules! scenario {
         ($name:expr, $body:expr) => {{
+            progress.set_message($name);
             let t = Instant::now();
             let v = $body;
             let elapsed = t.elapsed();
-            let (tag, note) = match &v {
-                Verdict::Pass(n) => ("PASS", n),
-                Verdict::Fail(n) => ("FAIL", n),
-                Verdict::Skip(n) => ("SKIP", n),
-            };
-            println!(
-                "  {tag}  {:<44} {:>6.1} s  {}",
-                $name,
-                elapsed.as_secs_f64(),
-                note
-            );
+            let (tag, note) = tag(&v);
+            progress.suspend(|| {
+                println!(
+                    "  {tag}  {:<44} {:>6.1} s  {}",
+                    $name,
+                    elapsed.as_secs_f64(),
+                    note
+                )
+            });
+            progress.inc(1);
             results.push(($name, v, elapsed));
         }};
     }
@@ -458,7 +562,25 @@ async fn run() -> i32 {
     if let Some(emu) = &b.emulator {
         emu.shutdown();
     }
+    progress.finish_and_clear();
     println!("{passed} passed, {failed} failed, {skipped} skipped");
+    let mode = if hardware {
+        format!("real modems ({})", env("HIL_PORTS").unwrap_or_default())
+    } else {
+        "emulated network".to_string()
+    };
+    let path = report_path();
+    let written = path
+        .parent()
+        .map(std::fs::create_dir_all)
+        .unwrap_or(Ok(()))
+        .and_then(|()| {
+            std::fs::write(&path, markdown(&mode, &modems, &results, started.elapsed()))
+        });
+    match written {
+        Ok(()) => println!("report: {}", path.display()),
+        Err(e) => println!("cannot write the report {}: {e}", path.display()),
+    }
     i32::from(failed > 0)
 }
 

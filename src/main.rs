@@ -78,6 +78,37 @@ enum Command {
     },
     /// Encode and decode SMS PDUs (3GPP TS 23.040).
     Pdu(PduArgs),
+    /// Offline backup and restore of the store (stop smsgate first).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Write every record of the store to FILE as JSON lines.
+    Export {
+        file: PathBuf,
+        #[command(flatten)]
+        at: StoreAt,
+    },
+    /// Load FILE (made by `store export`) into a new, empty store.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        at: StoreAt,
+    },
+}
+
+#[derive(Args)]
+struct StoreAt {
+    /// TOML configuration file naming the store (`store.dir`).
+    #[arg(long, short, env = "SMSGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// The store directory (overrides the configuration).
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -196,6 +227,14 @@ fn main() -> ExitCode {
         } => {
             smsgate::logging::init();
             ExitCode::from(smsgate::commands::config_check::run(file.as_deref()) as u8)
+        }
+        Command::Store { command } => {
+            use smsgate::commands::store::{run, Direction};
+            let (direction, file, at) = match command {
+                StoreCommand::Export { file, at } => (Direction::Export, file, at),
+                StoreCommand::Import { file, at } => (Direction::Import, file, at),
+            };
+            ExitCode::from(run(direction, &file, at.config.as_deref(), at.dir) as u8)
         }
         Command::Pdu(args) => match args.command {
             PduCommand::Decode { hex, no_smsc } => {

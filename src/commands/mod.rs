@@ -5,5 +5,8 @@ pub mod config_check;
 pub mod emulator;
 pub mod pdu;
 pub mod probe;
+pub mod reload;
+pub mod sd;
 pub mod serve;
 pub mod signals;
+pub mod store;

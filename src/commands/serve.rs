@@ -2,7 +2,9 @@
 //! with none configured, the embedded emulated network with 3 modems and
 //! the phone simulator at `/dev/phones`), the session supervisor and the
 //! web server, and runs until SIGTERM or Ctrl-C, then ends live streams,
-//! stops the modems and flushes the store.
+//! stops the modems and flushes the store. Under systemd it notifies
+//! readiness, status and the watchdog ([`super::sd`]); SIGHUP re-reads the
+//! configuration and logs what would need a restart ([`super::reload`]).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::signals::Signals;
+use super::signals::{Hangups, Signals};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::emulator::{Emulator, EmulatorConfig};
@@ -25,6 +27,7 @@ use crate::web::{app, WebConfig, WebState};
 /// Runs the gateway; returns the exit code.
 pub async fn run(config_file: Option<&Path>) -> i32 {
     let signals = Signals::install();
+    let mut hangups = Hangups::install();
     let cfg = match Config::load(config_file) {
         Ok(c) => c,
         Err(e) => {
@@ -142,12 +145,30 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
     if emulator.is_some() {
         println!("phone simulator: http://{bound}/dev/phones");
     }
+    // Store open and HTTP listening: ready. The watchdog and STATUS= run
+    // on the actix system itself, so a stuck system stops feeding them.
+    super::sd::ready("listening");
+    let health = {
+        let gateway = gateway.clone();
+        actix::spawn(async move { super::sd::supervise(&gateway).await })
+    };
+    let reloads = {
+        let file = config_file.map(Path::to_path_buf);
+        let running = cfg.clone();
+        actix::spawn(async move {
+            loop {
+                hangups.next().await;
+                super::reload::on_hangup(file.as_deref(), &running);
+            }
+        })
+    };
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let stop = shutdown.clone();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             signals.wait().await;
             tracing::info!("shutting down");
+            super::sd::stopping();
             // Live SSE streams end, or graceful shutdown would wait on them.
             stop.cancel();
         })
@@ -155,6 +176,8 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
     if let Err(e) = served {
         tracing::error!(error = %e, "web server failed");
     }
+    health.abort();
+    reloads.abort();
     gateway.shutdown().await;
     if let Some(emu) = emulator {
         emu.shutdown();

@@ -1,6 +1,7 @@
 //! Ctrl-C and SIGTERM for the long-running commands, caught from the moment
 //! [`Signals::install`] runs (so a signal that comes early is not lost to the
-//! default action).
+//! default action), and SIGHUP ([`Hangups`]), which would otherwise kill the
+//! process.
 
 /// Ctrl-C (SIGINT) and SIGTERM, caught from the moment this is created.
 pub struct Signals {
@@ -30,6 +31,27 @@ impl Signals {
         tokio::select! {
             _ = next(&mut self.term) => {}
             _ = next(&mut self.int) => {}
+        }
+    }
+}
+
+/// SIGHUP (`systemctl reload`), caught from the moment this is created so an
+/// early one does not terminate the process.
+pub struct Hangups(Option<tokio::signal::unix::Signal>);
+
+impl Hangups {
+    pub fn install() -> Hangups {
+        use tokio::signal::unix::{signal, SignalKind};
+        Hangups(signal(SignalKind::hangup()).ok())
+    }
+
+    /// Resolves on the next SIGHUP (never, if it could not be caught).
+    pub async fn next(&mut self) {
+        match &mut self.0 {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
         }
     }
 }

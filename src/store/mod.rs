@@ -7,10 +7,12 @@
 //! acknowledge something to the outside call [`Store::flush`] first:
 //! nothing acknowledged is ever lost.
 
+mod dump;
 mod table;
 
 use std::path::{Path, PathBuf};
 
+pub use dump::DumpError;
 pub use table::Table;
 
 /// Format version written in the `meta` tree; a store with another version

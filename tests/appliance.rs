@@ -1,0 +1,47 @@
+//! The appliance: the systemd unit (verify, security score), `smsgate
+//! serve` under a fake systemd (READY=1, STATUS=, WATCHDOG=1 over a
+//! NOTIFY_SOCKET of our own), SIGHUP, `smsgate store export|import`, the
+//! udev rules' syntax, and the Debian package installed, upgraded and
+//! purged in a throw-away root with `dpkg --root`, and the arm64 build
+//! under qemu-user. One module per subject in `tests/appliance/`.
+//!
+//! Tools: `systemd-analyze` (Debian `systemd`), `dpkg`, `dpkg-deb` and
+//! `cargo-deb` (scripts/build-deb installs it). Missing tools skip a test
+//! with a note, except under `CI=true`, where they fail it.
+
+use std::path::{Path, PathBuf};
+
+#[path = "appliance/arm64.rs"]
+mod arm64;
+#[path = "appliance/deb.rs"]
+mod deb;
+#[path = "appliance/store.rs"]
+mod store;
+#[path = "appliance/systemd.rs"]
+mod systemd;
+#[path = "appliance/udev.rs"]
+mod udev;
+
+const BIN: &str = env!("CARGO_BIN_EXE_smsgate");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// `Some(path)` of `tool`, or `None` (skip) outside CI; panics under CI.
+fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but `{name}` is missing: run scripts/test"
+        );
+        eprintln!("note: `{name}` missing; test skipped (scripts/test installs it)");
+    }
+    found
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(ROOT).join(path)
+}
