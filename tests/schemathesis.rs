@@ -1,0 +1,72 @@
+//! A schema-driven fuzzer (schemathesis, from PyPI) against the OpenAPI
+//! document of a running `smsgate serve`, loopback only, a bounded number of
+//! cases: zero 5xx. The venv is made by scripts/test (target/st-venv);
+//! under CI=true a missing venv fails the test, elsewhere it is skipped.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "schemathesis-admin-token-01";
+
+fn st() -> Option<PathBuf> {
+    let path = std::env::var_os("SCHEMATHESIS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/st-venv/bin/st"));
+    path.exists().then_some(path)
+}
+
+#[test]
+fn openapi_fuzzing_finds_no_server_error() {
+    let Some(st) = st() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but schemathesis is missing: run scripts/test"
+        );
+        eprintln!("skipped: schemathesis not installed (scripts/test makes target/st-venv)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[http]\nadmin_token = \"{TOKEN}\"\n[limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n"
+        ),
+    )
+    .unwrap();
+    let serve = common::serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
+    let url = serve.url.clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(&format!("{url}/readyz")).call().is_err() {
+        assert!(Instant::now() < deadline, "serve never became ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = Command::new(st)
+        .args(["run", &format!("{url}/admin/api/openapi.json")])
+        .args(["--url", &url])
+        .args(["--checks", "not_a_server_error"])
+        .args(["--max-examples", "30"])
+        .args(["--seed", "20261125"])
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .args(["-H", &format!("Origin: {url}")])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run schemathesis");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found failures:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(" generated, "))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    assert!(line.contains("passed"), "{stdout}");
+    println!("schemathesis: {line}");
+}
