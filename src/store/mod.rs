@@ -48,6 +48,18 @@ pub enum StoreError {
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
+    flusher: std::sync::Arc<Flusher>,
+}
+
+/// Group commit: callers that ask for a flush while one runs share the next
+/// one. sled 0.34's `flush_async` can deadlock when called concurrently
+/// (sled issues #1241, #1308), so flushes are blocking calls run off the
+/// async threads, one at a time.
+#[derive(Default)]
+struct Flusher {
+    lock: tokio::sync::Mutex<()>,
+    requested: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -83,6 +95,7 @@ impl Store {
         Ok(Store {
             db,
             path: dir.to_path_buf(),
+            flusher: Default::default(),
         })
     }
 
@@ -93,6 +106,7 @@ impl Store {
         Ok(Store {
             db,
             path: PathBuf::new(),
+            flusher: Default::default(),
         })
     }
 
@@ -115,7 +129,22 @@ impl Store {
 
     /// Makes every write so far durable. Call before acknowledging.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        use std::sync::atomic::Ordering::SeqCst;
+        let f = &self.flusher;
+        // Every write of this caller happened before this number was taken.
+        let mine = f.requested.fetch_add(1, SeqCst) + 1;
+        let _turn = f.lock.lock().await;
+        if f.done.load(SeqCst) >= mine {
+            return Ok(()); // a flush that started after our writes covered them
+        }
+        let covers = f.requested.load(SeqCst);
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| {
+                StoreError::Sled(sled::Error::Io(std::io::Error::other(e.to_string())))
+            })??;
+        f.done.store(covers, SeqCst);
         Ok(())
     }
 

@@ -79,3 +79,30 @@ fn an_unreadable_record_is_an_error_not_a_skip() {
     let err = s.table::<Rec>("x").unwrap().all().err().unwrap();
     assert!(err.to_string().contains("cannot be read"), "{err}");
 }
+
+/// sled 0.34's `flush_async` can hang when called concurrently; the store's
+/// flush must not, and must cover every write made before it was called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_flushes_all_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+    let t = s.table::<u32>("x").unwrap();
+    let tasks: Vec<_> = (0..64u32)
+        .map(|i| {
+            let s = s.clone();
+            let t = t.clone();
+            tokio::spawn(async move {
+                t.put(&format!("{i:04}"), &i).unwrap();
+                s.flush().await.unwrap();
+            })
+        })
+        .collect();
+    let all = futures_util::future::join_all(tasks);
+    tokio::time::timeout(std::time::Duration::from_secs(30), all)
+        .await
+        .expect("every flush completed");
+    drop(t);
+    drop(s);
+    let s = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+    assert_eq!(s.table::<u32>("x").unwrap().len(), 64);
+}
