@@ -24,6 +24,7 @@ fn no_limits() -> WebConfig {
             sends_per_hour_per_recipient: 0,
             ..LimitsConfig::default()
         },
+        country: "DO".into(),
     }
 }
 

@@ -48,6 +48,8 @@ pub struct WebConfig {
     pub admin_token: Option<String>,
     /// `limits.*` (R13).
     pub limits: LimitsConfig,
+    /// `numbers.country`: national numbers of this country are accepted.
+    pub country: String,
 }
 
 impl WebConfig {
@@ -55,6 +57,7 @@ impl WebConfig {
         WebConfig {
             admin_token: config.http.admin_token.clone().filter(|t| !t.is_empty()),
             limits: config.limits.clone(),
+            country: config.numbers.country.clone(),
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr};
-use super::{numbers, ApiError, Shared};
+use super::{ApiError, Shared};
 use crate::gateway::api::{RecipientAnswer, SendAnswer, SendRequest, SessionEvent, SessionView};
 
 /// SSE keep-alive comment interval.
@@ -106,8 +106,8 @@ pub(crate) async fn do_send(
     let mut limited: Vec<Option<RecipientAnswer>> = Vec::with_capacity(req.to.len());
     let mut passed = Vec::new();
     for typed in &req.to {
-        match numbers::normalize(typed) {
-            Some(n) if !ctx.limiters.recipient_may_receive(&n) => {
+        match crate::session::normalize(typed, &ctx.state.config.country).map(|m| m.0) {
+            Ok(n) if !ctx.limiters.recipient_may_receive(&n) => {
                 limited.push(Some(RecipientAnswer {
                     to: n,
                     status: "refused".into(),

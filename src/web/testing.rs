@@ -14,7 +14,6 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tokio::sync::broadcast;
 
-use super::numbers;
 use crate::gateway::api::*;
 use crate::modem::types::ModemStatus;
 
@@ -212,10 +211,10 @@ impl FakeGateway {
         let mut recipients = Vec::new();
         let mut seen = Vec::new();
         for (i, typed) in req.to.iter().enumerate() {
-            let answer = match numbers::normalize(typed) {
-                None => refused(typed, "invalid_number"),
-                Some(n) if seen.contains(&n) => refused(&n, "duplicate_recipient"),
-                Some(n) => {
+            let answer = match crate::session::normalize(typed, "DO").map(|m| m.0) {
+                Err(_) => refused(typed, "invalid_number"),
+                Ok(n) if seen.contains(&n) => refused(&n, "duplicate_recipient"),
+                Ok(n) => {
                     seen.push(n.clone());
                     RecipientAnswer {
                         can_reply: !self.fleet_prefixes.iter().any(|p| n.starts_with(p)),

@@ -25,6 +25,7 @@ pub fn config() -> WebConfig {
     WebConfig {
         admin_token: Some(TOKEN.into()),
         limits: LimitsConfig::default(),
+        country: "DO".into(),
     }
 }
 
