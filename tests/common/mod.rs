@@ -51,10 +51,18 @@ impl Client {
     /// Reads until `needle` has been seen since the last call; returns all
     /// bytes read up to and including it.
     pub async fn read_until(&mut self, needle: &str) -> String {
+        self.read_to(&format!("{needle:?}"), |seen| {
+            find(seen, needle.as_bytes()).map(|pos| pos + needle.len())
+        })
+        .await
+    }
+
+    /// Reads until `end_of(seen)` finds where the wanted answer ends; hands
+    /// out what comes before that and keeps the rest.
+    async fn read_to(&mut self, what: &str, end_of: impl Fn(&[u8]) -> Option<usize>) -> String {
         let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
         loop {
-            if let Some(pos) = find(&self.seen, needle.as_bytes()) {
-                let end = pos + needle.len();
+            if let Some(end) = end_of(&self.seen) {
                 let out: Vec<u8> = self.seen.drain(..end).collect();
                 return String::from_utf8_lossy(&out).into_owned();
             }
@@ -63,7 +71,7 @@ impl Client {
                 .await
                 .unwrap_or_else(|_| {
                     panic!(
-                        "no {needle:?} within {ANSWER_WITHIN:?}; seen {:?}",
+                        "no {what} within {ANSWER_WITHIN:?}; seen {:?}",
                         String::from_utf8_lossy(&self.seen)
                     )
                 })
@@ -80,24 +88,7 @@ impl Client {
 
     /// Reads up to the next final result (OK, ERROR, +CMS/+CME ERROR).
     pub async fn read_final(&mut self) -> String {
-        let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
-        loop {
-            if let Some(end) = final_end(&self.seen) {
-                let out: Vec<u8> = self.seen.drain(..end).collect();
-                return String::from_utf8_lossy(&out).into_owned();
-            }
-            let mut buf = [0u8; 512];
-            let n = tokio::time::timeout_at(deadline, self.port.read(&mut buf))
-                .await
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "no final result; seen {:?}",
-                        String::from_utf8_lossy(&self.seen)
-                    )
-                })
-                .expect("read");
-            self.seen.extend_from_slice(&buf[..n]);
-        }
+        self.read_to("final result", final_end).await
     }
 }
 
