@@ -25,6 +25,7 @@
 //! - [`commands`]: the command-line subcommands (`pdu`, `config check`,
 //!   `emulator`, `probe`).
 //! - [`logging`]: tracing set-up (plain text on stdout, for journald).
+//! - [`memory`]: giving freed heap pages back to the system.
 //!
 //! The pure cores (`sms`, `at`, `emulator::dce`, `emulator::network`) take bytes or values and return typed values;
 //! they never touch a port, a socket, a clock or a file.
@@ -36,6 +37,7 @@ pub mod config;
 pub mod emulator;
 pub mod gateway;
 pub mod logging;
+pub mod memory;
 pub mod modem;
 pub mod session;
 pub mod sms;

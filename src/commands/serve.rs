@@ -148,6 +148,9 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
     // Store open and HTTP listening: ready. The watchdog and STATUS= run
     // on the actix system itself, so a stuck system stops feeding them.
     super::sd::ready("listening");
+    // Start-up (phone-number metadata, store recovery) leaves freed heap
+    // behind; an idle appliance should not keep it.
+    crate::memory::give_back_free_memory();
     let health = {
         let gateway = gateway.clone();
         actix::spawn(async move { super::sd::supervise(&gateway).await })

@@ -20,6 +20,7 @@ pub mod faults;
 pub mod network;
 pub mod phones;
 pub mod pty;
+mod timer;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -425,6 +426,18 @@ impl Emulator {
         mut commands: mpsc::UnboundedReceiver<PortCommand>,
     ) {
         let mut buf = [0u8; 1024];
+        // When the host-to-modem direction of the line is next free: bytes
+        // the host writes take 10 bits each at the paced baud rate to arrive.
+        let mut line_free = Instant::now();
+        // When the modem-to-host direction is next free.
+        let mut out_free = Instant::now();
+        let timer = match timer::FineTimer::new() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(modem = id, error = %e, "emulator: no timer for the line pacing");
+                return;
+            }
+        };
         loop {
             tokio::select! {
                 biased;
@@ -443,7 +456,7 @@ impl Emulator {
                         tokio::time::sleep(chunk.delay).await;
                     }
                     let baud = lock(&self.inner.state).modems[id].dce.settings.baud;
-                    if let Err(e) = write_paced(&pty, &chunk.bytes, baud).await {
+                    if let Err(e) = write_paced(&pty, &chunk.bytes, baud, &mut out_free, &timer).await {
                         tracing::warn!(modem = id, error = %e, "emulator: write failed");
                     }
                     let mut st = lock(&self.inner.state);
@@ -452,6 +465,10 @@ impl Emulator {
                 n = pty.read(&mut buf) => match n {
                     Ok(0) => tokio::time::sleep(Duration::from_millis(5)).await,
                     Ok(n) => {
+                        let baud = lock(&self.inner.state).modems[id].dce.settings.baud;
+                        if let Some(due) = arrival(&mut line_free, n, baud, Instant::now()) {
+                            let _ = timer.sleep_until(due).await;
+                        }
                         let mut st = lock(&self.inner.state);
                         self.transcript_push(&mut st, id, "to_modem", &buf[..n]);
                         let step = st.modems[id].dce.input(&buf[..n]);
@@ -536,23 +553,39 @@ impl Emulator {
     }
 }
 
-/// Writes `bytes` as a serial line at `baud` would (10 bits a byte); 0 means
-/// no pacing.
-async fn write_paced(pty: &pty::Pty, bytes: &[u8], baud: u32) -> std::io::Result<()> {
+/// When `n` bytes the host wrote at `now` have crossed a line at `baud`
+/// (10 bits a byte) that is busy until `line_free`; `None` when there is no
+/// pacing or they are (within 20 µs, below what a wake-up costs) already
+/// there. The line's time is accounted in `line_free` either way, so short
+/// waits skipped now are owed by the next one.
+fn arrival(line_free: &mut Instant, n: usize, baud: u32, now: Instant) -> Option<Instant> {
+    if baud == 0 {
+        return None;
+    }
+    let start = (*line_free).max(now);
+    *line_free = start + Duration::from_secs_f64(n as f64 * 10.0 / baud as f64);
+    (*line_free > now + Duration::from_micros(20)).then_some(*line_free)
+}
+
+/// Writes `bytes` as a serial line at `baud` would (10 bits a byte; 0 means
+/// no pacing): each slice of about 2 ms reaches the host when it has crossed
+/// the modem-to-host direction of the line, busy until `line_free`.
+async fn write_paced(
+    pty: &pty::Pty,
+    bytes: &[u8],
+    baud: u32,
+    line_free: &mut Instant,
+    timer: &timer::FineTimer,
+) -> std::io::Result<()> {
     if baud == 0 {
         return pty.write_all(bytes).await;
     }
-    // Pace in slices of ~2 ms so long answers flow like a real line.
     let per_slice = ((baud as usize / 10) / 500).max(1);
-    let start = Instant::now();
-    let mut sent = 0usize;
     for slice in bytes.chunks(per_slice) {
-        pty.write_all(slice).await?;
-        sent += slice.len();
-        let due = Duration::from_secs_f64(sent as f64 * 10.0 / baud as f64);
-        if let Some(wait) = due.checked_sub(start.elapsed()) {
-            tokio::time::sleep(wait).await;
+        if let Some(due) = arrival(line_free, slice.len(), baud, Instant::now()) {
+            timer.sleep_until(due).await?;
         }
+        pty.write_all(slice).await?;
     }
     Ok(())
 }
@@ -612,4 +645,32 @@ fn luhn(digits: &str) -> u32 {
         })
         .sum();
     (10 - sum % 10) % 10
+}
+
+#[cfg(test)]
+mod pacing_tests {
+    use super::arrival;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn input_takes_the_line_time_and_short_waits_are_owed() {
+        let t0 = Instant::now();
+        let mut free = t0;
+        // No pacing: never waits, the line is not accounted.
+        assert_eq!(arrival(&mut free, 1000, 0, t0), None);
+        // 1 152 bytes at 115 200 baud: 100 ms.
+        let due = arrival(&mut free, 1152, 115_200, t0).unwrap();
+        assert_eq!(due - t0, Duration::from_millis(100));
+        // Bytes written while the line is busy queue behind it.
+        let due = arrival(&mut free, 1152, 115_200, t0 + Duration::from_millis(10)).unwrap();
+        assert_eq!(due - t0, Duration::from_millis(200));
+        // One byte at 921 600 baud on an idle line is due in 11 µs: no
+        // sleep now...
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(arrival(&mut free, 1, 921_600, later), None);
+        // ...but its time is owed by the next write.
+        let due = arrival(&mut free, 1152, 921_600, later).unwrap();
+        let owed = Duration::from_secs_f64(1153.0 * 10.0 / 921_600.0);
+        assert!((due - later).abs_diff(owed) < Duration::from_micros(1));
+    }
 }

@@ -238,6 +238,7 @@ impl Gateway {
             self.channels.remove(&e.session.0);
         }
         self.flush_later();
+        crate::memory::give_back_free_memory();
     }
 
     /// One SMS part arrived at `short_code`. Returns whether it may be

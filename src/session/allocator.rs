@@ -37,11 +37,45 @@ type PairMap<V> = BTreeMap<Msisdn, BTreeMap<ShortCode, V>>;
 
 /// R5/R6: held and retired (number, short code) pairs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Pairs", into = "Pairs")]
 pub struct Allocator {
     /// R5: each pair belongs to at most one live session.
     held: PairMap<SessionId>,
     /// R6: when each pair was last retired (its session ended).
     retired: PairMap<DateTime<Utc>>,
+    /// Pairs held per short code, derived from `held` (never stored): how
+    /// many live conversations each modem carries.
+    load: BTreeMap<ShortCode, usize>,
+}
+
+/// What the allocator persists: the pairs; the load is derived.
+#[derive(Serialize, Deserialize)]
+struct Pairs {
+    held: PairMap<SessionId>,
+    retired: PairMap<DateTime<Utc>>,
+}
+
+impl From<Pairs> for Allocator {
+    fn from(p: Pairs) -> Self {
+        let mut load = BTreeMap::<ShortCode, usize>::new();
+        for code in p.held.values().flat_map(BTreeMap::keys) {
+            *load.entry(code.clone()).or_default() += 1;
+        }
+        Allocator {
+            held: p.held,
+            retired: p.retired,
+            load,
+        }
+    }
+}
+
+impl From<Allocator> for Pairs {
+    fn from(a: Allocator) -> Self {
+        Pairs {
+            held: a.held,
+            retired: a.retired,
+        }
+    }
 }
 
 impl Allocator {
@@ -66,7 +100,9 @@ impl Allocator {
     /// Free codes whose pair was retired less than `cooldown` ago come last
     /// (R6), the least recently retired of them first; among the others the
     /// code least recently used with that number wins (never used first),
-    /// then pool order.
+    /// then the code carrying the fewest live conversations (so new numbers
+    /// spread over the modems instead of queueing on the first), then pool
+    /// order.
     pub fn pick(
         &self,
         number: &Msisdn,
@@ -80,7 +116,8 @@ impl Allocator {
             .min_by_key(|(i, code)| {
                 let retired = self.retired_at(number, code);
                 let cooling = retired.is_some_and(|t| now - t < cooldown);
-                (cooling, retired, *i)
+                let load = self.load.get(*code).copied().unwrap_or(0);
+                (cooling, retired, load, *i)
             })
             .map(|(_, code)| code.clone())
     }
@@ -91,17 +128,28 @@ impl Allocator {
         debug_assert!(self
             .holder(number, code)
             .is_none_or(|holder| holder == session));
-        self.held
+        let before = self
+            .held
             .entry(number.clone())
             .or_default()
             .insert(code.clone(), session.clone());
+        if before.is_none() {
+            *self.load.entry(code.clone()).or_default() += 1;
+        }
     }
 
     /// R6: the session holding `(number, code)` ended at `at`; the pair is
     /// free again but cools down.
     pub fn retire(&mut self, number: &Msisdn, code: &ShortCode, at: DateTime<Utc>) {
         if let Some(codes) = self.held.get_mut(number) {
-            codes.remove(code);
+            if codes.remove(code).is_some() {
+                if let Some(n) = self.load.get_mut(code) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.load.remove(code);
+                    }
+                }
+            }
             if codes.is_empty() {
                 self.held.remove(number);
             }
@@ -142,6 +190,31 @@ mod tests {
     }
 
     const DAY: i64 = 24 * 3600;
+
+    // New numbers spread over the short codes (modems) by live load, and
+    // the load survives a round trip through the store.
+    #[test]
+    fn new_numbers_spread_over_the_codes_and_the_load_is_rebuilt() {
+        let mut a = Allocator::default();
+        let p = pool(3);
+        let mut counts = BTreeMap::<ShortCode, usize>::new();
+        for k in 0..9 {
+            let num = n(&format!("+1809555{k:04}"));
+            let c = a.pick(&num, &p, t(0), Duration::days(1)).unwrap();
+            a.bind(&num, &c, &SessionId(format!("s{k}")));
+            *counts.entry(c).or_default() += 1;
+        }
+        assert_eq!(counts.values().copied().collect::<Vec<_>>(), vec![3, 3, 3]);
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(!json.contains("load"), "{json}");
+        let back: Allocator = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
+        // Ending conversations on the first code makes it the least loaded.
+        a.retire(&n("+18095550000"), &p[0], t(1));
+        a.retire(&n("+18095550003"), &p[0], t(1));
+        let c = a.pick(&n("+18095559999"), &p, t(2), Duration::days(1));
+        assert_eq!(c, Some(p[0].clone()));
+    }
 
     // R5/R8: a held pair is never picked; when all are held, none is.
     #[test]
