@@ -206,8 +206,10 @@
       source.addEventListener("status", function (e) {
         setStatus(JSON.parse(e.data));
       });
-      // Statuses that changed before the stream opened are read once.
-      source.addEventListener("open", refreshStatuses);
+      // Whatever changed before the stream (re)opened is read once: the
+      // server ends a stream that fell too far behind, and the browser
+      // reconnects.
+      source.addEventListener("open", refreshSession);
       source.addEventListener("expired", function () {
         source.close(); source = null;
         clearSession();
@@ -228,12 +230,16 @@
         s.textContent = word(d.status) + (d.reason ? ": " + word(d.reason) : "");
       });
     }
-    function refreshStatuses() {
+    function refreshSession() {
       fetch("/api/session", { credentials: "same-origin" }).then(function (r) {
         return r.status === 200 ? r.json() : null;
       }).then(function (s) {
-        if (!s || !s.messages.length) return;
-        s.messages[s.messages.length - 1].recipients.forEach(setStatus);
+        if (!s) return;
+        if (s.messages.length) s.messages[s.messages.length - 1].recipients.forEach(setStatus);
+        while (replies.firstChild) replies.removeChild(replies.firstChild);
+        repliesEmpty.hidden = s.replies.length > 0;
+        s.replies.forEach(addReply);
+        setExpiry(s.expires_at);
       }).catch(function () {});
     }
 

@@ -157,8 +157,10 @@ fn main() {
         let mut best = 0.0f64;
         for p in peers.as_array().into_iter().flatten() {
             let name = p["name"].as_str().unwrap_or("?");
-            if let Some(err) = p.get("error").and_then(Value::as_str) {
-                row(&format!("peer {name}"), "error".into(), err);
+            let errors = p["errors"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            if !errors.is_empty() {
+                let first = errors[0].as_str().unwrap_or("?");
+                row(&format!("peer {name}"), "error".into(), first);
                 continue;
             }
             let rate = p["outbound_msgs_per_s"].as_f64().unwrap_or(0.0);
@@ -675,24 +677,29 @@ fn memory_and_send_api(work: &Path, n: usize) -> Value {
     })
 }
 
-/// The peers (`benches/peers/run.sh`): their own JSON, or an error entry.
+/// The peers (`benches/peers/`, installed by its `install.sh`): their own
+/// JSON, or an error entry.
 fn run_peers(root: &Path, out_dir: &Path) -> Value {
-    let script = root.join("benches/peers/run.sh");
-    if !script.exists() {
-        return json!([{"name": "peers", "error": "benches/peers/run.sh missing"}]);
-    }
-    let status = Command::new("bash")
-        .arg(&script)
-        .env("SMSGATE_BIN", BIN)
-        .env("PEERS_OUT", out_dir.join("peers.json"))
+    let peers = root.join("benches/peers");
+    let installed = Command::new("bash")
+        .arg(peers.join("install.sh"))
+        .stdout(Stdio::null())
         .status();
-    let file = out_dir.join("peers.json");
-    match (status, std::fs::read_to_string(&file)) {
+    if !matches!(installed, Ok(s) if s.success()) {
+        eprintln!("peers: install.sh failed (it needs root); running what is installed");
+    }
+    let n = std::env::var("PEERS_N").unwrap_or_else(|_| scaled(100).to_string());
+    let status = Command::new("python3")
+        .arg(peers.join("run.py"))
+        .env("SMSGATE_BIN", BIN)
+        .env("PEERS_N", n)
+        .status();
+    match (status, std::fs::read_to_string(out_dir.join("peers.json"))) {
         (Ok(_), Ok(text)) => {
             let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             v.get("peers").cloned().unwrap_or(v)
         }
-        (Err(e), _) => json!([{"name": "peers", "error": e.to_string()}]),
-        (_, Err(e)) => json!([{"name": "peers", "error": format!("no peers.json: {e}")}]),
+        (Err(e), _) => json!([{"name": "peers", "errors": [e.to_string()]}]),
+        (_, Err(e)) => json!([{"name": "peers", "errors": [format!("no peers.json: {e}")]}]),
     }
 }

@@ -41,8 +41,10 @@ const EXPIRY_TICK: Duration = Duration::from_millis(250);
 const ASSEMBLY_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// Pause before a send that failed for a passing reason is tried again.
 const REDISPATCH_AFTER: Duration = Duration::from_secs(5);
-/// Events kept per session channel for a slow reader.
-const CHANNEL_CAPACITY: usize = 256;
+/// Events kept per session channel for a slow reader. Each slot costs
+/// ~150 bytes per live stream; a reader that falls further behind has its
+/// stream ended and the browser re-reads the session when it reconnects.
+const CHANNEL_CAPACITY: usize = 64;
 
 /// The tables of the gateway.
 #[derive(Clone)]

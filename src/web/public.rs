@@ -198,9 +198,11 @@ fn event_stream(
                 _ = shutdown.cancelled() => return None,
                 r = rx.recv() => match r {
                     Ok(ev) => ev,
+                    // The browser reconnects and reads the whole session
+                    // again, so nothing it missed stays missing.
                     Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "SSE client fell behind");
-                        continue;
+                        tracing::info!(missed = n, "SSE client fell behind; stream ended for a resync");
+                        return None;
                     }
                     Err(RecvError::Closed) => return None,
                 },
