@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::at::commands::SendPdu;
+use crate::at::commands::{SendPdu, PROMPT_TIMEOUT};
 use crate::at::{AtCommand, AtError, Digester, Event, InFlight, Urc};
 
 /// Errors of a conversation.
@@ -42,6 +42,8 @@ pub struct Conversation<P> {
     urcs: VecDeque<Urc>,
     /// Garbage chunks skipped so far (a modem's noise, logged and counted).
     pub garbage: u64,
+    /// How long a command with a body waits for the `> ` prompt.
+    pub prompt_timeout: Duration,
 }
 
 impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
@@ -51,6 +53,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
             digester: Digester::new(),
             urcs: VecDeque::new(),
             garbage: 0,
+            prompt_timeout: PROMPT_TIMEOUT,
         }
     }
 
@@ -73,7 +76,9 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
     }
 
     /// `AT+CMGS`: the command, the PDU after the prompt, the message
-    /// reference from the answer.
+    /// reference from the answer. No prompt within [`Self::prompt_timeout`]
+    /// is a timeout with nothing written after the command (safe to retry);
+    /// the answer after the PDU may take the command's whole timeout.
     pub async fn send_pdu(&mut self, cmd: &SendPdu) -> Result<u8, ConversationError> {
         let body = cmd.body();
         let response = self
@@ -129,7 +134,9 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
         let command = String::from_utf8_lossy(bytes).trim().to_string();
         self.digester.expect(in_flight);
         self.write_raw(bytes).await?;
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let prompt_deadline = deadline.min(started + self.prompt_timeout);
         let mut body = body;
         let mut answer = None;
         let mut buf = [0u8; 1024];
@@ -143,10 +150,22 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
                 }
                 None => {}
             }
-            match tokio::time::timeout_at(deadline, self.port.read(&mut buf)).await {
+            // Until the prompt has come, the body is still ours to keep.
+            let (until, waited) = match body {
+                Some(_) => (prompt_deadline, self.prompt_timeout.min(timeout)),
+                None => (deadline, timeout),
+            };
+            match tokio::time::timeout_at(until, self.port.read(&mut buf)).await {
                 Err(_elapsed) => {
                     self.digester.command_done();
-                    return Err(ConversationError::Timeout { command, timeout });
+                    let command = match body {
+                        Some(_) => format!("{command} (the `> ` prompt)"),
+                        None => command,
+                    };
+                    return Err(ConversationError::Timeout {
+                        command,
+                        timeout: waited,
+                    });
                 }
                 Ok(Ok(0)) => return Err(ConversationError::Closed),
                 Ok(Ok(n)) => self.digester.feed(&buf[..n]),
@@ -194,4 +213,72 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
 enum Answer {
     Response(crate::at::Response),
     WriteBody(Vec<u8>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::at::commands::{PduHex, CTRL_Z};
+    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    /// SIMCom SIM800 AT manual §4.2.5 example PDU ("hellohello").
+    const SIM800_PDU: &str = "0011000B916407281553F80000AA0AE8329BFD4697D9EC37";
+
+    fn cmgs() -> SendPdu {
+        let pdu = PduHex::parse(SIM800_PDU).unwrap_or_else(|e| panic!("{e}"));
+        SendPdu::new(pdu).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn read_some(modem: &mut DuplexStream) -> Vec<u8> {
+        let mut buf = [0u8; 256];
+        let n = modem.read(&mut buf).await.unwrap_or(0);
+        buf[..n].to_vec()
+    }
+
+    /// A modem that swallows `AT+CMGS=` (hung, or deaf after a fault) is
+    /// given up on after the prompt timeout, not after the network's 120 s,
+    /// and nothing of the message was written: a retry sends it once.
+    #[tokio::test]
+    async fn no_prompt_times_out_quickly_with_the_pdu_unwritten() {
+        let (port, mut modem) = duplex(1024);
+        let mut conv = Conversation::new(port);
+        conv.prompt_timeout = Duration::from_millis(100);
+        let result = tokio::time::timeout(Duration::from_secs(5), conv.send_pdu(&cmgs()))
+            .await
+            .expect("gave up within the prompt timeout");
+        assert!(
+            matches!(&result, Err(ConversationError::Timeout { command, .. }) if command.contains("prompt")),
+            "{result:?}"
+        );
+        assert_eq!(read_some(&mut modem).await, b"AT+CMGS=23\r");
+        drop(conv);
+        assert!(read_some(&mut modem).await.is_empty(), "no PDU written");
+    }
+
+    /// Once the PDU is written, the answer may take the network's time
+    /// (a real radio takes seconds), far beyond the prompt timeout.
+    #[tokio::test]
+    async fn a_slow_answer_after_the_pdu_is_waited_for() {
+        let (port, mut modem) = duplex(1024);
+        let mut conv = Conversation::new(port);
+        conv.prompt_timeout = Duration::from_millis(50);
+        let network = async {
+            assert_eq!(read_some(&mut modem).await, b"AT+CMGS=23\r");
+            modem.write_all(b"\r\n> ").await.unwrap_or_default();
+            let mut body = Vec::new();
+            while !body.ends_with(&[CTRL_Z]) {
+                body.extend(read_some(&mut modem).await);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            modem
+                .write_all(b"\r\n+CMGS: 7\r\n\r\nOK\r\n")
+                .await
+                .unwrap_or_default();
+            body
+        };
+        let cmd = cmgs();
+        let (sent, body) = tokio::join!(conv.send_pdu(&cmd), network);
+        assert_eq!(sent.ok(), Some(7));
+        assert_eq!(body, cmgs().body());
+    }
 }

@@ -45,6 +45,13 @@ const SEND_ATTEMPTS: u32 = 4;
 const SEND_BACKOFF: Duration = Duration::from_millis(500);
 /// Consecutive command timeouts after which the link is considered dead.
 const MAX_TIMEOUTS: u32 = 2;
+/// While the port is missing (a modem unplugged), how often to look for it
+/// between reconnect attempts: it is used as soon as it is back.
+const PORT_POLL: Duration = Duration::from_millis(250);
+/// A stored SMS that could not be read for a passing reason (SIM busy, no
+/// answer in time) is looked for again this soon, not at the next sweep:
+/// its `+CMTI` has been spent.
+const READ_RETRY: Duration = Duration::from_secs(1);
 
 /// Everything the driver needs to know about its modem.
 #[derive(Debug, Clone)]
@@ -71,7 +78,9 @@ pub struct DriverConfig {
     /// Sends per minute (0: no limit), with jitter, to protect SIMs from
     /// operator blocking.
     pub sends_per_minute: u32,
-    /// Reconnect backoff: first and cap.
+    /// Reconnect backoff: first and cap. The cap bounds how long a modem
+    /// that answers again waits to be used: a fault's end is noticed within
+    /// it (an attempt costs a few `AT`s, nothing a modem minds).
     pub backoff_min: Duration,
     pub backoff_max: Duration,
 }
@@ -95,7 +104,7 @@ impl DriverConfig {
             sweep_interval: Duration::from_secs(60),
             sends_per_minute: 0,
             backoff_min: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(4),
         }
     }
 
@@ -175,6 +184,7 @@ pub async fn run(
                     status: &status,
                     timeouts: 0,
                     limiter: limiter(cfg.sends_per_minute),
+                    sweep_soon: None,
                 };
                 driver.session(&queue, &mut current).await
             }
@@ -195,8 +205,26 @@ pub async fn run(
         if started.elapsed() > Duration::from_secs(60) {
             backoff = cfg.backoff_min;
         }
-        tokio::time::sleep(backoff).await;
+        pause(&cfg.port, backoff).await;
         backoff = (backoff * 2).min(cfg.backoff_max);
+    }
+}
+
+/// The pause before reconnecting: `backoff`, cut short when `port` was
+/// missing and has come back (a USB modem replugged, its by-id link
+/// recreated by udev).
+async fn pause(port: &str, backoff: Duration) {
+    let path = std::path::Path::new(port);
+    if port == "auto" || path.exists() {
+        tokio::time::sleep(backoff).await;
+        return;
+    }
+    let until = Instant::now() + backoff;
+    while Instant::now() < until {
+        tokio::time::sleep(PORT_POLL.min(until - Instant::now())).await;
+        if path.exists() {
+            return;
+        }
     }
 }
 
@@ -236,6 +264,8 @@ struct Driver<'a> {
     status: &'a SharedStatus,
     timeouts: u32,
     limiter: Option<Limiter>,
+    /// When to sweep early, after a stored SMS could not be read.
+    sweep_soon: Option<Instant>,
 }
 
 impl Driver<'_> {
@@ -268,6 +298,7 @@ impl Driver<'_> {
                 }
                 *current = Some(progress);
             }
+            let soon = self.sweep_soon;
             let mut q = queue.lock().await;
             tokio::select! {
                 biased;
@@ -287,6 +318,12 @@ impl Driver<'_> {
                     }
                 }
                 _ = sweep.tick() => {
+                    drop(q);
+                    if let Err(end) = self.sweep().await {
+                        return end;
+                    }
+                }
+                _ = tokio::time::sleep_until(soon.unwrap_or_else(Instant::now)), if soon.is_some() => {
                     drop(q);
                     if let Err(end) = self.sweep().await {
                         return end;
@@ -492,11 +529,13 @@ impl Driver<'_> {
 
     /// `AT+CMGL=4`: everything in storage, whatever its notice became.
     async fn sweep(&mut self) -> Result<(), SessionEnd> {
+        self.sweep_soon = None;
         let stored = match self.conv.exec(&ListMessages(MessageStat::All)).await {
             Ok(list) => list,
             Err(e) => {
                 let e = self.check(e)?;
                 tracing::warn!(modem = %self.cfg.short_code, error = %e, "sweep refused");
+                self.retry_read_if_passing(&e);
                 return Ok(());
             }
         };
@@ -518,6 +557,7 @@ impl Driver<'_> {
             Err(e) => {
                 let e = self.check(e)?;
                 tracing::warn!(modem = %self.cfg.short_code, index, error = %e, "cannot read stored SMS");
+                self.retry_read_if_passing(&e);
                 return Ok(());
             }
         };
@@ -525,6 +565,18 @@ impl Driver<'_> {
             self.delete(index).await?;
         }
         Ok(())
+    }
+
+    /// Schedules an early sweep when a read failed for a reason that passes.
+    fn retry_read_if_passing(&mut self, e: &ConversationError) {
+        let passing = match e {
+            ConversationError::At(a) => a.is_retryable(),
+            ConversationError::Timeout { .. } => true,
+            _ => false,
+        };
+        if passing && self.sweep_soon.is_none() {
+            self.sweep_soon = Some(Instant::now() + READ_RETRY);
+        }
     }
 
     async fn delete(&mut self, index: u32) -> Result<(), SessionEnd> {
@@ -651,6 +703,11 @@ impl Driver<'_> {
                         self.status.update(|s| s.state = ModemState::NotRegistered);
                         return Ok(Some(p));
                     }
+                    ConversationError::At(AtError::Cms(c)) if c.code().is_some_and(sim_state) => {
+                        // The SIM, not the message: start the modem again
+                        // (SIM state, PIN) and keep the message for it.
+                        return Err((p, SessionEnd::Sim(err.to_string())));
+                    }
                     ConversationError::At(a) => a.is_retryable(),
                     ConversationError::Timeout { .. } => true,
                     _ => false,
@@ -687,3 +744,34 @@ impl Driver<'_> {
 /// `+CMS ERROR: 331`, no network service (TS 27.005 §3.2.5): the message
 /// waits for the network instead of failing.
 const NO_NETWORK_SERVICE: u16 = 331;
+/// `+CMS ERROR`s of the (U)SIM's state — not inserted, asking for a PIN or
+/// PUK, failed, wrong (TS 27.005 §3.2.5, 310..=318 but 314 busy, which
+/// passes and is retried): they say nothing of the message (unlike the RP
+/// and TP causes below 300), so a send meeting one does not fail; the modem
+/// is started again and the message waits for it, as it waits for a modem
+/// that is down.
+fn sim_state(code: u16) -> bool {
+    matches!(code, 310..=313 | 315..=318)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A replugged modem is used as soon as its port is back, not after
+    /// the rest of a long backoff.
+    #[tokio::test]
+    async fn the_pause_ends_when_a_missing_port_comes_back() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let port = dir.path().join("modem0");
+        let back = port.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            std::fs::write(back, b"").unwrap_or_else(|e| panic!("{e}"));
+        });
+        let started = Instant::now();
+        pause(&port.to_string_lossy(), Duration::from_secs(60)).await;
+        assert!(port.exists());
+        assert!(started.elapsed() < Duration::from_secs(30), "cut short");
+    }
+}

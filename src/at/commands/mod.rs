@@ -46,6 +46,12 @@ pub const CFUN_TIMEOUT: Duration = Duration::from_secs(15);
 pub const COPS_TIMEOUT: Duration = Duration::from_secs(10);
 /// `+CMGS` (Quectel EC25 manual §9.10: 120 s; SIM800 §4.2.5: 60 s).
 pub const CMGS_TIMEOUT: Duration = Duration::from_secs(120);
+/// The `> ` prompt of `+CMGS` (TS 27.005 §3.5.1). The long wait of
+/// [`CMGS_TIMEOUT`] is the network's, after the PDU; the prompt comes from
+/// the modem's own command parser, as quickly as a plain command's answer.
+/// A modem that gives no prompt has taken nothing, so the command may be
+/// sent again without sending the message twice.
+pub const PROMPT_TIMEOUT: Duration = PLAIN_TIMEOUT;
 /// `+CMGR` (SIM800 manual §4.2.3: 5 s).
 pub const CMGR_TIMEOUT: Duration = Duration::from_secs(5);
 /// `+CMGL` (SIM800 manual §4.2.2: 20 s; a full SIM on a slow card takes
