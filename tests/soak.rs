@@ -364,6 +364,7 @@ fn soak_with_traffic_both_ways_and_faults() {
             acked: tally.acked.lock().unwrap().len(),
         });
         let s = samples.last().unwrap();
+        assert!(s.rss_kib > 0, "smsgate serve is gone");
         println!(
             "soak: {:>4} s  RSS {:>6} KiB  store {:>9} B  acknowledged sends {}",
             s.at.as_secs(),
@@ -449,10 +450,16 @@ fn soak_with_traffic_both_ways_and_faults() {
             lost_replies.push(marker);
         }
     }
-    let charges = admin(&format!("{url}/admin/api/charges"))
-        .as_array()
-        .unwrap()
-        .len();
+    let charges = admin(&format!("{url}/admin/api/charges"));
+    let charges = charges.as_array().unwrap();
+    let in_session = charges.iter().filter(|c| c["in_session"] == true).count();
+    // A reply held up past its session's end (a stalled modem) reaches the
+    // session that holds the same (phone, short code) pair by then, if
+    // any (R6 reuses a cooling pair when every code is cooling): charged
+    // in session, though not on the stream that asked.
+    let seen_live = tally.seen_live.load(Relaxed) as usize;
+    let rebound = in_session.saturating_sub(seen_live + late_live);
+    let charges = charges.len();
     let rss: Vec<u64> = samples.iter().map(|s| s.rss_kib).collect();
     let third = rss.len() / 3;
     let (middle, last) = (mean(&rss[third..2 * third]), mean(&rss[2 * third..]));
@@ -468,7 +475,11 @@ fn soak_with_traffic_both_ways_and_faults() {
         .arg(&store)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let exported = std::fs::read_to_string(&export).unwrap();
     let mut per_tree: HashMap<String, (usize, usize)> = HashMap::new();
     for line in exported.lines().skip(1) {
@@ -498,11 +509,12 @@ fn soak_with_traffic_both_ways_and_faults() {
     );
     println!(
         "soak: SMS parts received by phones {delivered_parts}; replies {}: live within {} s {}, \
-         live later {late_live}, out-of-session records {to_records}, lost {}; charges {charges}",
+         live later {late_live}, out-of-session records {to_records}, to a later session of the \
+         same pair {rebound}, lost {}; charges {charges} ({in_session} in session)",
         replies.len(),
         WAIT_LIVE.as_secs(),
-        tally.seen_live.load(Relaxed),
-        lost_replies.len()
+        seen_live,
+        lost_replies.len().saturating_sub(rebound)
     );
     let mut counts: Vec<(&str, usize)> = Vec::new();
     for f in &faults {
@@ -539,10 +551,12 @@ fn soak_with_traffic_both_ways_and_faults() {
         lost_sends.len(),
         &lost_sends[..lost_sends.len().min(10)]
     );
-    assert!(
-        lost_replies.is_empty(),
+    assert_eq!(
+        lost_replies.len(),
+        rebound,
         "replies lost: {lost_replies:?} (late {late_count})"
     );
+    assert_eq!(in_session + to_records, replies.len(), "every reply routed");
     assert_eq!(charges, replies.len(), "one charge per reply, none twice");
     assert!(
         last <= middle * 1.15 + 4096.0,
