@@ -7,8 +7,9 @@
 //!
 //! At the end, from the emulator's side: every send answered 202 reached
 //! its phone, every reply reached its session's live stream or the
-//! out-of-session records (one charge each), no answer was a 5xx, and RSS
-//! did not keep growing. The store's size on disk is reported next to the
+//! out-of-session records (one charge each; a reply held up past its
+//! session's end may reach the later session holding the same pair, R6),
+//! no answer was a 5xx, and RSS did not keep growing. The store's size on disk is reported next to the
 //! size of the data it keeps (an export of every record).
 //!
 //! ```sh
