@@ -259,7 +259,8 @@ fn from_client(ip: [u8; 4], body: &str) -> Request<Body> {
     req
 }
 
-/// R13: sends per client address per minute.
+/// R13: sends per client address per minute; the 429 says when to retry
+/// (2 a minute: one comes back every 30 s).
 #[tokio::test]
 async fn client_over_its_quota_gets_429() {
     let limits = LimitsConfig {
@@ -280,6 +281,7 @@ async fn client_over_its_quota_gets_429() {
     let (res, text) = call(&router, from_client([10, 0, 0, 1], &body)).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(error_of(&text), "rate_limited");
+    assert_eq!(res.headers()["retry-after"], "30");
     // Another client still may; the gateway saw the real addresses.
     assert_eq!(
         call(&router, from_client([10, 0, 0, 2], &body))
@@ -315,6 +317,31 @@ async fn recipient_over_its_quota_is_refused_alone() {
     .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(error_of(&body), "rate_limited");
+    assert_eq!(res.headers()["retry-after"], "3600");
+}
+
+/// R13 on the no-JavaScript path: the same quota as `POST /api/send`, and
+/// the 429 page carries `Retry-After` too.
+#[tokio::test]
+async fn html_form_shares_the_client_quota_and_says_when_to_retry() {
+    let limits = LimitsConfig {
+        sends_per_minute_per_client: 1,
+        ..LimitsConfig::default()
+    };
+    let (_, router) = app_with(WebConfig { limits, ..config() });
+    let body = send_body(&["8095551234"], "Hola");
+    let (res, _) = call(&router, from_client([10, 0, 0, 9], &body)).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let mut req = Request::post("/send")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("to=8095550000&text=Hola"))
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 9], 40001))));
+    let (res, page) = call(&router, req).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "60");
+    assert!(page.contains("server-error"), "{page}");
 }
 
 /// The counter's rules are the codec's: `/api/measure` is `sms::measure`.
@@ -780,6 +807,10 @@ async fn real_socket_send_is_rate_limited_per_peer() {
     let second = raw(addr, post_send(addr, &body), None).await;
     assert!(second.starts_with("HTTP/1.1 429"), "{second}");
     assert!(second.contains("\"error\":\"rate_limited\""));
+    assert!(
+        second.to_ascii_lowercase().contains("retry-after: 60"),
+        "{second}"
+    );
     assert_eq!(gw.sends()[0].2.to_string(), "127.0.0.1");
     server.shutdown.cancel();
 }

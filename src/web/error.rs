@@ -18,6 +18,8 @@ pub struct ApiError {
     pub reason: &'static str,
     /// Human-readable text, safe to show.
     pub message: String,
+    /// Whole seconds for the `Retry-After` header (429 only).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -32,6 +34,7 @@ impl ApiError {
             status,
             reason,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -51,12 +54,27 @@ impl ApiError {
         )
     }
 
-    pub fn rate_limited() -> Self {
-        Self::new(
+    /// R13: a limit is used up; the next send may pass after `wait`
+    /// (rounded up to whole seconds for `Retry-After`).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            "too many messages; try again in a minute",
-        )
+            "too many messages; try again later",
+        );
+        e.retry_after = Some(secs.max(1));
+        e
+    }
+
+    /// The headers that go with this error whatever the body's format
+    /// (JSON here, HTML on the form path).
+    pub fn headers(&self) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        if let Some(secs) = self.retry_after {
+            h.insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        h
     }
 
     pub fn cross_origin() -> Self {
@@ -97,11 +115,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let headers = self.headers();
         let body = ErrorBody {
             error: self.reason.to_string(),
             message: self.message,
         };
-        (self.status, Json(body)).into_response()
+        (self.status, headers, Json(body)).into_response()
     }
 }
 

@@ -96,7 +96,7 @@ async fn send_form(
         }
         Err(e) => {
             let markup = page(lang, None, Some(&e.message));
-            (e.status, Html(markup.into_string())).into_response()
+            (e.status, e.headers(), Html(markup.into_string())).into_response()
         }
     }
 }

@@ -42,7 +42,8 @@ pub(crate) fn router() -> Router<Shared> {
         (status = 409, description = "send_in_progress (R11)", body = super::error::ErrorBody),
         (status = 413, description = "payload_too_large", body = super::error::ErrorBody),
         (status = 415, description = "unsupported_media_type", body = super::error::ErrorBody),
-        (status = 429, description = "rate_limited", body = super::error::ErrorBody),
+        (status = 429, description = "rate_limited (R13)", body = super::error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until a send may pass"))),
         (status = 503, description = "unavailable", body = super::error::ErrorBody),
     ))]
 pub(crate) async fn send(
@@ -74,8 +75,8 @@ pub(crate) async fn do_send(
     client: std::net::IpAddr,
 ) -> Result<SendAnswer, ApiError> {
     let limits = &ctx.state.config.limits;
-    if !ctx.limiters.client_may_send(client) {
-        return Err(ApiError::rate_limited());
+    if let Err(wait) = ctx.limiters.client_may_send(client) {
+        return Err(ApiError::rate_limited(wait));
     }
     if req.text.trim().is_empty() {
         return Err(ApiError::bad_request(
@@ -105,9 +106,12 @@ pub(crate) async fn do_send(
     // Per-recipient quota: refused ones stay out of the gateway's request.
     let mut limited: Vec<Option<RecipientAnswer>> = Vec::with_capacity(req.to.len());
     let mut passed = Vec::new();
+    let mut soonest: Option<std::time::Duration> = None;
     for typed in &req.to {
-        match crate::session::normalize(typed, &ctx.state.config.country).map(|m| m.0) {
-            Ok(n) if !ctx.limiters.recipient_may_receive(&n) => {
+        let normalized = crate::session::normalize(typed, &ctx.state.config.country).map(|m| m.0);
+        match normalized.map(|n| (ctx.limiters.recipient_may_receive(&n), n)) {
+            Ok((Err(wait), n)) => {
+                soonest = Some(soonest.map_or(wait, |s| s.min(wait)));
                 limited.push(Some(RecipientAnswer {
                     to: n,
                     status: "refused".into(),
@@ -123,7 +127,8 @@ pub(crate) async fn do_send(
         }
     }
     if passed.is_empty() {
-        return Err(ApiError::rate_limited());
+        // Every recipient is over its quota: the first to have room again.
+        return Err(ApiError::rate_limited(soonest.unwrap_or_default()));
     }
     let answer = ctx
         .state

@@ -3,6 +3,7 @@
 //! pseudo-terminals with tokio-serial, as a gateway or gammu would.
 #![allow(dead_code)]
 
+pub mod emulator_proc;
 pub mod serve_proc;
 
 use std::time::Duration;

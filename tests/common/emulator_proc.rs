@@ -1,0 +1,82 @@
+//! `smsgate emulator` as a child process (so the phones' records outlive
+//! the gateway), and the `smsgate serve` configuration that drives its
+//! modems.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running `smsgate emulator`; killed when dropped.
+pub struct EmulatorProc {
+    pub child: Child,
+    /// Base URL of the control API.
+    pub control: String,
+    /// The modems' SIM numbers (the short codes), in modem order.
+    pub codes: Vec<String>,
+    /// The stable symlink of each modem's pseudo-terminal, in modem order.
+    pub links: Vec<PathBuf>,
+}
+
+impl Drop for EmulatorProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl EmulatorProc {
+    /// Starts an emulator with `modems` modems, its links under `dir`.
+    pub fn start(modems: usize, dir: &Path) -> EmulatorProc {
+        let link_dir = dir.join("links");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .args([
+                "emulator",
+                "--modems",
+                &modems.to_string(),
+                "--control",
+                "127.0.0.1:0",
+                "--json",
+            ])
+            .arg("--link-dir")
+            .arg(&link_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start smsgate emulator");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the emulator's modems");
+        let info: serde_json::Value = serde_json::from_str(&line).expect("the emulator's JSON");
+        let control = info["control"].as_str().unwrap().to_string();
+        let codes: Vec<String> = info["modems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["number"].as_str().unwrap().to_string())
+            .collect();
+        let links = (0..codes.len())
+            .map(|i| link_dir.join(format!("modem{i}")))
+            .collect();
+        EmulatorProc {
+            child,
+            control,
+            codes,
+            links,
+        }
+    }
+
+    /// `[[modem]]` sections for `smsgate serve`, one per emulated modem.
+    pub fn modem_config(&self) -> String {
+        self.codes
+            .iter()
+            .zip(&self.links)
+            .map(|(code, link)| {
+                format!(
+                    "[[modem]]\nport = \"{}\"\nshort_code = \"{code}\"\n",
+                    link.display()
+                )
+            })
+            .collect()
+    }
+}
