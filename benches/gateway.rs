@@ -525,16 +525,11 @@ fn wire_bytes_per_message(t: &[(String, String)]) -> f64 {
 /// Length of a transcript entry's bytes (`\r`, `\n`, `\x1a` escaped).
 fn unescaped_len(s: &str) -> usize {
     let mut n = 0;
-    let mut chars = s.chars().peekable();
+    let mut chars = s.chars();
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('x') => {
-                    chars.next();
-                    chars.next();
-                }
-                Some(_) | None => {}
-            }
+        if c == '\\' && chars.next() == Some('x') {
+            chars.next();
+            chars.next();
         }
         n += 1;
     }

@@ -12,6 +12,7 @@ use std::time::Instant;
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 struct Fd(TimerFd);
 
@@ -32,9 +33,10 @@ impl FineTimer {
             ClockId::CLOCK_MONOTONIC,
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
         )?;
-        Ok(FineTimer {
-            fd: AsyncFd::new(Fd(fd))?,
-        })
+        // SAFETY: `Fd` owns the timer's descriptor, which stays open, and
+        // the same, until the `AsyncFd` holding it is dropped.
+        let fd = unsafe { AsyncFd::register_with_interest(Fd(fd), Interest::READABLE) }?;
+        Ok(FineTimer { fd })
     }
 
     /// Waits until `due` (returns at once when it has passed).

@@ -147,6 +147,9 @@ impl Gateway {
         if let Err(e) = self.journal.snapshot(self.core.state()) {
             tracing::error!(error = %e, "cannot snapshot the session state");
         }
+        // The snapshot copied and serialised the whole state: give the
+        // transient memory back rather than keep it as a high-water mark.
+        crate::memory::give_back_free_memory();
     }
 
     fn publish(&mut self, session: &str, event: SessionEvent) {
