@@ -62,14 +62,32 @@ impl Default for HttpConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// Directory of the sled store; see [`StoreConfig::resolved_dir`].
     pub dir: Option<PathBuf>,
+    /// Memory sled may use to cache the store, in MiB (at least 1). The
+    /// live state is held by the gateway itself; the cache only speeds up
+    /// reads of records, so a small one costs little.
+    pub cache_mib: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            cache_mib: 8,
+        }
+    }
 }
 
 impl StoreConfig {
+    /// The sled cache size in bytes.
+    pub fn cache_bytes(&self) -> u64 {
+        u64::from(self.cache_mib.max(1)) * 1024 * 1024
+    }
+
     /// The configured directory, or `/var/lib/smsgate` when running as root
     /// and `./smsgate-data` otherwise.
     pub fn resolved_dir(&self) -> PathBuf {
@@ -463,6 +481,9 @@ impl Config {
                     "must be at least 16 characters".into(),
                 ));
             }
+        }
+        if self.store.cache_mib == 0 {
+            out.push(("store.cache_mib".into(), "must be at least 1".into()));
         }
         if self.session.idle_timeout.is_zero() {
             out.push(("session.idle_timeout".into(), "must be more than 0".into()));

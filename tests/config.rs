@@ -60,6 +60,8 @@ fn defaults_match_the_spec() {
         "0.18"
     );
     assert_eq!(cfg.numbers.country, "DO");
+    assert_eq!(cfg.store.cache_mib, 8);
+    assert_eq!(cfg.store.cache_bytes(), 8 * 1024 * 1024);
 }
 
 #[test]
@@ -205,6 +207,8 @@ fn meaning_is_checked_not_only_shape() {
 [http]
 bind = "not-an-address"
 admin_token = "short"
+[store]
+cache_mib = 0
 [session]
 idle_timeout = "0s"
 [limits]
@@ -222,6 +226,7 @@ short_code = "call me"
         "http.bind",
         "http.admin_token",
         "session.idle_timeout",
+        "store.cache_mib",
         "limits.max_parts",
         "numbers.country",
         "modem[0].imei",

@@ -459,12 +459,13 @@ async fn run(case: &Case) -> Result<Row, String> {
 }
 
 async fn exercise(case: &Case, b: &Bench) -> Result<Row, String> {
-    // R5: a phone's first session takes short code 0, its second 1, its
-    // third 2. P talks to modem 0; Q is bound to every modem.
+    // R5: a phone's new session takes a short code it does not hold, the
+    // one carrying the fewest conversations first. P talks to modem 0; Q
+    // is then bound to modem 1 (0 carries P), 2, and last 0.
     let a = b.open(P, "hola P", 0).await?;
-    b.open(Q, "hola Q por 0", 0).await?;
     let y = b.open(Q, "hola Q por 1", 1).await?;
     let z = b.open(Q, "hola Q por 2", 2).await?;
+    b.open(Q, "hola Q por 0", 0).await?;
     let before = b.modem0().await?;
 
     let injected = Instant::now();

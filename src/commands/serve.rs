@@ -21,7 +21,7 @@ use crate::modem::driver::DriverConfig;
 use crate::modem::pool::ModemPool;
 use crate::modem::profile::Profile;
 use crate::session::{CoreConfig, SessionCore, ShortCode};
-use crate::store::{Store, DEFAULT_CACHE_BYTES};
+use crate::store::Store;
 use crate::web::{app, WebConfig, WebState};
 
 /// Runs the gateway; returns the exit code.
@@ -45,7 +45,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         }
     };
     let dir = cfg.store.resolved_dir();
-    let store = match Store::open(&dir, DEFAULT_CACHE_BYTES) {
+    let store = match Store::open(&dir, cfg.store.cache_bytes()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");

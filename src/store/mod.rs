@@ -20,7 +20,7 @@ pub use table::Table;
 pub const FORMAT: &str = "smsgate-store-1";
 /// sled's page cache: small enough for a Raspberry Pi (sled's default is
 /// 1 GiB).
-pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Errors of the store layer.
 #[derive(Debug, thiserror::Error)]
