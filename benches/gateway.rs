@@ -7,8 +7,9 @@
 //! `target/bench/results.json`. Nothing here asserts a timing: it measures.
 //!
 //! Environment: `BENCH_ONLY=1,5` runs only those scenarios; `BENCH_PEERS=0`
-//! skips the peers; `BENCH_SCALE=0.2` shrinks every message count (a quick
-//! look; the recorded figures use 1).
+//! skips the peers, `BENCH_PEERS=reuse` takes their last
+//! `target/bench/peers.json`; `BENCH_SCALE=0.2` shrinks every message count
+//! (a quick look; the recorded figures use 1).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -675,6 +676,12 @@ fn memory_and_send_api(work: &Path, n: usize) -> Value {
 /// The peers (`benches/peers/`, installed by its `install.sh`): their own
 /// JSON, or an error entry.
 fn run_peers(root: &Path, out_dir: &Path) -> Value {
+    let file = out_dir.join("peers.json");
+    if std::env::var("BENCH_PEERS").as_deref() == Ok("reuse") {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        return v.get("peers").cloned().unwrap_or(v);
+    }
     let peers = root.join("benches/peers");
     let installed = Command::new("bash")
         .arg(peers.join("install.sh"))
@@ -689,7 +696,7 @@ fn run_peers(root: &Path, out_dir: &Path) -> Value {
         .env("SMSGATE_BIN", BIN)
         .env("PEERS_N", n)
         .status();
-    match (status, std::fs::read_to_string(out_dir.join("peers.json"))) {
+    match (status, std::fs::read_to_string(&file)) {
         (Ok(_), Ok(text)) => {
             let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             v.get("peers").cloned().unwrap_or(v)

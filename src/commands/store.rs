@@ -9,7 +9,7 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{Store, DEFAULT_CACHE_BYTES};
 
 /// Export or import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub fn run(direction: Direction, file: &Path, config: Option<&Path>, dir: Option
         eprintln!("smsgate store: no store at {}", dir.display());
         return 1;
     }
-    let store = match Store::open(&dir, cfg.store.cache_bytes()) {
+    let store = match Store::open(&dir, DEFAULT_CACHE_BYTES) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
