@@ -12,10 +12,10 @@
 //! (a quick look; the recorded figures use 1).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -222,58 +222,25 @@ fn num_cpus() -> usize {
 
 // ---------------------------------------------------------------- processes
 
-struct Proc(Child);
+// The same process starters as the integration tests.
+#[path = "../tests/common/emulator_proc.rs"]
+#[allow(dead_code)]
+mod emulator_proc;
+#[path = "../tests/common/serve_proc.rs"]
+mod serve_proc;
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use emulator_proc::{rss_kib, EmulatorProc};
 
-struct Emu {
-    _proc: Proc,
-    control: String,
-    links: Vec<PathBuf>,
-    numbers: Vec<String>,
-}
+/// A separate `smsgate emulator` with `modems` modems and `options`.
+struct Emu(EmulatorProc);
 
 impl Emu {
-    fn start(dir: &Path, modems: usize, args: &[&str]) -> Emu {
-        let links = dir.join("links");
-        let mut child = Command::new(BIN)
-            .args(["emulator", "--modems", &modems.to_string()])
-            .args(["--control", "127.0.0.1:0", "--json"])
-            .args(args)
-            .arg("--link-dir")
-            .arg(&links)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start smsgate emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("emulator output");
-        let info: Value = serde_json::from_str(&line).expect("emulator JSON line");
-        let numbers = info["modems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["number"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>();
-        Emu {
-            _proc: Proc(child),
-            control: info["control"].as_str().unwrap().to_string(),
-            links: (0..numbers.len())
-                .map(|i| links.join(format!("modem{i}")))
-                .collect(),
-            numbers,
-        }
+    fn start(dir: &Path, modems: usize, options: &[&str]) -> Emu {
+        Emu(EmulatorProc::start_with(modems, dir, options))
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.control)
+        format!("{}{path}", self.0.control)
     }
 
     fn transcript(&self, id: usize) -> Vec<(String, String)> {
@@ -295,54 +262,27 @@ impl Emu {
     }
 }
 
+/// `smsgate serve` on the emulator's modems, without rate limits, once
+/// every modem is up.
 struct Serve {
-    proc: Proc,
+    proc: serve_proc::Serve,
     url: String,
 }
 
 impl Serve {
     fn start(dir: &Path, emu: &Emu) -> Serve {
-        let mut config = format!(
-            "[http]\nbind = \"127.0.0.1:0\"\nadmin_token = \"{TOKEN}\"\n\
-             [store]\ndir = \"{}\"\n[session]\nidle_timeout = \"1h\"\n\
-             [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n",
-            dir.join("store").display()
+        let config = format!(
+            "[http]\nadmin_token = \"{TOKEN}\"\n[session]\nidle_timeout = \"1h\"\n\
+             [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n{}",
+            emu.0.modem_config()
         );
-        for (link, number) in emu.links.iter().zip(&emu.numbers) {
-            config += &format!(
-                "[[modem]]\nport = \"{}\"\nshort_code = \"{number}\"\n",
-                link.display()
-            );
-        }
         let cfg = dir.join("smsgate.toml");
         std::fs::write(&cfg, config).unwrap();
-        let mut cmd = Command::new(BIN);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("SMSGATE_") {
-                cmd.env_remove(key);
-            }
-        }
-        let mut child = cmd
-            .arg("serve")
-            .arg("--config")
-            .arg(&cfg)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start smsgate serve");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("serve's address").unwrap();
-            if let Some(rest) = line.strip_prefix("smsgate listening on ") {
-                break rest.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let proc = serve_proc::start(&dir.join("store"), Some(&cfg), &[]);
         let s = Serve {
-            proc: Proc(child),
-            url,
+            url: proc.url.clone(),
+            proc,
         };
-        // Ready means every modem initialised and registered.
         let t = Instant::now();
         loop {
             if let Ok(r) = ureq::get(&format!("{}/admin/api/modems", s.url))
@@ -357,7 +297,7 @@ impl Serve {
                     .flatten()
                     .filter(|m| m["state"].as_str() == Some("up"))
                     .count();
-                if all == emu.numbers.len() && up == all {
+                if all == emu.0.codes.len() && up == all {
                     break;
                 }
             }
@@ -368,7 +308,7 @@ impl Serve {
     }
 
     fn pid(&self) -> u32 {
-        self.proc.0.id()
+        self.proc.child.id()
     }
 
     fn addr(&self) -> String {
@@ -398,17 +338,6 @@ impl Serve {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// `POST /api/send` one message to one phone (a new browser each time);

@@ -8,11 +8,10 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::emulator_proc::EmulatorProc;
 use common::serve_proc;
 use serde_json::{json, Value};
 
@@ -21,14 +20,6 @@ const SENDS_PER_ROUND: usize = 100;
 const MODEMS: usize = 3;
 const SENDERS: usize = 5;
 const TOKEN: &str = "crash-test-admin-token-0123";
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn get(url: &str) -> Value {
     ureq::get(url).call().unwrap().into_json().unwrap()
@@ -65,45 +56,14 @@ fn wait_until(what: &str, bound: Duration, mut f: impl FnMut() -> bool) {
 #[test]
 fn kill_9_twenty_times_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let links = dir.path().join("links");
-    let mut emu = Command::new(env!("CARGO_BIN_EXE_smsgate"))
-        .args([
-            "emulator",
-            "--modems",
-            &MODEMS.to_string(),
-            "--control",
-            "127.0.0.1:0",
-            "--json",
-        ])
-        .arg("--link-dir")
-        .arg(&links)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(emu.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _emu = Proc(emu);
-    let info: Value = serde_json::from_str(&line).unwrap();
-    let control = info["control"].as_str().unwrap().to_string();
-    let codes: Vec<String> = info["modems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["number"].as_str().unwrap().to_string())
-        .collect();
+    let emu = EmulatorProc::start(MODEMS, dir.path());
+    let control = emu.control.clone();
     // No rate limits: the burst is the point here.
-    let mut config = format!(
+    let config = format!(
         "[http]\nadmin_token = \"{TOKEN}\"\n[session]\nidle_timeout = \"1h\"\n\
-         [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n"
+         [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n{}",
+        emu.modem_config()
     );
-    for (i, code) in codes.iter().enumerate() {
-        config += &format!(
-            "[[modem]]\nport = \"{}\"\nshort_code = \"{code}\"\n",
-            links.join(format!("modem{i}")).display()
-        );
-    }
     let cfg = dir.path().join("config.toml");
     std::fs::write(&cfg, config).unwrap();
     let store = dir.path().join("store");

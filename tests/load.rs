@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::emulator_proc::rss_kib;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,17 +18,6 @@ const SESSIONS: usize = 10_000;
 const SENDERS: usize = 16;
 const REPLIES: usize = 200;
 const WITHIN: Duration = Duration::from_secs(300);
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// Opens the live stream of the session behind `cookie`; returns the socket
 /// once the response head has arrived.

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::emulator_proc::EmulatorProc;
+use common::emulator_proc::{rss_kib, EmulatorProc};
 use common::serve_proc;
 use serde_json::{json, Value};
 
@@ -57,17 +57,6 @@ fn soak_duration() -> Duration {
         .and_then(|s| s.parse().ok())
         .unwrap_or(600);
     Duration::from_secs(secs)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

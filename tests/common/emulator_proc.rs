@@ -27,6 +27,11 @@ impl Drop for EmulatorProc {
 impl EmulatorProc {
     /// Starts an emulator with `modems` modems, its links under `dir`.
     pub fn start(modems: usize, dir: &Path) -> EmulatorProc {
+        Self::start_with(modems, dir, &[])
+    }
+
+    /// The same with more `smsgate emulator` options (`--baud 115200`...).
+    pub fn start_with(modems: usize, dir: &Path, options: &[&str]) -> EmulatorProc {
         let link_dir = dir.join("links");
         let mut child = Command::new(env!("CARGO_BIN_EXE_smsgate"))
             .args([
@@ -37,6 +42,7 @@ impl EmulatorProc {
                 "127.0.0.1:0",
                 "--json",
             ])
+            .args(options)
             .arg("--link-dir")
             .arg(&link_dir)
             .env("RUST_LOG", "warn")
@@ -79,4 +85,16 @@ impl EmulatorProc {
             })
             .collect()
     }
+}
+
+/// Resident memory of process `pid` in KiB (`VmRSS`), 0 when it is gone.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
