@@ -110,7 +110,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
             Ok(Ok(0)) => Err(ConversationError::Closed),
             Ok(Ok(n)) => {
                 self.digester.feed(&buf[..n]);
-                self.drain_events(&mut None, &mut None);
+                self.take_buffered_urcs();
                 Ok(())
             }
             Ok(Err(e)) => Err(e.into()),
@@ -143,7 +143,13 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
         loop {
             self.drain_events(&mut body, &mut answer);
             match answer.take() {
-                Some(Answer::Response(r)) => return Ok(r),
+                Some(Answer::Response(r)) => {
+                    // What followed the answer in the same read (a `+CMTI`
+                    // right after `OK`) is taken now: nothing else would
+                    // read it out of the digester until more bytes come.
+                    self.take_buffered_urcs();
+                    return Ok(r);
+                }
                 Some(Answer::WriteBody(b)) => {
                     self.write_raw(&b).await?;
                     continue;
@@ -170,6 +176,19 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
                 Ok(Ok(0)) => return Err(ConversationError::Closed),
                 Ok(Ok(n)) => self.digester.feed(&buf[..n]),
                 Ok(Err(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Takes every event already complete in the digester while no command
+    /// waits for an answer: URCs aside; a prompt or result nobody asked for
+    /// is skipped.
+    fn take_buffered_urcs(&mut self) {
+        let mut unasked = None;
+        loop {
+            self.drain_events(&mut None, &mut unasked);
+            if unasked.take().is_none() {
+                return;
             }
         }
     }
@@ -280,5 +299,32 @@ mod tests {
         let (sent, body) = tokio::join!(conv.send_pdu(&cmd), network);
         assert_eq!(sent.ok(), Some(7));
         assert_eq!(body, cmgs().body());
+    }
+
+    /// A notice the modem writes right after `OK`, in the same chunk, is
+    /// waiting for the driver when the command returns: it is not left in
+    /// the digester until the next command reads the port (the driver
+    /// idles on the port meanwhile, so it would wait for the health check).
+    #[tokio::test]
+    async fn a_notice_right_after_the_answer_is_ready_when_the_command_returns() {
+        use crate::at::commands::SignalQualityQuery;
+        let (port, mut modem) = duplex(1024);
+        let mut conv = Conversation::new(port);
+        let network = async {
+            assert_eq!(read_some(&mut modem).await, b"AT+CSQ\r");
+            modem
+                .write_all(b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n\r\n+CMTI: \"SM\",3\r\n")
+                .await
+                .unwrap_or_default();
+        };
+        let (answer, ()) = tokio::join!(conv.exec(&SignalQualityQuery), network);
+        assert_eq!(answer.map(|q| q.rssi).ok(), Some(20));
+        assert_eq!(
+            conv.take_urcs(),
+            vec![Urc::MessageStored {
+                mem: "SM".into(),
+                index: 3
+            }]
+        );
     }
 }
