@@ -212,18 +212,23 @@ impl SessionCore {
         for r in &queued {
             session.bindings.insert(r.to.clone(), r.short_code.clone());
         }
-        session.messages.push(SentMessage {
-            id: message,
-            text: text.to_string(),
-            sent_at: now,
-            recipients: queued,
-        });
         session.send_in_flight = true;
+        let deadline = session.deadline;
+        self.state.table.record_message(
+            &session_id,
+            SentMessage {
+                id: message,
+                text: text.to_string(),
+                sent_at: now,
+                recipients: queued,
+            },
+            now,
+        );
         Ok(SendPlan {
             session: Some(session_id),
             opened,
             message: Some(message),
-            deadline: Some(session.deadline),
+            deadline: Some(deadline),
             recipients: plans,
         })
     }

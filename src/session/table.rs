@@ -5,7 +5,7 @@
 //! clock or refuses recipients: the session core does that and records the
 //! outcome here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
@@ -133,9 +133,53 @@ pub enum StatusError {
 }
 
 /// R2/R4: the live sessions.
+///
+/// Two indexes are derived from the sessions and never stored, so that
+/// expiry and delivery reports cost a lookup, not a scan of every session:
+/// deadlines change only through [`SessionTable::touch`], messages are added
+/// only through [`SessionTable::record_message`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Sessions", into = "Sessions")]
 pub struct SessionTable {
     sessions: BTreeMap<SessionId, Session>,
+    /// R4: every session by its deadline, soonest first.
+    deadlines: BTreeSet<(DateTime<Utc>, SessionId)>,
+    /// The session that sent each message.
+    senders: HashMap<MessageId, SessionId>,
+}
+
+/// What the table persists: the sessions; the indexes are derived.
+#[derive(Serialize, Deserialize)]
+struct Sessions {
+    sessions: BTreeMap<SessionId, Session>,
+}
+
+impl From<Sessions> for SessionTable {
+    fn from(s: Sessions) -> Self {
+        let deadlines = s
+            .sessions
+            .values()
+            .map(|x| (x.deadline, x.id.clone()))
+            .collect();
+        let senders = s
+            .sessions
+            .values()
+            .flat_map(|x| x.messages.iter().map(|m| (m.id, x.id.clone())))
+            .collect();
+        SessionTable {
+            sessions: s.sessions,
+            deadlines,
+            senders,
+        }
+    }
+}
+
+impl From<SessionTable> for Sessions {
+    fn from(t: SessionTable) -> Self {
+        Sessions {
+            sessions: t.sessions,
+        }
+    }
 }
 
 impl SessionTable {
@@ -155,7 +199,23 @@ impl SessionTable {
             replies: Vec::new(),
             send_in_flight: false,
         };
+        self.deadlines.insert((session.deadline, id.clone()));
         self.sessions.insert(id, session);
+        true
+    }
+
+    /// Adds a message `id` sent; false when it is not live.
+    pub fn record_message(
+        &mut self,
+        id: &SessionId,
+        message: SentMessage,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(s) = self.sessions.get_mut(id).filter(|s| s.is_live(now)) else {
+            return false;
+        };
+        self.senders.insert(message.id, id.clone());
+        s.messages.push(message);
         true
     }
 
@@ -178,29 +238,29 @@ impl SessionTable {
     /// R4: a message was sent or received at `now`: the clock restarts.
     /// Returns false when the session is not live.
     pub fn touch(&mut self, id: &SessionId, now: DateTime<Utc>, idle: Duration) -> bool {
-        match self.get_mut(id, now) {
-            Some(s) => {
-                s.last_activity = now;
-                s.deadline = now + idle;
-                true
-            }
-            None => false,
-        }
+        let Some(s) = self.sessions.get_mut(id).filter(|s| s.is_live(now)) else {
+            return false;
+        };
+        self.deadlines.remove(&(s.deadline, id.clone()));
+        s.last_activity = now;
+        s.deadline = now + idle;
+        self.deadlines.insert((s.deadline, id.clone()));
+        true
     }
 
     /// The earliest deadline of a session still in the table, so the caller
     /// can set its timer.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
-        self.sessions.values().map(|s| s.deadline).min()
+        self.deadlines.first().map(|(at, _)| *at)
     }
 
     /// R4: removes every session whose deadline is at or before `now`.
     pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Expired> {
         let due: Vec<SessionId> = self
-            .sessions
-            .values()
-            .filter(|s| !s.is_live(now))
-            .map(|s| s.id.clone())
+            .deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| id.clone())
             .collect();
         due.iter().filter_map(|id| self.remove(id, None)).collect()
     }
@@ -212,6 +272,10 @@ impl SessionTable {
 
     fn remove(&mut self, id: &SessionId, at: Option<DateTime<Utc>>) -> Option<Expired> {
         let s = self.sessions.remove(id)?;
+        self.deadlines.remove(&(s.deadline, s.id.clone()));
+        for m in &s.messages {
+            self.senders.remove(&m.id);
+        }
         Some(Expired {
             ended_at: at.map_or(s.deadline, |at| at.min(s.deadline)),
             pairs: s.bindings.into_iter().collect(),
@@ -231,11 +295,11 @@ impl SessionTable {
         now: DateTime<Utc>,
     ) -> Result<bool, StatusError> {
         let msg = self
-            .sessions
-            .values_mut()
+            .senders
+            .get(&message)
+            .and_then(|id| self.sessions.get_mut(id))
             .filter(|s| s.is_live(now))
-            .flat_map(|s| s.messages.iter_mut())
-            .find(|m| m.id == message)
+            .and_then(|s| s.messages.iter_mut().find(|m| m.id == message))
             .ok_or(StatusError::UnknownMessage(message))?;
         let r = msg
             .recipients
@@ -251,5 +315,76 @@ impl SessionTable {
         r.status = status;
         r.reason = reason;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::UNIX_EPOCH + Duration::seconds(secs)
+    }
+
+    fn sid(s: &str) -> SessionId {
+        SessionId(s.into())
+    }
+
+    fn message(id: u64, to: &str) -> SentMessage {
+        SentMessage {
+            id: MessageId(id),
+            text: "hola".into(),
+            sent_at: t(0),
+            recipients: vec![RecipientStatus {
+                to: Msisdn(to.into()),
+                short_code: ShortCode("+18095550100".into()),
+                status: DeliveryStatus::Queued,
+                reason: None,
+                can_reply: true,
+            }],
+        }
+    }
+
+    // The deadline and sender indexes follow touches, messages and ends,
+    // and are rebuilt identically from what the store keeps.
+    #[test]
+    fn indexes_follow_the_sessions_and_are_rebuilt_from_the_store() {
+        let idle = Duration::seconds(300);
+        let mut table = SessionTable::default();
+        assert!(table.open(sid("a"), t(0), idle));
+        assert!(table.open(sid("b"), t(10), idle));
+        assert!(table.record_message(&sid("a"), message(1, "+18095551000"), t(0)));
+        assert!(table.record_message(&sid("b"), message(2, "+18095551001"), t(10)));
+        assert_eq!(table.next_deadline(), Some(t(300)));
+        // A touch moves "a" behind "b".
+        assert!(table.touch(&sid("a"), t(100), idle));
+        assert_eq!(table.next_deadline(), Some(t(310)));
+
+        let json = serde_json::to_string(&table).unwrap();
+        assert!(
+            !json.contains("deadlines") && !json.contains("senders"),
+            "{json}"
+        );
+        let back: SessionTable = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, table);
+
+        let to = Msisdn("+18095551001".into());
+        assert_eq!(
+            table.update_status(MessageId(2), &to, DeliveryStatus::Sent, None, t(20)),
+            Ok(true)
+        );
+        // At its deadline "b" ends: its message is no longer found.
+        let ended = table.expire(t(310));
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].session, sid("b"));
+        assert_eq!(
+            table.update_status(MessageId(2), &to, DeliveryStatus::Delivered, None, t(311)),
+            Err(StatusError::UnknownMessage(MessageId(2)))
+        );
+        assert_eq!(table.next_deadline(), Some(t(400)));
+        assert!(table.expire(t(399)).is_empty());
+        assert_eq!(table.expire(t(400)).len(), 1);
+        assert_eq!(table.next_deadline(), None);
+        assert_eq!(table, SessionTable::default());
     }
 }
