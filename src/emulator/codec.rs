@@ -25,24 +25,13 @@ pub fn with_message_ref(mut tpdu: Vec<u8>, mr: u8) -> Vec<u8> {
     tpdu
 }
 
-/// Minutes of a TP-VP relative value (TS 23.040 §9.2.3.12.1).
-fn vp_minutes(vp: u8) -> u32 {
-    let vp = u32::from(vp);
-    match vp {
-        0..=143 => (vp + 1) * 5,
-        144..=167 => 720 + (vp - 143) * 30,
-        168..=196 => (vp - 166) * 1440,
-        _ => (vp - 192) * 10_080,
-    }
-}
-
 /// The TPDU of a text-mode `AT+CMGS="DA"` with the `+CSMP` settings
 /// (first octet, validity, PID, DCS). Text mode sends one SMS: a text that
 /// needs more than one part is refused.
 pub fn text_mode_submit(da: &str, text: &str, csmp: [u8; 4]) -> Result<Vec<u8>, PduError> {
     let opts = SubmitOptions {
         status_report: csmp[0] & 0x20 != 0,
-        validity: (csmp[0] & 0x18 == 0x10).then(|| vp_minutes(csmp[1])),
+        validity: (csmp[0] & 0x18 == 0x10).then(|| sms::relative_vp_minutes(csmp[1])),
         message_ref: 0,
         smsc: None,
     };

@@ -44,6 +44,6 @@ pub use split::{
 };
 pub use status_report::{DeliveryStatus, StatusReport};
 pub use submit::{Submit, Validity};
-pub use time::{decode_scts, encode_scts};
+pub use time::{decode_scts, encode_scts, relative_vp_minutes};
 pub use udh::{Concat, InformationElement, Udh};
 pub use user_data::UserData;
