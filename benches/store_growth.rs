@@ -74,6 +74,7 @@ async fn run() {
         pool,
         rx,
         Arc::new(SystemClock),
+        Default::default(),
     )
     .unwrap();
     while !gw.ready().await {
@@ -102,7 +103,7 @@ async fn run() {
     let accept = started.elapsed();
     // Wait until the phones got them, then every phone replies.
     loop {
-        let out = gw.outbox().await.len();
+        let out = gw.outbox().await.unwrap().len();
         if out == 0 && emu.phones().len() >= messages {
             break;
         }
@@ -114,7 +115,7 @@ async fn run() {
             .unwrap();
     }
     loop {
-        if gw.charges(None, None).await.len() >= messages {
+        if gw.charge_list(None, None).await.unwrap().len() >= messages {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -71,6 +71,10 @@ pub struct StoreConfig {
     /// live state is held by the gateway itself; the cache only speeds up
     /// reads of records, so a small one costs little.
     pub cache_mib: u32,
+    /// How long charge records and out-of-session replies are kept; older
+    /// ones are dropped in the background. `0` keeps them for ever.
+    #[serde(with = "humantime_serde")]
+    pub keep_records: Duration,
 }
 
 impl Default for StoreConfig {
@@ -78,11 +82,21 @@ impl Default for StoreConfig {
         Self {
             dir: None,
             cache_mib: 8,
+            keep_records: Duration::from_secs(400 * 24 * 3600),
         }
     }
 }
 
 impl StoreConfig {
+    /// How long ledger records are kept; `None` for ever.
+    pub fn keep_records(&self) -> Option<chrono::Duration> {
+        if self.keep_records.is_zero() {
+            None
+        } else {
+            chrono::Duration::from_std(self.keep_records).ok()
+        }
+    }
+
     /// The sled cache size in bytes.
     pub fn cache_bytes(&self) -> u64 {
         u64::from(self.cache_mib.max(1)) * 1024 * 1024

@@ -322,6 +322,7 @@ async fn bench() -> Result<Bench, String> {
         pool,
         rx,
         Arc::new(SystemClock),
+        Default::default(),
     )
     .map_err(|e| e.to_string())?;
     until("all three modems up", async || {
@@ -361,7 +362,7 @@ fn req(to: &str, text: &str) -> SendRequest {
 fn status(view: &SessionView, text: &str, to: &str) -> Option<(String, Option<String>)> {
     let m = view.messages.iter().find(|m| m.text == text)?;
     let r = m.recipients.iter().find(|r| r.to == to)?;
-    Some((r.status.clone(), r.reason.clone()))
+    Some((r.status.to_string(), r.reason.clone()))
 }
 
 fn settled(status: &str) -> bool {
@@ -596,7 +597,7 @@ async fn exercise(case: &Case, b: &Bench) -> Result<Row, String> {
         }
     }
     let mos = case.replies + 1 + 2;
-    let charges = b.gw.charges(None, None).await;
+    let charges = b.gw.charge_list(None, None).await.unwrap();
     if charges.len() != mos {
         return Err(format!("{} charges for {mos} replies", charges.len()));
     }

@@ -55,6 +55,7 @@ async fn start(emu: &Emulator, dir: &Path, idle: Duration) -> GatewayHandle {
         pool,
         rx,
         Arc::new(SystemClock),
+        Default::default(),
     )
     .unwrap();
     wait("modems up", async || {
@@ -158,9 +159,10 @@ async fn two_sessions_reach_one_phone_through_two_short_codes_and_replies_go_hom
     let sb = gw.session(&b.session.id).await.unwrap();
     assert_eq!(sa.replies.len(), 1);
     assert_eq!(sb.replies[0].text, "respuesta para B");
-    // R10: every MO is charged, RD$1.00 + 18 % ITBIS.
-    let charges = gw.charges(None, None).await;
-    assert_eq!(charges.len(), 2);
+    // R10: every SMS part a phone sends is charged, RD$1.00 + 18 % ITBIS:
+    // one for B's reply, two for A's two-part reply.
+    let charges = gw.charge_list(None, None).await.unwrap();
+    assert_eq!(charges.len(), 3);
     assert!(charges
         .iter()
         .all(|c| c.total == "1.18" && c.currency == "DOP" && c.in_session));
@@ -168,7 +170,7 @@ async fn two_sessions_reach_one_phone_through_two_short_codes_and_replies_go_hom
     // Delivery status: queued → sent → delivered.
     wait("delivered", async || {
         let s = gw.session(&a.session.id).await?;
-        (s.messages[0].recipients[0].status == "delivered").then_some(())
+        (s.messages[0].recipients[0].status.as_str() == "delivered").then_some(())
     })
     .await;
     gw.shutdown().await;
@@ -220,7 +222,7 @@ async fn late_replies_stay_out_of_every_session() {
     emu.phone_send(PHONE, &old_code, "tarde", PartOrder::InOrder)
         .unwrap();
     wait("out-of-session record", async || {
-        (gw.out_of_session().await.len() == 1).then_some(())
+        (gw.out_of_session(None, None).await.unwrap().len() == 1).then_some(())
     })
     .await;
     assert!(gw
@@ -229,7 +231,7 @@ async fn late_replies_stay_out_of_every_session() {
         .unwrap()
         .replies
         .is_empty());
-    let charges = gw.charges(None, None).await;
+    let charges = gw.charge_list(None, None).await.unwrap();
     assert_eq!(charges.len(), 1);
     assert!(!charges[0].in_session);
     gw.shutdown().await;
@@ -272,7 +274,11 @@ async fn a_restart_keeps_sessions_bindings_and_queued_messages() {
     )
     .await
     .unwrap();
-    assert_eq!(gw.outbox().await.len(), 1, "queued while the modem is away");
+    assert_eq!(
+        gw.outbox().await.unwrap().len(),
+        1,
+        "queued while the modem is away"
+    );
     gw.shutdown().await;
     drop(gw);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -330,7 +336,7 @@ async fn a_part_read_twice_is_taken_in_once() {
     let s = gw.session(&a.session.id).await.unwrap();
     let texts: Vec<&str> = s.replies.iter().map(|r| r.text.as_str()).collect();
     assert_eq!(texts, vec!["una sola vez", "y otra"]);
-    assert_eq!(gw.charges(None, None).await.len(), 2);
+    assert_eq!(gw.charge_list(None, None).await.unwrap().len(), 2);
     gw.shutdown().await;
     emu.shutdown();
 }

@@ -566,7 +566,7 @@ async fn openapi_documents_every_endpoint() {
     // The mirrors name every field the real JSON has.
     let answer: Value = serde_json::to_value(smsgate::gateway::api::RecipientAnswer {
         to: "a".into(),
-        status: "queued".into(),
+        status: smsgate::gateway::api::RecipientState::Queued,
         short_code: None,
         can_reply: true,
         reason: None,

@@ -137,18 +137,22 @@ mod tests {
         fn modems(&self) -> BoxFuture<'_, Vec<ModemStatus>> {
             Box::pin(async { Vec::new() })
         }
-        fn outbox(&self) -> BoxFuture<'_, Vec<OutboxItem>> {
-            Box::pin(async { Vec::new() })
+        fn outbox(&self) -> BoxFuture<'_, Result<Vec<OutboxItem>, StoreUnavailable>> {
+            Box::pin(async { Ok(Vec::new()) })
         }
-        fn out_of_session(&self) -> BoxFuture<'_, Vec<OutOfSessionItem>> {
-            Box::pin(async { Vec::new() })
+        fn out_of_session(
+            &self,
+            _: Option<DateTime<Utc>>,
+            _: Option<DateTime<Utc>>,
+        ) -> BoxFuture<'_, Result<Vec<OutOfSessionItem>, StoreUnavailable>> {
+            Box::pin(async { Ok(Vec::new()) })
         }
         fn charges(
             &self,
             _: Option<DateTime<Utc>>,
             _: Option<DateTime<Utc>>,
-        ) -> BoxFuture<'_, Vec<ChargeItem>> {
-            Box::pin(async { Vec::new() })
+        ) -> BoxFuture<'_, Result<ChargeStream, StoreUnavailable>> {
+            Box::pin(async { Err(StoreUnavailable) })
         }
         fn counters(&self) -> BoxFuture<'_, GatewayCounters> {
             Box::pin(async move {

@@ -109,6 +109,9 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         pool,
         rx,
         Arc::new(SystemClock),
+        crate::gateway::supervisor::Settings {
+            keep_records: cfg.store.keep_records(),
+        },
     ) {
         Ok(g) => g,
         Err(e) => {

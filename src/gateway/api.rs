@@ -11,6 +11,110 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::modem::types::ModemStatus;
+use crate::session::{DeliveryStatus, Refusal};
+
+/// A recipient's state as the API shows it: the session core's delivery
+/// status, or refused at send time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientState {
+    Queued,
+    Sent,
+    Delivered,
+    Failed,
+    Refused,
+}
+
+impl RecipientState {
+    /// The wire name (`queued`, `sent`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientState::Queued => "queued",
+            RecipientState::Sent => "sent",
+            RecipientState::Delivered => "delivered",
+            RecipientState::Failed => "failed",
+            RecipientState::Refused => "refused",
+        }
+    }
+}
+
+impl std::fmt::Display for RecipientState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RecipientState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| format!("no recipient state {s:?}"))
+    }
+}
+
+impl From<DeliveryStatus> for RecipientState {
+    fn from(s: DeliveryStatus) -> Self {
+        match s {
+            DeliveryStatus::Queued => RecipientState::Queued,
+            DeliveryStatus::Sent => RecipientState::Sent,
+            DeliveryStatus::Delivered => RecipientState::Delivered,
+            DeliveryStatus::Failed => RecipientState::Failed,
+        }
+    }
+}
+
+/// Why one recipient of a send was refused: the session core's reasons
+/// and the web layer's per-recipient rate limit (R13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    InvalidNumber,
+    OptedOut,
+    NoFreeShortCode,
+    DuplicateRecipient,
+    RateLimited,
+}
+
+impl RefusalReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalReason::InvalidNumber => "invalid_number",
+            RefusalReason::OptedOut => "opted_out",
+            RefusalReason::NoFreeShortCode => "no_free_short_code",
+            RefusalReason::DuplicateRecipient => "duplicate_recipient",
+            RefusalReason::RateLimited => "rate_limited",
+        }
+    }
+}
+
+impl From<Refusal> for RefusalReason {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::InvalidNumber => RefusalReason::InvalidNumber,
+            Refusal::OptedOut => RefusalReason::OptedOut,
+            Refusal::NoFreeShortCode => RefusalReason::NoFreeShortCode,
+            Refusal::DuplicateRecipient => RefusalReason::DuplicateRecipient,
+        }
+    }
+}
+
+/// An outbox record's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    Queued,
+    Failed,
+}
+
+/// The store could not be read (logged and counted where it happened);
+/// the web answers 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the store cannot be read now")]
+pub struct StoreUnavailable;
+
+/// Charges as they are read from the store, oldest first.
+pub type ChargeStream =
+    futures_util::stream::BoxStream<'static, Result<ChargeItem, StoreUnavailable>>;
 
 /// `POST /api/send` body (the HTML form posts the same fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,13 +137,12 @@ pub struct RecipientAnswer {
     /// The normalised number (E.164) or, when refused as invalid, what was typed.
     pub to: String,
     /// `queued` or `refused`.
-    pub status: String,
+    pub status: RecipientState,
     pub short_code: Option<String>,
     /// False for fleet/VPN numbers (R9).
     pub can_reply: bool,
-    /// Why it was refused: `invalid_number`, `opted_out`,
-    /// `no_free_short_code`, `duplicate_recipient`, `rate_limited`.
-    pub reason: Option<String>,
+    /// Why it was refused.
+    pub reason: Option<RefusalReason>,
 }
 
 /// `202` answer of `POST /api/send`.
@@ -84,7 +187,7 @@ pub struct RecipientView {
     pub to: String,
     pub short_code: Option<String>,
     /// `queued`, `sent`, `delivered`, `failed` (or `refused`).
-    pub status: String,
+    pub status: RecipientState,
     pub reason: Option<String>,
     pub can_reply: bool,
 }
@@ -127,7 +230,7 @@ pub enum SessionEvent {
     Status {
         message_id: String,
         to: String,
-        status: String,
+        status: RecipientState,
         reason: Option<String>,
     },
     /// The session ended (R4).
@@ -164,8 +267,7 @@ pub struct OutboxItem {
     pub session_id: String,
     pub to: String,
     pub short_code: String,
-    /// `queued`, `sending` or `failed`.
-    pub status: String,
+    pub status: OutboxStatus,
     pub queued_at: DateTime<Utc>,
     pub reason: Option<String>,
 }
@@ -209,7 +311,11 @@ pub struct GatewayCounters {
     pub queue_depth: u64,
     pub out_of_session_replies: u64,
     pub mo_charges: u64,
+    /// The store is open and its last write or flush worked.
     pub store_open: bool,
+    /// Store errors since start (each also logged where it happened).
+    #[serde(default)]
+    pub store_errors: u64,
 }
 
 /// The gateway, as the web layer uses it.
@@ -236,13 +342,32 @@ pub trait GatewayApi: Send + Sync + 'static {
     /// Ends a session now; `false` when there was none.
     fn end_session(&self, id: &str) -> BoxFuture<'_, bool>;
     fn modems(&self) -> BoxFuture<'_, Vec<ModemStatus>>;
-    fn outbox(&self) -> BoxFuture<'_, Vec<OutboxItem>>;
-    fn out_of_session(&self) -> BoxFuture<'_, Vec<OutOfSessionItem>>;
+    fn outbox(&self) -> BoxFuture<'_, Result<Vec<OutboxItem>, StoreUnavailable>>;
+    /// Late replies (R7) with `from` ≤ time < `to`, oldest first.
+    fn out_of_session(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> BoxFuture<'_, Result<Vec<OutOfSessionItem>, StoreUnavailable>>;
+    /// Charges (R10) with `from` ≤ time < `to`, oldest first, streamed:
+    /// only that range is read.
     fn charges(
         &self,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> BoxFuture<'_, Vec<ChargeItem>>;
+    ) -> BoxFuture<'_, Result<ChargeStream, StoreUnavailable>>;
+
+    /// [`GatewayApi::charges`] read to the end (tests and small ranges).
+    fn charge_list(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> BoxFuture<'_, Result<Vec<ChargeItem>, StoreUnavailable>> {
+        Box::pin(async move {
+            use futures_util::TryStreamExt;
+            self.charges(from, to).await?.try_collect().await
+        })
+    }
     fn counters(&self) -> BoxFuture<'_, GatewayCounters>;
     /// `/readyz`: the store is open and at least one modem is up.
     fn ready(&self) -> BoxFuture<'_, bool>;

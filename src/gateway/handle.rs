@@ -1,23 +1,27 @@
-//! [`GatewayHandle`]: the running gateway behind the [`GatewayApi`] trait,
-//! each call a message to the supervisor actor.
+//! [`GatewayHandle`]: the running gateway behind the [`GatewayApi`] trait.
+//! Session calls are messages to the supervisor actor; admin reads of the
+//! outbox and the ledger go straight to the store, so a long range never
+//! holds up the actor.
 
 use std::net::IpAddr;
 
 use actix::Addr;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
 use crate::modem::pool::ModemPool;
 use crate::modem::types::{ModemState, ModemStatus};
 
 use super::api::{
-    ChargeItem, GatewayApi, GatewayCounters, OutOfSessionItem, OutboxItem, SendAnswer, SendError,
-    SendRequest, SessionEvent, SessionSummary, SessionView,
+    ChargeStream, GatewayApi, GatewayCounters, OutOfSessionItem, OutboxItem, SendAnswer, SendError,
+    SendRequest, SessionEvent, SessionSummary, SessionView, StoreUnavailable,
 };
+use super::ledger::Ledger;
+use super::outbound::Outbound;
 use super::supervisor::{
-    Counters, EndSession, Gateway, GetSession, ListCharges, ListOutOfSession, ListOutbox,
-    ListSessions, Subscribe, WebSend,
+    Counters, EndSession, Gateway, GetSession, ListSessions, Subscribe, WebSend,
 };
 
 /// The gateway as the web layer holds it.
@@ -25,11 +29,21 @@ use super::supervisor::{
 pub struct GatewayHandle {
     addr: Addr<Gateway>,
     pool: ModemPool,
+    ledger: Ledger,
+    outbound: Outbound,
 }
 
+/// Charges read per blocking step of a stream.
+const CHARGES_PER_CHUNK: usize = 256;
+
 impl GatewayHandle {
-    pub fn new(addr: Addr<Gateway>, pool: ModemPool) -> Self {
-        GatewayHandle { addr, pool }
+    pub fn new(addr: Addr<Gateway>, pool: ModemPool, ledger: Ledger, outbound: Outbound) -> Self {
+        GatewayHandle {
+            addr,
+            pool,
+            ledger,
+            outbound,
+        }
     }
 
     /// Saves, flushes and stops the supervisor, then stops the modems.
@@ -37,6 +51,13 @@ impl GatewayHandle {
         let _ = self.addr.send(super::supervisor::Shutdown).await;
         self.pool.shutdown().await;
     }
+}
+
+fn logged<T>(what: &str, r: Result<T, crate::store::StoreError>) -> Result<T, StoreUnavailable> {
+    r.map_err(|e| {
+        tracing::error!(error = %e, "cannot read {what}");
+        StoreUnavailable
+    })
 }
 
 impl GatewayApi for GatewayHandle {
@@ -85,24 +106,62 @@ impl GatewayApi for GatewayHandle {
         Box::pin(async move { self.pool.statuses() })
     }
 
-    fn outbox(&self) -> BoxFuture<'_, Vec<OutboxItem>> {
-        Box::pin(async move { self.addr.send(ListOutbox).await.unwrap_or_default() })
+    fn outbox(&self) -> BoxFuture<'_, Result<Vec<OutboxItem>, StoreUnavailable>> {
+        let outbound = self.outbound.clone();
+        Box::pin(async move {
+            let r = tokio::task::spawn_blocking(move || outbound.list())
+                .await
+                .map_err(|_| StoreUnavailable)?;
+            logged("the outbox", r)
+        })
     }
 
-    fn out_of_session(&self) -> BoxFuture<'_, Vec<OutOfSessionItem>> {
-        Box::pin(async move { self.addr.send(ListOutOfSession).await.unwrap_or_default() })
+    fn out_of_session(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> BoxFuture<'_, Result<Vec<OutOfSessionItem>, StoreUnavailable>> {
+        let ledger = self.ledger.clone();
+        Box::pin(async move {
+            let r = tokio::task::spawn_blocking(move || {
+                ledger
+                    .out_of_session(from, to)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(|_| StoreUnavailable)?;
+            logged("out-of-session records", r)
+        })
     }
 
     fn charges(
         &self,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> BoxFuture<'_, Vec<ChargeItem>> {
+    ) -> BoxFuture<'_, Result<ChargeStream, StoreUnavailable>> {
+        let iter = self.ledger.charges(from, to);
         Box::pin(async move {
-            self.addr
-                .send(ListCharges { from, to })
+            // Read in chunks off the async threads; a record that cannot
+            // be read ends the stream with an error.
+            let chunks = futures_util::stream::unfold(Some(iter), |state| async move {
+                let mut iter = state?;
+                let (chunk, iter) = tokio::task::spawn_blocking(move || {
+                    let chunk: Vec<_> = iter.by_ref().take(CHARGES_PER_CHUNK).collect();
+                    (chunk, iter)
+                })
                 .await
-                .unwrap_or_default()
+                .ok()?;
+                if chunk.is_empty() {
+                    return None;
+                }
+                let failed = chunk.iter().any(Result::is_err);
+                let items: Vec<Result<_, StoreUnavailable>> = chunk
+                    .into_iter()
+                    .map(|r| logged("a charge record", r))
+                    .collect();
+                Some((futures_util::stream::iter(items), (!failed).then_some(iter)))
+            });
+            Ok(chunks.flatten().boxed())
         })
     }
 

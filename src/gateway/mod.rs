@@ -5,12 +5,20 @@
 //! - [`supervisor`]: the actor that sequences the session core with the
 //!   store, the modems and the live event channels.
 //! - [`handle`]: the running gateway behind the [`api::GatewayApi`] trait.
-//! - [`journal`]: the session core made durable by journal and snapshots.
+//! - [`journal`]: the session core made durable by journal and snapshots:
+//!   the one door to the session state.
+//! - [`inbound`]: incoming parts: fingerprints and multipart assembly.
+//! - [`outbound`]: outbox, retry policy, delivery-report tracking, and
+//!   the [`outbound::SmsSender`] trait the modems are reached through.
+//! - [`ledger`]: charges and out-of-session records by time.
 //! - [`records`], [`views`]: what it persists, and the API's shapes.
 
 pub mod api;
 pub mod handle;
+pub mod inbound;
 pub mod journal;
+pub mod ledger;
+pub mod outbound;
 pub mod records;
 pub mod supervisor;
 pub mod views;
@@ -33,7 +41,16 @@ pub fn start(
     pool: ModemPool,
     events: mpsc::UnboundedReceiver<PoolEvent>,
     clock: Arc<dyn Clock>,
+    settings: supervisor::Settings,
 ) -> Result<handle::GatewayHandle, StoreError> {
-    let gateway = supervisor::Gateway::new(core, store, pool.clone(), clock, events)?;
-    Ok(handle::GatewayHandle::new(gateway.start(), pool))
+    let gateway =
+        supervisor::Gateway::new(core, store, Arc::new(pool.clone()), clock, events, settings)?;
+    let ledger = gateway.ledger().clone();
+    let outbound = gateway.outbound().clone();
+    Ok(handle::GatewayHandle::new(
+        gateway.start(),
+        pool,
+        ledger,
+        outbound,
+    ))
 }

@@ -18,6 +18,9 @@ pub struct OutboxRecord {
     pub queued_at: DateTime<Utc>,
     /// `None` while queued; the reason once it failed for good.
     pub failed: Option<String>,
+    /// Tries that failed for a passing reason so far.
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 impl OutboxRecord {

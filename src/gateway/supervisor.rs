@@ -1,14 +1,22 @@
-//! The session supervisor: an actix actor that owns the session core, the
-//! store tables, the modem pool handle, the multipart assemblers and the
-//! per-session event channels. Business rules live in the pure core
-//! ([`crate::session`]); this actor only sequences them with I/O:
+//! The session supervisor: an actix actor that keeps mailboxes, timers and
+//! the order of effects, and nothing else. The decisions live in plain
+//! parts, each tested on its own:
 //!
-//! - a web send is answered only after its outbox entries and the session
-//!   state are flushed to disk;
+//! - the session core behind its journal ([`super::journal::Durable`]):
+//!   every change is journaled before it is applied;
+//! - [`super::inbound`]: fingerprints and multipart assembly;
+//! - [`super::outbound`]: outbox, retry policy, delivery-report tracking;
+//! - [`super::ledger`]: charges and out-of-session records by time.
+//!
+//! The order of effects is the promise (docs/reliability.md):
+//! - a web send is answered 202 only after its journal entry and outbox
+//!   records are flushed;
 //! - an SMS part is acknowledged to its modem (which then deletes it from
-//!   the SIM) only after the part, its routing and its charge are flushed;
-//! - the outbox is dispatched to the modem of each entry's short code, and
-//!   delivery reports come back through the TP-MR references.
+//!   the SIM) only after its routing (journal), charges, assembly state
+//!   and fingerprint are flushed;
+//! - a status is journaled before the outbox or the report references
+//!   follow it, so that a restart can bring them in line
+//!   ([`Outbound::reconcile`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,104 +27,96 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use crate::clock::Clock;
-use crate::modem::pool::{ModemPool, PoolEvent};
-use crate::modem::types::{ModemEvent, OutgoingSms, SendOutcome};
-use crate::session::{
-    Decision, DeliveryStatus, MessageId, Msisdn, Routed, SessionCore, SessionId, ShortCode,
-};
-use crate::sms::{Assembler, DeliveryStatus as ReportStatus, IncomingPart};
-use crate::store::{Store, StoreError, Table};
+use crate::modem::pool::PoolEvent;
+use crate::modem::types::{ModemEvent, OutgoingSms};
+use crate::session::{Applied, Change, Routed, SessionCore, SessionId, ShortCode};
+use crate::sms::Deliver;
+use crate::store::{Store, StoreError};
 
 use super::api::{
-    ChargeItem, GatewayCounters, OutOfSessionItem, OutboxItem, RecipientAnswer, SendAnswer,
-    SendError, SendRequest, SessionEvent, SessionRef, SessionSummary, SessionView,
+    GatewayCounters, RecipientAnswer, RecipientState, SendAnswer, SendError, SendRequest,
+    SessionEvent, SessionRef, SessionSummary, SessionView,
 };
-use super::journal::{apply, Applied, Entry, Journal, Snapshot};
-use super::records::{outbox_key, ref_key, OutboxRecord, Progress, RefRecord};
+use super::inbound::{Inbound, Message, Taken};
+use super::journal::Durable;
+use super::ledger::Ledger;
+use super::outbound::{self, Next, Outbound, SmsSender, StatusUpdate};
+use super::records::OutboxRecord;
 use super::views;
 
-/// How often ended sessions are collected.
+/// How often ended sessions are looked for.
 const EXPIRY_TICK: Duration = Duration::from_millis(250);
-/// How long a multipart message may wait for its missing parts.
-const ASSEMBLY_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
-/// Pause before a send that failed for a passing reason is tried again.
-const REDISPATCH_AFTER: Duration = Duration::from_secs(5);
+/// How often old fingerprints and, with `keep_records`, old ledger records
+/// are dropped.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often an unhealthy store is tried again (a flush that works makes
+/// it healthy, and what was held is sent).
+const STORE_PROBE_EVERY: Duration = Duration::from_secs(5);
 /// Events kept per session channel for a slow reader. Each slot costs
 /// ~150 bytes per live stream; a reader that falls further behind has its
 /// stream ended and the browser re-reads the session when it reconnects.
 const CHANNEL_CAPACITY: usize = 64;
 
-/// The tables of the gateway.
-#[derive(Clone)]
-pub struct Tables {
-    pub journal: Table<Entry>,
-    pub snapshots: Table<Snapshot>,
-    pub outbox: Table<OutboxRecord>,
-    pub refs: Table<RefRecord>,
-    pub progress: Table<Progress>,
-    pub assembly: Table<Assembler>,
-    pub out_of_session: Table<OutOfSessionItem>,
-    pub charges: Table<ChargeItem>,
-    /// Fingerprints of SMS parts already taken in: a part read again after
-    /// a crash between its flush and its `AT+CMGD` is not taken twice.
-    pub seen: Table<DateTime<Utc>>,
-}
-
-impl Tables {
-    pub fn open(store: &Store) -> Result<Tables, StoreError> {
-        Ok(Tables {
-            journal: store.table("journal")?,
-            snapshots: store.table("snapshots")?,
-            outbox: store.table("outbox")?,
-            refs: store.table("refs")?,
-            progress: store.table("progress")?,
-            assembly: store.table("assembly")?,
-            out_of_session: store.table("out_of_session")?,
-            charges: store.table("charges")?,
-            seen: store.table("seen")?,
-        })
-    }
+/// What the supervisor is configured with besides the core.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// How long ledger records are kept (`None`: for ever).
+    pub keep_records: Option<chrono::Duration>,
 }
 
 /// The supervisor.
 pub struct Gateway {
-    core: SessionCore,
-    journal: Journal,
+    durable: Durable,
+    inbound: Inbound,
+    outbound: Outbound,
+    ledger: Ledger,
     store: Store,
-    tables: Tables,
-    pool: ModemPool,
+    sender: Arc<dyn SmsSender>,
     clock: Arc<dyn Clock>,
-    assemblers: HashMap<String, Assembler>,
+    settings: Settings,
     channels: HashMap<String, broadcast::Sender<SessionEvent>>,
     events: Option<tokio::sync::mpsc::UnboundedReceiver<PoolEvent>>,
 }
 
 impl Gateway {
-    /// A supervisor over `store` (its persisted state restored) driving
-    /// `pool`, whose events arrive on `events`.
+    /// A supervisor over `store` (its persisted state restored) sending
+    /// through `sender`, whose modems' events arrive on `events`.
     pub fn new(
         core: SessionCore,
         store: Store,
-        pool: ModemPool,
+        sender: Arc<dyn SmsSender>,
         clock: Arc<dyn Clock>,
         events: tokio::sync::mpsc::UnboundedReceiver<PoolEvent>,
+        settings: Settings,
     ) -> Result<Gateway, StoreError> {
-        let tables = Tables::open(&store)?;
-        let mut core = core;
-        let journal =
-            Journal::restore(tables.journal.clone(), tables.snapshots.clone(), &mut core)?;
-        let mut assemblers = HashMap::new();
-        for (code, a) in tables.assembly.all()? {
-            assemblers.insert(code, a);
+        let now = clock.now();
+        let ledger = Ledger::open(&store)?;
+        let durable = Durable::restore(
+            core,
+            store.table("journal")?,
+            store.table("snapshots")?,
+            now,
+            // A crash may have come between a reply's journal entry and its
+            // ledger records: writing them again is harmless.
+            |_, applied| match applied {
+                Applied::Reply(outcome) => ledger.record(outcome),
+                _ => Ok(()),
+            },
+        )?;
+        let outbound = Outbound::open(&store)?;
+        let fixed = outbound.reconcile(durable.core(), now)?;
+        if fixed > 0 {
+            tracing::info!(records = fixed, "outbox brought in line with the journal");
         }
         Ok(Gateway {
-            core,
-            journal,
+            durable,
+            inbound: Inbound::open(&store)?,
+            outbound,
+            ledger,
             store,
-            tables,
-            pool,
+            sender,
             clock,
-            assemblers,
+            settings,
             channels: HashMap::new(),
             events: Some(events),
         })
@@ -126,25 +126,32 @@ impl Gateway {
         self.clock.now()
     }
 
-    /// Applies one change to the core and journals it.
-    fn change(&mut self, entry: Entry) -> Applied {
-        let applied = apply(&mut self.core, &entry);
-        let journaled = match &applied {
-            // An expiry that ended nothing changed nothing worth replaying.
-            Applied::Ended(e) if e.is_empty() => Ok(()),
-            _ => self.journal.append(&entry),
-        };
-        if let Err(e) = journaled {
-            tracing::error!(error = %e, "cannot journal a session change");
+    /// The ledger, for readers outside the actor (admin lists).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The outbox, for readers outside the actor (admin list).
+    pub fn outbound(&self) -> &Outbound {
+        &self.outbound
+    }
+
+    /// Journals and applies one change. An error is logged here; the
+    /// caller refuses or holds what depended on it.
+    fn change(&mut self, change: Change) -> Result<Applied, StoreError> {
+        let applied = self.durable.change(change);
+        if let Err(e) = &applied {
+            tracing::error!(error = %e, "cannot journal a session change; it was not made");
         }
-        if self.journal.snapshot_due() {
+        if self.durable.snapshot_due() {
             self.snapshot();
         }
         applied
     }
 
     fn snapshot(&mut self) {
-        if let Err(e) = self.journal.snapshot(self.core.state()) {
+        let store = self.store.clone();
+        if let Err(e) = self.durable.snapshot(|| store.flush_blocking()) {
             tracing::error!(error = %e, "cannot snapshot the session state");
         }
         // The snapshot copied and serialised the whole state: give the
@@ -169,7 +176,7 @@ impl Gateway {
     }
 
     fn dispatch(&self, record: OutboxRecord, ctx: &mut Context<Self>) {
-        let pool = self.pool.clone();
+        let sender = self.sender.clone();
         let addr = ctx.address();
         actix::spawn(async move {
             let sms = OutgoingSms {
@@ -178,61 +185,42 @@ impl Gateway {
                 text: record.text.clone(),
                 concat_ref: record.concat_ref,
             };
-            let outcome = match pool.send(&record.short_code, sms).await {
-                Ok(o) => o,
-                Err(e) => SendOutcome::Failed {
-                    reason: e.to_string(),
-                    permanent: true,
-                },
-            };
+            let outcome = sender.send(&record.short_code, sms).await;
             addr.do_send(Dispatched { record, outcome });
         });
     }
 
-    fn set_status(
-        &mut self,
-        message_id: u64,
-        session: &str,
-        to: &str,
-        status: DeliveryStatus,
-        reason: Option<String>,
-    ) {
+    /// Journals a status and publishes it when it changed something.
+    fn set_status(&mut self, update: &StatusUpdate) -> Result<(), StoreError> {
         let at = self.now();
-        let Applied::Status(result) = self.change(Entry::Status {
-            message: MessageId(message_id),
-            to: Msisdn(to.to_string()),
-            status,
-            reason: reason.clone(),
-            at,
-        }) else {
-            return;
+        let Applied::Status(result) = self.change(update.change(at))? else {
+            unreachable!("a status change gives a status")
         };
         match result {
-            Ok(true) => {
-                self.publish(
-                    session,
-                    SessionEvent::Status {
-                        message_id: message_id.to_string(),
-                        to: to.to_string(),
-                        status: views::status_text(status).into(),
-                        reason,
-                    },
-                );
-            }
+            Ok(true) => self.publish(
+                &update.session_id,
+                SessionEvent::Status {
+                    message_id: update.message_id.to_string(),
+                    to: update.to.clone(),
+                    status: update.status.into(),
+                    reason: update.reason.clone(),
+                },
+            ),
             Ok(false) => {}
             // The session ended meanwhile: nobody can see the status.
             Err(e) => tracing::debug!(error = %e, "status of an ended session"),
         }
+        Ok(())
     }
 
     fn sweep_expired(&mut self) {
         let at = self.now();
-        let Applied::Ended(ended) = self.change(Entry::Expire { at }) else {
-            return;
-        };
-        if ended.is_empty() {
+        if !self.durable.core().expiry_due(at) {
             return;
         }
+        let Ok(Applied::Ended(ended)) = self.change(Change::Expire { at }) else {
+            return;
+        };
         for e in ended {
             self.publish(
                 &e.session.0,
@@ -247,59 +235,65 @@ impl Gateway {
     }
 
     /// One SMS part arrived at `short_code`. Returns whether it may be
-    /// acknowledged once flushed.
-    fn receive(
-        &mut self,
-        short_code: &str,
-        deliver: &crate::sms::Deliver,
-        ctx: &mut Context<Self>,
-    ) -> bool {
+    /// acknowledged once flushed: not when anything it stands for could
+    /// not be written (the modem keeps it and hands it over again).
+    fn receive(&mut self, short_code: &str, deliver: &Deliver, ctx: &mut Context<Self>) -> bool {
         let now = self.now();
-        let fingerprint = fingerprint(short_code, deliver);
-        if self.tables.seen.contains(&fingerprint).unwrap_or(false) {
-            tracing::info!(%short_code, "SMS part taken in before; deleted again");
-            return true;
+        let (messages, pending) = match self.inbound.take(short_code, deliver, now) {
+            Ok(Taken::Again) => {
+                tracing::info!(%short_code, "SMS part taken in before; deleted again");
+                return true;
+            }
+            Ok(Taken::New(messages, pending)) => (messages, pending),
+            Err(e) => {
+                tracing::error!(%short_code, error = %e, "cannot read the inbound state; the SMS stays on the modem");
+                return false;
+            }
+        };
+        for message in messages {
+            if self.route(short_code, message, ctx).is_err() {
+                return false;
+            }
         }
-        let assembler = self
-            .assemblers
-            .entry(short_code.to_string())
-            .or_insert_with(|| Assembler::new(ASSEMBLY_TIMEOUT));
-        let mut done = assembler
-            .push(IncomingPart::from(deliver), now)
-            .into_iter()
-            .collect::<Vec<_>>();
-        done.extend(assembler.expire(now));
-        let snapshot = assembler.clone();
-        for message in done {
-            self.route(short_code, &message.sender.to_string(), &message.text, ctx);
-        }
-        let persisted = self
-            .tables
-            .assembly
-            .put(short_code, &snapshot)
-            .and_then(|()| self.tables.seen.put(&fingerprint, &now));
-        match persisted {
+        match self.inbound.commit(pending, now) {
             Ok(()) => true,
             Err(e) => {
-                tracing::error!(error = %e, "cannot persist an incoming part; it stays on the modem");
+                tracing::error!(%short_code, error = %e, "cannot persist an incoming part; it stays on the modem");
                 false
             }
         }
     }
 
-    /// R3, R7, R10, R12 for one complete message.
-    fn route(&mut self, short_code: &str, from: &str, text: &str, ctx: &mut Context<Self>) {
-        let now = self.now();
-        let outcome = self
-            .core
-            .route_reply(from, &ShortCode(short_code.to_string()), text, now);
+    /// R3, R7, R10, R12 for one complete message: journaled, then its
+    /// ledger records, then what the page and the phone see.
+    fn route(
+        &mut self,
+        short_code: &str,
+        m: Message,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), StoreError> {
+        let at = self.now();
+        let Applied::Reply(outcome) = self.change(Change::Reply {
+            from: m.from,
+            short_code: ShortCode(short_code.to_string()),
+            text: m.text,
+            parts: m.parts,
+            at,
+        })?
+        else {
+            unreachable!("a reply change gives a reply")
+        };
+        if let Err(e) = self.ledger.record(&outcome) {
+            // Journaled already: the next start writes it from the journal.
+            tracing::error!(error = %e, "cannot write a charge record now; the journal holds it");
+        }
         match outcome.routed {
             Routed::ToSession { session, reply } => {
                 let expires_at = self
-                    .core
-                    .get(&session, now)
-                    .map(|s| s.deadline)
-                    .unwrap_or(now);
+                    .durable
+                    .core()
+                    .get(&session, at)
+                    .map_or(at, |s| s.deadline);
                 self.publish(
                     &session.0,
                     SessionEvent::Reply {
@@ -309,128 +303,100 @@ impl Gateway {
                 );
             }
             Routed::OutOfSession { record } => {
-                let id = self.store.next_id().unwrap_or_default();
-                let item = OutOfSessionItem {
-                    from: record.from.0.clone(),
-                    short_code: record.short_code.0.clone(),
-                    text: record.text.clone(),
-                    received_at: record.received_at,
-                    auto_replied: record.auto_reply.is_some(),
-                };
-                if let Err(e) = self.tables.out_of_session.put(&format!("{id:020}"), &item) {
-                    tracing::error!(error = %e, "cannot keep an out-of-session reply");
-                }
                 if let Some(text) = record.auto_reply {
-                    // R7: the optional notice that the conversation ended.
+                    // R7: the optional notice that the conversation ended
+                    // (best effort: nobody was promised it).
                     self.dispatch(
                         OutboxRecord {
-                            message_id: id,
+                            message_id: record.id,
                             session_id: String::new(),
                             to: record.from.0,
                             short_code: record.short_code.0,
                             text,
-                            concat_ref: (id % 255) as u8 + 1,
-                            queued_at: now,
+                            concat_ref: outbound::concat_ref(record.id),
+                            queued_at: at,
                             failed: None,
+                            attempts: 0,
                         },
                         ctx,
                     );
                 }
             }
         }
-        let id = self.store.next_id().unwrap_or_default();
-        if let Err(e) = self
-            .tables
-            .charges
-            .put(&format!("{id:020}"), &views::charge_item(id, &outcome.cdr))
-        {
-            tracing::error!(error = %e, "cannot record a charge");
-        }
+        Ok(())
     }
 
-    fn report(&mut self, short_code: &str, mr: u8, status: ReportStatus) {
-        let key = ref_key(short_code, mr);
-        let Ok(Some(r)) = self.tables.refs.get(&key) else {
-            return;
+    /// A delivery report: journaled status first, then the references.
+    fn report(&mut self, short_code: &str, mr: u8, status: crate::sms::DeliveryStatus) -> bool {
+        let step = match self.outbound.report(short_code, mr, status) {
+            Ok(Some(step)) => step,
+            Ok(None) => return true,
+            Err(e) => {
+                tracing::error!(%short_code, error = %e, "cannot read the report references; the report stays on the modem");
+                return false;
+            }
         };
-        let pkey = outbox_key(r.message_id, &r.to);
-        match status {
-            ReportStatus::Pending => {}
-            ReportStatus::Delivered => {
-                let _ = self.tables.refs.remove(&key);
-                let mut p = self
-                    .tables
-                    .progress
-                    .get(&pkey)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
-                p.delivered_parts += 1;
-                if p.delivered_parts >= r.parts {
-                    let _ = self.tables.progress.remove(&pkey);
-                    self.set_status(
-                        r.message_id,
-                        &r.session_id,
-                        &r.to,
-                        DeliveryStatus::Delivered,
-                        None,
-                    );
-                } else {
-                    let _ = self.tables.progress.put(&pkey, &p);
-                }
+        if let Some(update) = &step.update {
+            if self.set_status(update).is_err() {
+                return false;
             }
-            ReportStatus::FailedPermanent | ReportStatus::FailedTemporary => {
-                let _ = self.tables.refs.remove(&key);
-                let _ = self.tables.progress.remove(&pkey);
-                self.set_status(
-                    r.message_id,
-                    &r.session_id,
-                    &r.to,
-                    DeliveryStatus::Failed,
-                    Some("the network could not deliver it".into()),
-                );
+        }
+        match self.outbound.apply_report(&step) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(%short_code, error = %e, "cannot update the report references");
+                false
             }
         }
     }
-}
 
-/// What identifies one SMS part: the short code it reached, its sender,
-/// its service-centre time stamp, its concatenation header and its text.
-fn fingerprint(short_code: &str, d: &crate::sms::Deliver) -> String {
-    let concat = d
-        .user_data
-        .udh
-        .as_ref()
-        .and_then(|u| u.concat.as_ref())
-        .map(|c| format!("{}/{}/{}", c.reference, c.total, c.seq))
-        .unwrap_or_default();
-    let body = d
-        .user_data
-        .text
-        .clone()
-        .unwrap_or_else(|| hex::encode(&d.user_data.data));
-    format!(
-        "{short_code}|{}|{}|{concat}|{body}",
-        d.originator,
-        d.scts.to_rfc3339()
-    )
-}
-
-/// How long part fingerprints are kept (a modem re-reads a part within
-/// seconds of a restart; a week covers a box left off for days).
-const SEEN_FOR: chrono::Duration = chrono::Duration::days(7);
-/// How often old fingerprints are dropped.
-const SEEN_PRUNE_EVERY: Duration = Duration::from_secs(3600);
-
-impl Gateway {
-    fn prune_seen(&mut self) {
-        let cutoff = self.now() - SEEN_FOR;
-        if let Ok(all) = self.tables.seen.all() {
-            for (k, at) in all {
-                if at < cutoff {
-                    let _ = self.tables.seen.remove(&k);
+    /// Whatever the outbox holds goes out (at start, and when the store is
+    /// healthy again after holding sends).
+    fn send_pending(&mut self, ctx: &mut Context<Self>) {
+        match self.outbound.pending() {
+            Ok(records) => {
+                for r in records {
+                    self.dispatch(r, ctx);
                 }
             }
+            Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
+        }
+    }
+
+    fn prune(&mut self) {
+        let now = self.now();
+        match self.inbound.prune_seen(now) {
+            Ok(n) if n > 0 => tracing::debug!(dropped = n, "old part fingerprints dropped"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot drop old part fingerprints"),
+        }
+        if let Some(keep) = self.settings.keep_records {
+            match self.ledger.prune(now - keep) {
+                Ok(n) if n > 0 => {
+                    tracing::info!(dropped = n, "ledger records past keep_records dropped")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "cannot drop old ledger records"),
+            }
+        }
+        self.flush_later();
+    }
+
+    /// While the store is unhealthy, try a flush; when it works again,
+    /// reconcile the outbox with the journal and send what was held.
+    fn probe_store(&mut self, ctx: &mut Context<Self>) {
+        if self.store.health().is_healthy() {
+            return;
+        }
+        if let Err(e) = self.store.flush_blocking() {
+            tracing::warn!(error = %e, "the store is still failing");
+            return;
+        }
+        tracing::info!("the store works again");
+        let now = self.now();
+        match self.outbound.reconcile(self.durable.core(), now) {
+            Ok(_) => self.send_pending(ctx),
+            Err(e) => tracing::error!(error = %e, "cannot reconcile the outbox"),
         }
     }
 }
@@ -440,14 +406,7 @@ impl Actor for Gateway {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Whatever the outbox held at the last stop goes out now.
-        match self.tables.outbox.all() {
-            Ok(records) => {
-                for (_, r) in records.into_iter().filter(|(_, r)| r.failed.is_none()) {
-                    self.dispatch(r, ctx);
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
-        }
+        self.send_pending(ctx);
         if let Some(mut rx) = self.events.take() {
             let addr = ctx.address();
             actix::spawn(async move {
@@ -459,12 +418,15 @@ impl Actor for Gateway {
             });
         }
         ctx.run_interval(EXPIRY_TICK, |act, _| act.sweep_expired());
-        ctx.run_interval(SEEN_PRUNE_EVERY, |act, _| act.prune_seen());
+        ctx.run_interval(PRUNE_EVERY, |act, _| act.prune());
+        ctx.run_interval(STORE_PROBE_EVERY, |act, ctx| act.probe_store(ctx));
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
         self.snapshot();
-        let _ = self.store.flush_blocking();
+        if let Err(e) = self.store.flush_blocking() {
+            tracing::error!(error = %e, "cannot flush the store at stop; the journal replays at start");
+        }
         Running::Stop
     }
 }
@@ -489,14 +451,16 @@ impl Handler<WebSend> for Gateway {
 
     fn handle(&mut self, msg: WebSend, _ctx: &mut Context<Self>) -> Self::Result {
         let now = self.now();
-        let Applied::Send(result) = self.change(Entry::Send {
+        let result = match self.change(Change::Send {
             existing: msg.session.map(SessionId),
             new_id: SessionId(fresh_session_id()),
             to: msg.request.to.clone(),
             text: msg.request.text.clone(),
             at: now,
-        }) else {
-            return Box::pin(fut::ready(Err(SendError::Unavailable)));
+        }) {
+            Ok(Applied::Send(result)) => result,
+            Ok(_) => unreachable!("a send change gives a send plan"),
+            Err(_) => return Box::pin(fut::ready(Err(SendError::Unavailable))),
         };
         let plan = match result {
             Ok(p) => p,
@@ -511,7 +475,7 @@ impl Handler<WebSend> for Gateway {
                 return Box::pin(fut::ready(Err(err)));
             }
         };
-        let mut records = Vec::new();
+        let records = Outbound::records(&plan, &msg.request.text, now);
         let recipients: Vec<RecipientAnswer> = plan
             .recipients
             .iter()
@@ -521,47 +485,27 @@ impl Handler<WebSend> for Gateway {
                         .map(|m| m.0.clone())
                         .unwrap_or_else(|| r.input.clone());
                 match &r.decision {
-                    Decision::Queued {
+                    crate::session::Decision::Queued {
                         short_code,
                         can_reply,
-                    } => {
-                        if let (Some(message), Some(session)) =
-                            (plan.message, plan.session.as_ref())
-                        {
-                            records.push(OutboxRecord {
-                                message_id: message.0,
-                                session_id: session.0.clone(),
-                                to: to.clone(),
-                                short_code: short_code.0.clone(),
-                                text: msg.request.text.clone(),
-                                concat_ref: (message.0 % 255) as u8 + 1,
-                                queued_at: now,
-                                failed: None,
-                            });
-                        }
-                        RecipientAnswer {
-                            to,
-                            status: "queued".into(),
-                            short_code: Some(short_code.0.clone()),
-                            can_reply: *can_reply,
-                            reason: None,
-                        }
-                    }
-                    Decision::Refused { reason } => RecipientAnswer {
+                    } => RecipientAnswer {
                         to,
-                        status: "refused".into(),
+                        status: RecipientState::Queued,
+                        short_code: Some(short_code.0.clone()),
+                        can_reply: *can_reply,
+                        reason: None,
+                    },
+                    crate::session::Decision::Refused { reason } => RecipientAnswer {
+                        to,
+                        status: RecipientState::Refused,
                         short_code: None,
                         can_reply: false,
-                        reason: Some(reason.to_string()),
+                        reason: Some((*reason).into()),
                     },
                 }
             })
             .collect();
-        let session_ref = plan.session.as_ref().map(|id| SessionRef {
-            id: id.0.clone(),
-            expires_at: plan.deadline.unwrap_or(now),
-        });
-        let Some(session_ref) = session_ref else {
+        let Some(session_id) = plan.session.clone() else {
             // Every recipient was refused: no session, nothing to send.
             return Box::pin(fut::ready(Ok(SendAnswer {
                 session: SessionRef {
@@ -571,25 +515,30 @@ impl Handler<WebSend> for Gateway {
                 recipients,
             })));
         };
-        let mut stored = true;
-        for r in &records {
-            if let Err(e) = self.tables.outbox.put(&r.key(), r) {
-                tracing::error!(error = %e, "cannot write the outbox");
-                stored = false;
-            }
+        let session_ref = SessionRef {
+            id: session_id.0.clone(),
+            expires_at: plan.deadline.unwrap_or(now),
+        };
+        let queued = self.outbound.queue(&records);
+        if let Err(e) = &queued {
+            tracing::error!(error = %e, "cannot write the outbox; the send is held");
         }
-        let session_id = SessionId(session_ref.id.clone());
         let store = self.store.clone();
         Box::pin(
-            async move { stored && store.flush().await.is_ok() }
+            async move { queued.is_ok() && store.flush().await.is_ok() }
                 .into_actor(self)
                 .map(move |durable, act, ctx| {
                     let at = act.now();
-                    act.change(Entry::Finish {
+                    // A Finish that cannot be journaled is finished by the
+                    // next start's recovery.
+                    let _ = act.change(Change::Finish {
                         session: session_id,
                         at,
                     });
                     if !durable {
+                        // Held: the journal has the send; when the store
+                        // works again the outbox is brought in line and it
+                        // goes out (see probe_store).
                         return Err(SendError::Unavailable);
                     }
                     for r in records {
@@ -609,7 +558,7 @@ impl Handler<WebSend> for Gateway {
 #[rtype(result = "()")]
 struct Dispatched {
     record: OutboxRecord,
-    outcome: SendOutcome,
+    outcome: crate::modem::types::SendOutcome,
 }
 
 impl Handler<Dispatched> for Gateway {
@@ -617,50 +566,29 @@ impl Handler<Dispatched> for Gateway {
 
     fn handle(&mut self, msg: Dispatched, ctx: &mut Context<Self>) {
         let r = msg.record;
-        match msg.outcome {
-            SendOutcome::Sent { message_refs } => {
-                for mr in &message_refs {
-                    let rec = RefRecord {
-                        message_id: r.message_id,
-                        session_id: r.session_id.clone(),
-                        to: r.to.clone(),
-                        parts: message_refs.len(),
-                    };
-                    let _ = self.tables.refs.put(&ref_key(&r.short_code, *mr), &rec);
+        if r.session_id.is_empty() {
+            return; // an auto-reply: nothing to record
+        }
+        match outbound::decide(&r, msg.outcome) {
+            Next::Sent(update, refs) => {
+                // The status first: a restart then knows it was sent even
+                // if the outbox still holds it.
+                let _ = self.set_status(&update);
+                if let Err(e) = self.outbound.sent(&r, &refs) {
+                    tracing::error!(to = %r.to, error = %e, "cannot record a sent message");
                 }
-                let _ = self.tables.outbox.remove(&r.key());
-                self.set_status(
-                    r.message_id,
-                    &r.session_id,
-                    &r.to,
-                    DeliveryStatus::Sent,
-                    None,
-                );
                 self.flush_later();
             }
-            SendOutcome::Failed {
-                reason,
-                permanent: false,
-            } => {
-                tracing::info!(to = %r.to, %reason, "send will be tried again");
-                ctx.run_later(REDISPATCH_AFTER, move |act, ctx| act.dispatch(r, ctx));
+            Next::Retry(after, record) => {
+                tracing::info!(to = %record.to, attempts = record.attempts, "send will be tried again in {after:?}");
+                ctx.run_later(after, move |act, ctx| act.dispatch(record, ctx));
             }
-            SendOutcome::Failed {
-                reason,
-                permanent: true,
-            } => {
-                let failed = OutboxRecord {
-                    failed: Some(reason.clone()),
-                    ..r.clone()
-                };
-                let _ = self.tables.outbox.put(&r.key(), &failed);
-                self.set_status(
-                    r.message_id,
-                    &r.session_id,
-                    &r.to,
-                    DeliveryStatus::Failed,
-                    Some(reason),
-                );
+            Next::Failed(update) => {
+                let _ = self.set_status(&update);
+                let reason = update.reason.as_deref().unwrap_or_default();
+                if let Err(e) = self.outbound.failed(&r, reason) {
+                    tracing::error!(to = %r.to, error = %e, "cannot record a failed message");
+                }
                 self.flush_later();
             }
         }
@@ -686,10 +614,7 @@ impl Handler<Incoming> for Gateway {
                 status,
                 ack,
                 ..
-            } => {
-                self.report(&short_code, message_ref, status);
-                (true, ack)
-            }
+            } => (self.report(&short_code, message_ref, status), ack),
         };
         if !ok {
             return;
@@ -715,7 +640,8 @@ pub struct GetSession(pub String);
 impl Handler<GetSession> for Gateway {
     type Result = Option<SessionView>;
     fn handle(&mut self, msg: GetSession, _: &mut Context<Self>) -> Self::Result {
-        self.core
+        self.durable
+            .core()
             .get(&SessionId(msg.0), self.now())
             .map(views::session_view)
     }
@@ -729,7 +655,9 @@ pub struct Subscribe(pub String);
 impl Handler<Subscribe> for Gateway {
     type Result = Option<broadcast::Receiver<SessionEvent>>;
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
-        self.core.get(&SessionId(msg.0.clone()), self.now())?;
+        self.durable
+            .core()
+            .get(&SessionId(msg.0.clone()), self.now())?;
         let tx = self
             .channels
             .entry(msg.0)
@@ -746,7 +674,8 @@ pub struct ListSessions;
 impl Handler<ListSessions> for Gateway {
     type Result = Vec<SessionSummary>;
     fn handle(&mut self, _: ListSessions, _: &mut Context<Self>) -> Self::Result {
-        self.core
+        self.durable
+            .core()
             .live_sessions(self.now())
             .map(views::session_summary)
             .collect()
@@ -762,10 +691,11 @@ impl Handler<EndSession> for Gateway {
     type Result = bool;
     fn handle(&mut self, msg: EndSession, _: &mut Context<Self>) -> bool {
         let at = self.now();
-        let Applied::Ended(ended) = self.change(Entry::End {
-            session: SessionId(msg.0.clone()),
-            at,
-        }) else {
+        let session = SessionId(msg.0.clone());
+        if self.durable.core().get(&session, at).is_none() {
+            return false;
+        }
+        let Ok(Applied::Ended(ended)) = self.change(Change::End { session, at }) else {
             return false;
         };
         match ended.first() {
@@ -785,78 +715,7 @@ impl Handler<EndSession> for Gateway {
     }
 }
 
-/// Admin: the outbox.
-#[derive(Message)]
-#[rtype(result = "Vec<OutboxItem>")]
-pub struct ListOutbox;
-
-impl Handler<ListOutbox> for Gateway {
-    type Result = Vec<OutboxItem>;
-    fn handle(&mut self, _: ListOutbox, _: &mut Context<Self>) -> Self::Result {
-        self.tables
-            .outbox
-            .all()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(_, r)| OutboxItem {
-                message_id: r.message_id.to_string(),
-                session_id: r.session_id,
-                to: r.to,
-                short_code: r.short_code,
-                status: if r.failed.is_some() {
-                    "failed"
-                } else {
-                    "queued"
-                }
-                .into(),
-                queued_at: r.queued_at,
-                reason: r.failed,
-            })
-            .collect()
-    }
-}
-
-/// Admin: replies that reached no session.
-#[derive(Message)]
-#[rtype(result = "Vec<OutOfSessionItem>")]
-pub struct ListOutOfSession;
-
-impl Handler<ListOutOfSession> for Gateway {
-    type Result = Vec<OutOfSessionItem>;
-    fn handle(&mut self, _: ListOutOfSession, _: &mut Context<Self>) -> Self::Result {
-        self.tables
-            .out_of_session
-            .all()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect()
-    }
-}
-
-/// Admin: charges between two times.
-#[derive(Message)]
-#[rtype(result = "Vec<ChargeItem>")]
-pub struct ListCharges {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
-
-impl Handler<ListCharges> for Gateway {
-    type Result = Vec<ChargeItem>;
-    fn handle(&mut self, msg: ListCharges, _: &mut Context<Self>) -> Self::Result {
-        self.tables
-            .charges
-            .all()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(_, c)| c)
-            .filter(|c| msg.from.is_none_or(|f| c.time >= f) && msg.to.is_none_or(|t| c.time < t))
-            .collect()
-    }
-}
-
-/// Numbers for `/metrics`.
+/// Numbers for `/metrics`, `/readyz` and the watchdog: kept, not counted.
 #[derive(Message)]
 #[rtype(result = "GatewayCounters")]
 pub struct Counters;
@@ -864,12 +723,14 @@ pub struct Counters;
 impl Handler<Counters> for Gateway {
     type Result = MessageResult<Counters>;
     fn handle(&mut self, _: Counters, _: &mut Context<Self>) -> Self::Result {
+        let ledger = self.durable.core().state().ledger;
         MessageResult(GatewayCounters {
-            live_sessions: self.core.live_sessions(self.now()).count() as u64,
-            queue_depth: self.pool.statuses().iter().map(|s| s.queued as u64).sum(),
-            out_of_session_replies: self.tables.out_of_session.len() as u64,
-            mo_charges: self.tables.charges.len() as u64,
-            store_open: true,
+            live_sessions: self.durable.core().live_count() as u64,
+            queue_depth: self.sender.queued(),
+            out_of_session_replies: ledger.out_of_session,
+            mo_charges: ledger.charges,
+            store_open: self.store.health().is_healthy(),
+            store_errors: self.store.health().errors(),
         })
     }
 }

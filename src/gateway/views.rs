@@ -1,19 +1,10 @@
 //! From the session core's values to the JSON shapes of the API.
 
-use crate::session::{Cdr, DeliveryStatus, Reply, Session};
+use crate::session::{Cdr, Reply, Session};
 
 use super::api::{
     ChargeItem, MessageView, RecipientView, ReplyView, SessionSummary, SessionView, TaxLine,
 };
-
-pub fn status_text(s: DeliveryStatus) -> &'static str {
-    match s {
-        DeliveryStatus::Queued => "queued",
-        DeliveryStatus::Sent => "sent",
-        DeliveryStatus::Delivered => "delivered",
-        DeliveryStatus::Failed => "failed",
-    }
-}
 
 pub fn reply_view(r: &Reply) -> ReplyView {
     ReplyView {
@@ -41,7 +32,7 @@ pub fn session_view(s: &Session) -> SessionView {
                     .map(|r| RecipientView {
                         to: r.to.0.clone(),
                         short_code: Some(r.short_code.0.clone()),
-                        status: status_text(r.status).into(),
+                        status: r.status.into(),
                         reason: r.reason.clone(),
                         can_reply: r.can_reply,
                     })

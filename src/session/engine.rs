@@ -34,6 +34,21 @@ pub struct CoreState {
     pub ended: Vec<Expired>,
     /// The next [`MessageId`].
     pub next_message: u64,
+    /// What the ledger holds so far (R7, R10): kept, not counted, so that
+    /// `/metrics` and `/readyz` never scan the records.
+    #[serde(default)]
+    pub ledger: LedgerCounts,
+}
+
+/// Numbers of ledger records made so far. They also number the records:
+/// a charge's id is the count of charges before it, so a replayed journal
+/// writes the same records under the same keys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerCounts {
+    /// Charge records (one per SMS part a phone sent, R10).
+    pub charges: u64,
+    /// Replies that reached no session (R7).
+    pub out_of_session: u64,
 }
 
 /// The pure session core a supervisor drives (see the module docs of
@@ -78,6 +93,12 @@ impl SessionCore {
         self.state.table.live(now)
     }
 
+    /// Sessions in the table (live, or due and not yet swept): a count
+    /// kept by the table, not a scan.
+    pub fn live_count(&self) -> usize {
+        self.state.table.len()
+    }
+
     /// When the supervisor's timer should next call [`SessionCore::expire`].
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         if self.state.ended.is_empty() {
@@ -87,19 +108,38 @@ impl SessionCore {
         }
     }
 
+    /// Whether [`SessionCore::expire`] at `now` would end something: the
+    /// supervisor's timer journals an expiry only then.
+    pub fn expiry_due(&self, now: DateTime<Utc>) -> bool {
+        self.next_deadline().is_some_and(|d| d <= now)
+    }
+
+    /// R11 after a restart: a send that was in flight when the process
+    /// died is finished. Its outbox entries were made durable with it (or
+    /// its journal entry was not), so nobody waits for it any more.
+    /// Returns how many sends were finished.
+    pub(super) fn recover(&mut self, _now: DateTime<Utc>) -> usize {
+        self.state.table.finish_all_sends()
+    }
+
+    /// Sends still in flight (R11).
+    pub fn sends_in_flight(&self) -> usize {
+        self.state.table.sends_in_flight()
+    }
+
     pub fn is_opted_out(&self, number: &Msisdn) -> bool {
         self.state.opt_outs.is_opted_out(number)
     }
 
     /// R4/R6: ends every session due at `now`, retires its pairs, and hands
     /// out everything that ended since the last call (publish `expired`).
-    pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Expired> {
+    pub(super) fn expire(&mut self, now: DateTime<Utc>) -> Vec<Expired> {
         self.sweep(now);
         std::mem::take(&mut self.state.ended)
     }
 
     /// Ends a session at once (admin `DELETE`); its pairs retire now.
-    pub fn end_session(&mut self, id: &SessionId, now: DateTime<Utc>) -> Option<Expired> {
+    pub(super) fn end_session(&mut self, id: &SessionId, now: DateTime<Utc>) -> Option<Expired> {
         let ended = self.state.table.end(id, now)?;
         self.retire(&ended);
         Some(ended)
@@ -125,7 +165,7 @@ impl SessionCore {
     /// Queued recipients are recorded as one [`SentMessage`] and restart the
     /// idle clock (R4); the send stays in flight until
     /// [`SessionCore::finish_send`].
-    pub fn begin_send(
+    pub(super) fn begin_send(
         &mut self,
         existing: Option<&SessionId>,
         new_id: SessionId,
@@ -279,7 +319,7 @@ impl SessionCore {
 
     /// R11: the send of `session` was accepted (or failed); the next may
     /// begin. Harmless when nothing is in flight or the session ended.
-    pub fn finish_send(&mut self, session: &SessionId, now: DateTime<Utc>) {
+    pub(super) fn finish_send(&mut self, session: &SessionId, now: DateTime<Utc>) {
         if let Some(s) = self.state.table.get_mut(session, now) {
             s.send_in_flight = false;
         }
@@ -288,13 +328,15 @@ impl SessionCore {
     /// R3, R7, R10, R12: a phone `from` sent `text` to `short_code`. It
     /// reaches the live session holding the pair (and restarts its clock),
     /// or stays out of session; either way it is charged.
-    pub fn route_reply(
+    pub(super) fn route_reply(
         &mut self,
         from: &str,
         short_code: &ShortCode,
         text: &str,
+        parts: u32,
         now: DateTime<Utc>,
     ) -> MoOutcome {
+        let parts = parts.max(1);
         self.sweep(now);
         // A sender the modem reports in an odd form is kept as reported.
         let from = normalize(from, &self.config.country)
@@ -325,6 +367,11 @@ impl SessionCore {
             }
             None => Routed::OutOfSession {
                 record: OutOfSession {
+                    id: {
+                        let id = self.state.ledger.out_of_session;
+                        self.state.ledger.out_of_session += 1;
+                        id
+                    },
                     late: self.state.allocator.retired_at(&from, short_code).is_some(),
                     from: from.clone(),
                     short_code: short_code.clone(),
@@ -340,17 +387,21 @@ impl SessionCore {
             .config
             .tariff
             .charge(&from, short_code, now, in_session);
+        let first_charge = self.state.ledger.charges;
+        self.state.ledger.charges += u64::from(parts);
         MoOutcome {
             routed,
             keyword,
             cdr,
+            parts,
+            first_charge,
         }
     }
 
     /// A recipient's delivery status changed (modem accepted it, delivery
     /// report, failure). Returns whether it changed (publish `status`).
     /// Status updates do not restart the idle clock (R4 counts messages).
-    pub fn update_status(
+    pub(super) fn update_status(
         &mut self,
         message: MessageId,
         to: &Msisdn,

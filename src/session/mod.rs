@@ -7,6 +7,10 @@
 //! without sleeping. Everything is `serde` so the store can persist it.
 //!
 //! # How a supervisor drives it
+//! Every change is a [`Change`] applied with [`SessionCore::apply`] (the
+//! mutating methods below are private to this module): the supervisor
+//! journals the change first, so a restart replays it to the same state.
+//!
 //! - **Send** (R1, R2, R11): [`SessionCore::begin_send`]`(cookie_id,
 //!   fresh_id, to, text, now)` → a [`SendPlan`]; queue one SMS per
 //!   [`Decision::Queued`] recipient from its short code, persist
@@ -22,6 +26,7 @@
 //!   `status` when it returns `Ok(true)`.
 
 mod allocator;
+mod change;
 mod engine;
 mod numbers;
 mod optout;
@@ -36,7 +41,8 @@ mod proptests;
 mod tests;
 
 pub use allocator::{Allocator, ShortCode};
-pub use engine::{CoreState, SessionCore};
+pub use change::{Applied, Change};
+pub use engine::{CoreState, LedgerCounts, SessionCore};
 pub use numbers::{calling_code, normalize, FleetPlan, Msisdn, NumberError};
 pub use optout::{Keyword, OptOutList, OptOutWords};
 pub use outcome::{

@@ -92,6 +92,9 @@ pub struct SendPlan {
 /// R7: a reply that reached no session. Never shown to a web user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutOfSession {
+    /// Its number among out-of-session records (its ledger key).
+    #[serde(default)]
+    pub id: u64,
     pub from: Msisdn,
     pub short_code: ShortCode,
     pub text: String,
@@ -120,6 +123,11 @@ pub struct MoOutcome {
     /// R12: the opt-out keyword the message was, so the caller can confirm
     /// to the phone.
     pub keyword: Option<Keyword>,
-    /// R10: every MO to a short code is charged, in session or not.
+    /// R10: every MO to a short code is charged, in session or not: this
+    /// is the charge of one part.
     pub cdr: Cdr,
+    /// R10: SMS parts the phone sent (one charge each).
+    pub parts: u32,
+    /// The ledger number of the first part's charge; the others follow.
+    pub first_charge: u64,
 }

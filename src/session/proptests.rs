@@ -131,7 +131,7 @@ proptest! {
                 Op::Reply { number: n, code, kind } => {
                     let text = ["hola", "STOP", "alta"][kind as usize];
                     let before = reply_counts(&core, now);
-                    let out = core.route_reply(&number(n), &pool[code], text, now);
+                    let out = core.route_reply(&number(n), &pool[code], text, 1, now);
                     let mut after = reply_counts(&core, now);
                     match &out.routed {
                         Routed::ToSession { session, reply } => {

@@ -100,9 +100,10 @@ pub struct Session {
     pub bindings: BTreeMap<Msisdn, ShortCode>,
     pub messages: Vec<SentMessage>,
     pub replies: Vec<Reply>,
-    /// R11: a send is being accepted. Not persisted: after a restart no send
-    /// is in flight.
-    #[serde(skip)]
+    /// R11: a send is being accepted. Persisted like the rest, so a
+    /// snapshot is exact; a restart finishes what was in flight (a
+    /// journaled `recover`).
+    #[serde(default)]
     pub send_in_flight: bool,
 }
 
@@ -281,6 +282,31 @@ impl SessionTable {
             pairs: s.bindings.into_iter().collect(),
             session: s.id,
         })
+    }
+
+    /// R11 after a restart: no send is in flight any more. Returns how
+    /// many were.
+    pub fn finish_all_sends(&mut self) -> usize {
+        let mut n = 0;
+        for s in self.sessions.values_mut().filter(|s| s.send_in_flight) {
+            s.send_in_flight = false;
+            n += 1;
+        }
+        n
+    }
+
+    /// Sessions in the table.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// How many sessions have a send in flight.
+    pub fn sends_in_flight(&self) -> usize {
+        self.sessions.values().filter(|s| s.send_in_flight).count()
     }
 
     /// Updates a recipient's delivery status (a delivery report, a modem

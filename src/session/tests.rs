@@ -78,7 +78,7 @@ fn first_send_opens_a_session() {
 fn reply_one_second_before_expiry_refreshes_deadline() {
     let mut c = core(3);
     let code = code_of(&send(&mut c, "s1", &[A], t(0)), 0);
-    let out = c.route_reply(A, &code, "Sí", t(299));
+    let out = c.route_reply(A, &code, "Sí", 1, t(299));
     assert!(matches!(out.routed, Routed::ToSession { .. }));
     assert_eq!(c.get(&sid("s1"), t(598)).unwrap().deadline, t(599));
     assert!(c.get(&sid("s1"), t(599)).is_none());
@@ -143,7 +143,7 @@ fn late_reply_stays_out_of_the_new_session() {
     let mut c = core(3);
     let old = code_of(&send(&mut c, "s1", &[A], t(0)), 0);
     send(&mut c, "s2", &[A], t(400));
-    let out = c.route_reply(A, &old, "tarde", t(410));
+    let out = c.route_reply(A, &old, "tarde", 1, t(410));
     match out.routed {
         Routed::OutOfSession { record } => {
             assert!(record.late);
@@ -163,7 +163,7 @@ fn auto_reply_when_configured() {
         auto_reply: Some("La conversación terminó".into()),
         ..CoreConfig::default()
     });
-    let out = c.route_reply("8095551234", &pool(2)[0], "hola", t(0));
+    let out = c.route_reply("8095551234", &pool(2)[0], "hola", 1, t(0));
     let Routed::OutOfSession { record } = out.routed else {
         panic!("no session holds the pair");
     };
@@ -221,12 +221,12 @@ fn every_mo_is_charged_exactly() {
     let code = code_of(&send(&mut c, "s1", &[A], t(0)), 0);
     let mut total = Decimal::ZERO;
     for i in 0..1000 {
-        let out = c.route_reply(A, &code, "x", t(i / 10));
+        let out = c.route_reply(A, &code, "x", 1, t(i / 10));
         assert!(out.cdr.in_session);
         total += out.cdr.total;
     }
     assert_eq!(total.to_string(), "1180.00");
-    let late = c.route_reply(B, &code, "x", t(1));
+    let late = c.route_reply(B, &code, "x", 1, t(1));
     assert!(!late.cdr.in_session);
     assert_eq!(late.cdr.total.to_string(), "1.18");
 }
@@ -262,12 +262,12 @@ fn too_many_recipients_refuses_the_send() {
 fn stop_then_send_refused_start_lifts() {
     let mut c = core(3);
     for stop in ["baja", " Stop! ", "BÁJA"] {
-        let out = c.route_reply(A, &pool(3)[0], stop, t(0));
+        let out = c.route_reply(A, &pool(3)[0], stop, 1, t(0));
         assert_eq!(out.keyword, Some(Keyword::Stop), "{stop:?}");
         let plan = send(&mut c, "s1", &[A, B], t(1));
         assert_eq!(refusal(&plan, 0), Some(Refusal::OptedOut));
         assert_eq!(refusal(&plan, 1), None);
-        let out = c.route_reply(A, &pool(3)[0], "Alta", t(2));
+        let out = c.route_reply(A, &pool(3)[0], "Alta", 1, t(2));
         assert_eq!(out.keyword, Some(Keyword::Start));
         assert_eq!(refusal(&send(&mut c, "s1", &[A], t(3)), 0), None);
         c.end_session(&sid("s1"), t(4));
@@ -319,17 +319,23 @@ fn status_updates_by_message_and_recipient() {
         .is_err());
 }
 
-// Persistence: the state round-trips through JSON (string-keyed maps), and
-// a restored core has no send in flight (R11).
+// Persistence: the state round-trips through JSON (string-keyed maps),
+// send in flight included; a restart's recovery finishes it (R11).
 #[test]
 fn state_round_trips_through_json() {
     let mut c = core(3);
     c.begin_send(None, sid("s1"), &to(&[A]), "x", t(0)).unwrap();
-    c.route_reply(B, &pool(3)[0], "STOP", t(1));
+    c.route_reply(B, &pool(3)[0], "STOP", 1, t(1));
     let json = serde_json::to_string(c.state()).unwrap();
     let state: CoreState = serde_json::from_str(&json).unwrap();
     let mut r = SessionCore::restore(c.config().clone(), state);
+    assert_eq!(r.state(), c.state());
     assert!(r.is_opted_out(&Msisdn(B.into())));
+    assert_eq!(
+        r.begin_send(Some(&sid("s1")), sid("x"), &to(&[A]), "y", t(2)),
+        Err(SendError::SendInProgress)
+    );
+    assert_eq!(r.recover(t(2)), 1);
     assert!(r
         .begin_send(Some(&sid("s1")), sid("x"), &to(&[A]), "y", t(2))
         .is_ok());

@@ -41,6 +41,65 @@ pub enum StoreError {
         table: &'static str,
         source: serde_json::Error,
     },
+    /// A failure set with [`Store::inject_failures`] (tests of the
+    /// paths that must survive a failing disk).
+    #[error("store: injected failure")]
+    Injected,
+}
+
+/// How the store is doing: every error is counted here where it happens
+/// (so none can go unseen) and the store is unhealthy from an error until
+/// the next flush that succeeds.
+#[derive(Debug, Default)]
+pub struct Health {
+    errors: std::sync::atomic::AtomicU64,
+    unhealthy: std::sync::atomic::AtomicBool,
+    inject: std::sync::atomic::AtomicBool,
+}
+
+impl Health {
+    /// Store errors since start.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// False from a store error until a flush succeeds again.
+    pub fn is_healthy(&self) -> bool {
+        !self.unhealthy.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn failed(&self) {
+        self.errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.unhealthy
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn flushed(&self) {
+        self.unhealthy
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn injecting(&self) -> bool {
+        self.inject.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts `r`'s error, if any, and hands it on.
+    pub(crate) fn watch<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if r.is_err() {
+            self.failed();
+        }
+        r
+    }
+
+    /// Fails with [`StoreError::Injected`] while failures are injected.
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        if self.injecting() {
+            Err(StoreError::Injected)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// The open store.
@@ -49,6 +108,7 @@ pub struct Store {
     db: sled::Db,
     path: PathBuf,
     flusher: std::sync::Arc<Flusher>,
+    health: std::sync::Arc<Health>,
 }
 
 /// Group commit: callers that ask for a flush while one runs share the next
@@ -96,6 +156,7 @@ impl Store {
             db,
             path: dir.to_path_buf(),
             flusher: Default::default(),
+            health: Default::default(),
         })
     }
 
@@ -107,6 +168,7 @@ impl Store {
             db,
             path: PathBuf::new(),
             flusher: Default::default(),
+            health: Default::default(),
         })
     }
 
@@ -115,20 +177,49 @@ impl Store {
     }
 
     /// A typed table named `name`.
-    pub fn table<T: serde::Serialize + serde::de::DeserializeOwned>(
+    pub fn table<T: serde::Serialize + serde::de::DeserializeOwned + 'static>(
         &self,
         name: &'static str,
     ) -> Result<Table<T>, StoreError> {
-        Ok(Table::new(name, self.db.open_tree(name)?))
+        let tree = self
+            .health
+            .watch(self.db.open_tree(name).map_err(StoreError::from))?;
+        Ok(Table::new(name, tree, self.health.clone()))
     }
 
     /// A new unique, increasing id (survives restarts).
     pub fn next_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()?)
+        self.health.watch(
+            self.health
+                .check()
+                .and_then(|()| Ok(self.db.generate_id()?)),
+        )
+    }
+
+    /// Errors and health of this store.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Makes every write and flush fail from now on (`true`) or work again
+    /// (`false`): for tests of what a failing disk must not break.
+    pub fn inject_failures(&self, on: bool) {
+        self.health
+            .inject
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Makes every write so far durable. Call before acknowledging.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let r = self.flush_inner().await;
+        if r.is_ok() {
+            self.health.flushed();
+        }
+        self.health.watch(r)
+    }
+
+    async fn flush_inner(&self) -> Result<(), StoreError> {
+        self.health.check()?;
         use std::sync::atomic::Ordering::SeqCst;
         let f = &self.flusher;
         // Every write of this caller happened before this number was taken.
@@ -150,8 +241,14 @@ impl Store {
 
     /// Blocking flush, for shutdown paths.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+        let r = self
+            .health
+            .check()
+            .and_then(|()| self.db.flush().map(drop).map_err(StoreError::from));
+        if r.is_ok() {
+            self.health.flushed();
+        }
+        self.health.watch(r)
     }
 
     /// Bytes the store takes on disk.

@@ -43,7 +43,7 @@ async fn records_survive_reopening() {
     assert_eq!(all[1].1.text, "dos");
     assert_eq!(t.remove("00000001").unwrap().unwrap().n, 1);
     assert!(!t.contains("00000001").unwrap());
-    assert_eq!(t.len(), 1);
+    assert_eq!(t.count(), 1);
 }
 
 #[test]
@@ -104,5 +104,45 @@ async fn concurrent_flushes_all_complete() {
     drop(t);
     drop(s);
     let s = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
-    assert_eq!(s.table::<u32>("x").unwrap().len(), 64);
+    assert_eq!(s.table::<u32>("x").unwrap().count(), 64);
+}
+
+#[test]
+fn ranges_read_only_what_is_asked_and_remove_before_drops_the_head() {
+    let s = Store::temporary().unwrap();
+    let t = s.table::<u32>("x").unwrap();
+    for i in 0..10u32 {
+        t.put(&format!("{i:02}"), &i).unwrap();
+    }
+    let mid: Vec<u32> = t
+        .iter_range("03", Some("06"))
+        .map(|r| r.unwrap().1)
+        .collect();
+    assert_eq!(mid, vec![3, 4, 5]);
+    let tail: Vec<u32> = t.iter_range("08", None).map(|r| r.unwrap().1).collect();
+    assert_eq!(tail, vec![8, 9]);
+    assert_eq!(t.remove_before("04").unwrap(), 4);
+    assert_eq!(t.all().unwrap().first().unwrap().1, 4);
+}
+
+/// A store error is never silent: it is counted, and the store is
+/// unhealthy until a flush succeeds again.
+#[tokio::test]
+async fn errors_are_counted_and_health_returns_with_a_good_flush() {
+    let s = Store::temporary().unwrap();
+    let t = s.table::<u32>("x").unwrap();
+    assert!(s.health().is_healthy());
+    s.inject_failures(true);
+    assert!(matches!(t.put("a", &1), Err(StoreError::Injected)));
+    assert!(s.flush().await.is_err());
+    assert!(s.next_id().is_err());
+    assert_eq!(s.health().errors(), 3);
+    assert!(!s.health().is_healthy());
+    assert!(!t.contains("a").unwrap(), "a failed write wrote nothing");
+    s.inject_failures(false);
+    t.put("a", &1).unwrap();
+    assert!(!s.health().is_healthy(), "healthy again only once flushed");
+    s.flush().await.unwrap();
+    assert!(s.health().is_healthy());
+    assert_eq!(s.health().errors(), 3);
 }

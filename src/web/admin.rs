@@ -16,7 +16,8 @@ use super::openapi::{
     SessionViewDoc,
 };
 use super::{ApiError, Shared};
-use crate::gateway::api::ChargeItem;
+use crate::gateway::api::{ChargeItem, ChargeStream, StoreUnavailable};
+use futures_util::StreamExt;
 
 pub(crate) fn router(ctx: Shared) -> Router<Shared> {
     let api = Router::new()
@@ -103,15 +104,49 @@ async fn modems(State(ctx): State<Shared>) -> impl IntoResponse {
 /// Queued and failed messages.
 #[utoipa::path(get, path = "/admin/api/outbox", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = [OutboxItemDoc]), (status = 401, description = "missing or wrong token")))]
-async fn outbox(State(ctx): State<Shared>) -> impl IntoResponse {
-    Json(ctx.state.gateway.outbox().await)
+async fn outbox(State(ctx): State<Shared>) -> Result<Response, ApiError> {
+    let items = ctx.state.gateway.outbox().await.map_err(store_error)?;
+    Ok(Json(items).into_response())
+}
+
+/// 503 when the store cannot be read (the cause is logged where it
+/// happened, never shown).
+fn store_error(e: StoreUnavailable) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        e.to_string(),
+    )
 }
 
 /// Replies that reached no session (R7).
 #[utoipa::path(get, path = "/admin/api/out-of-session", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = [OutOfSessionItemDoc]), (status = 401, description = "missing or wrong token")))]
-async fn out_of_session(State(ctx): State<Shared>) -> impl IntoResponse {
-    Json(ctx.state.gateway.out_of_session().await)
+    params(RangeQuery),
+    responses((status = 200, body = [OutOfSessionItemDoc]), (status = 400, body = super::error::ErrorBody),
+        (status = 401, description = "missing or wrong token")))]
+async fn out_of_session(
+    State(ctx): State<Shared>,
+    query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let from = rfc3339("from", q.from.as_deref())?;
+    let to = rfc3339("to", q.to.as_deref())?;
+    let items = ctx
+        .state
+        .gateway
+        .out_of_session(from, to)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(items).into_response())
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+pub(crate) struct RangeQuery {
+    /// RFC 3339 lower bound (inclusive).
+    from: Option<String>,
+    /// RFC 3339 upper bound (exclusive).
+    to: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -119,7 +154,7 @@ async fn out_of_session(State(ctx): State<Shared>) -> impl IntoResponse {
 pub(crate) struct ChargesQuery {
     /// RFC 3339 lower bound (inclusive).
     from: Option<String>,
-    /// RFC 3339 upper bound.
+    /// RFC 3339 upper bound (exclusive).
     to: Option<String>,
     /// `json` (default) or `csv`.
     format: Option<String>,
@@ -140,7 +175,10 @@ fn rfc3339(name: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiErro
         .transpose()
 }
 
-/// Charge records (R10), as JSON or CSV (header line; amounts as decimal text).
+/// Charge records (R10), as JSON or CSV (header line; amounts as decimal
+/// text), oldest first. Only the range asked for is read, and the answer
+/// is streamed as it is read; a record that cannot be read cuts the
+/// answer short (logged).
 #[utoipa::path(get, path = "/admin/api/charges", tag = "admin", security(("bearer" = [])),
     params(ChargesQuery),
     responses((status = 200, body = [ChargeItemDoc], content_type = "application/json"),
@@ -163,21 +201,50 @@ async fn charges(
             ))
         }
     };
-    let items = ctx.state.gateway.charges(from, to).await;
-    if !csv {
-        return Ok(Json(items).into_response());
-    }
+    let items = ctx
+        .state
+        .gateway
+        .charges(from, to)
+        .await
+        .map_err(store_error)?;
+    let (content_type, body) = if csv {
+        ("text/csv; charset=utf-8", csv_stream(items))
+    } else {
+        ("application/json", json_stream(items))
+    };
     Ok((
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-        charges_csv(&items),
+        [(header::CONTENT_TYPE, content_type)],
+        axum::body::Body::from_stream(body),
     )
         .into_response())
 }
 
-/// The CSV of charges; taxes as `NAME:RATE:AMOUNT` joined by `;`.
-pub(crate) fn charges_csv(items: &[ChargeItem]) -> String {
-    let mut out = String::from("id,time,number,short_code,base,taxes,total,currency,in_session\n");
-    for c in items {
+type Chunks = futures_util::stream::BoxStream<'static, Result<String, StoreUnavailable>>;
+
+/// `[item,item,…]` as the items are read.
+fn json_stream(items: ChargeStream) -> Chunks {
+    let head = futures_util::stream::once(async { Ok("[".to_string()) });
+    let body = items.enumerate().map(|(i, item)| {
+        let item = item?;
+        let json = serde_json::to_string(&item).unwrap_or_default();
+        Ok(if i == 0 { json } else { format!(",{json}") })
+    });
+    let tail = futures_util::stream::once(async { Ok("]".to_string()) });
+    head.chain(body).chain(tail).boxed()
+}
+
+/// A header line, then one line per item as it is read.
+fn csv_stream(items: ChargeStream) -> Chunks {
+    let head = futures_util::stream::once(async { Ok(CSV_HEADER.to_string()) });
+    head.chain(items.map(|item| item.map(|c| csv_line(&c))))
+        .boxed()
+}
+
+const CSV_HEADER: &str = "id,time,number,short_code,base,taxes,total,currency,in_session\n";
+
+/// One CSV line of a charge; taxes as `NAME:RATE:AMOUNT` joined by `;`.
+fn csv_line(c: &ChargeItem) -> String {
+    {
         let taxes: Vec<String> = c
             .taxes
             .iter()
@@ -195,10 +262,10 @@ pub(crate) fn charges_csv(items: &[ChargeItem]) -> String {
             c.in_session.to_string(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
+        let mut line = line.join(",");
+        line.push('\n');
+        line
     }
-    out
 }
 
 fn csv_field(f: &str) -> String {

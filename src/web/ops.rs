@@ -53,6 +53,7 @@ pub(crate) async fn metrics_text(State(ctx): State<Shared>) -> Response {
             .absolute(counters.out_of_session_replies);
         metrics::counter!("smsgate_mo_charges_total").absolute(counters.mo_charges);
         metrics::gauge!("smsgate_store_open").set(if counters.store_open { 1.0 } else { 0.0 });
+        metrics::counter!("smsgate_store_errors_total").absolute(counters.store_errors);
         for m in &modems {
             let sc = m.short_code.clone();
             metrics::counter!("smsgate_modem_sent_total", "short_code" => sc.clone())

@@ -17,7 +17,7 @@ use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr}
 use super::i18n::{status_word, Lang, Texts};
 use super::public::do_send;
 use super::{numbers, ApiError, Shared};
-use crate::gateway::api::{RecipientView, SendRequest, SessionView};
+use crate::gateway::api::{RecipientState, RecipientView, SendRequest, SessionView};
 
 pub(crate) fn router() -> Router<Shared> {
     Router::new()
@@ -170,10 +170,10 @@ fn recipient_item(t: &Texts, lang: Lang, r: &RecipientView) -> Markup {
             span class="short-code" { (r.short_code.as_deref().unwrap_or("—")) }
             " "
             span class={ "status status-" (r.status) } {
-                (status_word(lang, &r.status))
+                (status_word(lang, r.status.as_str()))
                 @if let Some(reason) = &r.reason { ": " (status_word(lang, reason)) }
             }
-            @if !r.can_reply && r.status != "refused" {
+            @if !r.can_reply && r.status != RecipientState::Refused {
                 " "
                 span class="no-reply" { (t.cannot_reply) }
             }

@@ -19,7 +19,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr};
 use super::{ApiError, Shared};
-use crate::gateway::api::{RecipientAnswer, SendAnswer, SendRequest, SessionEvent, SessionView};
+use crate::gateway::api::{
+    RecipientAnswer, RecipientState, RefusalReason, SendAnswer, SendRequest, SessionEvent,
+    SessionView,
+};
 
 /// SSE keep-alive comment interval.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -114,10 +117,10 @@ pub(crate) async fn do_send(
                 soonest = Some(soonest.map_or(wait, |s| s.min(wait)));
                 limited.push(Some(RecipientAnswer {
                     to: n,
-                    status: "refused".into(),
+                    status: RecipientState::Refused,
                     short_code: None,
                     can_reply: false,
-                    reason: Some("rate_limited".into()),
+                    reason: Some(RefusalReason::RateLimited),
                 }));
             }
             _ => {

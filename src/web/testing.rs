@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::broadcast;
 
 use crate::gateway::api::*;
@@ -105,7 +105,7 @@ impl FakeGateway {
                     .flat_map(|m| m.recipients.iter_mut())
                     .filter(|r| &r.to == to);
                 for r in recipients {
-                    r.status = status.clone();
+                    r.status = *status;
                     r.reason = reason.clone();
                 }
             }
@@ -161,7 +161,7 @@ impl FakeGateway {
             SessionEvent::Status {
                 message_id,
                 to: to.into(),
-                status: status.into(),
+                status: status.parse().expect("a recipient state"),
                 reason: reason.map(Into::into),
             },
         )
@@ -212,14 +212,14 @@ impl FakeGateway {
         let mut seen = Vec::new();
         for (i, typed) in req.to.iter().enumerate() {
             let answer = match crate::session::normalize(typed, "DO").map(|m| m.0) {
-                Err(_) => refused(typed, "invalid_number"),
-                Ok(n) if seen.contains(&n) => refused(&n, "duplicate_recipient"),
+                Err(_) => refused(typed, RefusalReason::InvalidNumber),
+                Ok(n) if seen.contains(&n) => refused(&n, RefusalReason::DuplicateRecipient),
                 Ok(n) => {
                     seen.push(n.clone());
                     RecipientAnswer {
                         can_reply: !self.fleet_prefixes.iter().any(|p| n.starts_with(p)),
                         to: n,
-                        status: "queued".into(),
+                        status: RecipientState::Queued,
                         short_code: Some(SHORT_CODES[i % SHORT_CODES.len()].into()),
                         reason: None,
                     }
@@ -237,8 +237,8 @@ impl FakeGateway {
                 .map(|r| RecipientView {
                     to: r.to.clone(),
                     short_code: r.short_code.clone(),
-                    status: r.status.clone(),
-                    reason: r.reason.clone(),
+                    status: r.status,
+                    reason: r.reason.map(|x| x.as_str().to_string()),
                     can_reply: r.can_reply,
                 })
                 .collect(),
@@ -253,13 +253,13 @@ impl FakeGateway {
     }
 }
 
-fn refused(to: &str, reason: &str) -> RecipientAnswer {
+fn refused(to: &str, reason: RefusalReason) -> RecipientAnswer {
     RecipientAnswer {
         to: to.into(),
-        status: "refused".into(),
+        status: RecipientState::Refused,
         short_code: None,
         can_reply: false,
-        reason: Some(reason.into()),
+        reason: Some(reason),
     }
 }
 
@@ -363,30 +363,34 @@ impl GatewayApi for FakeGateway {
         async move { (0..SHORT_CODES.len()).map(sample_modem).collect() }.boxed()
     }
 
-    fn outbox(&self) -> BoxFuture<'_, Vec<OutboxItem>> {
+    fn outbox(&self) -> BoxFuture<'_, Result<Vec<OutboxItem>, StoreUnavailable>> {
         async move {
-            vec![OutboxItem {
+            Ok(vec![OutboxItem {
                 message_id: "m1".into(),
                 session_id: "s1".into(),
                 to: "+18095551234".into(),
                 short_code: SHORT_CODES[0].into(),
-                status: "failed".into(),
+                status: OutboxStatus::Failed,
                 queued_at: Utc::now(),
                 reason: Some("network timeout".into()),
-            }]
+            }])
         }
         .boxed()
     }
 
-    fn out_of_session(&self) -> BoxFuture<'_, Vec<OutOfSessionItem>> {
+    fn out_of_session(
+        &self,
+        _from: Option<DateTime<Utc>>,
+        _to: Option<DateTime<Utc>>,
+    ) -> BoxFuture<'_, Result<Vec<OutOfSessionItem>, StoreUnavailable>> {
         async move {
-            vec![OutOfSessionItem {
+            Ok(vec![OutOfSessionItem {
                 from: "+18095551234".into(),
                 short_code: SHORT_CODES[1].into(),
                 text: "¿sigues ahí?".into(),
                 received_at: Utc::now(),
                 auto_replied: false,
-            }]
+            }])
         }
         .boxed()
     }
@@ -395,15 +399,12 @@ impl GatewayApi for FakeGateway {
         &self,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> BoxFuture<'_, Vec<ChargeItem>> {
+    ) -> BoxFuture<'_, Result<ChargeStream, StoreUnavailable>> {
         let c = sample_charge();
         let inside = from.is_none_or(|f| c.time >= f) && to.is_none_or(|t| c.time < t);
         async move {
-            if inside {
-                vec![c]
-            } else {
-                vec![]
-            }
+            let items = if inside { vec![Ok(c)] } else { vec![] };
+            Ok(futures_util::stream::iter(items).boxed())
         }
         .boxed()
     }
@@ -417,6 +418,7 @@ impl GatewayApi for FakeGateway {
                 out_of_session_replies: 1,
                 mo_charges: 1,
                 store_open: true,
+                store_errors: 0,
             }
         }
         .boxed()

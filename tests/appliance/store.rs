@@ -64,7 +64,7 @@ fn store_export_import_round_trip_is_byte_for_byte() {
             sessions.get("s1").unwrap(),
             Some(serde_json::json!({"text": "¿Llegó? 😀", "n": 1}))
         );
-        assert_eq!(sessions.len(), 2);
+        assert_eq!(sessions.count(), 2);
         assert_eq!(
             store.table::<String>("charges").unwrap().get("c1").unwrap(),
             Some("RD$1.18".to_string())

@@ -1,0 +1,373 @@
+//! The outbound side of the gateway: the outbox (one record per message
+//! and recipient until a modem took it), the retry policy, and the TP-MR
+//! references that map delivery reports back to (message, recipient),
+//! across the parts of a long message.
+//!
+//! Plain parts over the store, depending on the modems only through
+//! [`SmsSender`]. The supervisor journals each status change first and
+//! then calls these, so that after a crash [`Outbound::reconcile`] can
+//! bring the outbox in line with the journaled state.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+
+use crate::modem::pool::ModemPool;
+use crate::modem::types::{OutgoingSms, SendOutcome};
+use crate::session::{Decision, DeliveryStatus, MessageId, Msisdn, SendPlan, SessionCore};
+use crate::sms::DeliveryStatus as ReportStatus;
+use crate::store::{Store, StoreError, Table};
+
+use super::api::{OutboxItem, OutboxStatus};
+use super::records::{outbox_key, ref_key, OutboxRecord, Progress, RefRecord};
+
+/// "Send this SMS from that short code": what the gateway needs of the
+/// modems (or of a fake, in tests).
+pub trait SmsSender: Send + Sync + 'static {
+    /// Sends `sms` from `short_code`; resolves when it was sent or failed.
+    fn send(&self, short_code: &str, sms: OutgoingSms) -> BoxFuture<'static, SendOutcome>;
+    /// Messages waiting at the modems.
+    fn queued(&self) -> u64;
+}
+
+impl SmsSender for ModemPool {
+    fn send(&self, short_code: &str, sms: OutgoingSms) -> BoxFuture<'static, SendOutcome> {
+        let pool = self.clone();
+        let code = short_code.to_string();
+        Box::pin(async move {
+            match ModemPool::send(&pool, &code, sms).await {
+                Ok(o) => o,
+                Err(e) => SendOutcome::Failed {
+                    reason: e.to_string(),
+                    permanent: true,
+                },
+            }
+        })
+    }
+
+    fn queued(&self) -> u64 {
+        self.statuses().iter().map(|s| s.queued as u64).sum()
+    }
+}
+
+/// First pause before a send that failed for a passing reason is tried
+/// again; it doubles with each try up to [`RETRY_AT_MOST`].
+pub const RETRY_FIRST: Duration = Duration::from_secs(5);
+pub const RETRY_AT_MOST: Duration = Duration::from_secs(60);
+
+/// What the web user sees when the network reports a part undelivered.
+pub const UNDELIVERED: &str = "the network could not deliver it";
+
+/// The pause before try number `attempts + 1`.
+pub fn retry_after(attempts: u32) -> Duration {
+    let doubled = RETRY_FIRST.saturating_mul(1 << attempts.saturating_sub(1).min(8));
+    doubled.min(RETRY_AT_MOST)
+}
+
+/// A recipient's status to journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub message_id: u64,
+    pub session_id: String,
+    pub to: String,
+    pub status: DeliveryStatus,
+    pub reason: Option<String>,
+}
+
+impl StatusUpdate {
+    fn of(r: &OutboxRecord, status: DeliveryStatus, reason: Option<String>) -> Self {
+        StatusUpdate {
+            message_id: r.message_id,
+            session_id: r.session_id.clone(),
+            to: r.to.clone(),
+            status,
+            reason,
+        }
+    }
+
+    /// The journal change that records it.
+    pub fn change(&self, at: DateTime<Utc>) -> crate::session::Change {
+        crate::session::Change::Status {
+            message: MessageId(self.message_id),
+            to: Msisdn(self.to.clone()),
+            status: self.status,
+            reason: self.reason.clone(),
+            at,
+        }
+    }
+}
+
+/// What one delivery report changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportStep {
+    ref_key: String,
+    progress_key: String,
+    /// Parts delivered so far, while some are still out.
+    progress: Option<Progress>,
+    /// The status to journal, once decided.
+    pub update: Option<StatusUpdate>,
+}
+
+/// What to do after a modem's answer to one outbox record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Journal the status, then [`Outbound::sent`].
+    Sent(StatusUpdate, Vec<u8>),
+    /// Try again after the pause, with the record's tries counted.
+    Retry(Duration, OutboxRecord),
+    /// Journal the status, then [`Outbound::failed`].
+    Failed(StatusUpdate),
+}
+
+/// The retry policy: a passing failure is tried again, later each time; a
+/// permanent one fails the message.
+pub fn decide(record: &OutboxRecord, outcome: SendOutcome) -> Next {
+    match outcome {
+        SendOutcome::Sent { message_refs } => Next::Sent(
+            StatusUpdate::of(record, DeliveryStatus::Sent, None),
+            message_refs,
+        ),
+        SendOutcome::Failed {
+            permanent: false, ..
+        } => {
+            let attempts = record.attempts.saturating_add(1);
+            Next::Retry(
+                retry_after(attempts),
+                OutboxRecord {
+                    attempts,
+                    ..record.clone()
+                },
+            )
+        }
+        SendOutcome::Failed {
+            reason,
+            permanent: true,
+        } => Next::Failed(StatusUpdate::of(
+            record,
+            DeliveryStatus::Failed,
+            Some(reason),
+        )),
+    }
+}
+
+/// The outbox, the report references and multipart progress.
+#[derive(Clone)]
+pub struct Outbound {
+    outbox: Table<OutboxRecord>,
+    refs: Table<RefRecord>,
+    progress: Table<Progress>,
+}
+
+impl Outbound {
+    pub fn open(store: &Store) -> Result<Outbound, StoreError> {
+        Ok(Outbound {
+            outbox: store.table("outbox")?,
+            refs: store.table("refs")?,
+            progress: store.table("progress")?,
+        })
+    }
+
+    /// The outbox records of a send plan: one per queued recipient.
+    pub fn records(plan: &SendPlan, text: &str, now: DateTime<Utc>) -> Vec<OutboxRecord> {
+        let (Some(message), Some(session)) = (plan.message, plan.session.as_ref()) else {
+            return Vec::new();
+        };
+        plan.recipients
+            .iter()
+            .filter_map(|r| match (&r.to, &r.decision) {
+                (Some(to), Decision::Queued { short_code, .. }) => Some(OutboxRecord {
+                    message_id: message.0,
+                    session_id: session.0.clone(),
+                    to: to.0.clone(),
+                    short_code: short_code.0.clone(),
+                    text: text.to_string(),
+                    concat_ref: concat_ref(message.0),
+                    queued_at: now,
+                    failed: None,
+                    attempts: 0,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn queue(&self, records: &[OutboxRecord]) -> Result<(), StoreError> {
+        for r in records {
+            self.outbox.put(&r.key(), r)?;
+        }
+        Ok(())
+    }
+
+    /// Records still to send, oldest message first.
+    pub fn pending(&self) -> Result<Vec<OutboxRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.outbox.iter_range("", None) {
+            let (_, r) = item?;
+            if r.failed.is_none() {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The admin's view of the outbox.
+    pub fn list(&self) -> Result<Vec<OutboxItem>, StoreError> {
+        self.outbox
+            .iter_range("", None)
+            .map(|item| {
+                item.map(|(_, r)| OutboxItem {
+                    message_id: r.message_id.to_string(),
+                    session_id: r.session_id,
+                    to: r.to,
+                    short_code: r.short_code,
+                    status: if r.failed.is_some() {
+                        OutboxStatus::Failed
+                    } else {
+                        OutboxStatus::Queued
+                    },
+                    queued_at: r.queued_at,
+                    reason: r.failed,
+                })
+            })
+            .collect()
+    }
+
+    /// A modem sent `r` as parts with these TP-MRs: reports can find it,
+    /// and it leaves the outbox.
+    pub fn sent(&self, r: &OutboxRecord, message_refs: &[u8]) -> Result<(), StoreError> {
+        for mr in message_refs {
+            let rec = RefRecord {
+                message_id: r.message_id,
+                session_id: r.session_id.clone(),
+                to: r.to.clone(),
+                parts: message_refs.len(),
+            };
+            self.refs.put(&ref_key(&r.short_code, *mr), &rec)?;
+        }
+        self.outbox.remove(&r.key())?;
+        Ok(())
+    }
+
+    /// `r` failed for good: kept, marked, for the admin.
+    pub fn failed(&self, r: &OutboxRecord, reason: &str) -> Result<(), StoreError> {
+        let failed = OutboxRecord {
+            failed: Some(reason.to_string()),
+            ..r.clone()
+        };
+        self.outbox.put(&r.key(), &failed)
+    }
+
+    /// A delivery report for part `mr` sent from `short_code`: what it
+    /// changes. Nothing is written yet: the caller journals
+    /// [`ReportStep::update`] (when every part is delivered, or at the
+    /// first failure), then [`Outbound::apply_report`]s the step.
+    pub fn report(
+        &self,
+        short_code: &str,
+        mr: u8,
+        status: ReportStatus,
+    ) -> Result<Option<ReportStep>, StoreError> {
+        let key = ref_key(short_code, mr);
+        let Some(r) = self.refs.get(&key)? else {
+            return Ok(None);
+        };
+        let pkey = outbox_key(r.message_id, &r.to);
+        let update = |status, reason| StatusUpdate {
+            message_id: r.message_id,
+            session_id: r.session_id.clone(),
+            to: r.to.clone(),
+            status,
+            reason,
+        };
+        Ok(match status {
+            ReportStatus::Pending => None,
+            ReportStatus::Delivered => {
+                let mut p = self.progress.get(&pkey)?.unwrap_or_default();
+                p.delivered_parts += 1;
+                let all = p.delivered_parts >= r.parts;
+                Some(ReportStep {
+                    ref_key: key,
+                    progress_key: pkey,
+                    progress: (!all).then_some(p),
+                    update: all.then(|| update(DeliveryStatus::Delivered, None)),
+                })
+            }
+            ReportStatus::FailedPermanent | ReportStatus::FailedTemporary => Some(ReportStep {
+                ref_key: key,
+                progress_key: pkey,
+                progress: None,
+                update: Some(update(
+                    DeliveryStatus::Failed,
+                    Some(UNDELIVERED.to_string()),
+                )),
+            }),
+        })
+    }
+
+    /// Writes what a report changed: its reference is used up, and the
+    /// multipart progress is kept (or dropped once decided).
+    pub fn apply_report(&self, step: &ReportStep) -> Result<(), StoreError> {
+        self.refs.remove(&step.ref_key)?;
+        match &step.progress {
+            Some(p) => self.progress.put(&step.progress_key, p)?,
+            None => {
+                self.progress.remove(&step.progress_key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After a restart: the outbox as the journaled state says it must
+    /// be. A queued recipient of a live session whose record a crash lost
+    /// gets it back; a record whose status was journaled as sent or
+    /// failed leaves the queue. Returns how many records changed.
+    pub fn reconcile(&self, core: &SessionCore, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for session in core.live_sessions(now) {
+            for m in &session.messages {
+                for r in &m.recipients {
+                    let key = outbox_key(m.id.0, &r.to.0);
+                    let record = self.outbox.get(&key)?;
+                    match (r.status, record) {
+                        (DeliveryStatus::Queued, None) => {
+                            self.outbox.put(
+                                &key,
+                                &OutboxRecord {
+                                    message_id: m.id.0,
+                                    session_id: session.id.0.clone(),
+                                    to: r.to.0.clone(),
+                                    short_code: r.short_code.0.clone(),
+                                    text: m.text.clone(),
+                                    concat_ref: concat_ref(m.id.0),
+                                    queued_at: m.sent_at,
+                                    failed: None,
+                                    attempts: 0,
+                                },
+                            )?;
+                            changed += 1;
+                        }
+                        (DeliveryStatus::Sent | DeliveryStatus::Delivered, Some(rec))
+                            if rec.failed.is_none() =>
+                        {
+                            self.outbox.remove(&key)?;
+                            changed += 1;
+                        }
+                        (DeliveryStatus::Failed, Some(rec)) if rec.failed.is_none() => {
+                            let reason = r.reason.clone().unwrap_or_default();
+                            self.failed(&rec, &reason)?;
+                            changed += 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// The concatenation reference of a message's parts (1–255).
+pub fn concat_ref(message_id: u64) -> u8 {
+    (message_id % 255) as u8 + 1
+}

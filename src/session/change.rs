@@ -1,0 +1,134 @@
+//! The one door to the session state: every change is a [`Change`] value
+//! (its inputs, time included) applied by [`SessionCore::apply`]. The
+//! core's mutating methods are private to this module tree, so whoever
+//! holds a core can change it only by a value that can be journaled first
+//! and replayed after a crash to the same state.
+//!
+//! Plain data and one match: no I/O, no clock.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::allocator::ShortCode;
+use super::engine::SessionCore;
+use super::numbers::Msisdn;
+use super::outcome::{MoOutcome, SendError, SendPlan};
+use super::table::{DeliveryStatus, Expired, MessageId, SessionId, StatusError};
+
+/// One change of the session state, with everything needed to redo it.
+/// Its JSON form (tag `op`) is the journal's record format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// R1, R2, R11: a web send (see [`SessionCore`] `begin_send`).
+    Send {
+        existing: Option<SessionId>,
+        new_id: SessionId,
+        to: Vec<String>,
+        text: String,
+        at: DateTime<Utc>,
+    },
+    /// R11: the send of `session` was accepted (or refused): the next may
+    /// begin.
+    Finish {
+        session: SessionId,
+        at: DateTime<Utc>,
+    },
+    /// R3, R7, R10, R12: a complete message a phone sent (`parts` SMS).
+    Reply {
+        from: String,
+        short_code: ShortCode,
+        text: String,
+        #[serde(default = "one")]
+        parts: u32,
+        at: DateTime<Utc>,
+    },
+    /// A recipient's delivery status.
+    Status {
+        message: MessageId,
+        to: Msisdn,
+        status: DeliveryStatus,
+        reason: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// R4, R6: end every session due at `at`.
+    Expire { at: DateTime<Utc> },
+    /// Admin: end `session` now.
+    End {
+        session: SessionId,
+        at: DateTime<Utc>,
+    },
+    /// R11 after a restart: sends in flight when the process died are
+    /// finished.
+    Recover { at: DateTime<Utc> },
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Change {
+    /// When the change happened.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Change::Send { at, .. }
+            | Change::Finish { at, .. }
+            | Change::Reply { at, .. }
+            | Change::Status { at, .. }
+            | Change::Expire { at }
+            | Change::End { at, .. }
+            | Change::Recover { at } => *at,
+        }
+    }
+}
+
+/// What applying a [`Change`] gave.
+#[derive(Debug)]
+pub enum Applied {
+    Send(Result<SendPlan, SendError>),
+    Reply(Box<MoOutcome>),
+    Status(Result<bool, StatusError>),
+    Ended(Vec<Expired>),
+    /// `Finish` and `Recover` (how many sends were finished).
+    Finished(usize),
+}
+
+impl SessionCore {
+    /// Applies `change`: the only way to change the core's state.
+    pub fn apply(&mut self, change: &Change) -> Applied {
+        match change {
+            Change::Send {
+                existing,
+                new_id,
+                to,
+                text,
+                at,
+            } => Applied::Send(self.begin_send(existing.as_ref(), new_id.clone(), to, text, *at)),
+            Change::Finish { session, at } => {
+                self.finish_send(session, *at);
+                Applied::Finished(1)
+            }
+            Change::Reply {
+                from,
+                short_code,
+                text,
+                parts,
+                at,
+            } => Applied::Reply(Box::new(
+                self.route_reply(from, short_code, text, *parts, *at),
+            )),
+            Change::Status {
+                message,
+                to,
+                status,
+                reason,
+                at,
+            } => Applied::Status(self.update_status(*message, to, *status, reason.clone(), *at)),
+            Change::Expire { at } => Applied::Ended(self.expire(*at)),
+            Change::End { session, at } => {
+                Applied::Ended(self.end_session(session, *at).into_iter().collect())
+            }
+            Change::Recover { at } => Applied::Finished(self.recover(*at)),
+        }
+    }
+}
