@@ -682,36 +682,34 @@ impl Handler<ListSessions> for Gateway {
     }
 }
 
-/// Admin: end a session now.
+/// Admin: end a session now. Answered once the end is durable.
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct EndSession(pub String);
 
 impl Handler<EndSession> for Gateway {
-    type Result = bool;
-    fn handle(&mut self, msg: EndSession, _: &mut Context<Self>) -> bool {
+    type Result = ResponseActFuture<Self, bool>;
+    fn handle(&mut self, msg: EndSession, _: &mut Context<Self>) -> Self::Result {
         let at = self.now();
         let session = SessionId(msg.0.clone());
         if self.durable.core().get(&session, at).is_none() {
-            return false;
+            return Box::pin(fut::ready(false));
         }
         let Ok(Applied::Ended(ended)) = self.change(Change::End { session, at }) else {
-            return false;
+            return Box::pin(fut::ready(false));
         };
-        match ended.first() {
-            Some(e) => {
-                self.publish(
-                    &msg.0,
-                    SessionEvent::Expired {
-                        ended_at: e.ended_at,
-                    },
-                );
-                self.channels.remove(&msg.0);
-                self.flush_later();
-                true
-            }
-            None => false,
-        }
+        let Some(e) = ended.first() else {
+            return Box::pin(fut::ready(false));
+        };
+        self.publish(
+            &msg.0,
+            SessionEvent::Expired {
+                ended_at: e.ended_at,
+            },
+        );
+        self.channels.remove(&msg.0);
+        let store = self.store.clone();
+        Box::pin(async move { store.flush().await.is_ok() }.into_actor(self))
     }
 }
 
