@@ -23,6 +23,9 @@ pub mod records;
 pub mod supervisor;
 pub mod views;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use actix::Actor;

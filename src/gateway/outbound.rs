@@ -371,3 +371,162 @@ impl Outbound {
 pub fn concat_ref(message_id: u64) -> u8 {
     (message_id % 255) as u8 + 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::session::{Applied, Change, CoreConfig, SessionId, ShortCode};
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .to_utc()
+            + chrono::Duration::seconds(s)
+    }
+
+    fn core() -> SessionCore {
+        let mut cfg = CoreConfig::from_config(&Config::default()).unwrap();
+        cfg.pool = vec![
+            ShortCode("+18095550100".into()),
+            ShortCode("+18095550101".into()),
+        ];
+        SessionCore::new(cfg)
+    }
+
+    fn send(core: &mut SessionCore, to: &[&str], at: i64) -> SendPlan {
+        let Applied::Send(plan) = core.apply(&Change::Send {
+            existing: None,
+            new_id: SessionId(format!("s{at}")),
+            to: to.iter().map(|s| s.to_string()).collect(),
+            text: "hola".into(),
+            at: t(at),
+        }) else {
+            panic!("a plan")
+        };
+        plan.unwrap()
+    }
+
+    #[test]
+    fn one_record_per_queued_recipient_none_for_refused() {
+        let mut c = core();
+        let plan = send(&mut c, &["8095551234", "nope", "8295550000"], 0);
+        let records = Outbound::records(&plan, "hola", t(0));
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].to, "+18095551234");
+        assert_eq!(records[0].concat_ref, concat_ref(records[0].message_id));
+        assert!(records
+            .iter()
+            .all(|r| r.failed.is_none() && r.attempts == 0));
+    }
+
+    /// A passing failure is tried again later each time, up to a minute; a
+    /// permanent one fails the message with its reason.
+    #[test]
+    fn retry_policy() {
+        assert_eq!(retry_after(1), Duration::from_secs(5));
+        assert_eq!(retry_after(2), Duration::from_secs(10));
+        assert_eq!(retry_after(3), Duration::from_secs(20));
+        assert_eq!(retry_after(40), RETRY_AT_MOST);
+        let mut c = core();
+        let plan = send(&mut c, &["8095551234"], 0);
+        let r = Outbound::records(&plan, "hola", t(0)).remove(0);
+        let passing = SendOutcome::Failed {
+            reason: "busy".into(),
+            permanent: false,
+        };
+        let Next::Retry(after, again) = decide(&r, passing.clone()) else {
+            panic!("retry")
+        };
+        assert_eq!((after, again.attempts), (RETRY_FIRST, 1));
+        let Next::Retry(after, _) = decide(&again, passing) else {
+            panic!("retry")
+        };
+        assert_eq!(after, Duration::from_secs(10));
+        let permanent = SendOutcome::Failed {
+            reason: "+CMS ERROR: 21".into(),
+            permanent: true,
+        };
+        let Next::Failed(u) = decide(&r, permanent) else {
+            panic!("failed")
+        };
+        assert_eq!(u.status, DeliveryStatus::Failed);
+        assert_eq!(u.reason.as_deref(), Some("+CMS ERROR: 21"));
+    }
+
+    /// A three-part message is delivered when its third report comes, not
+    /// before; a failed part fails it at once; unknown references are
+    /// ignored.
+    #[test]
+    fn reports_are_tracked_across_parts() {
+        let store = Store::temporary().unwrap();
+        let out = Outbound::open(&store).unwrap();
+        let mut c = core();
+        let plan = send(&mut c, &["8095551234", "8295550000"], 0);
+        let records = Outbound::records(&plan, "hola", t(0));
+        out.queue(&records).unwrap();
+        out.sent(&records[0], &[7, 8, 9]).unwrap();
+        out.sent(&records[1], &[10, 11]).unwrap();
+        let code = records[0].short_code.clone();
+        let code1 = records[1].short_code.clone();
+        assert!(out.pending().unwrap().is_empty());
+        let mut step = |code: &str, mr, status| {
+            let s = out.report(code, mr, status).unwrap();
+            if let Some(s) = &s {
+                out.apply_report(s).unwrap();
+            }
+            s.and_then(|s| s.update)
+        };
+        assert_eq!(step(&code, 7, ReportStatus::Delivered), None);
+        assert_eq!(step(&code, 7, ReportStatus::Delivered), None, "used up");
+        assert_eq!(step(&code, 8, ReportStatus::Pending), None);
+        assert_eq!(step(&code, 8, ReportStatus::Delivered), None);
+        let done = step(&code, 9, ReportStatus::Delivered).unwrap();
+        assert_eq!(
+            (done.to.as_str(), done.status),
+            ("+18095551234", DeliveryStatus::Delivered)
+        );
+        let failed = step(&code1, 10, ReportStatus::FailedPermanent).unwrap();
+        assert_eq!(failed.status, DeliveryStatus::Failed);
+        assert_eq!(failed.reason.as_deref(), Some(UNDELIVERED));
+        assert_eq!(step(&code1, 99, ReportStatus::Delivered), None);
+    }
+
+    /// After a crash the outbox follows the journal: a queued recipient
+    /// whose record was lost gets it back, a record journaled as sent
+    /// leaves (no second send), one journaled as failed is marked.
+    #[test]
+    fn reconcile_brings_the_outbox_in_line_with_the_journal() {
+        let store = Store::temporary().unwrap();
+        let out = Outbound::open(&store).unwrap();
+        let mut c = core();
+        let plan = send(&mut c, &["8095551234", "8295550000", "8495550000"], 0);
+        let records = Outbound::records(&plan, "hola", t(0));
+        // Lost: records[0]. Kept: [1] (but journaled as sent), [2] (failed).
+        out.queue(&records[1..]).unwrap();
+        for (r, status) in [
+            (&records[1], DeliveryStatus::Sent),
+            (&records[2], DeliveryStatus::Failed),
+        ] {
+            c.apply(
+                &StatusUpdate::of(
+                    r,
+                    status,
+                    (status == DeliveryStatus::Failed).then(|| "x".into()),
+                )
+                .change(t(1)),
+            );
+        }
+        assert_eq!(out.reconcile(&c, t(2)).unwrap(), 3);
+        let pending = out.pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].to, records[0].to);
+        assert_eq!(pending[0].text, "hola");
+        let listed = out.list().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed
+            .iter()
+            .any(|i| i.to == records[2].to && i.status == OutboxStatus::Failed));
+        assert_eq!(out.reconcile(&c, t(3)).unwrap(), 0, "once is enough");
+    }
+}

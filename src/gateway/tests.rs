@@ -1,0 +1,242 @@
+//! The supervisor on virtual time: a [`ManualClock`], an in-memory store
+//! and a fake [`SmsSender`] — no pseudo-terminal, no sleep for the idle
+//! timeout. The whole-network versions of these run in `tests/`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::Actor;
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+
+use super::api::{RecipientState, SendError, SendRequest, SessionEvent};
+use super::outbound::SmsSender;
+use super::supervisor::*;
+use crate::clock::{Clock, ManualClock};
+use crate::config::Config;
+use crate::modem::pool::PoolEvent;
+use crate::modem::types::{ModemEvent, OutgoingSms, SendOutcome};
+use crate::session::{CoreConfig, SessionCore, ShortCode};
+use crate::sms::{Address, DeliveryStatus as ReportStatus};
+use crate::store::Store;
+
+const CODES: [&str; 2] = ["+18095550100", "+18095550101"];
+/// A bound on real waiting (the expiry tick is 250 ms of real time).
+const WITHIN: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct FakeSender {
+    sent: Mutex<Vec<(String, OutgoingSms)>>,
+}
+
+impl SmsSender for FakeSender {
+    fn send(&self, short_code: &str, sms: OutgoingSms) -> BoxFuture<'static, SendOutcome> {
+        let mut sent = self.sent.lock().unwrap();
+        let mr = sent.len() as u8;
+        sent.push((short_code.to_string(), sms));
+        Box::pin(async move {
+            SendOutcome::Sent {
+                message_refs: vec![mr],
+            }
+        })
+    }
+    fn queued(&self) -> u64 {
+        0
+    }
+}
+
+struct Rig {
+    addr: actix::Addr<Gateway>,
+    clock: Arc<ManualClock>,
+    sender: Arc<FakeSender>,
+    events: mpsc::UnboundedSender<PoolEvent>,
+    store: Store,
+}
+
+fn start_at(t0: DateTime<Utc>) -> Rig {
+    let mut cfg = CoreConfig::from_config(&Config::default()).unwrap();
+    cfg.pool = CODES.iter().map(|c| ShortCode(c.to_string())).collect();
+    let clock = Arc::new(ManualClock::new(t0));
+    let sender = Arc::new(FakeSender::default());
+    let store = Store::temporary().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let gw = Gateway::new(
+        SessionCore::new(cfg),
+        store.clone(),
+        sender.clone(),
+        clock.clone(),
+        rx,
+        Settings::default(),
+    )
+    .unwrap();
+    Rig {
+        addr: gw.start(),
+        clock,
+        sender,
+        events: tx,
+        store,
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+impl Rig {
+    async fn send(
+        &self,
+        session: Option<String>,
+        to: &str,
+    ) -> Result<super::api::SendAnswer, SendError> {
+        self.addr
+            .send(WebSend {
+                session,
+                request: SendRequest {
+                    to: vec![to.into()],
+                    text: "hola".into(),
+                },
+            })
+            .await
+            .unwrap()
+    }
+
+    /// A phone's SMS reaches `code`; resolves to whether the modem was
+    /// allowed to delete it.
+    async fn phone_sends(&self, from: &str, code: &str, text: &str) -> bool {
+        let deliver = crate::sms::deliver_parts(
+            &Address::parse(from).unwrap(),
+            text,
+            self.clock.now().fixed_offset(),
+            1,
+        )
+        .unwrap()
+        .remove(0);
+        let (ack, acked) = oneshot::channel();
+        self.events
+            .send(PoolEvent {
+                short_code: code.into(),
+                event: ModemEvent::Received { deliver, ack },
+            })
+            .unwrap();
+        tokio::time::timeout(WITHIN, acked).await.unwrap().is_ok()
+    }
+
+    async fn report(&self, code: &str, mr: u8) -> bool {
+        let (ack, acked) = oneshot::channel();
+        self.events
+            .send(PoolEvent {
+                short_code: code.into(),
+                event: ModemEvent::DeliveryReport {
+                    message_ref: mr,
+                    recipient: String::new(),
+                    status: ReportStatus::Delivered,
+                    tp_status: 0,
+                    ack,
+                },
+            })
+            .unwrap();
+        tokio::time::timeout(WITHIN, acked).await.unwrap().is_ok()
+    }
+}
+
+/// R3, R4, delivery status: a send goes out, the reply reaches the
+/// session and restarts its clock, the report marks it delivered, and
+/// five quiet minutes of virtual time end it.
+#[actix::test]
+async fn a_conversation_on_virtual_time() {
+    let rig = start_at(t0());
+    let answer = rig.send(None, "8095551234").await.unwrap();
+    let id = answer.session.id.clone();
+    let code = answer.recipients[0].short_code.clone().unwrap();
+    eventually("sent", async || {
+        (!rig.sender.sent.lock().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    let mut events = rig.addr.send(Subscribe(id.clone())).await.unwrap().unwrap();
+
+    rig.clock.advance(chrono::Duration::seconds(200));
+    assert!(rig.phone_sends("+18095551234", &code, "sí").await);
+    let view = rig
+        .addr
+        .send(GetSession(id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.replies[0].text, "sí");
+    assert_eq!(view.expires_at, t0() + chrono::Duration::seconds(200 + 300));
+    assert!(rig.report(&code, 0).await);
+    let view = rig
+        .addr
+        .send(GetSession(id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        view.messages[0].recipients[0].status,
+        RecipientState::Delivered
+    );
+
+    // 4:59 after the reply: still live. 5:00: ended (R4).
+    rig.clock.advance(chrono::Duration::seconds(299));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(rig
+        .addr
+        .send(GetSession(id.clone()))
+        .await
+        .unwrap()
+        .is_some());
+    rig.clock.advance(chrono::Duration::seconds(1));
+    let ended = eventually("expired event", async || loop {
+        match events.try_recv() {
+            Ok(SessionEvent::Expired { ended_at }) => return Some(ended_at),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    })
+    .await;
+    assert_eq!(ended, t0() + chrono::Duration::seconds(500));
+    assert!(rig.addr.send(GetSession(id)).await.unwrap().is_none());
+    // R7: a reply now stays out of every session, and is still charged.
+    assert!(rig.phone_sends("+18095551234", &code, "¿hola?").await);
+    let c = rig.addr.send(Counters).await.unwrap();
+    assert_eq!((c.mo_charges, c.out_of_session_replies), (2, 1));
+}
+
+/// A failing store: the send is refused (503), the phone's SMS is not
+/// acknowledged (it stays on the SIM), the error is counted and the
+/// gateway is not ready; once the disk works again, so does everything.
+#[actix::test]
+async fn a_failing_store_refuses_and_holds_never_fakes() {
+    let rig = start_at(t0());
+    rig.store.inject_failures(true);
+    assert_eq!(
+        rig.send(None, "8095551234").await.unwrap_err(),
+        SendError::Unavailable
+    );
+    assert!(!rig.phone_sends("+18095551234", CODES[0], "hola").await);
+    let c = rig.addr.send(Counters).await.unwrap();
+    assert!(!c.store_open);
+    assert!(c.store_errors >= 2);
+    assert_eq!(c.mo_charges, 0, "nothing taken in");
+
+    rig.store.inject_failures(false);
+    assert!(rig.send(None, "8095551234").await.is_ok());
+    assert!(rig.phone_sends("+18095551234", CODES[0], "hola").await);
+    let c = rig.addr.send(Counters).await.unwrap();
+    assert!(c.store_open);
+    assert_eq!(c.mo_charges, 1);
+}
