@@ -41,7 +41,54 @@ pub enum AtError {
     InvalidArgument(String),
 }
 
+/// What a failed command says about the modem and the message: the one
+/// classification of `+CMS`/`+CME` codes the driver acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Off the network (`+CMS ERROR: 331`, `+CME ERROR: 30`): wait for
+    /// registration, keep the message.
+    NoNetwork,
+    /// The SIM, not the message (not inserted, PIN/PUK, failure, wrong:
+    /// `+CMS ERROR: 310–313, 315–318`, `+CME ERROR: 10–13, 15, 17, 18`):
+    /// start the modem again and keep the message.
+    SimState,
+    /// May work if sent again later (busy, congestion, timeout...).
+    Passing,
+    /// Sending it again will not help.
+    Permanent,
+}
+
 impl AtError {
+    /// The [`Failure`] class of this error.
+    pub fn classify(&self) -> Failure {
+        match self {
+            Self::Cms(CmsError::NoNetworkService) | Self::Cme(CmeError::NoNetworkService) => {
+                Failure::NoNetwork
+            }
+            Self::Cms(
+                CmsError::SimNotInserted
+                | CmsError::SimPinRequired
+                | CmsError::PhSimPinRequired
+                | CmsError::SimFailure
+                | CmsError::SimWrong
+                | CmsError::SimPukRequired
+                | CmsError::SimPin2Required
+                | CmsError::SimPuk2Required,
+            )
+            | Self::Cme(
+                CmeError::SimNotInserted
+                | CmeError::SimPinRequired
+                | CmeError::SimPukRequired
+                | CmeError::SimFailure
+                | CmeError::SimWrong
+                | CmeError::SimPin2Required
+                | CmeError::SimPuk2Required,
+            ) => Failure::SimState,
+            e if e.is_retryable() => Failure::Passing,
+            _ => Failure::Permanent,
+        }
+    }
+
     /// Maps a non-OK final result to its error; `None` for `OK`.
     pub fn from_final(result: &FinalResult) -> Option<Self> {
         match result {
@@ -74,5 +121,26 @@ mod tests {
         assert_eq!(cms, Some(AtError::Cms(CmsError::TransferRejected)));
         assert!(!cms.is_some_and(|e| e.is_retryable()));
         assert!(AtError::Timeout(Duration::from_secs(1)).is_retryable());
+    }
+
+    #[test]
+    fn failures_are_classified_once_for_the_driver() {
+        let cms = |c| AtError::Cms(CmsError::from_code(c));
+        let cme = |c| AtError::Cme(CmeError::from_code(c));
+        assert_eq!(cms(331).classify(), Failure::NoNetwork);
+        assert_eq!(cme(30).classify(), Failure::NoNetwork);
+        for c in [310, 311, 312, 313, 315, 316, 317, 318] {
+            assert_eq!(cms(c).classify(), Failure::SimState, "{c}");
+        }
+        for c in [10, 11, 12, 13, 15, 17, 18] {
+            assert_eq!(cme(c).classify(), Failure::SimState, "{c}");
+        }
+        for c in [314, 332, 42, 500, 515] {
+            assert_eq!(cms(c).classify(), Failure::Passing, "{c}");
+        }
+        assert_eq!(cme(14).classify(), Failure::Passing, "SIM busy");
+        for c in [21, 28, 304, 330] {
+            assert_eq!(cms(c).classify(), Failure::Permanent, "{c}");
+        }
     }
 }

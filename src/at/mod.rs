@@ -33,7 +33,7 @@ pub use cme::CmeError;
 pub use cms::CmsError;
 pub use commands::AtCommand;
 pub use digester::{Digester, Event, InFlight, Response, MAX_LINE, MAX_RESPONSE_LINES};
-pub use error::AtError;
+pub use error::{AtError, Failure};
 pub use pin::PinStatus;
 pub use registration::{RegStatus, Registration};
 pub use result::FinalResult;

@@ -470,7 +470,7 @@ mod tests {
         let code = records[0].short_code.clone();
         let code1 = records[1].short_code.clone();
         assert!(out.pending().unwrap().is_empty());
-        let mut step = |code: &str, mr, status| {
+        let step = |code: &str, mr, status| {
             let s = out.report(code, mr, status).unwrap();
             if let Some(s) = &s {
                 out.apply_report(s).unwrap();

@@ -21,7 +21,7 @@ use crate::at::commands::{
     Model, OperatorQuery, PduHex, PinQuery, ReadMessage, RegistrationQuery, SendPdu,
     SetMessageFormat, SetRegistrationReporting, SetStorage, SignalQualityQuery,
 };
-use crate::at::{AtError, PinStatus, RegStatus, Urc};
+use crate::at::{Failure, PinStatus, RegStatus, Urc};
 use crate::sms::{self, Pdu, SubmitOptions};
 
 use super::conversation::{Conversation, ConversationError};
@@ -696,19 +696,20 @@ impl Driver<'_> {
                     Err(end) => return Err((p, end)),
                 };
                 let retryable = match &err {
-                    ConversationError::At(AtError::Cms(c))
-                        if c.code() == Some(NO_NETWORK_SERVICE) =>
-                    {
-                        // Off the network: wait for it, keep the message.
-                        self.status.update(|s| s.state = ModemState::NotRegistered);
-                        return Ok(Some(p));
-                    }
-                    ConversationError::At(AtError::Cms(c)) if c.code().is_some_and(sim_state) => {
-                        // The SIM, not the message: start the modem again
-                        // (SIM state, PIN) and keep the message for it.
-                        return Err((p, SessionEnd::Sim(err.to_string())));
-                    }
-                    ConversationError::At(a) => a.is_retryable(),
+                    ConversationError::At(a) => match a.classify() {
+                        Failure::NoNetwork => {
+                            // Off the network: wait for it, keep the message.
+                            self.status.update(|s| s.state = ModemState::NotRegistered);
+                            return Ok(Some(p));
+                        }
+                        Failure::SimState => {
+                            // The SIM, not the message: start the modem
+                            // again (SIM state, PIN) and keep the message.
+                            return Err((p, SessionEnd::Sim(err.to_string())));
+                        }
+                        Failure::Passing => true,
+                        Failure::Permanent => false,
+                    },
                     ConversationError::Timeout { .. } => true,
                     _ => false,
                 };
@@ -739,19 +740,6 @@ impl Driver<'_> {
             .send(SendOutcome::Failed { reason, permanent });
         None
     }
-}
-
-/// `+CMS ERROR: 331`, no network service (TS 27.005 §3.2.5): the message
-/// waits for the network instead of failing.
-const NO_NETWORK_SERVICE: u16 = 331;
-/// `+CMS ERROR`s of the (U)SIM's state — not inserted, asking for a PIN or
-/// PUK, failed, wrong (TS 27.005 §3.2.5, 310..=318 but 314 busy, which
-/// passes and is retried): they say nothing of the message (unlike the RP
-/// and TP causes below 300), so a send meeting one does not fail; the modem
-/// is started again and the message waits for it, as it waits for a modem
-/// that is down.
-fn sim_state(code: u16) -> bool {
-    matches!(code, 310..=313 | 315..=318)
 }
 
 #[cfg(test)]
