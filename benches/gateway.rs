@@ -222,14 +222,12 @@ fn num_cpus() -> usize {
 
 // ---------------------------------------------------------------- processes
 
-// The same process starters as the integration tests.
-#[path = "../tests/common/emulator_proc.rs"]
-#[allow(dead_code)]
-mod emulator_proc;
-#[path = "../tests/common/serve_proc.rs"]
-mod serve_proc;
+// The same process starters and waits as the integration tests.
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-use emulator_proc::{rss_kib, EmulatorProc};
+use common::emulator_proc::{rss_kib, EmulatorProc};
+use common::serve_proc;
 
 /// A separate `smsgate emulator` with `modems` modems and `options`.
 struct Emu(EmulatorProc);
@@ -283,27 +281,21 @@ impl Serve {
             url: proc.url.clone(),
             proc,
         };
-        let t = Instant::now();
-        loop {
-            if let Ok(r) = ureq::get(&format!("{}/admin/api/modems", s.url))
+        common::eventually("every modem up", Duration::from_secs(60), || {
+            let r = ureq::get(&format!("{}/admin/api/modems", s.url))
                 .set("Authorization", &format!("Bearer {TOKEN}"))
                 .call()
-            {
-                let v: Value = r.into_json().unwrap_or(Value::Null);
-                let all = v.as_array().map(|a| a.len()).unwrap_or(0);
-                let up = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|m| m["state"].as_str() == Some("up"))
-                    .count();
-                if all == emu.0.codes.len() && up == all {
-                    break;
-                }
-            }
-            assert!(t.elapsed() < Duration::from_secs(60), "modems never ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                .ok()?;
+            let v: Value = r.into_json().unwrap_or(Value::Null);
+            let all = v.as_array().map(|a| a.len()).unwrap_or(0);
+            let up = v
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["state"].as_str() == Some("up"))
+                .count();
+            (all == emu.0.codes.len() && up == all).then_some(())
+        });
         s
     }
 

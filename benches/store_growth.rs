@@ -4,20 +4,16 @@
 //! printed before and after, with the time it took. A measurement, never an
 //! assertion: `cargo bench --bench store_growth`.
 
+// The gateway on the emulated network: the integration tests' rig.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use smsgate::clock::SystemClock;
-use smsgate::config::Config;
+use common::rig::{Drivers, Rig, Setup};
 use smsgate::emulator::network::PartOrder;
-use smsgate::emulator::{Emulator, EmulatorConfig};
 use smsgate::gateway::api::{GatewayApi, SendRequest};
-use smsgate::modem::driver::DriverConfig;
-use smsgate::modem::pool::ModemPool;
-use smsgate::session::{CoreConfig, SessionCore, ShortCode};
-use smsgate::store::{Store, DEFAULT_CACHE_BYTES};
-use tokio::sync::mpsc;
 
 const MESSAGES: usize = 10_000;
 
@@ -46,42 +42,14 @@ async fn run() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(MESSAGES);
-    let emu = Emulator::start(EmulatorConfig {
-        modems: 3,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
-    let configs: Vec<DriverConfig> = emu
-        .modems()
-        .iter()
-        .map(|m| DriverConfig::new(&m.number, &m.path.to_string_lossy()))
-        .collect();
-    let codes: Vec<ShortCode> = configs
-        .iter()
-        .map(|c| ShortCode(c.short_code.clone()))
-        .collect();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let pool = ModemPool::start(configs, tx);
-    let mut core = CoreConfig::from_config(&Config::default()).unwrap();
-    core.pool = codes;
-    core.max_recipients = 0;
-    let gw = smsgate::gateway::start(
-        SessionCore::new(core),
-        store.clone(),
-        pool,
-        rx,
-        Arc::new(SystemClock),
-        Default::default(),
-    )
-    .unwrap();
-    while !gw.ready().await {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut setup = Setup::new(3);
+    setup.drivers = Drivers::Defaults;
+    setup.config.limits.max_recipients = 0;
+    let rig = Rig::start(setup).await;
+    let (emu, gw, store) = (&rig.emu, &rig.gw, &rig.store);
+    let store_dir = rig.store_dir();
     store.flush().await.unwrap();
-    let before = du(dir.path());
+    let before = du(&store_dir);
     let client = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let started = Instant::now();
     let mut sent = Vec::with_capacity(messages);
@@ -122,7 +90,7 @@ async fn run() {
     }
     let replied = started.elapsed();
     store.flush().await.unwrap();
-    let after = du(dir.path());
+    let after = du(&store_dir);
     println!("store growth: {messages} web messages + {messages} replies, 1 recipient each, each its own session");
     println!(
         "  accepted (durable 202) in {:.1} s: {:.0} sends/s",

@@ -16,14 +16,20 @@
 //! lines go to stdout either way, and a Markdown report is written to
 //! `HIL_REPORT` (default `<target dir>/hil-report.md`).
 
+// The emulated network and the waits of the integration tests.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::rig::{Drivers, Network, Setup};
+use common::try_eventually_async;
 use smsgate::emulator::faults::Fault;
 use smsgate::emulator::network::PartOrder;
-use smsgate::emulator::{Emulator, EmulatorConfig};
+use smsgate::emulator::Emulator;
 use smsgate::modem::driver::DriverConfig;
 use smsgate::modem::pool::{ModemPool, PoolEvent};
 use smsgate::modem::types::{ModemEvent, ModemState, OutgoingSms, SendOutcome};
@@ -79,20 +85,16 @@ async fn bench() -> Result<Bench, String> {
     let (tx, rx) = mpsc::unbounded_channel();
     let ports = list("HIL_PORTS");
     let (emulator, configs, phone, wait) = if ports.is_empty() {
-        let emu = Emulator::start(EmulatorConfig {
-            modems: 2,
-            ..EmulatorConfig::default()
+        let net = Network::start(Setup {
+            drivers: Drivers::Custom(|m| {
+                driver_config(&m.number, &m.path.to_string_lossy(), 115_200, None)
+            }),
+            ..Setup::new(2)
         })
-        .await
-        .map_err(|e| e.to_string())?;
-        let configs: Vec<DriverConfig> = emu
-            .modems()
-            .iter()
-            .map(|m| driver_config(&m.number, &m.path.to_string_lossy(), 115_200, None))
-            .collect();
+        .await?;
         (
-            Some(emu),
-            configs,
+            Some(net.emu),
+            net.drivers,
             "+18095551234".to_string(),
             Duration::from_secs(20),
         )
@@ -155,19 +157,6 @@ async fn collect(mut rx: mpsc::UnboundedReceiver<PoolEvent>, got: Arc<Mutex<Got>
                 let _ = ack.send(());
             }
         }
-    }
-}
-
-async fn until<T>(bound: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + bound;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -239,13 +228,13 @@ impl Bench {
         if let Err(v) = self.inbound(text, order, id).await {
             return v;
         }
-        match until(self.wait, || {
+        match try_eventually_async("the text at modem 0", self.wait, async || {
             self.received(&self.codes[0], text).then_some(())
         })
         .await
         {
-            Some(()) => Verdict::Pass("received and deleted from the SIM".into()),
-            None => Verdict::Fail(format!("not received within {:?}", self.wait)),
+            Ok(()) => Verdict::Pass("received and deleted from the SIM".into()),
+            Err(_) => Verdict::Fail(format!("not received within {:?}", self.wait)),
         }
     }
 
@@ -379,12 +368,16 @@ async fn run() -> i32 {
     );
     progress.enable_steady_tick(Duration::from_millis(200));
     progress.set_message("modems coming up");
-    let up = until(b.wait.max(Duration::from_secs(30)), || {
-        b.codes
-            .iter()
-            .all(|c| b.pool.status(c).is_some_and(|s| s.state == ModemState::Up))
-            .then_some(())
-    })
+    let up = try_eventually_async(
+        "every modem up",
+        b.wait.max(Duration::from_secs(30)),
+        async || {
+            b.codes
+                .iter()
+                .all(|c| b.pool.status(c).is_some_and(|s| s.state == ModemState::Up))
+                .then_some(())
+        },
+    )
     .await;
     let mut modems = Vec::new();
     for s in b.pool.statuses() {
@@ -419,8 +412,8 @@ async fn run() -> i32 {
     results.push((
         "modems up (identity, SIM, registration)",
         match up {
-            Some(()) => Verdict::Pass(String::new()),
-            None => Verdict::Fail("not every modem came up".into()),
+            Ok(()) => Verdict::Pass(String::new()),
+            Err(_) => Verdict::Fail("not every modem came up".into()),
         },
         started.elapsed(),
     ));
@@ -468,7 +461,7 @@ async fn run() -> i32 {
             Err(e) => Verdict::Fail(e),
             Ok(refs) => {
                 let code = b.codes[0].clone();
-                let done = until(b.wait, || {
+                let done = try_eventually_async("the reports", b.wait, async || {
                     let g = b.got.lock().unwrap_or_else(|e| e.into_inner());
                     refs.iter()
                         .all(|mr| g.reports.iter().any(|(c, r, _)| *c == code && r == mr))
@@ -476,8 +469,8 @@ async fn run() -> i32 {
                 })
                 .await;
                 match done {
-                    Some(()) => Verdict::Pass(format!("{} report(s)", refs.len())),
-                    None => Verdict::Fail("reports missing".into()),
+                    Ok(()) => Verdict::Pass(format!("{} report(s)", refs.len())),
+                    Err(_) => Verdict::Fail("reports missing".into()),
                 }
             }
         }

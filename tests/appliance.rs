@@ -7,9 +7,12 @@
 //!
 //! Tools: `systemd-analyze` (Debian `systemd`), `dpkg`, `dpkg-deb` and
 //! `cargo-deb` (scripts/build-deb installs it). Missing tools skip a test
-//! with a note, except under `CI=true`, where they fail it.
+//! with a note, except under CI (`CI` set to `true`, `1` or `yes`), where
+//! they fail it (`common::require_tool`).
 
 use std::path::{Path, PathBuf};
+
+mod common;
 
 #[path = "appliance/arm64.rs"]
 mod arm64;
@@ -25,21 +28,15 @@ mod udev;
 const BIN: &str = env!("CARGO_BIN_EXE_smsgate");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// `Some(path)` of `tool`, or `None` (skip) outside CI; panics under CI.
+/// `Some(path)` of `tool` on the `PATH`, or `None` (skip) outside CI;
+/// panics under CI.
 fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|d| d.join(name))
             .find(|p| p.is_file())
     });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but `{name}` is missing: run scripts/test"
-        );
-        eprintln!("note: `{name}` missing; test skipped (scripts/test installs it)");
-    }
-    found
+    common::require_tool(&format!("`{name}`"), found, "scripts/test installs it")
 }
 
 fn repo(path: &str) -> PathBuf {

@@ -9,10 +9,10 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::emulator_proc::EmulatorProc;
-use common::serve_proc;
+use common::{eventually, serve_proc};
 use serde_json::{json, Value};
 
 const CRASHES: usize = 20;
@@ -45,14 +45,6 @@ impl Rng {
     }
 }
 
-fn wait_until(what: &str, bound: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + bound;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn kill_9_twenty_times_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,8 +66,8 @@ fn kill_9_twenty_times_loses_nothing_acknowledged() {
     for round in 0..CRASHES {
         let s = serve_proc::start(&store, Some(&cfg), &[]);
         let url = s.url.clone();
-        wait_until("ready after restart", Duration::from_secs(30), || {
-            ureq::get(&format!("{url}/readyz")).call().is_ok()
+        eventually("ready after restart", Duration::from_secs(30), || {
+            ureq::get(&format!("{url}/readyz")).call().ok()
         });
         // Web sends, each from its own browser to its own phone, from a
         // few browsers at once.
@@ -144,14 +136,18 @@ fn kill_9_twenty_times_loses_nothing_acknowledged() {
     // A last start drains everything.
     let s = serve_proc::start(&store, Some(&cfg), &[]);
     let url = s.url.clone();
-    wait_until("outbox drained", Duration::from_secs(60), || {
+    eventually("outbox drained", Duration::from_secs(60), || {
         admin(&format!("{url}/admin/api/outbox"))
             .as_array()
             .is_some_and(|a| a.is_empty())
+            .then_some(())
     });
-    wait_until("every reply taken in", Duration::from_secs(60), || {
+    eventually("every reply taken in", Duration::from_secs(60), || {
         let charges = admin(&format!("{url}/admin/api/charges"));
-        charges.as_array().is_some_and(|a| a.len() >= replies_sent)
+        charges
+            .as_array()
+            .is_some_and(|a| a.len() >= replies_sent)
+            .then_some(())
     });
     std::thread::sleep(Duration::from_secs(2));
 

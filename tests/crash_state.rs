@@ -22,10 +22,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::emulator_proc::EmulatorProc;
-use common::serve_proc;
+use common::{eventually, serve_proc};
 use serde_json::{json, Value};
 
 const ROUNDS: usize = 10;
@@ -41,17 +41,6 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
-    }
-}
-
-fn eventually<T>(what: &str, bound: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + bound;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -5,13 +5,17 @@
 //!    in `smsgate pdu decode` to the same fields.
 //! 2. PDUs that `smsgate pdu encode` produces decode to the same text,
 //!    number and concatenation header in both peers. This half needs the
-//!    peers' Python venv (made by scripts/test); it fails under `CI=true`
-//!    when the venv is missing, and is skipped with a note otherwise.
+//!    peers' Python venv (made by scripts/test); it fails under CI (`CI`
+//!    set to `true`, `1` or `yes`) when the venv is missing, and is
+//!    skipped with a note otherwise.
+
+mod common;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use common::require_tool;
 use serde_json::Value;
 
 fn smsgate(args: &[&str]) -> (i32, Value) {
@@ -93,12 +97,11 @@ fn peer_python() -> Option<PathBuf> {
 
 #[test]
 fn smsgate_pdus_decode_correctly_in_both_peers() {
-    let Some(python) = peer_python() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but the peers' venv is missing: run scripts/test"
-        );
-        eprintln!("skipped: no python-gammu/python-gsmmodem-new venv (scripts/test makes it)");
+    let Some(python) = require_tool(
+        "the python-gammu/python-gsmmodem-new venv",
+        peer_python(),
+        "scripts/test makes target/xcheck-venv",
+    ) else {
         return;
     };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/crosscheck/peers.py");

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{emulator, emulator_with, eventually, pdu_after, Client};
+use common::{emulator, emulator_with, eventually_async, pdu_after, Client, ANSWER_WITHIN};
 use smsgate::emulator::dce::Settings;
 use smsgate::emulator::faults::Fault;
 use smsgate::emulator::network::PartOrder;
@@ -152,7 +152,10 @@ async fn each_cnmi_mode_delivers_as_asked() {
     c.cmd("AT+CNMI=0,0,0,0,0").await;
     emu.phone_send(PHONE, &short, "silencio", PartOrder::InOrder)
         .unwrap();
-    eventually("stored", || (emu.storage(0).unwrap().0 == 1).then_some(())).await;
+    eventually_async("stored", ANSWER_WITHIN, async || {
+        (emu.storage(0).unwrap().0 == 1).then_some(())
+    })
+    .await;
     let listed = c.cmd("AT+CMGL=4").await;
     assert!(listed.starts_with("\r\n+CMGL: 0,0,,"), "{listed:?}");
     c.cmd("AT+CMGD=0,4").await;
@@ -339,9 +342,15 @@ async fn unplug_removes_the_port_and_brings_it_back_at_the_same_link() {
     }
     emu.inject_fault(0, Fault::Unplug { duration_ms: 300 })
         .unwrap();
-    eventually("unplugged", || (!emu.modems()[0].plugged).then_some(())).await;
+    eventually_async("unplugged", ANSWER_WITHIN, async || {
+        (!emu.modems()[0].plugged).then_some(())
+    })
+    .await;
     assert!(!link.exists(), "the link disappears with the device");
-    eventually("replugged", || emu.modems()[0].plugged.then_some(())).await;
+    eventually_async("replugged", ANSWER_WITHIN, async || {
+        emu.modems()[0].plugged.then_some(())
+    })
+    .await;
     // A new pseudo-terminal (the kernel may give it the old number, as it
     // gives a replugged stick ttyUSB0 again) behind the same link.
     let after = std::fs::read_link(&link).unwrap();

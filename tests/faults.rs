@@ -25,26 +25,18 @@
 //! whose name contains it; `FAULTS_TRANSCRIPT=1` prints modem 0's AT
 //! transcript when a case fails; `RUST_LOG=smsgate=debug` the logs.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::time::Duration;
 
-use smsgate::clock::SystemClock;
-use smsgate::config::{Config, ModemConfig};
+use common::rig::{Drivers, Rig, Setup};
+use common::try_eventually_async;
 use smsgate::emulator::dce::Settings;
 use smsgate::emulator::faults::Fault;
 use smsgate::emulator::network::PartOrder;
-use smsgate::emulator::{Emulator, EmulatorConfig};
 use smsgate::gateway::api::{GatewayApi, SendRequest, SessionView};
-use smsgate::gateway::handle::GatewayHandle;
-use smsgate::modem::driver::DriverConfig;
-use smsgate::modem::pool::ModemPool;
-use smsgate::modem::profile::Profile;
-use smsgate::modem::types::ModemState;
-use smsgate::session::{CoreConfig, SessionCore, ShortCode};
-use smsgate::store::{Store, DEFAULT_CACHE_BYTES};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Bound of every wait (liveness, never a measurement).
@@ -274,81 +266,22 @@ async fn every_fault_loses_nothing_recovers_and_spares_the_other_modems() {
 }
 
 /// The gateway on its own emulated network, modems as on an appliance.
-struct Bench {
-    emu: Emulator,
-    gw: GatewayHandle,
-    codes: Vec<String>,
-    _dir: tempfile::TempDir,
+struct Bench(Rig);
+
+impl std::ops::Deref for Bench {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 async fn bench() -> Result<Bench, String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let emu = Emulator::start(EmulatorConfig {
-        modems: 3,
-        link_dir: Some(dir.path().join("by-id")),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    let profile = Profile::load("generic", None).map_err(|e| e.to_string())?;
-    let configs: Vec<DriverConfig> = emu
-        .modems()
-        .iter()
-        .map(|m| {
-            let modem = ModemConfig {
-                port: m.link.as_ref().unwrap().to_string_lossy().into_owned(),
-                short_code: m.number.clone(),
-                profile: profile.name.clone(),
-                baud: 115_200,
-                imei: None,
-                pin: None,
-            };
-            DriverConfig::from_config(&modem, &profile)
-        })
-        .collect();
-    let codes: Vec<String> = configs.iter().map(|c| c.short_code.clone()).collect();
-    let store =
-        Store::open(&dir.path().join("store"), DEFAULT_CACHE_BYTES).map_err(|e| e.to_string())?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    let pool = ModemPool::start(configs, tx);
-    let mut cfg = Config::default();
-    cfg.limits.sends_per_minute_per_client = 0;
-    cfg.limits.sends_per_hour_per_recipient = 0;
-    let mut core = CoreConfig::from_config(&cfg).map_err(|e| e.to_string())?;
-    core.pool = codes.iter().map(|c| ShortCode(c.clone())).collect();
-    let gw = smsgate::gateway::start(
-        SessionCore::new(core),
-        store,
-        pool,
-        rx,
-        Arc::new(SystemClock),
-        Default::default(),
-    )
-    .map_err(|e| e.to_string())?;
-    until("all three modems up", async || {
-        let m = gw.modems().await;
-        m.iter().all(|s| s.state == ModemState::Up).then_some(())
-    })
-    .await?;
-    Ok(Bench {
-        emu,
-        gw,
-        codes,
-        _dir: dir,
-    })
-}
-
-async fn until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> Result<T, String> {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        if let Some(v) = f().await {
-            return Ok(v);
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("no {what} within {WITHIN:?}"));
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let mut setup = Setup::new(3);
+    setup.drivers = Drivers::Appliance;
+    setup.config.limits.sends_per_minute_per_client = 0;
+    setup.config.limits.sends_per_hour_per_recipient = 0;
+    setup.within = WITHIN;
+    Rig::try_start(setup).await.map(Bench)
 }
 
 fn req(to: &str, text: &str) -> SendRequest {
@@ -410,7 +343,7 @@ impl Bench {
     }
 
     async fn on_phone(&self, to: &str, text: &str) -> Result<(), String> {
-        until(&format!("{text:?} on {to}"), async || {
+        try_eventually_async(&format!("{text:?} on {to}"), WITHIN, async || {
             (self.on_phone_count(to, text) > 0).then_some(())
         })
         .await
@@ -419,7 +352,7 @@ impl Bench {
     /// Waits for the send `text` to be confirmed sent by the gateway and
     /// on the phone.
     async fn confirmed(&self, session: &str, to: &str, text: &str) -> Result<(), String> {
-        until(&format!("{text:?} confirmed"), async || {
+        try_eventually_async(&format!("{text:?} confirmed"), WITHIN, async || {
             let v = self.gw.session(session).await?;
             let (s, _) = status(&v, text, to)?;
             (matches!(s.as_str(), "sent" | "delivered") && self.on_phone_count(to, text) > 0)
@@ -429,10 +362,14 @@ impl Bench {
     }
 
     async fn reply_in(&self, session: &str, text: &str) -> Result<(), String> {
-        until(&format!("reply {text:?} in its session"), async || {
-            let v = self.gw.session(session).await?;
-            v.replies.iter().any(|r| r.text == text).then_some(())
-        })
+        try_eventually_async(
+            &format!("reply {text:?} in its session"),
+            WITHIN,
+            async || {
+                let v = self.gw.session(session).await?;
+                v.replies.iter().any(|r| r.text == text).then_some(())
+            },
+        )
         .await
     }
 
@@ -454,8 +391,7 @@ async fn run(case: &Case) -> Result<Row, String> {
             eprintln!("{:>6} {:<10} {}", t.t_ms, t.dir, t.data);
         }
     }
-    b.gw.shutdown().await;
-    b.emu.shutdown();
+    b.shutdown().await;
     result
 }
 
@@ -546,7 +482,7 @@ async fn exercise(case: &Case, b: &Bench) -> Result<Row, String> {
     let (send, reply) = (send?, reply?);
 
     // Nothing lost: every send settled, every reply in.
-    let view = until("every send settled", async || {
+    let view = try_eventually_async("every send settled", WITHIN, async || {
         let v = b.gw.session(&a).await?;
         faulted_sends
             .iter()

@@ -4,8 +4,8 @@
 //! sends its outbox and writes an incoming SMS into its inbox.
 //!
 //! Needs Debian's `gammu` and `gammu-smsd` (scripts/test installs them).
-//! Under `CI=true` a missing gammu fails these tests; elsewhere they are
-//! skipped with a note.
+//! Under CI (`CI` set to `true`, `1` or `yes`) a missing gammu fails these
+//! tests; elsewhere they are skipped with a note.
 
 mod common;
 
@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::emulator;
+use common::{emulator, eventually_async, require_tool};
 use smsgate::emulator::network::PartOrder;
 
 const PHONE: &str = "+18095551234";
@@ -24,14 +24,12 @@ fn have(tool: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but `{tool}` is missing: run scripts/test as root to install it"
-        );
-        eprintln!("skipped: `{tool}` is not installed (Debian package gammu / gammu-smsd)");
-    }
-    found
+    require_tool(
+        &format!("`{tool}`"),
+        found.then_some(()),
+        "Debian package gammu / gammu-smsd; scripts/test run as root installs them",
+    )
+    .is_some()
 }
 
 fn gammurc(dir: &Path, device: &Path) -> std::path::PathBuf {
@@ -229,20 +227,20 @@ async fn gammu_smsd_sends_its_outbox_and_fills_its_inbox() {
     emu.phone_send("+18095557777", &m.number, "Hola smsd", PartOrder::InOrder)
         .unwrap();
 
-    let sent_to_phone = || {
+    let sent_to_phone = async || {
         emu.inbox("+18095557777")
             .iter()
             .any(|msg| msg.text == "Desde gammu-smsd")
             .then_some(())
     };
-    wait(
-        Duration::from_secs(40),
+    eventually_async(
         "gammu-smsd sent its outbox",
+        Duration::from_secs(40),
         sent_to_phone,
     )
     .await;
     let inbox_dir = d.join("inbox");
-    let received = || {
+    let received = async || {
         std::fs::read_dir(&inbox_dir)
             .ok()?
             .filter_map(|e| e.ok())
@@ -251,28 +249,16 @@ async fn gammu_smsd_sends_its_outbox_and_fills_its_inbox() {
                 (text == "Hola smsd").then_some(e.file_name())
             })
     };
-    let name = wait(Duration::from_secs(40), "gammu-smsd wrote the MO", received).await;
+    let name = eventually_async("gammu-smsd wrote the MO", Duration::from_secs(40), received).await;
     assert!(name.to_string_lossy().contains("+18095557777"), "{name:?}");
     let sent_dir = d.join("sent");
-    let moved = || (std::fs::read_dir(&sent_dir).ok()?.count() == 1).then_some(());
-    wait(
-        Duration::from_secs(40),
+    let moved = async || (std::fs::read_dir(&sent_dir).ok()?.count() == 1).then_some(());
+    eventually_async(
         "gammu-smsd moved the message to sent",
+        Duration::from_secs(40),
         moved,
     )
     .await;
     let _ = smsd.kill().await;
     emu.shutdown();
-}
-
-/// Like `eventually`, with a longer bound for a daemon's polling loop.
-async fn wait<T>(bound: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + bound;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

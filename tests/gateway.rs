@@ -3,81 +3,28 @@
 //! status, and a restart that keeps sessions, bindings and the outbox.
 //! Rules are those of ../shared/SPEC.md.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use smsgate::clock::SystemClock;
-use smsgate::config::Config;
+use common::eventually_async;
+use common::rig::{Rig, Setup};
 use smsgate::emulator::faults::Fault;
 use smsgate::emulator::network::PartOrder;
-use smsgate::emulator::{Emulator, EmulatorConfig};
 use smsgate::gateway::api::{GatewayApi, SendRequest, SessionEvent};
-use smsgate::gateway::handle::GatewayHandle;
-use smsgate::modem::driver::DriverConfig;
-use smsgate::modem::pool::ModemPool;
 use smsgate::modem::types::ModemState;
-use smsgate::session::{CoreConfig, SessionCore, ShortCode};
-use smsgate::store::{Store, DEFAULT_CACHE_BYTES};
-use tokio::sync::mpsc;
 
 const PHONE: &str = "+18095551234";
 const WITHIN: Duration = Duration::from_secs(30);
 const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-async fn start(emu: &Emulator, dir: &Path, idle: Duration) -> GatewayHandle {
-    let store = Store::open(dir, DEFAULT_CACHE_BYTES).unwrap();
-    let configs: Vec<DriverConfig> = emu
-        .modems()
-        .iter()
-        .map(|m| DriverConfig {
-            health_interval: Duration::from_millis(500),
-            sweep_interval: Duration::from_secs(1),
-            backoff_min: Duration::from_millis(100),
-            backoff_max: Duration::from_millis(500),
-            ..DriverConfig::new(&m.number, &m.path.to_string_lossy())
-        })
-        .collect();
-    let codes: Vec<ShortCode> = configs
-        .iter()
-        .map(|c| ShortCode(c.short_code.clone()))
-        .collect();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let pool = ModemPool::start(configs, tx);
-    let mut cfg = Config::default();
-    cfg.session.idle_timeout = idle;
-    let mut core = CoreConfig::from_config(&cfg).unwrap();
-    core.pool = codes;
-    let handle = smsgate::gateway::start(
-        SessionCore::new(core),
-        store,
-        pool,
-        rx,
-        Arc::new(SystemClock),
-        Default::default(),
-    )
-    .unwrap();
-    wait("modems up", async || {
-        let m = handle.modems().await;
-        m.iter().all(|s| s.state == ModemState::Up).then_some(())
-    })
-    .await;
-    handle
-}
-
-async fn wait<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + WITHIN;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+/// The gateway on `modems` emulated modems, sessions idle out after `idle`.
+async fn start(modems: usize, idle: Duration) -> Rig {
+    let mut setup = Setup::new(modems);
+    setup.config.session.idle_timeout = idle;
+    setup.within = WITHIN;
+    Rig::start(setup).await
 }
 
 fn req(to: &[&str], text: &str) -> SendRequest {
@@ -89,14 +36,8 @@ fn req(to: &[&str], text: &str) -> SendRequest {
 
 #[actix::test]
 async fn two_sessions_reach_one_phone_through_two_short_codes_and_replies_go_home() {
-    let emu = Emulator::start(EmulatorConfig {
-        modems: 3,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let gw = start(&emu, dir.path(), Duration::from_secs(300)).await;
+    let rig = start(3, Duration::from_secs(300)).await;
+    let (emu, gw) = (&rig.emu, &rig.gw);
 
     // R2, R5: two browsers, one phone; each session gets its own short code.
     let a = gw
@@ -115,7 +56,7 @@ async fn two_sessions_reach_one_phone_through_two_short_codes_and_replies_go_hom
         "national number normalised to E.164"
     );
     assert_ne!(code_a, code_b, "R5: a pair belongs to one live session");
-    wait("both SMS on the phone", async || {
+    eventually_async("both SMS on the phone", WITHIN, async || {
         (emu.inbox(PHONE).len() == 2).then_some(())
     })
     .await;
@@ -150,7 +91,7 @@ async fn two_sessions_reach_one_phone_through_two_short_codes_and_replies_go_hom
     };
     assert_eq!(reply.text, "respuesta larga para A ".repeat(10));
     assert_eq!(reply.from, PHONE);
-    wait("B's reply", async || {
+    eventually_async("B's reply", WITHIN, async || {
         let s = gw.session(&b.session.id).await?;
         (s.replies.len() == 1).then_some(())
     })
@@ -168,25 +109,18 @@ async fn two_sessions_reach_one_phone_through_two_short_codes_and_replies_go_hom
         .all(|c| c.total == "1.18" && c.currency == "DOP" && c.in_session));
 
     // Delivery status: queued → sent → delivered.
-    wait("delivered", async || {
+    eventually_async("delivered", WITHIN, async || {
         let s = gw.session(&a.session.id).await?;
         (s.messages[0].recipients[0].status.as_str() == "delivered").then_some(())
     })
     .await;
-    gw.shutdown().await;
-    emu.shutdown();
+    rig.shutdown().await;
 }
 
 #[actix::test]
 async fn late_replies_stay_out_of_every_session() {
-    let emu = Emulator::start(EmulatorConfig {
-        modems: 2,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let gw = start(&emu, dir.path(), Duration::from_secs(2)).await;
+    let rig = start(2, Duration::from_secs(2)).await;
+    let (emu, gw) = (&rig.emu, &rig.gw);
     let first = gw
         .send(None, req(&[PHONE], "primera"), CLIENT)
         .await
@@ -221,7 +155,7 @@ async fn late_replies_stay_out_of_every_session() {
     // R7: a reply to the old pair reaches no session, but is kept and charged.
     emu.phone_send(PHONE, &old_code, "tarde", PartOrder::InOrder)
         .unwrap();
-    wait("out-of-session record", async || {
+    eventually_async("out-of-session record", WITHIN, async || {
         (gw.out_of_session(None, None).await.unwrap().len() == 1).then_some(())
     })
     .await;
@@ -234,33 +168,26 @@ async fn late_replies_stay_out_of_every_session() {
     let charges = gw.charge_list(None, None).await.unwrap();
     assert_eq!(charges.len(), 1);
     assert!(!charges[0].in_session);
-    gw.shutdown().await;
-    emu.shutdown();
+    rig.shutdown().await;
 }
 
 #[actix::test]
 async fn a_restart_keeps_sessions_bindings_and_queued_messages() {
-    let emu = Emulator::start(EmulatorConfig {
-        modems: 2,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let gw = start(&emu, dir.path(), Duration::from_secs(300)).await;
+    let rig = start(2, Duration::from_secs(300)).await;
+    let (emu, gw) = (&rig.emu, &rig.gw);
     let answer = gw
         .send(None, req(&[PHONE], "antes del reinicio"), CLIENT)
         .await
         .unwrap();
     let code = answer.recipients[0].short_code.clone().unwrap();
     let modem = emu.modems().iter().position(|m| m.number == code).unwrap();
-    wait("first SMS", async || {
+    eventually_async("first SMS", WITHIN, async || {
         (emu.inbox(PHONE).len() == 1).then_some(())
     })
     .await;
     // The modem loses the network: the next message waits in the outbox.
     emu.inject_fault(modem, Fault::Deregister).unwrap();
-    wait("modem off the network", async || {
+    eventually_async("modem off the network", WITHIN, async || {
         let m = gw.modems().await;
         m.iter()
             .any(|s| s.short_code == code && s.state == ModemState::NotRegistered)
@@ -279,19 +206,19 @@ async fn a_restart_keeps_sessions_bindings_and_queued_messages() {
         1,
         "queued while the modem is away"
     );
-    gw.shutdown().await;
-    drop(gw);
+    let net = rig.stop().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    emu.clear_faults(modem).unwrap();
-    let gw = start(&emu, dir.path(), Duration::from_secs(300)).await;
+    net.emu.clear_faults(modem).unwrap();
+    let rig = net.start_gateway().await.unwrap();
+    let (emu, gw) = (&rig.emu, &rig.gw);
     // The session, its binding and its queued message survived.
     let s = gw
         .session(&answer.session.id)
         .await
         .expect("session restored");
     assert_eq!(s.messages.len(), 2);
-    wait("queued message sent after restart", async || {
+    eventually_async("queued message sent after restart", WITHIN, async || {
         emu.inbox(PHONE)
             .iter()
             .any(|m| m.text == "en cola" && m.from == code)
@@ -300,25 +227,18 @@ async fn a_restart_keeps_sessions_bindings_and_queued_messages() {
     .await;
     emu.phone_send(PHONE, &code, "sigo aquí", PartOrder::InOrder)
         .unwrap();
-    wait("reply reaches the restored session", async || {
+    eventually_async("reply reaches the restored session", WITHIN, async || {
         let s = gw.session(&answer.session.id).await?;
         (s.replies.len() == 1).then_some(())
     })
     .await;
-    gw.shutdown().await;
-    emu.shutdown();
+    rig.shutdown().await;
 }
 
 #[actix::test]
 async fn a_part_read_twice_is_taken_in_once() {
-    let emu = Emulator::start(EmulatorConfig {
-        modems: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let gw = start(&emu, dir.path(), Duration::from_secs(300)).await;
+    let rig = start(1, Duration::from_secs(300)).await;
+    let (emu, gw) = (&rig.emu, &rig.gw);
     let a = gw.send(None, req(&[PHONE], "hola"), CLIENT).await.unwrap();
     let code = a.recipients[0].short_code.clone().unwrap();
     // The network hands the same PDU over twice (as after a crash between
@@ -327,7 +247,7 @@ async fn a_part_read_twice_is_taken_in_once() {
         .unwrap();
     emu.phone_send(PHONE, &code, "y otra", PartOrder::InOrder)
         .unwrap();
-    wait("two replies", async || {
+    eventually_async("two replies", WITHIN, async || {
         let s = gw.session(&a.session.id).await?;
         (s.replies.len() >= 2).then_some(())
     })
@@ -337,6 +257,5 @@ async fn a_part_read_twice_is_taken_in_once() {
     let texts: Vec<&str> = s.replies.iter().map(|r| r.text.as_str()).collect();
     assert_eq!(texts, vec!["una sola vez", "y otra"]);
     assert_eq!(gw.charge_list(None, None).await.unwrap().len(), 2);
-    gw.shutdown().await;
-    emu.shutdown();
+    rig.shutdown().await;
 }

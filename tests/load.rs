@@ -52,11 +52,10 @@ async fn ten_thousand_live_streams_with_replies_flowing() {
     let url = serve.url.clone();
     let addr = url.trim_start_matches("http://").to_string();
     let pid = serve.child.id();
-    let started = Instant::now();
-    while ureq::get(&format!("{url}/readyz")).call().is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "never ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::eventually_async("ready", Duration::from_secs(20), async || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    })
+    .await;
     let idle_rss = rss_kib(pid);
 
     // 10 000 browsers each send one message: 10 000 live sessions.

@@ -10,6 +10,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::eventually_async;
 use smsgate::emulator::dce::Settings;
 use smsgate::emulator::faults::Fault;
 use smsgate::emulator::network::PartOrder;
@@ -62,7 +63,7 @@ async fn rig_with(config: EmulatorConfig, before_start: impl FnOnce(&Emulator)) 
     let got = Arc::new(Mutex::new(Received::default()));
     actix::spawn(collect(rx, got.clone()));
     for sc in pool.short_codes() {
-        wait(&format!("{sc} up"), || {
+        eventually_async(&format!("{sc} up"), WITHIN, async || {
             (pool.status(&sc).unwrap().state == ModemState::Up).then_some(())
         })
         .await;
@@ -113,20 +114,6 @@ async fn collect(mut rx: mpsc::UnboundedReceiver<PoolEvent>, got: Arc<Mutex<Rece
     }
 }
 
-async fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + WITHIN;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 fn sms(id: u64, to: &str, text: &str) -> OutgoingSms {
     OutgoingSms {
         message_id: id,
@@ -159,7 +146,7 @@ impl Rig {
     }
 
     async fn received(&self, text: &str) {
-        wait(&format!("reception of {text:?}"), || {
+        eventually_async(&format!("reception of {text:?}"), WITHIN, async || {
             self.texts().iter().any(|t| t == text).then_some(())
         })
         .await;
@@ -200,7 +187,7 @@ async fn delivery_reports_map_back_to_each_part() {
     let rig = rig(1).await;
     let outcome = rig.send(0, 7, &"x".repeat(300)).await;
     let sent = refs(&outcome);
-    wait("a report per part", || {
+    eventually_async("a report per part", WITHIN, async || {
         let got = rig.got.lock().unwrap();
         sent.iter()
             .all(|mr| {
@@ -242,7 +229,7 @@ async fn receives_single_and_concatenated_out_of_order_with_duplicates() {
         assert!(got.texts.iter().all(|t| t.1 == PHONE));
     }
     // Everything was deleted from the SIM after the hand-over.
-    wait("storage emptied", || {
+    eventually_async("storage emptied", WITHIN, async || {
         (rig.emu.storage(1).unwrap().0 == 0).then_some(())
     })
     .await;
@@ -329,7 +316,7 @@ async fn recovers_from_no_answer_garbage_noise_and_urc_in_prompt() {
     let down_before = rig.pool.status(&rig.short(0)).unwrap().reconnects;
 
     rig.emu.inject_fault(0, Fault::NoAnswer).unwrap();
-    wait("modem seen down", || {
+    eventually_async("modem seen down", WITHIN, async || {
         (rig.pool.status(&rig.short(0)).unwrap().state != ModemState::Up).then_some(())
     })
     .await;
@@ -423,7 +410,7 @@ async fn recovers_from_unplug_reboot_deregistration_and_sim_busy() {
     actix::spawn(collect(rx, got.clone()));
     let rig = Rig { emu, pool, got };
     let sc = rig.short(0);
-    wait("up", || {
+    eventually_async("up", WITHIN, async || {
         (rig.pool.status(&sc).unwrap().state == ModemState::Up).then_some(())
     })
     .await;
@@ -431,7 +418,7 @@ async fn recovers_from_unplug_reboot_deregistration_and_sim_busy() {
     rig.emu
         .inject_fault(0, Fault::Unplug { duration_ms: 1500 })
         .unwrap();
-    wait("down", || {
+    eventually_async("down", WITHIN, async || {
         (rig.pool.status(&sc).unwrap().state != ModemState::Up).then_some(())
     })
     .await;
@@ -460,7 +447,7 @@ async fn recovers_from_unplug_reboot_deregistration_and_sim_busy() {
     still_works(&rig, "reboot", 302).await;
 
     rig.emu.inject_fault(0, Fault::Deregister).unwrap();
-    wait("not registered", || {
+    eventually_async("not registered", WITHIN, async || {
         (rig.pool.status(&sc).unwrap().state == ModemState::NotRegistered).then_some(())
     })
     .await;
@@ -552,7 +539,7 @@ async fn direct_delivery_modes_cmt_and_cds_work_too() {
     actix::spawn(collect(rx, got.clone()));
     let rig = Rig { emu, pool, got };
     let sc = rig.short(0);
-    wait("up", || {
+    eventually_async("up", WITHIN, async || {
         (rig.pool.status(&sc).unwrap().state == ModemState::Up).then_some(())
     })
     .await;
@@ -567,7 +554,7 @@ async fn direct_delivery_modes_cmt_and_cds_work_too() {
     rig.received(&"directo al equipo ".repeat(10)).await;
     assert_eq!(rig.emu.storage(0).unwrap().0, 0, "+CMT stores nothing");
     let sent = refs(&rig.send(0, 500, "con informe directo").await);
-    wait("+CDS report", || {
+    eventually_async("+CDS report", WITHIN, async || {
         let got = rig.got.lock().unwrap();
         got.reports
             .iter()
@@ -616,7 +603,7 @@ async fn every_builtin_profile_drives_a_modem() {
     let rig = Rig { emu, pool, got };
     for (i, p) in profiles.iter().enumerate() {
         let sc = rig.short(i);
-        wait(&format!("{} up", p.name), || {
+        eventually_async(&format!("{} up", p.name), WITHIN, async || {
             (rig.pool.status(&sc).unwrap().state == ModemState::Up).then_some(())
         })
         .await;

@@ -1,13 +1,14 @@
 //! A schema-driven fuzzer (schemathesis, from PyPI) against the OpenAPI
 //! document of a running `smsgate serve`, loopback only, a bounded number of
 //! cases: zero 5xx. The venv is made by scripts/test (target/st-venv);
-//! under CI=true a missing venv fails the test, elsewhere it is skipped.
+//! under CI (`CI` set to `true`, `1` or `yes`) a missing venv fails the
+//! test, elsewhere it is skipped.
 
 mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TOKEN: &str = "schemathesis-admin-token-01";
 
@@ -20,12 +21,8 @@ fn st() -> Option<PathBuf> {
 
 #[test]
 fn openapi_fuzzing_finds_no_server_error() {
-    let Some(st) = st() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but schemathesis is missing: run scripts/test"
-        );
-        eprintln!("skipped: schemathesis not installed (scripts/test makes target/st-venv)");
+    let Some(st) = common::require_tool("schemathesis", st(), "scripts/test makes target/st-venv")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -39,11 +36,9 @@ fn openapi_fuzzing_finds_no_server_error() {
     .unwrap();
     let serve = common::serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
     let url = serve.url.clone();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while ureq::get(&format!("{url}/readyz")).call().is_err() {
-        assert!(Instant::now() < deadline, "serve never became ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::eventually("serve to be ready", Duration::from_secs(20), || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    });
     let out = Command::new(st)
         .args(["run", &format!("{url}/admin/api/openapi.json")])
         .args(["--url", &url])

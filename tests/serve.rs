@@ -5,20 +5,12 @@
 mod common;
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::serve_proc;
+use common::{eventually, serve_proc};
 use serde_json::json;
 
 const WITHIN: Duration = Duration::from_secs(20);
-
-fn wait_ready(url: &str) {
-    let deadline = Instant::now() + WITHIN;
-    while ureq::get(&format!("{url}/readyz")).call().is_err() {
-        assert!(Instant::now() < deadline, "never ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn status(url: &str) -> u16 {
     match ureq::get(url).call() {
@@ -55,7 +47,9 @@ fn with_real_modems_there_is_no_phone_simulator_and_readiness_needs_a_modem() {
 fn sigterm_ends_live_streams_stops_cleanly_and_keeps_the_session() {
     let store = tempfile::tempdir().unwrap();
     let mut s = serve_proc::start(store.path(), None, &[]);
-    wait_ready(&s.url);
+    eventually("ready", WITHIN, || {
+        ureq::get(&format!("{}/readyz", s.url)).call().ok()
+    });
     let agent = ureq::AgentBuilder::new().build();
     let answer = agent
         .post(&format!("{}/api/send", s.url))
@@ -91,14 +85,9 @@ fn sigterm_ends_live_streams_stops_cleanly_and_keeps_the_session() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let deadline = Instant::now() + WITHIN;
-    let code = loop {
-        if let Some(st) = s.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = eventually("serve to stop on SIGTERM", WITHIN, || {
+        s.child.try_wait().unwrap()
+    });
     assert!(code.success(), "{code:?}");
     reader.join().unwrap();
 

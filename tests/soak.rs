@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::emulator_proc::{rss_kib, EmulatorProc};
-use common::serve_proc;
+use common::{eventually, serve_proc};
 use serde_json::{json, Value};
 
 const MODEMS: usize = 3;
@@ -80,14 +80,6 @@ fn admin(url: &str) -> Value {
         .unwrap()
         .into_json()
         .unwrap()
-}
-
-fn wait_until(what: &str, bound: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + bound;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// A live stream (SSE) read on a plain socket: whatever arrived is kept.
@@ -316,8 +308,8 @@ fn soak_with_traffic_both_ways_and_faults() {
     let serve = serve_proc::start(&store, Some(&cfg), &[]);
     let url = serve.url.clone();
     let pid = serve.child.id();
-    wait_until("ready", Duration::from_secs(30), || {
-        ureq::get(&format!("{url}/readyz")).call().is_ok()
+    eventually("ready", Duration::from_secs(30), || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
     });
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -383,16 +375,18 @@ fn soak_with_traffic_both_ways_and_faults() {
             .call()
             .unwrap();
     }
-    wait_until("outbox drained", DRAIN_WITHIN, || {
+    eventually("outbox drained", DRAIN_WITHIN, || {
         admin(&format!("{url}/admin/api/outbox"))
             .as_array()
             .is_some_and(|a| a.is_empty())
+            .then_some(())
     });
     let replies = tally.replies.lock().unwrap().clone();
-    wait_until("a charge per reply", DRAIN_WITHIN, || {
+    eventually("a charge per reply", DRAIN_WITHIN, || {
         admin(&format!("{url}/admin/api/charges"))
             .as_array()
             .is_some_and(|a| a.len() >= replies.len())
+            .then_some(())
     });
 
     // Every acknowledged send reached its phone.

@@ -1,8 +1,10 @@
 //! The send page in a real headless Chromium (chromedriver), against the
-//! web app on 127.0.0.1 with the fake gateway. Under CI=true a missing
-//! chromium/chromedriver fails the test; elsewhere it is skipped with a note.
+//! web app on 127.0.0.1 with the fake gateway. Under CI (`CI` set to
+//! `true`, `1` or `yes`) a missing chromium/chromedriver fails the test;
+//! elsewhere it is skipped with a note.
 //! Rules cited are those of ../shared/SPEC.md.
 
+mod common;
 mod support_web;
 
 use std::time::Duration;
@@ -15,14 +17,11 @@ use support_web::*;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn browser_or_skip() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
-    let found = find_browser();
-    if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("chromium and chromedriver are required under CI=true (apt-get install chromium chromium-driver)");
-        }
-        eprintln!("note: chromium/chromedriver not installed; browser test skipped");
-    }
-    found
+    common::require_tool(
+        "chromium and chromedriver",
+        find_browser(),
+        "apt-get install chromium chromium-driver; scripts/test installs them",
+    )
 }
 
 /// R1, R3, R4, R9 in a browser: two recipients, live counter, short codes,

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::common::eventually;
 use crate::{repo, tool, BIN};
 
 /// The unit with ExecStart pointing at the binary under test, so
@@ -271,17 +272,11 @@ fn serve_notifies_systemd_survives_sighup_and_locks_its_store() {
     );
 
     served.signal(nix::sys::signal::Signal::SIGTERM);
-    let end = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = served.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < end,
-            "smsgate serve did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = eventually(
+        "smsgate serve to stop on SIGTERM",
+        Duration::from_secs(30),
+        || served.child.try_wait().unwrap(),
+    );
     assert!(status.success(), "exit status {status}");
     served.wait_notifications(&["STOPPING=1"], Duration::from_secs(5));
 }

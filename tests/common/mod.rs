@@ -1,10 +1,23 @@
-//! The one test harness for "emulated network + serial client": starts an
-//! emulator in-process and talks to its modems through their real
-//! pseudo-terminals with tokio-serial, as a gateway or gammu would.
+//! The one test harness, shared by tests/, benches/ and hil-tests/:
+//!
+//! - here: an emulator in-process and a serial client on its modems' real
+//!   pseudo-terminals (tokio-serial), as a gateway or gammu would talk;
+//!   [`eventually`] and [`eventually_async`], the one way to wait for a
+//!   condition within a bound;
+//! - [`rig`]: the gateway on the emulated network, in-process;
+//! - [`tools`]: [`require_tool`], the one decision to skip or fail when an
+//!   external tool is missing;
+//! - [`emulator_proc`], [`serve_proc`]: `smsgate emulator` and `smsgate
+//!   serve` as child processes.
 #![allow(dead_code)]
 
 pub mod emulator_proc;
+pub mod rig;
 pub mod serve_proc;
+pub mod tools;
+
+#[allow(unused_imports)]
+pub use tools::require_tool;
 
 use std::time::Duration;
 
@@ -126,17 +139,61 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Polls `f` until it returns `Some`, for at most [`ANSWER_WITHIN`].
-pub async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
+/// How often [`eventually`] looks again.
+const POLL_SYNC: Duration = Duration::from_millis(50);
+/// How often [`eventually_async`] looks again.
+const POLL_ASYNC: Duration = Duration::from_millis(25);
+
+/// Calls `f` until it returns `Some`, for at most `bound` (a bound, never a
+/// measurement), and returns its value; panics when `bound` passes first.
+/// Blocks the thread between looks: for plain `#[test]`s.
+#[track_caller]
+pub fn eventually<T>(what: &str, bound: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + bound;
     loop {
         if let Some(v) = f() {
             return v;
         }
         assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
+            std::time::Instant::now() < deadline,
+            "{}",
+            timed_out(what, bound)
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        std::thread::sleep(POLL_SYNC);
     }
+}
+
+/// [`eventually`] for async code: awaits `f` and sleeps on the runtime
+/// between looks.
+pub async fn eventually_async<T>(
+    what: &str,
+    bound: Duration,
+    f: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    try_eventually_async(what, bound, f)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`eventually_async`] that hands the timeout back as an error instead of
+/// panicking, for runs that report a failure and go on.
+pub async fn try_eventually_async<T>(
+    what: &str,
+    bound: Duration,
+    mut f: impl AsyncFnMut() -> Option<T>,
+) -> Result<T, String> {
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        if let Some(v) = f().await {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(timed_out(what, bound));
+        }
+        tokio::time::sleep(POLL_ASYNC).await;
+    }
+}
+
+fn timed_out(what: &str, bound: Duration) -> String {
+    format!("timed out waiting for {what} (bound {bound:?})")
 }
