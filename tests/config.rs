@@ -76,13 +76,14 @@ fn keep_records_is_a_duration_and_zero_keeps_for_ever() {
     let f = file("[store]\nkeep_records = \"0\"\n");
     let cfg = Config::load_with_env(Some(f.path()), env(&[])).unwrap();
     assert_eq!(cfg.store.keep_records(), None);
-    let cfg =
-        Config::load_with_env(None, env(&[("SMSGATE_STORE__KEEP_RECORDS", "30d")])).unwrap();
+    let cfg = Config::load_with_env(None, env(&[("SMSGATE_STORE__KEEP_RECORDS", "30d")])).unwrap();
     assert_eq!(cfg.store.keep_records(), Some(chrono::Duration::days(30)));
     let f = file("[store]\nkeep_records = \"soon\"\n");
     let err = Config::load_with_env(Some(f.path()), env(&[])).unwrap_err();
     assert!(
-        problems(err).iter().any(|(k, _)| k.contains("keep_records")),
+        problems(err)
+            .iter()
+            .any(|(k, _)| k.contains("keep_records")),
         "a bad duration names its key"
     );
 }
