@@ -53,7 +53,7 @@ impl Dce {
             name,
             "+CMGF" | "+CPMS" | "+CNMI" | "+CSCA" | "+CSMP" | "+CSMS"
         ) || name.starts_with("+CMG");
-        (sms && !self.sms_up).then(|| match self.model.boot.not_ready_cms {
+        (sms && !self.sms_up).then_some(match self.model.boot.not_ready_cms {
             Some(code) => Outcome::Cms(code),
             None => Outcome::Error,
         })
