@@ -118,6 +118,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         Arc::new(SystemClock),
         crate::gateway::supervisor::Settings {
             keep_records: cfg.store.keep_records(),
+            validity_minutes: cfg.validity_minutes(),
         },
     ) {
         Ok(g) => g,

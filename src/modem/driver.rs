@@ -810,8 +810,15 @@ impl Driver<'_> {
     }
 
     fn prepare(&mut self, request: SendRequest) -> Option<InProgress> {
+        if request.reply.is_closed() {
+            // Nobody waits for it any more (its conversation ended while
+            // it queued): sending it now would only reach the phone late.
+            tracing::info!(modem = %self.cfg.short_code, to = %request.sms.recipient, "queued send withdrawn; not sent");
+            return None;
+        }
         let opts = SubmitOptions {
             status_report: true,
+            validity: request.sms.validity_minutes,
             ..SubmitOptions::default()
         };
         match sms::encode_submit(
