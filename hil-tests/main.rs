@@ -172,6 +172,7 @@ impl Bench {
             recipient: to.to_string(),
             text: text.to_string(),
             concat_ref: (id % 250) as u8 + 1,
+            validity_minutes: None,
         };
         match tokio::time::timeout(self.wait, self.pool.send(&self.codes[from], sms)).await {
             Err(_) => Err(format!("no outcome within {:?}", self.wait)),

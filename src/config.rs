@@ -41,6 +41,67 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub tariff: TariffConfig,
     pub numbers: NumbersConfig,
+    /// The embedded emulated network (used when no modem is configured).
+    pub emulator: EmulatorSection,
+    pub sms: SmsConfig,
+}
+
+/// `[sms]`: what every SMS carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// TP-VP of every SMS: `"session"` (the session's idle timeout: a
+    /// message that can no longer be answered inside its session is
+    /// dropped by the network instead of delivered late) or a duration.
+    pub validity: String,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            validity: "session".into(),
+        }
+    }
+}
+
+impl Config {
+    /// TP-VP in minutes (rounded up) for `[sms] validity`; `None` when it
+    /// is not a duration (reported by [`Config::validate`]).
+    pub fn validity_minutes(&self) -> Option<u32> {
+        let d = if self.sms.validity.trim().eq_ignore_ascii_case("session") {
+            self.session.idle_timeout
+        } else {
+            humantime::parse_duration(self.sms.validity.trim()).ok()?
+        };
+        Some(u32::try_from(d.as_secs().div_ceil(60).max(1)).unwrap_or(u32::MAX))
+    }
+}
+
+/// `[emulator]`: the embedded network `serve` runs with no modem
+/// configured. Its delays are a real network's, so that a person trying
+/// the page sees what a deployment shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmulatorSection {
+    /// The modem model of every emulated modem (`firmware-config/models/`).
+    pub model: String,
+    /// Delivery reports arrive this long after the phone got the message.
+    pub report_delay_ms: u64,
+    /// Each part a phone sends arrives after a random delay up to this.
+    pub mo_jitter_ms: u64,
+    /// Delay of the network's answer to `AT+CMGS`.
+    pub cmgs_latency_ms: u64,
+}
+
+impl Default for EmulatorSection {
+    fn default() -> Self {
+        EmulatorSection {
+            model: "generic".into(),
+            report_delay_ms: 2_000,
+            mo_jitter_ms: 500,
+            cmgs_latency_ms: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -498,6 +559,18 @@ impl Config {
         }
         if self.store.cache_mib == 0 {
             out.push(("store.cache_mib".into(), "must be at least 1".into()));
+        }
+        if self.validity_minutes().is_none() {
+            out.push((
+                "sms.validity".into(),
+                format!(
+                    "`{}` is neither \"session\" nor a duration",
+                    self.sms.validity
+                ),
+            ));
+        }
+        if let Err(e) = crate::emulator::model::Model::builtin(&self.emulator.model) {
+            out.push(("emulator.model".into(), e.to_string()));
         }
         if self.session.idle_timeout.is_zero() {
             out.push(("session.idle_timeout".into(), "must be more than 0".into()));

@@ -59,6 +59,22 @@ enum Command {
         /// (repeatable).
         #[arg(long = "fleet-prefix")]
         fleet_prefixes: Vec<String>,
+        /// The documented behaviour of a real modem family, for every
+        /// modem: generic, huawei-e173, quectel-ec25, simcom-sim800,
+        /// zte-mf, wavecom (firmware-config/models/).
+        #[arg(long, default_value = "generic")]
+        model: String,
+        /// The model's heartbeat period in milliseconds (0: the model's).
+        #[arg(long, default_value_t = 0)]
+        heartbeat_ms: u64,
+        /// Delivery reports reach the modem this long after the phone got
+        /// the message.
+        #[arg(long, default_value_t = 0)]
+        report_delay_ms: u64,
+        /// Each SMS part a phone sends reaches the modem after a random
+        /// delay of up to this long.
+        #[arg(long, default_value_t = 0)]
+        mo_jitter_ms: u64,
     },
     /// Identify a modem on a serial port (maker, model, IMEI, SIM, signal...).
     Probe {
@@ -177,6 +193,10 @@ fn main() -> ExitCode {
             sim_capacity,
             pin,
             fleet_prefixes,
+            model,
+            heartbeat_ms,
+            report_delay_ms,
+            mo_jitter_ms,
         } => {
             smsgate::logging::init();
             let rt = match tokio::runtime::Runtime::new() {
@@ -198,6 +218,10 @@ fn main() -> ExitCode {
                         baud,
                         sm_capacity: sim_capacity,
                         pin,
+                        model,
+                        heartbeat_ms,
+                        report_delay_ms,
+                        mo_jitter_ms,
                         ..Default::default()
                     },
                     fleet_prefixes,

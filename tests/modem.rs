@@ -120,6 +120,7 @@ fn sms(id: u64, to: &str, text: &str) -> OutgoingSms {
         recipient: to.to_string(),
         text: text.to_string(),
         concat_ref: (id % 255) as u8 + 1,
+        validity_minutes: None,
     }
 }
 

@@ -75,6 +75,37 @@ pub enum Urc {
     Other(String),
 }
 
+impl Urc {
+    /// Whether this line says the modem (re)started, so that its settings
+    /// (PDU mode, storage, notices) are gone and it must be initialised
+    /// again. Only lines that mean a restart count; a heartbeat never does:
+    ///
+    /// - `RDY`: Quectel, SIMCom (ModemManager reprobes on it,
+    ///   `src/plugins/quectel/mm-shared-quectel.c`, commit fcd393a6);
+    /// - an unsolicited `+CPIN: READY`: the SIM was initialised again;
+    /// - `SMS Ready` (SIMCom; TinyGSM re-runs init on it,
+    ///   `TinyGsmClientSIM7000.h`, `handleURCs`), `+QIND: SMS DONE`
+    ///   (Quectel), `+WIND: 3` (Wavecom: "ready after a reset"), a
+    ///   `^SYSSTART` (Huawei modules: sent once at start-up).
+    ///
+    /// Not `^BOOT`: Huawei sticks repeat it mid-session (gammu issues #138,
+    /// #393); ModemManager (`mm-broadband-modem-huawei.c`), gammu
+    /// (`libgammu/protocol/at/at.c`) and chan_dongle all ignore it.
+    pub fn is_restart(&self) -> bool {
+        match self {
+            Urc::Ready | Urc::Pin(PinStatus::Ready) => true,
+            Urc::Other(line) => {
+                let l = line.trim();
+                l.eq_ignore_ascii_case("SMS Ready")
+                    || l.eq_ignore_ascii_case("^SYSSTART")
+                    || l.eq_ignore_ascii_case("+QIND: SMS DONE")
+                    || l.replace(' ', "").eq_ignore_ascii_case("+WIND:3")
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The header of a two-line URC, waiting for its PDU line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PduUrcHeader {
@@ -130,6 +161,13 @@ const KNOWN_OTHER: &[&str] = &[
     "^CONN:",
     "^STIN:",
     "^SMMEMFULL:",
+    // Wavecom boot indications (+WIND: <event>), ZTE status lines.
+    "+WIND:",
+    "+ZPASR:",
+    "+ZDONR:",
+    "+ZUSIMR:",
+    "+ZEND",
+    "+ZPSTM",
 ];
 
 /// Recognises an unsolicited line. With `unknown_prefixed`, any other
@@ -242,6 +280,39 @@ fn stored(rest: &str, line: &str, report: bool) -> Urc {
 mod tests {
     use super::*;
     use crate::at::registration::RegStatus;
+
+    /// Restart signals of each family count; heartbeats and status lines
+    /// never do (`huawei_boot_is_a_heartbeat_not_a_restart`).
+    #[test]
+    fn restart_signals_versus_heartbeats() {
+        for line in [
+            "RDY",
+            "+CPIN: READY",
+            "SMS Ready",
+            "^SYSSTART",
+            "+QIND: SMS DONE",
+            "+WIND: 3",
+        ] {
+            assert!(urc(line).is_restart(), "{line}");
+        }
+        for line in [
+            "^BOOT:35323129,0,0,0,75",
+            "^RSSI:17",
+            "^MODE:5,4",
+            "^DSFLOWRPT:00000124,00000082,00000EA6,0000000000012325,000000000022771D,0000BB80,0001F400",
+            "^SRVST:2",
+            "+QIND: PB DONE",
+            "+QUSIM: 1",
+            "Call Ready",
+            "+ZUSIMR:2",
+            "+ZPASR: \"UMTS\"",
+            "+ZEND",
+            "+WIND: 4",
+            "+CPIN: SIM PIN",
+        ] {
+            assert!(!urc(line).is_restart(), "{line}");
+        }
+    }
 
     fn urc(line: &str) -> Urc {
         match recognise(line, false) {

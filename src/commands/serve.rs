@@ -60,6 +60,13 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         let emu = match Emulator::start(EmulatorConfig {
             modems: 3,
             fleet_prefixes: cfg.numbers.fleet_prefixes.clone(),
+            settings: crate::emulator::dce::Settings {
+                model: cfg.emulator.model.clone(),
+                report_delay_ms: cfg.emulator.report_delay_ms,
+                mo_jitter_ms: cfg.emulator.mo_jitter_ms,
+                cmgs_latency_ms: cfg.emulator.cmgs_latency_ms,
+                ..Default::default()
+            },
             ..EmulatorConfig::default()
         })
         .await
@@ -111,6 +118,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         Arc::new(SystemClock),
         crate::gateway::supervisor::Settings {
             keep_records: cfg.store.keep_records(),
+            validity_minutes: cfg.validity_minutes(),
         },
     ) {
         Ok(g) => g,

@@ -51,7 +51,7 @@ impl From<EmulatorError> for ApiError {
     fn from(e: EmulatorError) -> Self {
         let status = match e {
             EmulatorError::NoSuchModem(_) => StatusCode::NOT_FOUND,
-            EmulatorError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            EmulatorError::Refused(_) | EmulatorError::Model(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EmulatorError::Pty(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())

@@ -17,6 +17,7 @@ pub mod codec;
 pub mod control;
 pub mod dce;
 pub mod faults;
+pub mod model;
 pub mod network;
 pub mod phones;
 pub mod pty;
@@ -79,6 +80,8 @@ pub enum EmulatorError {
     Refused(#[from] SendRefused),
     #[error("cannot open a pseudo-terminal: {0}")]
     Pty(#[from] std::io::Error),
+    #[error(transparent)]
+    Model(#[from] model::ModelError),
 }
 
 /// What the outside world sees of one modem.
@@ -112,6 +115,9 @@ pub struct TranscriptEntry {
 struct ModemState {
     dce: Dce,
     held: VecDeque<(Kind, Vec<u8>)>,
+    /// Messages on their way through the network (report delay, MO
+    /// jitter), due at the instant given.
+    in_transit: Vec<(Instant, Kind, Vec<u8>)>,
     transcript: VecDeque<TranscriptEntry>,
     noise_seq: u32,
     last_noise: Option<Instant>,
@@ -160,6 +166,7 @@ impl Emulator {
         let numbers: Vec<String> = (0..config.modems)
             .map(|i| format!("+{}", config.first_number + i as u64))
             .collect();
+        let model = model::Model::builtin(&config.settings.model)?;
         let mut network = Network::new(numbers.clone(), config.smsc.clone());
         network.set_fleet_prefixes(config.fleet_prefixes.clone());
         let mut modems = Vec::new();
@@ -169,7 +176,16 @@ impl Emulator {
             std::fs::create_dir_all(dir)?;
         }
         for (i, number) in numbers.iter().enumerate() {
-            let identity = identity(i, number, &config.smsc);
+            let mut identity = identity(i, number, &config.smsc);
+            if let Some(m) = &model.manufacturer {
+                identity.manufacturer = m.clone();
+            }
+            if let Some(m) = &model.model {
+                identity.model = m.clone();
+            }
+            if let Some(r) = &model.revision {
+                identity.revision = r.clone();
+            }
             let pty = pty::Pty::open()?;
             let link = config
                 .link_dir
@@ -199,6 +215,7 @@ impl Emulator {
             modems.push(ModemState {
                 dce: Dce::new(identity, config.settings.clone()),
                 held: VecDeque::new(),
+                in_transit: Vec::new(),
                 transcript: VecDeque::new(),
                 noise_seq: 0,
                 last_noise: None,
@@ -322,6 +339,7 @@ impl Emulator {
     }
 
     pub fn set_settings(&self, id: usize, settings: Settings) -> Result<(), EmulatorError> {
+        model::Model::builtin(&settings.model)?;
         let mut st = lock(&self.inner.state);
         let m = st
             .modems
@@ -396,12 +414,48 @@ impl Emulator {
     }
 
     fn deliver(&self, st: &mut State, events: Vec<NetEvent>) {
+        use rand::Rng;
+        let now = Instant::now();
         for NetEvent::ToModem { modem, kind, pdu } in events {
             if modem >= st.modems.len() {
                 continue;
             }
+            let s = &st.modems[modem].dce.settings;
+            let delay_ms = match kind {
+                Kind::StatusReport => s.report_delay_ms,
+                Kind::Deliver if s.mo_jitter_ms > 0 => {
+                    rand::thread_rng().gen_range(0..=s.mo_jitter_ms)
+                }
+                Kind::Deliver => 0,
+            };
+            if delay_ms > 0 {
+                let due = now + Duration::from_millis(delay_ms);
+                st.modems[modem].in_transit.push((due, kind, pdu));
+                continue;
+            }
             st.modems[modem].held.push_back((kind, pdu));
             self.retry_held(st, modem);
+        }
+    }
+
+    /// Messages whose time in the network is over reach their modem.
+    fn arrive_due(&self, st: &mut State, id: usize) {
+        let now = Instant::now();
+        let m = &mut st.modems[id];
+        if m.in_transit.is_empty() {
+            return;
+        }
+        m.in_transit.sort_by_key(|(due, _, _)| *due);
+        let n = m
+            .in_transit
+            .iter()
+            .take_while(|(due, _, _)| *due <= now)
+            .count();
+        for (_, kind, pdu) in m.in_transit.drain(..n) {
+            m.held.push_back((kind, pdu));
+        }
+        if n > 0 {
+            self.retry_held(st, id);
         }
     }
 
@@ -533,8 +587,14 @@ impl Emulator {
         loop {
             tick.tick().await;
             let mut st = lock(&self.inner.state);
+            let now = self.inner.started.elapsed();
             for id in 0..st.modems.len() {
+                self.arrive_due(&mut st, id);
                 self.retry_held(&mut st, id);
+                if lock(&self.inner.ports[id].info).plugged {
+                    let step = st.modems[id].dce.tick(now);
+                    self.process(&mut st, id, step);
+                }
                 let m = &mut st.modems[id];
                 if let Some(ms) = m.dce.faults.noise_interval_ms() {
                     let due = m

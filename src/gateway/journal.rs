@@ -195,6 +195,7 @@ mod tests {
             new_id: SessionId(id.into()),
             to: to.iter().map(|s| s.to_string()).collect(),
             text: "hola".into(),
+            down: vec![],
             at: t(at),
         }
     }
@@ -234,6 +235,7 @@ mod tests {
             new_id: SessionId("b".into()),
             to: vec!["8095551234".into()],
             text: "otra vez".into(),
+            down: vec![],
             at: t(1001),
         })
         .unwrap();
@@ -301,6 +303,7 @@ mod tests {
         Send {
             slot: usize,
             to: Vec<usize>,
+            down: Vec<usize>,
         },
         Finish {
             slot: usize,
@@ -329,8 +332,8 @@ mod tests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            4 => (0..3usize, prop::collection::vec(0..4usize, 1..4))
-                .prop_map(|(slot, to)| Op::Send { slot, to }),
+            4 => (0..3usize, prop::collection::vec(0..4usize, 1..4), prop::collection::vec(0..3usize, 0..3))
+                .prop_map(|(slot, to, down)| Op::Send { slot, to, down }),
             3 => (0..3usize).prop_map(|slot| Op::Finish { slot }),
             4 => (0..4usize, 0..3usize, prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)], 1..4u32)
                 .prop_map(|(number, code, kind, parts)| Op::Reply { number, code, kind, parts }),
@@ -362,13 +365,17 @@ mod tests {
             let mut fresh = 0;
             for op in ops {
                 let change = match op {
-                    Op::Send { slot, to } => {
+                    Op::Send { slot, to, down } => {
                         fresh += 1;
                         Change::Send {
                             existing: slots[slot].clone(),
                             new_id: SessionId(format!("s{fresh}")),
                             to: to.into_iter().map(number).collect(),
                             text: "hola".into(),
+                            down: down
+                                .into_iter()
+                                .map(|c| ShortCode(format!("+180955501{c:02}")))
+                                .collect(),
                             at: t(now),
                         }
                     }

@@ -29,6 +29,9 @@ pub trait SmsSender: Send + Sync + 'static {
     fn send(&self, short_code: &str, sms: OutgoingSms) -> BoxFuture<'static, SendOutcome>;
     /// Messages waiting at the modems.
     fn queued(&self) -> u64;
+    /// Short codes whose modem is not up, registered with its SIM: no new
+    /// conversation goes there.
+    fn down(&self) -> Vec<String>;
 }
 
 impl SmsSender for ModemPool {
@@ -49,6 +52,14 @@ impl SmsSender for ModemPool {
     fn queued(&self) -> u64 {
         self.statuses().iter().map(|s| s.queued as u64).sum()
     }
+
+    fn down(&self) -> Vec<String> {
+        self.statuses()
+            .into_iter()
+            .filter(|s| s.state != crate::modem::types::ModemState::Up)
+            .map(|s| s.short_code)
+            .collect()
+    }
 }
 
 /// First pause before a send that failed for a passing reason is tried
@@ -58,6 +69,8 @@ pub const RETRY_AT_MOST: Duration = Duration::from_secs(60);
 
 /// What the web user sees when the network reports a part undelivered.
 pub const UNDELIVERED: &str = "the network could not deliver it";
+/// Why a message of an ended conversation was never sent.
+pub const ENDED_UNSENT: &str = "the conversation ended before a modem could send it";
 
 /// The pause before try number `attempts + 1`.
 pub fn retry_after(attempts: u32) -> Duration {
@@ -209,6 +222,16 @@ impl Outbound {
             }
         }
         Ok(out)
+    }
+
+    /// Whether `r` is still queued (not sent, failed or withdrawn). A store
+    /// error counts as queued: sending twice beats not sending.
+    pub fn is_pending(&self, r: &OutboxRecord) -> bool {
+        match self.outbox.get(&r.key()) {
+            Ok(Some(rec)) => rec.failed.is_none(),
+            Ok(None) => false,
+            Err(_) => true,
+        }
     }
 
     /// The admin's view of the outbox.
@@ -400,6 +423,7 @@ mod tests {
             new_id: SessionId(format!("s{at}")),
             to: to.iter().map(|s| s.to_string()).collect(),
             text: "hola".into(),
+            down: vec![],
             at: t(at),
         }) else {
             panic!("a plan")

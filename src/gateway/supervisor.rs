@@ -62,6 +62,8 @@ const CHANNEL_CAPACITY: usize = 64;
 pub struct Settings {
     /// How long ledger records are kept (`None`: for ever).
     pub keep_records: Option<chrono::Duration>,
+    /// TP-VP of every SMS, in minutes (`[sms] validity`).
+    pub validity_minutes: Option<u32>,
 }
 
 /// The supervisor.
@@ -76,6 +78,9 @@ pub struct Gateway {
     settings: Settings,
     channels: HashMap<String, broadcast::Sender<SessionEvent>>,
     events: Option<tokio::sync::mpsc::UnboundedReceiver<PoolEvent>>,
+    /// Sends handed to a modem and not answered yet, by outbox key: a
+    /// session that ends withdraws its own (the modem then skips them).
+    in_flight: HashMap<String, tokio::task::JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -119,6 +124,7 @@ impl Gateway {
             settings,
             channels: HashMap::new(),
             events: Some(events),
+            in_flight: HashMap::new(),
         })
     }
 
@@ -175,19 +181,48 @@ impl Gateway {
         });
     }
 
-    fn dispatch(&self, record: OutboxRecord, ctx: &mut Context<Self>) {
+    fn dispatch(&mut self, record: OutboxRecord, ctx: &mut Context<Self>) {
         let sender = self.sender.clone();
         let addr = ctx.address();
-        actix::spawn(async move {
+        // Auto-replies (no session) are not tracked: nothing withdraws them.
+        let key = (!record.session_id.is_empty()).then(|| record.key());
+        let validity_minutes = self.settings.validity_minutes;
+        let task = actix::spawn(async move {
             let sms = OutgoingSms {
                 message_id: record.message_id,
                 recipient: record.to.clone(),
                 text: record.text.clone(),
                 concat_ref: record.concat_ref,
+                validity_minutes,
             };
             let outcome = sender.send(&record.short_code, sms).await;
             addr.do_send(Dispatched { record, outcome });
         });
+        if let Some(key) = key {
+            self.in_flight.insert(key, task);
+        }
+    }
+
+    /// R4/R7: a session ended; whatever of it a modem has not sent yet (its
+    /// modem down all along) is withdrawn and failed, so that the phone
+    /// never gets a message it can no longer answer inside a session.
+    fn withdraw(&mut self, session: &str) {
+        let records = match self.outbound.pending() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return;
+            }
+        };
+        for r in records.into_iter().filter(|r| r.session_id == session) {
+            if let Some(task) = self.in_flight.remove(&r.key()) {
+                task.abort();
+            }
+            tracing::info!(to = %r.to, short_code = %r.short_code, "the conversation ended before its modem could send; withdrawn");
+            if let Err(e) = self.outbound.failed(&r, outbound::ENDED_UNSENT) {
+                tracing::error!(to = %r.to, error = %e, "cannot record a withdrawn message");
+            }
+        }
     }
 
     /// Journals a status and publishes it when it changed something.
@@ -229,6 +264,7 @@ impl Gateway {
                 },
             );
             self.channels.remove(&e.session.0);
+            self.withdraw(&e.session.0);
         }
         self.flush_later();
         crate::memory::give_back_free_memory();
@@ -456,6 +492,7 @@ impl Handler<WebSend> for Gateway {
             new_id: SessionId(fresh_session_id()),
             to: msg.request.to.clone(),
             text: msg.request.text.clone(),
+            down: self.sender.down().into_iter().map(ShortCode).collect(),
             at: now,
         }) {
             Ok(Applied::Send(result)) => result,
@@ -569,6 +606,7 @@ impl Handler<Dispatched> for Gateway {
         if r.session_id.is_empty() {
             return; // an auto-reply: nothing to record
         }
+        self.in_flight.remove(&r.key());
         match outbound::decide(&r, msg.outcome) {
             Next::Sent(update, refs) => {
                 // The status first: a restart then knows it was sent even
@@ -581,7 +619,12 @@ impl Handler<Dispatched> for Gateway {
             }
             Next::Retry(after, record) => {
                 tracing::info!(to = %record.to, attempts = record.attempts, "send will be tried again in {after:?}");
-                ctx.run_later(after, move |act, ctx| act.dispatch(record, ctx));
+                ctx.run_later(after, move |act, ctx| {
+                    // Withdrawn meanwhile (its conversation ended): not again.
+                    if act.outbound.is_pending(&record) {
+                        act.dispatch(record, ctx);
+                    }
+                });
             }
             Next::Failed(update) => {
                 let _ = self.set_status(&update);
@@ -708,6 +751,7 @@ impl Handler<EndSession> for Gateway {
             },
         );
         self.channels.remove(&msg.0);
+        self.withdraw(&msg.0);
         let store = self.store.clone();
         Box::pin(async move { store.flush().await.is_ok() }.into_actor(self))
     }

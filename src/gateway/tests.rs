@@ -28,10 +28,16 @@ const WITHIN: Duration = Duration::from_secs(10);
 #[derive(Default)]
 struct FakeSender {
     sent: Mutex<Vec<(String, OutgoingSms)>>,
+    down: Mutex<Vec<String>>,
+    /// Codes whose modem never answers (a send waits for ever).
+    stuck: Mutex<Vec<String>>,
 }
 
 impl SmsSender for FakeSender {
     fn send(&self, short_code: &str, sms: OutgoingSms) -> BoxFuture<'static, SendOutcome> {
+        if self.stuck.lock().unwrap().iter().any(|c| c == short_code) {
+            return Box::pin(std::future::pending());
+        }
         let mut sent = self.sent.lock().unwrap();
         let mr = sent.len() as u8;
         sent.push((short_code.to_string(), sms));
@@ -44,6 +50,9 @@ impl SmsSender for FakeSender {
     fn queued(&self) -> u64 {
         0
     }
+    fn down(&self) -> Vec<String> {
+        self.down.lock().unwrap().clone()
+    }
 }
 
 struct Rig {
@@ -55,6 +64,10 @@ struct Rig {
 }
 
 fn start_at(t0: DateTime<Utc>) -> Rig {
+    start_with(t0, Settings::default())
+}
+
+fn start_with(t0: DateTime<Utc>, settings: Settings) -> Rig {
     let mut cfg = CoreConfig::from_config(&Config::default()).unwrap();
     cfg.pool = CODES.iter().map(|c| ShortCode(c.to_string())).collect();
     let clock = Arc::new(ManualClock::new(t0));
@@ -67,7 +80,7 @@ fn start_at(t0: DateTime<Utc>) -> Rig {
         sender.clone(),
         clock.clone(),
         rx,
-        Settings::default(),
+        settings,
     )
     .unwrap();
     Rig {
@@ -239,4 +252,63 @@ async fn a_failing_store_refuses_and_holds_never_fakes() {
     let c = rig.addr.send(Counters).await.unwrap();
     assert!(c.store_open);
     assert_eq!(c.mo_charges, 1);
+}
+
+/// R5 refined: a modem that is down gets no new conversation; with no
+/// live code free for a number, that recipient is refused
+/// `no_free_short_code`. A recipient already bound keeps its code.
+#[actix::test]
+async fn new_conversations_go_only_to_live_modems() {
+    let rig = start_at(t0());
+    *rig.sender.down.lock().unwrap() = vec![CODES[1].to_string()];
+    for i in 0..4 {
+        let a = rig.send(None, &format!("80955512{i:02}")).await.unwrap();
+        assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]), "{i}");
+    }
+    *rig.sender.down.lock().unwrap() = CODES.iter().map(|c| c.to_string()).collect();
+    let a = rig.send(None, "8095551299").await.unwrap();
+    assert_eq!(a.recipients[0].status, RecipientState::Refused);
+    assert_eq!(
+        a.recipients[0].reason,
+        Some(super::api::RefusalReason::NoFreeShortCode)
+    );
+}
+
+/// R7 with a dead modem: a message still queued when its conversation
+/// ends is withdrawn and failed, never sent late; every SMS carries the
+/// configured validity period.
+#[actix::test]
+async fn an_ended_conversation_withdraws_what_its_dead_modem_never_sent() {
+    let rig = start_with(
+        t0(),
+        Settings {
+            validity_minutes: Some(5),
+            ..Settings::default()
+        },
+    );
+    *rig.sender.stuck.lock().unwrap() = vec![CODES[0].to_string()];
+    let a = rig.send(None, "8095551234").await.unwrap();
+    assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
+    let b = rig.send(None, "8295550000").await.unwrap();
+    assert_eq!(b.recipients[0].short_code.as_deref(), Some(CODES[1]));
+    eventually("the live modem sent", async || {
+        let sent = rig.sender.sent.lock().unwrap();
+        sent.first().map(|(_, sms)| sms.validity_minutes)
+    })
+    .await
+    .map(|v| assert_eq!(v, 5))
+    .unwrap_or_else(|| panic!("no validity period"));
+    rig.clock.advance(chrono::Duration::seconds(301));
+    let outbox = eventually("withdrawn", async || {
+        let out = super::outbound::Outbound::open(&rig.store)
+            .unwrap()
+            .list()
+            .unwrap();
+        out.iter()
+            .any(|r| r.reason.as_deref() == Some(super::outbound::ENDED_UNSENT))
+            .then_some(out)
+    })
+    .await;
+    assert_eq!(outbox.len(), 1, "only the dead modem's message");
+    assert_eq!(outbox[0].to, "+18095551234");
 }

@@ -52,6 +52,13 @@ const PORT_POLL: Duration = Duration::from_millis(250);
 /// answer in time) is looked for again this soon, not at the next sweep:
 /// its `+CMTI` has been spent.
 const READ_RETRY: Duration = Duration::from_secs(1);
+/// How long after the wake-up the SMS commands may keep failing while the
+/// modem's SMS service starts (SIMCom's `SMS Ready`, Quectel's `+QIND: SMS
+/// DONE`, Wavecom's `+WIND: 4`): TinyGSM waits up to 30 s for `SMS Ready`
+/// (`TinyGsmClientSIM70xx.h`, `restartImpl`).
+const SMS_READY_WAIT: Duration = Duration::from_secs(30);
+/// Pause between tries while the SMS service starts.
+const SMS_READY_POLL: Duration = Duration::from_millis(500);
 
 /// Everything the driver needs to know about its modem.
 #[derive(Debug, Clone)]
@@ -185,6 +192,7 @@ pub async fn run(
                     timeouts: 0,
                     limiter: limiter(cfg.sends_per_minute),
                     sweep_soon: None,
+                    has_sr: false,
                 };
                 driver.session(&queue, &mut current).await
             }
@@ -208,6 +216,24 @@ pub async fn run(
         pause(&cfg.port, backoff).await;
         backoff = (backoff * 2).min(cfg.backoff_max);
     }
+}
+
+/// `+CNMI` settings to try, in order: the profile's, then the same with
+/// status reports routed as `+CDS` (`<ds>=1`), then without reports.
+fn cnmi_candidates(profile: &str) -> Vec<String> {
+    let mut out = vec![profile.to_string()];
+    let p: Vec<&str> = profile.split(',').map(str::trim).collect();
+    if p.len() >= 4 {
+        for ds in ["1", "0"] {
+            let mut q = p.clone();
+            q[3] = ds;
+            let c = q.join(",");
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 /// The pause before reconnecting: `backoff`, cut short when `port` was
@@ -266,6 +292,9 @@ struct Driver<'a> {
     limiter: Option<Limiter>,
     /// When to sweep early, after a stored SMS could not be read.
     sweep_soon: Option<Instant>,
+    /// The modem keeps status reports in an `SR` memory of their own
+    /// (`AT+CPMS=?` offers it): reports are read and swept there.
+    has_sr: bool,
 }
 
 impl Driver<'_> {
@@ -394,23 +423,78 @@ impl Driver<'_> {
             s.imei = imei;
         });
         self.unlock_sim().await?;
-        self.exec_or_end(&SetMessageFormat(0)).await?;
         self.exec_or_end(&SetRegistrationReporting(1)).await?;
+        self.sms_setup().await?;
+        self.wait_registration().await?;
+        // What the modem said while it was being set up belongs to the boot
+        // this set-up answers (SIMCom and Quectel print their boot lines
+        // for seconds): it is not a restart. Stored messages are swept now.
+        self.conv.take_urcs();
+        self.sweep().await?;
+        Ok(())
+    }
+
+    /// PDU mode, storage and new-message notices, tried again while the
+    /// modem's SMS service is still starting ([`SMS_READY_WAIT`]).
+    async fn sms_setup(&mut self) -> Result<(), SessionEnd> {
+        let deadline = Instant::now() + SMS_READY_WAIT;
+        loop {
+            match self.try_sms_setup().await? {
+                Ok(()) => return Ok(()),
+                Err(why) if Instant::now() < deadline => {
+                    tracing::debug!(modem = %self.cfg.short_code, %why, "SMS service not ready yet");
+                    tokio::time::sleep(SMS_READY_POLL).await;
+                }
+                Err(why) => return Err(SessionEnd::Sim(why)),
+            }
+        }
+    }
+
+    /// One try of the SMS set-up: `Ok(Err(why))` when the modem refused a
+    /// step (perhaps not ready yet).
+    async fn try_sms_setup(&mut self) -> Result<Result<(), String>, SessionEnd> {
+        if let Err(e) = self.conv.exec(&SetMessageFormat(0)).await {
+            return Ok(Err(format!("PDU mode refused: {}", self.check(e)?)));
+        }
         let mem = self.cfg.storage.as_str();
         let storage =
             SetStorage::new(&[mem, mem, mem]).map_err(|e| SessionEnd::Sim(e.to_string()))?;
-        self.exec_or_end(&storage).await?;
-        let cnmi = format!("AT+CNMI={}", self.cfg.cnmi);
-        self.conv
-            .raw(&cnmi, INIT_LINE_TIMEOUT)
-            .await
-            .map_err(|e| match self.check(e) {
-                Ok(e) => SessionEnd::Sim(format!("new message indications refused: {e}")),
-                Err(end) => end,
-            })?;
-        self.wait_registration().await?;
-        self.sweep().await?;
-        Ok(())
+        if let Err(e) = self.conv.exec(&storage).await {
+            return Ok(Err(format!("storage refused: {}", self.check(e)?)));
+        }
+        // Reports kept in "SR" (Quectel EC25, Wavecom, Telit) are read there.
+        self.has_sr = match self.conv.raw("AT+CPMS=?", INIT_LINE_TIMEOUT).await {
+            Ok(lines) => lines
+                .iter()
+                .find(|l| l.starts_with("+CPMS"))
+                .and_then(|l| l.split(')').next())
+                .is_some_and(|first| first.contains("\"SR\"")),
+            Err(e) => {
+                self.check(e)?;
+                false
+            }
+        };
+        // New-message notices: the profile's, else the same with status
+        // reports as +CDS (<ds>=1: SIM800 offers only 0 and 1, SIM800 AT
+        // manual section 4.2.8; python-gsmmodem falls back the same way,
+        // gsmmodem/modem.py), else without reports.
+        let mut last = String::new();
+        for cnmi in cnmi_candidates(&self.cfg.cnmi) {
+            match self
+                .conv
+                .raw(&format!("AT+CNMI={cnmi}"), INIT_LINE_TIMEOUT)
+                .await
+            {
+                Ok(_) => {
+                    if cnmi != self.cfg.cnmi {
+                        tracing::warn!(modem = %self.cfg.short_code, wanted = %self.cfg.cnmi, used = %cnmi, "new message indications: the profile's were refused");
+                    }
+                    return Ok(Ok(()));
+                }
+                Err(e) => last = self.check(e)?.to_string(),
+            }
+        }
+        Ok(Err(format!("new message indications refused: {last}")))
     }
 
     async fn exec_or_end<C: crate::at::AtCommand>(
@@ -511,15 +595,20 @@ impl Driver<'_> {
         while self.conv.has_urcs() {
             for urc in self.conv.take_urcs() {
                 match urc {
-                    Urc::MessageStored { index, .. } | Urc::ReportStored { index, .. } => {
+                    u if u.is_restart() => return Err(SessionEnd::Rebooted),
+                    Urc::MessageStored { index, .. } => {
                         self.read_and_delete(index).await?;
+                    }
+                    Urc::ReportStored { mem, index } => {
+                        self.read_report(&mem, index).await?;
                     }
                     Urc::MessageReceived { pdu, .. } | Urc::StatusReport { pdu, .. } => {
                         // Direct delivery (+CMT/+CDS): nothing to delete.
                         self.hand_over(&pdu).await;
                     }
                     Urc::Registration(r) => self.set_registration(r.stat),
-                    Urc::Ready | Urc::HuaweiBoot(_) => return Err(SessionEnd::Rebooted),
+                    // Heartbeats and status lines (^BOOT, ^RSSI, ^MODE,
+                    // +ZUSIMR, +QIND: PB DONE...): nothing to do.
                     _ => {}
                 }
             }
@@ -539,6 +628,31 @@ impl Driver<'_> {
                 return Ok(());
             }
         };
+        self.take_listed(stored).await?;
+        if self.has_sr {
+            // Reports whose notice was lost, or announced in the wrong
+            // memory, wait in "SR".
+            self.in_memory("SR", |d| Box::pin(d.sweep_current()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// `AT+CMGL=4` in the current read memory, everything handed over.
+    async fn sweep_current(&mut self) -> Result<(), SessionEnd> {
+        match self.conv.exec(&ListMessages(MessageStat::All)).await {
+            Ok(list) => self.take_listed(list).await,
+            Err(e) => {
+                self.check(e)?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn take_listed(
+        &mut self,
+        stored: Vec<crate::at::commands::StoredPdu>,
+    ) -> Result<(), SessionEnd> {
         for m in stored {
             if matches!(m.stat, MessageStat::StoredSent | MessageStat::StoredUnsent) {
                 continue;
@@ -550,21 +664,84 @@ impl Driver<'_> {
         Ok(())
     }
 
-    async fn read_and_delete(&mut self, index: u32) -> Result<(), SessionEnd> {
+    /// A status report announced at `index` of `mem`. A modem with an `SR`
+    /// memory is read there first: Quectel EC25/EG25 store reports in "SR"
+    /// but announce them as `+CDSI: "SM",n`, so reading "SM" gives an empty
+    /// `OK` or an unrelated SMS (asterisk-chan-quectel PR #75); then the
+    /// memory named. Kannel and python-gsmmodem also switch to the named
+    /// memory before reading (`smsc_at.c`, `readStoredSms(idx, mem)`).
+    async fn read_report(&mut self, mem: &str, index: u32) -> Result<(), SessionEnd> {
+        let mut places: Vec<String> = Vec::new();
+        if self.has_sr {
+            places.push("SR".into());
+        }
+        let named = mem.trim().to_ascii_uppercase();
+        if !named.is_empty() && !places.contains(&named) {
+            places.push(named);
+        }
+        if places.is_empty() {
+            places.push(self.cfg.storage.clone());
+        }
+        for place in places {
+            if place == self.cfg.storage {
+                if self.read_and_delete(index).await? {
+                    return Ok(());
+                }
+                continue;
+            }
+            let found = self
+                .in_memory(&place, |d| Box::pin(d.read_and_delete(index)))
+                .await?;
+            if found == Some(true) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with `mem` as the read memory (`AT+CPMS="<mem>"`), then
+    /// goes back to the configured one. `None` when the modem refused it.
+    async fn in_memory<T>(
+        &mut self,
+        mem: &str,
+        f: impl for<'d> FnOnce(
+            &'d mut Self,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, SessionEnd>> + Send + 'd>,
+        >,
+    ) -> Result<Option<T>, SessionEnd> {
+        let switch = SetStorage::new(&[mem]).map_err(|e| SessionEnd::Sim(e.to_string()))?;
+        if let Err(e) = self.conv.exec(&switch).await {
+            let e = self.check(e)?;
+            tracing::debug!(modem = %self.cfg.short_code, %mem, error = %e, "memory refused");
+            return Ok(None);
+        }
+        let result = f(self).await;
+        let back = SetStorage::new(&[self.cfg.storage.as_str()])
+            .map_err(|e| SessionEnd::Sim(e.to_string()))?;
+        if let Err(e) = self.conv.exec(&back).await {
+            self.check(e)?;
+        }
+        result.map(Some)
+    }
+
+    /// Reads the message at `index` of the read memory, hands it over and
+    /// deletes it once acknowledged. `false` when the slot was empty.
+    async fn read_and_delete(&mut self, index: u32) -> Result<bool, SessionEnd> {
         let stored = match self.conv.exec(&ReadMessage(index)).await {
             Ok(Some(m)) => m,
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(false),
             Err(e) => {
                 let e = self.check(e)?;
                 tracing::warn!(modem = %self.cfg.short_code, index, error = %e, "cannot read stored SMS");
                 self.retry_read_if_passing(&e);
-                return Ok(());
+                return Ok(true);
             }
         };
         if self.hand_over(&stored.pdu).await {
             self.delete(index).await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Schedules an early sweep when a read failed for a reason that passes.
@@ -633,8 +810,15 @@ impl Driver<'_> {
     }
 
     fn prepare(&mut self, request: SendRequest) -> Option<InProgress> {
+        if request.reply.is_closed() {
+            // Nobody waits for it any more (its conversation ended while
+            // it queued): sending it now would only reach the phone late.
+            tracing::info!(modem = %self.cfg.short_code, to = %request.sms.recipient, "queued send withdrawn; not sent");
+            return None;
+        }
         let opts = SubmitOptions {
             status_report: true,
+            validity: request.sms.validity_minutes,
             ..SubmitOptions::default()
         };
         match sms::encode_submit(
@@ -745,6 +929,16 @@ impl Driver<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cnmi_falls_back_to_cds_then_no_reports() {
+        assert_eq!(
+            cnmi_candidates("2,1,0,2,0"),
+            vec!["2,1,0,2,0", "2,1,0,1,0", "2,1,0,0,0"]
+        );
+        assert_eq!(cnmi_candidates("2,1,0,1,0"), vec!["2,1,0,1,0", "2,1,0,0,0"]);
+        assert_eq!(cnmi_candidates("2,1"), vec!["2,1"]);
+    }
 
     /// A replugged modem is used as soon as its port is back, not after
     /// the rest of a long backoff.

@@ -22,6 +22,9 @@ pub struct OutgoingSms {
     pub text: String,
     /// Concatenation reference shared by its parts.
     pub concat_ref: u8,
+    /// TP-VP, relative, in minutes: the network drops the message when it
+    /// cannot deliver it in time (`None`: the service centre's default).
+    pub validity_minutes: Option<u32>,
 }
 
 /// How a send ended.

@@ -26,6 +26,10 @@ pub enum Change {
         new_id: SessionId,
         to: Vec<String>,
         text: String,
+        /// Short codes whose modem was down at the time: no new
+        /// conversation is bound to them (R5, R6 choose among live codes).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        down: Vec<ShortCode>,
         at: DateTime<Utc>,
     },
     /// R11: the send of `session` was accepted (or refused): the next may
@@ -102,8 +106,16 @@ impl SessionCore {
                 new_id,
                 to,
                 text,
+                down,
                 at,
-            } => Applied::Send(self.begin_send(existing.as_ref(), new_id.clone(), to, text, *at)),
+            } => Applied::Send(self.begin_send_on(
+                existing.as_ref(),
+                new_id.clone(),
+                to,
+                text,
+                down,
+                *at,
+            )),
             Change::Finish { session, at } => {
                 self.finish_send(session, *at);
                 Applied::Finished(1)

@@ -165,12 +165,28 @@ impl SessionCore {
     /// Queued recipients are recorded as one [`SentMessage`] and restart the
     /// idle clock (R4); the send stays in flight until
     /// [`SessionCore::finish_send`].
+    #[cfg(test)]
     pub(super) fn begin_send(
         &mut self,
         existing: Option<&SessionId>,
         new_id: SessionId,
         recipients: &[String],
         text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SendPlan, SendError> {
+        self.begin_send_on(existing, new_id, recipients, text, &[], now)
+    }
+
+    /// [`SessionCore::begin_send`] while the modems of `down` are down:
+    /// new recipients are bound only to live short codes (a recipient
+    /// already bound in the session keeps its code, R5).
+    pub(super) fn begin_send_on(
+        &mut self,
+        existing: Option<&SessionId>,
+        new_id: SessionId,
+        recipients: &[String],
+        text: &str,
+        down: &[ShortCode],
         now: DateTime<Utc>,
     ) -> Result<SendPlan, SendError> {
         self.sweep(now);
@@ -197,11 +213,18 @@ impl SessionCore {
         };
         let opened = live.is_none();
 
+        let up: Vec<ShortCode> = self
+            .config
+            .pool
+            .iter()
+            .filter(|c| !down.contains(c))
+            .cloned()
+            .collect();
         let plans: Vec<RecipientPlan> = {
             let mut seen = Vec::new();
             recipients
                 .iter()
-                .map(|raw| self.decide(raw, &bindings, &mut seen, now))
+                .map(|raw| self.decide(raw, &bindings, &up, &mut seen, now))
                 .collect()
         };
         let queued: Vec<RecipientStatus> = plans
@@ -277,6 +300,7 @@ impl SessionCore {
         &self,
         raw: &str,
         bindings: &BTreeMap<Msisdn, ShortCode>,
+        live: &[ShortCode],
         seen: &mut Vec<Msisdn>,
         now: DateTime<Utc>,
     ) -> RecipientPlan {
@@ -300,7 +324,7 @@ impl SessionCore {
         let code = bindings.get(&to).cloned().or_else(|| {
             self.state
                 .allocator
-                .pick(&to, &self.config.pool, now, self.config.cooldown())
+                .pick(&to, live, now, self.config.cooldown())
         });
         match code {
             Some(short_code) => {

@@ -11,6 +11,22 @@ pub struct Cmd {
     pub form: Form,
 }
 
+impl Cmd {
+    /// The command as typed after `AT` (name upper-cased): `^CURC=0`,
+    /// `+CPMS?`, `+CNMI=?`, `+CGMR`.
+    pub fn typed(&self) -> String {
+        match &self.form {
+            Form::Action => self.name.clone(),
+            Form::Read => format!("{}?", self.name),
+            Form::Test => format!("{}=?", self.name),
+            Form::Set(v) if self.name.starts_with(['+', '^', '$', '%', '*', '#']) => {
+                format!("{}={v}", self.name)
+            }
+            Form::Set(v) => format!("{}{v}", self.name),
+        }
+    }
+}
+
 /// The syntactic form of a command (V.250 §5.3 and §5.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Form {

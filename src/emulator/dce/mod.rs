@@ -18,6 +18,7 @@ use serde::Serialize;
 use self::line::{Cmd, Form};
 use self::storage::Memory;
 use super::faults::{ActiveFaults, Fault};
+use super::model::Model;
 
 const CTRL_Z: u8 = 0x1a;
 const ESC: u8 = 0x1b;
@@ -61,6 +62,17 @@ pub struct Settings {
     pub rssi: u8,
     /// SIM PIN the modem asks for at start and after a reboot.
     pub pin: Option<String>,
+    /// The modem model (`firmware-config/models/`): whose documented
+    /// behaviour it has.
+    pub model: String,
+    /// The model's heartbeat period, compressed for tests (0: the model's).
+    pub heartbeat_ms: u64,
+    /// Delivery reports reach this modem this long after the phone got
+    /// the message (a real network takes seconds).
+    pub report_delay_ms: u64,
+    /// Each SMS part a phone sends reaches the modem after a random delay
+    /// of up to this long (parts may overtake each other).
+    pub mo_jitter_ms: u64,
 }
 
 impl Default for Settings {
@@ -73,6 +85,10 @@ impl Default for Settings {
             me_capacity: 100,
             rssi: 20,
             pin: None,
+            model: "generic".into(),
+            heartbeat_ms: 0,
+            report_delay_ms: 0,
+            mo_jitter_ms: 0,
         }
     }
 }
@@ -139,6 +155,8 @@ enum Outcome {
     Cms(u16),
     /// Plain `ERROR`: unknown command or bad syntax.
     Error,
+    /// A final result as the model words it (`COMMAND NOT SUPPORT`...).
+    Final(String),
     /// `> ` was written; the body follows.
     Prompt,
 }
@@ -156,6 +174,14 @@ enum PromptFor {
     Pdu(usize),
     /// Text mode, to this destination.
     Text(String),
+}
+
+/// A boot sequence being played: when it started (stamped at the first
+/// tick after the restart) and the next line to write.
+#[derive(Debug, Clone)]
+struct BootRun {
+    started: Option<Duration>,
+    next: usize,
 }
 
 /// One emulated modem's command interpreter and state.
@@ -181,6 +207,17 @@ pub struct Dce {
     mems: [&'static str; 3],
     pub sm: Memory,
     pub me: Memory,
+    /// Status-report memory, for models that keep reports apart.
+    pub sr: Memory,
+    model: Model,
+    /// The boot sequence in progress, if any.
+    boot: Option<BootRun>,
+    /// SMS commands work (the boot got far enough).
+    sms_up: bool,
+    /// The heartbeat runs (until the model's stopping command).
+    heartbeat_on: bool,
+    heartbeat_seq: usize,
+    heartbeat_last: Option<Duration>,
     next_mr: u8,
     line: Vec<u8>,
     last_line: Vec<u8>,
@@ -192,9 +229,15 @@ pub struct Dce {
 }
 
 impl Dce {
+    /// A modem of the model its settings name (the generic one when the
+    /// name is unknown: the emulator checks names before they get here).
     pub fn new(identity: Identity, settings: Settings) -> Self {
+        let model = Model::builtin(&settings.model).unwrap_or_else(|_| Model::generic());
         let sm = Memory::new("SM", settings.sm_capacity, 0);
         let me = Memory::new("ME", settings.me_capacity, 0);
+        let sr = Memory::new("SR", 20, 0);
+        let powering_on =
+            model.boot.at_power_on && !model.boot.lines.is_empty() || model.boot.sms_ready_ms > 0;
         let mut dce = Dce {
             identity,
             faults: ActiveFaults::default(),
@@ -220,6 +263,16 @@ impl Dce {
             mems: ["SM", "SM", "SM"],
             sm,
             me,
+            sr,
+            sms_up: !(powering_on && model.boot.sms_ready_ms > 0),
+            boot: powering_on.then_some(BootRun {
+                started: None,
+                next: 0,
+            }),
+            heartbeat_on: true,
+            heartbeat_seq: 0,
+            heartbeat_last: None,
+            model,
             next_mr: 0,
             line: Vec::new(),
             last_line: Vec::new(),
@@ -267,8 +320,18 @@ impl Dce {
         self.reg == RegStat::Home && self.cfun == 1
     }
 
-    /// Applies changed settings (capacities take effect at once).
+    /// The model this modem follows.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Applies changed settings (capacities and the model take effect at
+    /// once; a new model's boot sequence is not played).
     pub fn apply_settings(&mut self, settings: Settings) -> Step {
+        if settings.model != self.model.name {
+            self.model = Model::builtin(&settings.model).unwrap_or_else(|_| Model::generic());
+            self.heartbeat_on = true;
+        }
         self.sm.capacity = settings.sm_capacity;
         self.me.capacity = settings.me_capacity;
         let freed = !self.sm.is_full() || !self.me.is_full();
@@ -375,6 +438,20 @@ impl Dce {
         };
         let mut info: Vec<String> = Vec::new();
         for cmd in cmds {
+            let typed = cmd.typed();
+            if let Some(answer) = self.model.refusal(&typed) {
+                let answer = answer.to_string();
+                self.write_info(&info, step);
+                self.final_result(Outcome::Final(answer), self.latency(), step);
+                return;
+            }
+            if self.model.heartbeat.as_ref().is_some_and(|h| {
+                h.stopped_by
+                    .as_deref()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(&typed))
+            }) {
+                self.heartbeat_on = false;
+            }
             match self.execute(&cmd, step) {
                 Outcome::Ok(lines) => info.extend(lines),
                 Outcome::Prompt => {
@@ -417,6 +494,7 @@ impl Dce {
                 "OK".to_string()
             }
             Outcome::Error => "ERROR".to_string(),
+            Outcome::Final(text) => text,
             Outcome::Cme(n) => match self.cmee {
                 0 => "ERROR".into(),
                 1 => format!("+CME ERROR: {n}"),
@@ -470,18 +548,83 @@ impl Dce {
     }
 
     /// The modem restarts: settings reset, the PIN is asked again, storage
-    /// survives; it announces itself as Huawei and 3GPP modems do.
+    /// survives (the `SR` memory too: the emulator keeps it, as Wavecom's
+    /// SIM-backed one does); it announces itself as its model's boot
+    /// sequence says, the lines due at once now and the rest as
+    /// [`Dce::tick`] reaches them.
     pub fn reboot(&mut self) -> Step {
         self.reset_settings();
         self.held_urcs.clear();
         self.pin_ok = self.settings.pin.is_none();
         self.cfun = 1;
+        self.heartbeat_on = true;
+        self.sms_up = self.model.boot.sms_ready_ms == 0;
         let mut step = Step::default();
-        step.write(Duration::ZERO, b"\r\n^BOOT:12345678,0,0,0,6\r\n".to_vec());
-        step.write(Duration::ZERO, b"\r\nRDY\r\n".to_vec());
-        step.write(Duration::ZERO, b"\r\n+CFUN: 1\r\n".to_vec());
-        let pin = if self.pin_ok { "READY" } else { "SIM PIN" };
-        step.write(Duration::ZERO, format!("\r\n+CPIN: {pin}\r\n").into_bytes());
+        let mut next = 0;
+        while let Some(l) = self.model.boot.lines.get(next) {
+            if l.after_ms > 0 {
+                break;
+            }
+            let line = self.boot_line(&l.line.clone());
+            step.write(Duration::ZERO, format!("\r\n{line}\r\n").into_bytes());
+            next += 1;
+        }
+        self.boot = (next < self.model.boot.lines.len() || !self.sms_up).then_some(BootRun {
+            started: None,
+            next,
+        });
+        step
+    }
+
+    fn boot_line(&self, template: &str) -> String {
+        let cpin = if self.pin_ok { "READY" } else { "SIM PIN" };
+        template.replace("{cpin}", cpin)
+    }
+
+    /// Time passes: `now` is the emulator's time since it started. Plays
+    /// the boot sequence and the model's heartbeat.
+    pub fn tick(&mut self, now: Duration) -> Step {
+        let mut step = Step::default();
+        if let Some(run) = &mut self.boot {
+            let started = *run.started.get_or_insert(now);
+            let elapsed = now.saturating_sub(started).as_millis() as u64;
+            let mut lines = Vec::new();
+            while let Some(l) = self.model.boot.lines.get(run.next) {
+                if l.after_ms > elapsed {
+                    break;
+                }
+                lines.push(l.line.clone());
+                run.next += 1;
+            }
+            let done = run.next >= self.model.boot.lines.len();
+            if elapsed >= self.model.boot.sms_ready_ms {
+                self.sms_up = true;
+            }
+            if done && self.sms_up {
+                self.boot = None;
+            }
+            for l in lines {
+                let line = self.boot_line(&l);
+                self.urc(&line, &mut step);
+            }
+        }
+        if let Some(h) = self.model.heartbeat.clone() {
+            let every = match self.settings.heartbeat_ms {
+                0 => h.every_ms,
+                ms => ms,
+            };
+            let due = self
+                .heartbeat_last
+                .is_none_or(|t| now.saturating_sub(t) >= Duration::from_millis(every));
+            if self.heartbeat_on && due && !self.faults.no_answer() {
+                self.heartbeat_last = Some(now);
+                let line = h.line(self.heartbeat_seq, self.settings.rssi, &self.identity.imei);
+                self.heartbeat_seq += 1;
+                if let Some(line) = line {
+                    self.urc(&line, &mut step);
+                }
+            }
+        }
         step
     }
 

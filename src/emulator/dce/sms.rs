@@ -21,15 +21,42 @@ pub enum Held {
 
 impl Dce {
     fn memory(&mut self, name: &str) -> &mut Memory {
-        if name == "ME" {
-            &mut self.me
-        } else {
-            &mut self.sm
+        match name {
+            "ME" => &mut self.me,
+            "SR" => &mut self.sr,
+            _ => &mut self.sm,
         }
+    }
+
+    fn memory_ref(&self, name: &str) -> &Memory {
+        match name {
+            "ME" => &self.me,
+            "SR" => &self.sr,
+            _ => &self.sm,
+        }
+    }
+
+    /// Whether the model keeps status reports in an `SR` memory of their
+    /// own (then `+CPMS` offers it for reading).
+    fn has_sr(&self) -> bool {
+        self.model.sms.report_memory.as_deref() == Some("SR")
     }
 
     fn sms_ready(&self) -> Option<Outcome> {
         (!self.pin_ok).then_some(Outcome::Cms(311))
+    }
+
+    /// Before the model's SMS service is up (SIMCom's `SMS Ready`,
+    /// Quectel's `+QIND: SMS DONE`), SMS commands fail as it documents.
+    fn sms_not_up(&self, name: &str) -> Option<Outcome> {
+        let sms = matches!(
+            name,
+            "+CMGF" | "+CPMS" | "+CNMI" | "+CSCA" | "+CSMP" | "+CSMS"
+        ) || name.starts_with("+CMG");
+        (sms && !self.sms_up).then_some(match self.model.boot.not_ready_cms {
+            Some(code) => Outcome::Cms(code),
+            None => Outcome::Error,
+        })
     }
 
     pub(super) fn execute_sms(&mut self, cmd: &Cmd, step: &mut Step) -> Outcome {
@@ -39,6 +66,9 @@ impl Dce {
         };
         let p = set.as_deref().map(line::params).unwrap_or_default();
         let n = |i: usize| p.get(i).and_then(|s| s.parse::<u16>().ok());
+        if let Some(not_yet) = self.sms_not_up(&cmd.name) {
+            return not_yet;
+        }
         match (cmd.name.as_str(), &cmd.form) {
             ("+CMGF", Form::Read) => Outcome::Ok(vec![format!("+CMGF: {}", self.cmgf)]),
             ("+CMGF", Form::Test) => Outcome::Ok(vec!["+CMGF: (0,1)".into()]),
@@ -87,9 +117,11 @@ impl Dce {
                 Outcome::Ok(vec![])
             }
             ("+CSMP", Form::Test) => Outcome::Ok(vec![]),
-            ("+CPMS", Form::Test) => Outcome::Ok(vec![
-                "+CPMS: (\"SM\",\"ME\"),(\"SM\",\"ME\"),(\"SM\",\"ME\")".into(),
-            ]),
+            ("+CPMS", Form::Test) => Outcome::Ok(vec![if self.has_sr() {
+                "+CPMS: (\"SM\",\"ME\",\"SR\"),(\"SM\",\"ME\"),(\"SM\",\"ME\")".into()
+            } else {
+                "+CPMS: (\"SM\",\"ME\"),(\"SM\",\"ME\"),(\"SM\",\"ME\")".into()
+            }]),
             ("+CPMS", Form::Read) => {
                 if let Some(e) = self.sms_ready() {
                     return e;
@@ -98,7 +130,7 @@ impl Dce {
                     .mems
                     .iter()
                     .map(|m| {
-                        let mem = if *m == "ME" { &self.me } else { &self.sm };
+                        let mem = self.memory_ref(m);
                         format!("\"{}\",{},{}", m, mem.used(), mem.capacity)
                     })
                     .collect();
@@ -113,6 +145,9 @@ impl Dce {
                     match m.to_uppercase().as_str() {
                         "SM" => mems[i] = "SM",
                         "ME" | "MT" => mems[i] = "ME",
+                        // SR is for reading (mem1) only (Telit HE863 AT
+                        // manual: mem2/mem3 take SM or ME).
+                        "SR" if i == 0 && self.has_sr() => mems[i] = "SR",
                         "" => {}
                         _ => return Outcome::Cms(302),
                     }
@@ -122,7 +157,7 @@ impl Dce {
                     .mems
                     .iter()
                     .map(|m| {
-                        let mem = if *m == "ME" { &self.me } else { &self.sm };
+                        let mem = self.memory_ref(m);
                         format!("{},{}", mem.used(), mem.capacity)
                     })
                     .collect();
@@ -136,7 +171,11 @@ impl Dce {
                 )])
             }
             ("+CNMI", Form::Test) => {
-                Outcome::Ok(vec!["+CNMI: (0-3),(0-3),(0-3),(0-2),(0,1)".into()])
+                let ds: Vec<String> = self.model.sms.cnmi_ds.iter().map(u8::to_string).collect();
+                Outcome::Ok(vec![format!(
+                    "+CNMI: (0-3),(0-3),(0-3),({}),(0,1)",
+                    ds.join(",")
+                )])
             }
             ("+CNMI", Form::Set(_)) => {
                 let mut c = self.cnmi;
@@ -155,6 +194,9 @@ impl Dce {
                         },
                         _ => return Outcome::Cms(303),
                     }
+                }
+                if !self.model.sms.cnmi_ds.contains(&c.ds) {
+                    return Outcome::Cms(303);
                 }
                 self.cnmi = c;
                 Outcome::Ok(vec![])
@@ -175,6 +217,9 @@ impl Dce {
                     }
                 };
                 self.mode = super::Mode::Prompt(target);
+                for urc in &self.model.sms.prompt_urcs {
+                    step.write(Duration::ZERO, format!("\r\n{urc}\r\n").into_bytes());
+                }
                 step.write(Duration::ZERO, b"\r\n> ".to_vec());
                 if self.faults.urc_in_prompt() {
                     step.write(Duration::ZERO, b"\r\n+CREG: 1\r\n^RSSI:18\r\n".to_vec());
@@ -264,7 +309,7 @@ impl Dce {
                 step.effects.push(Effect::StorageFreed);
                 Outcome::Ok(vec![])
             }
-            _ => Outcome::Error,
+            _ => Outcome::Final(self.model.unknown_command.clone()),
         }
     }
 
@@ -366,7 +411,16 @@ impl Dce {
             // Not asked for: the modem discards it.
             return Ok(step);
         }
-        let mem_name = self.mems[2];
+        // Reports may go to a memory of their own, and be announced under
+        // another name (the model's documented quirk).
+        let (mem_name, announce) = match (kind, &self.model.sms.report_memory) {
+            (Kind::StatusReport, Some(m)) => {
+                let m = if m == "SR" { "SR" } else { self.mems[2] };
+                let a = self.model.sms.report_announce.clone();
+                (m, a.unwrap_or_else(|| m.to_string()))
+            }
+            _ => (self.mems[2], self.mems[2].to_string()),
+        };
         let memory = self.memory(mem_name);
         let index = memory
             .store(kind, Stat::RecUnread, pdu.to_vec())
@@ -382,7 +436,7 @@ impl Dce {
             } else {
                 "+CDSI"
             };
-            self.urc(&format!("{name}: \"{mem_name}\",{index}"), &mut step);
+            self.urc(&format!("{name}: \"{announce}\",{index}"), &mut step);
         }
         Ok(step)
     }

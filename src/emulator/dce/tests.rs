@@ -246,7 +246,7 @@ fn reboot_announces_itself_and_resets_settings() {
     quiet(&mut d);
     let out: Vec<u8> = d.reboot().out.into_iter().flat_map(|c| c.bytes).collect();
     let out = String::from_utf8(out).unwrap();
-    assert!(out.contains("^BOOT:") && out.contains("RDY") && out.contains("+CPIN: READY"));
+    assert!(out.contains("RDY") && out.contains("+CPIN: READY"), "{out}");
     // Echo is back on.
     assert_eq!(feed(&mut d, "AT\r").0, "AT\r\r\nOK\r\n");
 }
@@ -389,4 +389,166 @@ fn cms_error_fault_fails_the_next_send() {
     feed(&mut d, "AT+CMGS=17\r");
     let (out, _) = feed(&mut d, "0021000B918190551532F4000004C8373B0C\u{1a}");
     assert!(out.contains("+CMGS: 0"));
+}
+
+// ---- modem models (firmware-config/models/): each quirk as documented ----
+
+fn model_dce(model: &str) -> Dce {
+    Dce::new(
+        dce().identity,
+        Settings {
+            model: model.into(),
+            ..Settings::default()
+        },
+    )
+}
+
+fn text(step: Step) -> String {
+    String::from_utf8(step.out.into_iter().flat_map(|c| c.bytes).collect()).unwrap()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Huawei E173: ^CURC=0 refused, unknown commands end in COMMAND NOT
+/// SUPPORT, and ^RSSI/^BOOT/^MODE/^DSFLOWRPT keep coming whatever was
+/// asked.
+#[test]
+fn huawei_e173_refuses_curc_and_keeps_its_heartbeat() {
+    let mut d = model_dce("huawei-e173");
+    quiet(&mut d);
+    assert_eq!(feed(&mut d, "AT^CURC=0\r").0, "\r\nERROR\r\n");
+    assert_eq!(
+        feed(&mut d, "AT$TSSPCSW=?\r").0,
+        "\r\nCOMMAND NOT SUPPORT\r\n"
+    );
+    let mut beats = String::new();
+    for t in (0..=9_000).step_by(100) {
+        beats.push_str(&text(d.tick(ms(t))));
+    }
+    for l in [
+        "^RSSI:20",
+        "^BOOT:35643809,0,0,0,75",
+        "^MODE:5,4",
+        "^DSFLOWRPT:",
+    ] {
+        assert!(beats.contains(l), "{l} in {beats:?}");
+    }
+    assert_eq!(
+        beats.matches("\r\n^").count(),
+        4,
+        "one line every 3 s: {beats:?}"
+    );
+    assert_eq!(feed(&mut d, "AT\r").0, "\r\nOK\r\n", "still answering");
+}
+
+/// SIMCom SIM800: the boot lines come over seconds, SMS commands fail
+/// until SMS Ready, and +CNMI takes <ds> 0 or 1 only.
+#[test]
+fn simcom_sim800_boots_slowly_and_has_no_cdsi() {
+    let mut d = model_dce("simcom-sim800");
+    let mut boot = text(d.tick(ms(0)));
+    quiet(&mut d);
+    assert_eq!(feed(&mut d, "AT+CMGF=0\r").0, "\r\nERROR\r\n");
+    feed(&mut d, "AT+CMEE=1\r");
+    assert_eq!(
+        feed(&mut d, "AT+CPMS=\"SM\"\r").0,
+        "\r\n+CMS ERROR: 302\r\n"
+    );
+    for t in (100..=1_900).step_by(100) {
+        boot.push_str(&text(d.tick(ms(t))));
+    }
+    assert!(!boot.contains("SMS Ready"));
+    assert_eq!(feed(&mut d, "AT+CMGF=0\r").0, "\r\n+CMS ERROR: 302\r\n");
+    boot.push_str(&text(d.tick(ms(2_000))));
+    let order: Vec<usize> = ["RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready"]
+        .iter()
+        .map(|l| boot.find(l).unwrap_or_else(|| panic!("{l} in {boot:?}")))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{boot:?}");
+    assert_eq!(feed(&mut d, "AT+CMGF=0\r").0, "\r\nOK\r\n");
+    assert_eq!(
+        feed(&mut d, "AT+CNMI=2,1,0,2,0\r").0,
+        "\r\n+CMS ERROR: 303\r\n"
+    );
+    assert_eq!(feed(&mut d, "AT+CNMI=2,1,0,1,0\r").0, "\r\nOK\r\n");
+    assert!(feed(&mut d, "AT+CNMI=?\r").0.contains("(0,1),(0,1)"));
+}
+
+/// Quectel EC25: status reports go to "SR" but +CDSI names "SM"; reading
+/// "SM" finds nothing, reading "SR" finds the report.
+#[test]
+fn quectel_ec25_stores_reports_in_sr_and_announces_sm() {
+    let mut d = model_dce("quectel-ec25");
+    for t in (0..=2_500).step_by(100) {
+        d.tick(ms(t));
+    }
+    quiet(&mut d);
+    feed(&mut d, "AT+CMGF=0;+CNMI=2,1,0,2,0\r");
+    assert!(feed(&mut d, "AT+CPMS=?\r")
+        .0
+        .contains("(\"SM\",\"ME\",\"SR\")"));
+    let now = chrono::Utc::now().fixed_offset();
+    let report =
+        crate::emulator::codec::status_report(7, "+18095551234", now, now, 0, "+18095550000")
+            .unwrap();
+    let urc = text(d.arrive(Kind::StatusReport, &report).unwrap());
+    assert_eq!(urc, "\r\n+CDSI: \"SM\",0\r\n");
+    assert_eq!(feed(&mut d, "AT+CMGR=0\r").0, "\r\nOK\r\n", "nothing in SM");
+    assert!(feed(&mut d, "AT+CPMS=\"SR\"\r").0.contains("+CPMS: 1,20"));
+    assert!(feed(&mut d, "AT+CMGR=0\r").0.starts_with("\r\n+CMGR: 0,,"));
+}
+
+/// Quectel EC25 before +QIND: SMS DONE: +CMS ERROR: 500.
+#[test]
+fn quectel_ec25_refuses_sms_before_sms_done() {
+    let mut d = model_dce("quectel-ec25");
+    let boot = text(d.tick(ms(0)));
+    assert!(boot.contains("RDY"));
+    quiet(&mut d);
+    feed(&mut d, "AT+CMEE=1\r");
+    assert_eq!(feed(&mut d, "AT+CMGF=0\r").0, "\r\n+CMS ERROR: 500\r\n");
+    let later = text(d.tick(ms(1_500)));
+    assert!(later.contains("+QIND: SMS DONE"), "{later:?}");
+    assert_eq!(feed(&mut d, "AT+CMGF=0\r").0, "\r\nOK\r\n");
+}
+
+/// ZTE MF: +ZDONR/+ZPASR before the prompt; the +ZUSIMR flood stops at
+/// the first AT+CPMS?.
+#[test]
+fn zte_mf_talks_before_the_prompt_and_floods_until_cpms() {
+    let mut d = model_dce("zte-mf");
+    quiet(&mut d);
+    assert!(text(d.tick(ms(0))).contains("+ZUSIMR:2"));
+    feed(&mut d, "AT+CMGF=0\r");
+    let prompt = feed(&mut d, "AT+CMGS=20\r").0;
+    assert!(
+        prompt.starts_with("\r\n+ZDONR: ")
+            && prompt.contains("+ZPASR: \"UMTS\"")
+            && prompt.ends_with("> "),
+        "{prompt:?}"
+    );
+    feed(&mut d, "\u{1b}");
+    feed(&mut d, "AT+CPMS?\r");
+    let mut after = String::new();
+    for t in (1_000..=5_000).step_by(100) {
+        after.push_str(&text(d.tick(ms(t))));
+    }
+    assert_eq!(after, "", "no more floods");
+}
+
+/// Wavecom: +CGMR is refused; the boot sequence is +WIND lines.
+#[test]
+fn wavecom_winds_up_and_refuses_cgmr() {
+    let mut d = model_dce("wavecom");
+    let mut boot = String::new();
+    for t in (0..=1_500).step_by(100) {
+        boot.push_str(&text(d.tick(ms(t))));
+    }
+    for w in ["+WIND: 1", "+WIND: 3", "+WIND: 4", "+WIND: 16"] {
+        assert!(boot.contains(w), "{w}");
+    }
+    quiet(&mut d);
+    assert_eq!(feed(&mut d, "AT+CGMR\r").0, "\r\nERROR\r\n");
 }
