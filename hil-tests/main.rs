@@ -44,6 +44,8 @@ struct Bench {
     phone: String,
     wait: Duration,
     got: Arc<Mutex<Got>>,
+    /// The emulated modems' links live here (as long as the bench).
+    _links: Option<tempfile::TempDir>,
 }
 
 #[derive(Default)]
@@ -81,17 +83,26 @@ fn driver_config(code: &str, port: &str, baud: u32, pin: Option<String>) -> Driv
     }
 }
 
-async fn bench() -> Result<Bench, String> {
+async fn bench(model: Option<&str>) -> Result<Bench, String> {
     let (tx, rx) = mpsc::unbounded_channel();
     let ports = list("HIL_PORTS");
+    let mut links = None;
     let (emulator, configs, phone, wait) = if ports.is_empty() {
         let net = Network::start(Setup {
             drivers: Drivers::Custom(|m| {
-                driver_config(&m.number, &m.path.to_string_lossy(), 115_200, None)
+                // The stable link, as /dev/serial/by-id: an unplugged modem
+                // comes back on another pseudo-terminal.
+                let port = m.link.as_ref().unwrap_or(&m.path);
+                driver_config(&m.number, &port.to_string_lossy(), 115_200, None)
             }),
+            emulator: smsgate::emulator::dce::Settings {
+                model: model.unwrap_or("generic").to_string(),
+                ..Default::default()
+            },
             ..Setup::new(2)
         })
         .await?;
+        links = Some(net.dir);
         (
             Some(net.emu),
             net.drivers,
@@ -131,6 +142,7 @@ async fn bench() -> Result<Bench, String> {
         phone,
         wait,
         got,
+        _links: links,
     })
 }
 
@@ -341,21 +353,64 @@ fn tag(v: &Verdict) -> (&'static str, &str) {
     }
 }
 
+/// Runs the suite: on the modems of `HIL_PORTS`, or on the emulated
+/// network once per modem model (`HIL_MODEL`: one name, a comma-separated
+/// list, or `all`, the default).
 async fn run() -> i32 {
     let hardware = env("HIL_PORTS").is_some();
+    if hardware {
+        let (code, md) = run_one(None).await;
+        write_report(&md);
+        return code;
+    }
+    let wanted = env("HIL_MODEL").unwrap_or_else(|| "all".into());
+    let models: Vec<String> = if wanted.trim() == "all" {
+        smsgate::emulator::model::Model::names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    } else {
+        list("HIL_MODEL")
+    };
+    let mut code = 0;
+    let mut report = String::new();
+    for m in &models {
+        let (c, md) = run_one(Some(m)).await;
+        code = code.max(c);
+        report.push_str(&md);
+        report.push('\n');
+    }
+    write_report(&report);
+    code
+}
+
+fn write_report(md: &str) {
+    let path = report_path();
+    let written = path
+        .parent()
+        .map(std::fs::create_dir_all)
+        .unwrap_or(Ok(()))
+        .and_then(|()| std::fs::write(&path, md));
+    match written {
+        Ok(()) => println!("report: {}", path.display()),
+        Err(e) => println!("cannot write the report {}: {e}", path.display()),
+    }
+}
+
+async fn run_one(model: Option<&str>) -> (i32, String) {
+    let hardware = model.is_none();
     println!(
         "smsgate HIL suite: {}",
-        if hardware {
-            "real modems (HIL_PORTS)".to_string()
-        } else {
-            "emulated network (set HIL_PORTS to run on hardware)".to_string()
+        match model {
+            None => "real modems (HIL_PORTS)".to_string(),
+            Some(m) => format!("emulated network, model {m} (set HIL_PORTS to run on hardware)"),
         }
     );
-    let b = match bench().await {
+    let b = match bench(model).await {
         Ok(b) => b,
         Err(e) => {
             println!("cannot start: {e}");
-            return 2;
+            return (2, format!("cannot start: {e}\n"));
         }
     };
     let mut results: Vec<(&str, Verdict, Duration)> = Vec::new();
@@ -553,6 +608,9 @@ async fn run() -> i32 {
         .filter(|r| matches!(r.1, Verdict::Fail(_)))
         .count();
     let skipped = results.len() - passed - failed;
+    // The drivers go first: the next model's modems may get the same
+    // pseudo-terminal numbers, and nobody else may open them.
+    b.pool.shutdown().await;
     if let Some(emu) = &b.emulator {
         emu.shutdown();
     }
@@ -561,21 +619,12 @@ async fn run() -> i32 {
     let mode = if hardware {
         format!("real modems ({})", env("HIL_PORTS").unwrap_or_default())
     } else {
-        "emulated network".to_string()
+        format!("emulated network, model {}", model.unwrap_or("generic"))
     };
-    let path = report_path();
-    let written = path
-        .parent()
-        .map(std::fs::create_dir_all)
-        .unwrap_or(Ok(()))
-        .and_then(|()| {
-            std::fs::write(&path, markdown(&mode, &modems, &results, started.elapsed()))
-        });
-    match written {
-        Ok(()) => println!("report: {}", path.display()),
-        Err(e) => println!("cannot write the report {}: {e}", path.display()),
-    }
-    i32::from(failed > 0)
+    (
+        i32::from(failed > 0),
+        markdown(&mode, &modems, &results, started.elapsed()),
+    )
 }
 
 fn main() {

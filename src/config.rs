@@ -17,7 +17,7 @@ pub const ENV_PREFIX: &str = "SMSGATE";
 
 /// Top-level sections a config file may contain.
 const SECTIONS: &[&str] = &[
-    "http", "store", "session", "modem", "limits", "tariff", "numbers",
+    "http", "store", "session", "modem", "limits", "tariff", "numbers", "sms", "emulator",
 ];
 
 /// Keys whose environment value is a comma-separated list.
@@ -501,6 +501,8 @@ impl Config {
         section(&raw, "limits", &mut cfg.limits, &mut problems, &problem);
         section(&raw, "tariff", &mut cfg.tariff, &mut problems, &problem);
         section(&raw, "numbers", &mut cfg.numbers, &mut problems, &problem);
+        section(&raw, "sms", &mut cfg.sms, &mut problems, &problem);
+        section(&raw, "emulator", &mut cfg.emulator, &mut problems, &problem);
         // Index in the file of each modem that parsed, so later problems
         // name the right `[[modem]]` even when an earlier one failed.
         let mut modem_index = Vec::new();

@@ -69,6 +69,35 @@ fn defaults_match_the_spec() {
     );
 }
 
+/// `[sms] validity` and `[emulator]`: from the file and the environment,
+/// bad values named.
+#[test]
+fn sms_validity_and_the_embedded_network_are_configurable() {
+    let cfg = Config::load_with_env(None, env(&[])).unwrap();
+    assert_eq!(cfg.validity_minutes(), Some(5), "the idle timeout");
+    assert_eq!(cfg.emulator.model, "generic");
+    assert_eq!(cfg.emulator.report_delay_ms, 2_000, "a real network's pace");
+    let f = file("[sms]\nvalidity = \"2h\"\n[emulator]\nmodel = \"huawei-e173\"\n");
+    let cfg = Config::load_with_env(
+        Some(f.path()),
+        env(&[("SMSGATE_EMULATOR__REPORT_DELAY_MS", "0")]),
+    )
+    .unwrap();
+    assert_eq!(cfg.validity_minutes(), Some(120));
+    assert_eq!(cfg.emulator.model, "huawei-e173");
+    assert_eq!(cfg.emulator.report_delay_ms, 0);
+    let f = file("[sms]\nvalidity = \"later\"\n[emulator]\nmodel = \"nokia-3310\"\n");
+    let keys: Vec<String> = problems(Config::load_with_env(Some(f.path()), env(&[])).unwrap_err())
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(keys.iter().any(|k| k.contains("sms.validity")), "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.contains("emulator.model")),
+        "{keys:?}"
+    );
+}
+
 /// `[store] keep_records`: a duration, or `0` for ever; from the file or
 /// the environment.
 #[test]

@@ -32,7 +32,8 @@ pub enum Fault {
         #[serde(default = "default_unplug_ms")]
         duration_ms: u64,
     },
-    /// The modem restarts (`^BOOT`, `RDY`, `+CPIN: READY`); settings reset.
+    /// The modem restarts: settings reset, and it prints its model's boot
+    /// sequence (generic: `RDY`, `+CFUN: 1`, `+CPIN: READY`).
     Reboot,
     /// Huawei-style URC noise (`^RSSI`, `^MODE`, `^DSFLOWRPT`) every
     /// `interval_ms`.

@@ -203,10 +203,12 @@ impl Gateway {
         }
     }
 
-    /// R4/R7: a session ended; whatever of it a modem has not sent yet (its
-    /// modem down all along) is withdrawn and failed, so that the phone
-    /// never gets a message it can no longer answer inside a session.
+    /// R4/R7: a session ended; whatever of it waits for a modem that is
+    /// down is withdrawn and failed, so that the phone never gets a message
+    /// it can no longer answer inside a session. (A live modem sends what
+    /// it holds within moments: that is left alone rather than raced.)
     fn withdraw(&mut self, session: &str) {
+        let down = self.sender.down();
         let records = match self.outbound.pending() {
             Ok(r) => r,
             Err(e) => {
@@ -214,7 +216,10 @@ impl Gateway {
                 return;
             }
         };
-        for r in records.into_iter().filter(|r| r.session_id == session) {
+        for r in records
+            .into_iter()
+            .filter(|r| r.session_id == session && down.contains(&r.short_code))
+        {
             if let Some(task) = self.in_flight.remove(&r.key()) {
                 task.abort();
             }

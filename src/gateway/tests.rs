@@ -288,6 +288,8 @@ async fn an_ended_conversation_withdraws_what_its_dead_modem_never_sent() {
     );
     *rig.sender.stuck.lock().unwrap() = vec![CODES[0].to_string()];
     let a = rig.send(None, "8095551234").await.unwrap();
+    // The modem went away after the send was handed to it.
+    *rig.sender.down.lock().unwrap() = vec![CODES[0].to_string()];
     assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
     let b = rig.send(None, "8295550000").await.unwrap();
     assert_eq!(b.recipients[0].short_code.as_deref(), Some(CODES[1]));

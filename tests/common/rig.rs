@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use smsgate::clock::SystemClock;
 use smsgate::config::{Config, ModemConfig};
+use smsgate::emulator::dce::Settings;
 use smsgate::emulator::{Emulator, EmulatorConfig, ModemInfo};
 use smsgate::gateway::api::GatewayApi;
 use smsgate::gateway::handle::GatewayHandle;
@@ -59,6 +60,8 @@ pub struct Setup {
     pub config: Config,
     /// Bound on the modems coming up (liveness, never a measurement).
     pub within: Duration,
+    /// The emulated modems' settings: model, delays, capacities.
+    pub emulator: Settings,
 }
 
 impl Setup {
@@ -69,6 +72,7 @@ impl Setup {
             drivers: Drivers::Quick,
             config: Config::default(),
             within: Duration::from_secs(30),
+            emulator: Settings::default(),
         }
     }
 }
@@ -91,10 +95,14 @@ impl Network {
     /// driver for each.
     pub async fn start(setup: Setup) -> Result<Network, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        let links = matches!(setup.drivers, Drivers::Appliance).then(|| dir.path().join("by-id"));
+        // Stable links (as `/dev/serial/by-id`) for every modem: a replugged
+        // modem gets a new pseudo-terminal, and another test's may get its
+        // old number.
+        let links = Some(dir.path().join("by-id"));
         let emu = Emulator::start(EmulatorConfig {
             modems: setup.modems,
             link_dir: links,
+            settings: setup.emulator.clone(),
             ..EmulatorConfig::default()
         })
         .await
