@@ -195,7 +195,7 @@ mod tests {
             new_id: SessionId(id.into()),
             to: to.iter().map(|s| s.to_string()).collect(),
             text: "hola".into(),
-            down: vec![],
+            live: None,
             at: t(at),
         }
     }
@@ -235,7 +235,7 @@ mod tests {
             new_id: SessionId("b".into()),
             to: vec!["8095551234".into()],
             text: "otra vez".into(),
-            down: vec![],
+            live: None,
             at: t(1001),
         })
         .unwrap();
@@ -245,6 +245,35 @@ mod tests {
         assert_eq!(seq, live.seq());
         assert!(rebuilt.get(&SessionId("b".into()), t(1002)).is_some());
         assert!(rebuilt.get(&SessionId("a".into()), t(1002)).is_none());
+    }
+
+    /// The live short codes are part of the entry: a replay binds as the
+    /// live gateway did even after the configured pool changed.
+    #[test]
+    fn a_replay_binds_as_live_did_even_after_the_pool_changed() {
+        let store = Store::temporary().unwrap();
+        let mut live = open(&store, 2, t(0));
+        live.change(Change::Send {
+            existing: None,
+            new_id: SessionId("a".into()),
+            to: vec!["8095551234".into()],
+            text: "hola".into(),
+            live: Some(vec![ShortCode("+18095550101".into())]),
+            at: t(0),
+        })
+        .unwrap();
+        let bound = |c: &SessionCore| {
+            c.get(&SessionId("a".into()), t(1))
+                .unwrap()
+                .bindings
+                .values()
+                .next()
+                .cloned()
+        };
+        assert_eq!(bound(live.core()), Some(ShortCode("+18095550101".into())));
+        // Restarted with a third modem configured first in the pool.
+        let (rebuilt, _) = rebuilt(&store, 3);
+        assert_eq!(rebuilt.state(), live.core().state());
     }
 
     #[test]
@@ -372,10 +401,13 @@ mod tests {
                             new_id: SessionId(format!("s{fresh}")),
                             to: to.into_iter().map(number).collect(),
                             text: "hola".into(),
-                            down: down
-                                .into_iter()
-                                .map(|c| ShortCode(format!("+180955501{c:02}")))
-                                .collect(),
+                            // Some modems down: the others are live.
+                            live: (!down.is_empty()).then(|| {
+                                (0..codes)
+                                    .filter(|c| !down.contains(c))
+                                    .map(|c| ShortCode(format!("+180955501{c:02}")))
+                                    .collect()
+                            }),
                             at: t(now),
                         }
                     }

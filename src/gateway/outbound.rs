@@ -423,7 +423,7 @@ mod tests {
             new_id: SessionId(format!("s{at}")),
             to: to.iter().map(|s| s.to_string()).collect(),
             text: "hola".into(),
-            down: vec![],
+            live: None,
             at: t(at),
         }) else {
             panic!("a plan")

@@ -203,6 +203,19 @@ impl Gateway {
         }
     }
 
+    /// The configured short codes whose modem is up.
+    fn live_codes(&self) -> Vec<ShortCode> {
+        let down = self.sender.down();
+        self.durable
+            .core()
+            .config()
+            .pool
+            .iter()
+            .filter(|c| !down.contains(&c.0))
+            .cloned()
+            .collect()
+    }
+
     /// R4/R7: a session ended; whatever of it waits for a modem that is
     /// down is withdrawn and failed, so that the phone never gets a message
     /// it can no longer answer inside a session. (A live modem sends what
@@ -497,7 +510,7 @@ impl Handler<WebSend> for Gateway {
             new_id: SessionId(fresh_session_id()),
             to: msg.request.to.clone(),
             text: msg.request.text.clone(),
-            down: self.sender.down().into_iter().map(ShortCode).collect(),
+            live: Some(self.live_codes()),
             at: now,
         }) {
             Ok(Applied::Send(result)) => result,

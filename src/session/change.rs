@@ -26,10 +26,13 @@ pub enum Change {
         new_id: SessionId,
         to: Vec<String>,
         text: String,
-        /// Short codes whose modem was down at the time: no new
-        /// conversation is bound to them (R5, R6 choose among live codes).
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        down: Vec<ShortCode>,
+        /// The short codes whose modem was up at the time: new
+        /// conversations are bound only to these (R5, R6 choose among live
+        /// codes). Kept in the entry, so a replay decides the same even if
+        /// the configured pool changed since. `None` (older entries): the
+        /// configured pool.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        live: Option<Vec<ShortCode>>,
         at: DateTime<Utc>,
     },
     /// R11: the send of `session` was accepted (or refused): the next may
@@ -106,14 +109,14 @@ impl SessionCore {
                 new_id,
                 to,
                 text,
-                down,
+                live,
                 at,
             } => Applied::Send(self.begin_send_on(
                 existing.as_ref(),
                 new_id.clone(),
                 to,
                 text,
-                down,
+                live.as_deref(),
                 *at,
             )),
             Change::Finish { session, at } => {

@@ -174,19 +174,20 @@ impl SessionCore {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<SendPlan, SendError> {
-        self.begin_send_on(existing, new_id, recipients, text, &[], now)
+        self.begin_send_on(existing, new_id, recipients, text, None, now)
     }
 
-    /// [`SessionCore::begin_send`] while the modems of `down` are down:
-    /// new recipients are bound only to live short codes (a recipient
-    /// already bound in the session keeps its code, R5).
+    /// [`SessionCore::begin_send`] while only the modems of `live_codes` are up
+    /// (`None`: the configured pool): new recipients are bound only to
+    /// those short codes (a recipient already bound in the session keeps
+    /// its code, R5).
     pub(super) fn begin_send_on(
         &mut self,
         existing: Option<&SessionId>,
         new_id: SessionId,
         recipients: &[String],
         text: &str,
-        down: &[ShortCode],
+        live_codes: Option<&[ShortCode]>,
         now: DateTime<Utc>,
     ) -> Result<SendPlan, SendError> {
         self.sweep(now);
@@ -213,13 +214,7 @@ impl SessionCore {
         };
         let opened = live.is_none();
 
-        let up: Vec<ShortCode> = self
-            .config
-            .pool
-            .iter()
-            .filter(|c| !down.contains(c))
-            .cloned()
-            .collect();
+        let up: Vec<ShortCode> = live_codes.map_or_else(|| self.config.pool.clone(), <[_]>::to_vec);
         let plans: Vec<RecipientPlan> = {
             let mut seen = Vec::new();
             recipients
