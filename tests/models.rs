@@ -300,3 +300,73 @@ async fn every_model_passes_every_scenario() {
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+/// A modem plugged in after the gateway started (its `/dev/serial/by-id`
+/// link appears later) starts working without a restart.
+#[actix::test]
+async fn a_modem_plugged_in_later_starts_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 1,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let m = emu.modems()[0].clone();
+    let by_id = dir.path().join("by-id");
+    let link = by_id.join("usb-Emulated_GSM_modem-if00-port0");
+    let profile = Profile::load("generic", None).unwrap();
+    let modem = ModemConfig {
+        port: link.to_string_lossy().into_owned(),
+        short_code: m.number.clone(),
+        profile: profile.name.clone(),
+        baud: 115_200,
+        imei: None,
+        pin: None,
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pool = ModemPool::start(vec![DriverConfig::from_config(&modem, &profile)], tx);
+    let mut core = CoreConfig::from_config(&Config::default()).unwrap();
+    core.pool = vec![ShortCode(m.number.clone())];
+    let store = Store::open(&dir.path().join("store"), DEFAULT_CACHE_BYTES).unwrap();
+    let gw = smsgate::gateway::start(
+        SessionCore::new(core),
+        store,
+        pool,
+        rx,
+        Arc::new(SystemClock),
+        Default::default(),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_ne!(
+        gw.modems().await[0].state,
+        ModemState::Up,
+        "nothing plugged"
+    );
+    // udev makes the link when the stick is plugged in.
+    std::fs::create_dir_all(&by_id).unwrap();
+    std::os::unix::fs::symlink(&m.path, &link).unwrap();
+    let plugged = Instant::now();
+    until("the modem up", async || {
+        (gw.modems().await[0].state == ModemState::Up).then_some(())
+    })
+    .await
+    .unwrap();
+    println!(
+        "plugged in later: up {:.2} s after its link appeared",
+        plugged.elapsed().as_secs_f64()
+    );
+    gw.send(None, req("+18095553002", "ya conectado"), CLIENT)
+        .await
+        .unwrap();
+    until("the phone has it", async || {
+        emu.inbox("+18095553002")
+            .iter()
+            .any(|m| m.text == "ya conectado")
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    emu.shutdown();
+}
