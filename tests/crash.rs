@@ -34,35 +34,17 @@ fn admin(url: &str) -> Value {
         .unwrap()
 }
 
-/// A tiny deterministic generator (xorshift): repeatable kill moments.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn kill_9_twenty_times_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let emu = EmulatorProc::start(MODEMS, dir.path());
     let control = emu.control.clone();
-    // No rate limits: the burst is the point here.
-    let config = format!(
-        "[http]\nadmin_token = \"{TOKEN}\"\n[session]\nidle_timeout = \"1h\"\n\
-         [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n{}",
-        emu.modem_config()
-    );
-    let cfg = dir.path().join("config.toml");
-    std::fs::write(&cfg, config).unwrap();
+    let cfg = emu.crash_config(dir.path(), TOKEN);
     let store = dir.path().join("store");
 
     let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let mut replies_sent = 0usize;
-    let mut rng = Rng(0x5eed_cafe_f00d);
+    let mut rng = common::Rng(0x5eed_cafe_f00d);
     for round in 0..CRASHES {
         let s = serve_proc::start(&store, Some(&cfg), &[]);
         let url = s.url.clone();

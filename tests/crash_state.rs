@@ -33,17 +33,6 @@ const MODEMS: usize = 2;
 const BROWSERS: usize = 6;
 const TOKEN: &str = "crash-state-admin-token-0123";
 
-/// A tiny deterministic generator (xorshift): repeatable kill moments.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 struct Gw {
     url: String,
 }
@@ -149,13 +138,7 @@ fn kill_9_keeps_sessions_replies_stops_and_charges() {
     let net = Net {
         control: emu.control.clone(),
     };
-    let config = format!(
-        "[http]\nadmin_token = \"{TOKEN}\"\n[session]\nidle_timeout = \"1h\"\n\
-         [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n{}",
-        emu.modem_config()
-    );
-    let cfg = dir.path().join("config.toml");
-    std::fs::write(&cfg, config).unwrap();
+    let cfg = emu.crash_config(dir.path(), TOKEN);
     let store = dir.path().join("store");
     let phone = |i: usize| format!("+1809{:07}", 3_000_000 + i);
 
@@ -250,7 +233,7 @@ fn kill_9_keeps_sessions_replies_stops_and_charges() {
     drop(s);
 
     // ---- Random kills during traffic both ways. ----
-    let mut rng = Rng(0x0dd_ba11_cafe);
+    let mut rng = common::Rng(0x0dd_ba11_cafe);
     let mut codes: Vec<Option<String>> = vec![None; BROWSERS];
     codes[0] = Some(code0);
     let mut stopped: Vec<String> = vec![stopper];

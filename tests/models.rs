@@ -86,26 +86,43 @@ async fn rig(model: &str, profile: &str) -> Result<Rig, String> {
     .map_err(|e| e.to_string())?;
     let profile = Profile::load(profile, None).map_err(|e| e.to_string())?;
     let m = &emu.modems()[0];
+    let port = m.link.as_ref().unwrap().to_string_lossy().into_owned();
+    let code = m.number.clone();
+    let gw = gateway_on(&port, &code, &profile, dir.path())?;
+    Ok(Rig {
+        emu,
+        gw,
+        code,
+        _dir: dir,
+    })
+}
+
+/// The whole gateway on one modem at `port` (a path that may not exist
+/// yet), its store under `dir`.
+fn gateway_on(
+    port: &str,
+    code: &str,
+    profile: &Profile,
+    dir: &std::path::Path,
+) -> Result<GatewayHandle, String> {
     let modem = ModemConfig {
-        port: m.link.as_ref().unwrap().to_string_lossy().into_owned(),
-        short_code: m.number.clone(),
+        port: port.to_string(),
+        short_code: code.to_string(),
         profile: profile.name.clone(),
         baud: 115_200,
         imei: None,
         pin: None,
     };
-    let driver = DriverConfig::from_config(&modem, &profile);
-    let code = driver.short_code.clone();
-    let store =
-        Store::open(&dir.path().join("store"), DEFAULT_CACHE_BYTES).map_err(|e| e.to_string())?;
+    let driver = DriverConfig::from_config(&modem, profile);
+    let store = Store::open(&dir.join("store"), DEFAULT_CACHE_BYTES).map_err(|e| e.to_string())?;
     let (tx, rx) = mpsc::unbounded_channel();
     let pool = ModemPool::start(vec![driver], tx);
     let mut cfg = Config::default();
     cfg.limits.sends_per_minute_per_client = 0;
     cfg.limits.sends_per_hour_per_recipient = 0;
     let mut core = CoreConfig::from_config(&cfg).map_err(|e| e.to_string())?;
-    core.pool = vec![ShortCode(code.clone())];
-    let gw = smsgate::gateway::start(
+    core.pool = vec![ShortCode(code.to_string())];
+    smsgate::gateway::start(
         SessionCore::new(core),
         store,
         pool,
@@ -113,13 +130,7 @@ async fn rig(model: &str, profile: &str) -> Result<Rig, String> {
         Arc::new(SystemClock),
         Default::default(),
     )
-    .map_err(|e| e.to_string())?;
-    Ok(Rig {
-        emu,
-        gw,
-        code,
-        _dir: dir,
-    })
+    .map_err(|e| e.to_string())
 }
 
 fn req(to: &str, text: &str) -> SendRequest {
@@ -316,28 +327,7 @@ async fn a_modem_plugged_in_later_starts_without_a_restart() {
     let by_id = dir.path().join("by-id");
     let link = by_id.join("usb-Emulated_GSM_modem-if00-port0");
     let profile = Profile::load("generic", None).unwrap();
-    let modem = ModemConfig {
-        port: link.to_string_lossy().into_owned(),
-        short_code: m.number.clone(),
-        profile: profile.name.clone(),
-        baud: 115_200,
-        imei: None,
-        pin: None,
-    };
-    let (tx, rx) = mpsc::unbounded_channel();
-    let pool = ModemPool::start(vec![DriverConfig::from_config(&modem, &profile)], tx);
-    let mut core = CoreConfig::from_config(&Config::default()).unwrap();
-    core.pool = vec![ShortCode(m.number.clone())];
-    let store = Store::open(&dir.path().join("store"), DEFAULT_CACHE_BYTES).unwrap();
-    let gw = smsgate::gateway::start(
-        SessionCore::new(core),
-        store,
-        pool,
-        rx,
-        Arc::new(SystemClock),
-        Default::default(),
-    )
-    .unwrap();
+    let gw = gateway_on(&link.to_string_lossy(), &m.number, &profile, dir.path()).unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_ne!(
         gw.modems().await[0].state,

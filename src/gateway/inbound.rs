@@ -171,13 +171,7 @@ pub fn fingerprint(short_code: &str, d: &Deliver) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn t(s: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
-            .unwrap()
-            .to_utc()
-            + chrono::Duration::seconds(s)
-    }
+    use crate::gateway::t;
 
     fn parts(text: &str) -> Vec<Deliver> {
         let from = crate::sms::Address::parse("+18095551234").unwrap();

@@ -152,6 +152,7 @@ impl Durable {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::gateway::t;
     use crate::session::{CoreConfig, DeliveryStatus, MessageId, Msisdn, SessionId, ShortCode};
     use crate::store::Store;
     use proptest::prelude::*;
@@ -162,13 +163,6 @@ mod tests {
             .map(|i| ShortCode(format!("+180955501{i:02}")))
             .collect();
         SessionCore::new(cfg)
-    }
-
-    fn t(s: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
-            .unwrap()
-            .to_utc()
-            + chrono::Duration::seconds(s)
     }
 
     fn tables(store: &Store) -> (Table<Entry>, Table<Snapshot>) {

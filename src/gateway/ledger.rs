@@ -133,14 +133,8 @@ fn range<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static>(
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::gateway::t;
     use crate::session::{Applied, Change, CoreConfig, SessionCore, ShortCode};
-
-    fn t(s: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
-            .unwrap()
-            .to_utc()
-            + chrono::Duration::seconds(s)
-    }
 
     fn reply(core: &mut SessionCore, from: &str, parts: u32, at: i64) -> MoOutcome {
         let Applied::Reply(out) = core.apply(&Change::Reply {

@@ -26,6 +26,16 @@ pub mod views;
 #[cfg(test)]
 mod tests;
 
+/// 2026-11-25 10:00 UTC plus `s` seconds: the time unit tests of the
+/// gateway's parts run at.
+#[cfg(test)]
+pub(crate) fn t(s: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+        .expect("a fixed time")
+        .to_utc()
+        + chrono::Duration::seconds(s)
+}
+
 use std::sync::Arc;
 
 use actix::Actor;

@@ -399,14 +399,8 @@ pub fn concat_ref(message_id: u64) -> u8 {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::gateway::t;
     use crate::session::{Applied, Change, CoreConfig, SessionId, ShortCode};
-
-    fn t(s: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
-            .unwrap()
-            .to_utc()
-            + chrono::Duration::seconds(s)
-    }
 
     fn core() -> SessionCore {
         let mut cfg = CoreConfig::from_config(&Config::default()).unwrap();

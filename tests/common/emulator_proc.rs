@@ -72,6 +72,20 @@ impl EmulatorProc {
         }
     }
 
+    /// A configuration for the crash tests, written to `dir/config.toml`:
+    /// `admin_token`, sessions that last an hour, no rate limits (the
+    /// bursts are the point), and these modems.
+    pub fn crash_config(&self, dir: &Path, admin_token: &str) -> PathBuf {
+        let config = format!(
+            "[http]\nadmin_token = \"{admin_token}\"\n[session]\nidle_timeout = \"1h\"\n\
+             [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n{}",
+            self.modem_config()
+        );
+        let path = dir.join("config.toml");
+        std::fs::write(&path, config).expect("write the configuration");
+        path
+    }
+
     /// `[[modem]]` sections for `smsgate serve`, one per emulated modem.
     pub fn modem_config(&self) -> String {
         self.codes

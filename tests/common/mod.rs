@@ -197,3 +197,16 @@ pub async fn try_eventually_async<T>(
 fn timed_out(what: &str, bound: Duration) -> String {
     format!("timed out waiting for {what} (bound {bound:?})")
 }
+
+/// A tiny deterministic generator (xorshift): repeatable "random" moments
+/// (kill -9 times in the crash tests).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
