@@ -185,6 +185,7 @@ impl Bench {
             text: text.to_string(),
             concat_ref: (id % 250) as u8 + 1,
             validity_minutes: None,
+            withdraw: Default::default(),
         };
         match tokio::time::timeout(self.wait, self.pool.send(&self.codes[from], sms)).await {
             Err(_) => Err(format!("no outcome within {:?}", self.wait)),

@@ -121,6 +121,7 @@ fn sms(id: u64, to: &str, text: &str) -> OutgoingSms {
         text: text.to_string(),
         concat_ref: (id % 255) as u8 + 1,
         validity_minutes: None,
+        withdraw: Default::default(),
     }
 }
 
@@ -617,5 +618,24 @@ async fn every_builtin_profile_drives_a_modem() {
             .unwrap();
         rig.received(&reply).await;
     }
+    rig.emu.shutdown();
+}
+
+/// A message withdrawn while it waited for its modem (its conversation
+/// ended) is not started when the modem takes it: the phone gets nothing.
+#[actix::test]
+async fn a_withdrawn_message_is_not_sent() {
+    let rig = rig(1).await;
+    let m = sms(7, PHONE, "demasiado tarde");
+    m.withdraw.set();
+    let outcome = tokio::time::timeout(WITHIN, rig.pool.send(&rig.short(0), m))
+        .await
+        .expect("an answer");
+    assert!(
+        !matches!(outcome, Ok(SendOutcome::Sent { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(refs(&rig.send(0, 8, "a tiempo").await).len(), 1);
+    assert_eq!(rig.inbox(), vec!["a tiempo".to_string()]);
     rig.emu.shutdown();
 }

@@ -145,12 +145,18 @@ impl GatewayApi for GatewayHandle {
             // be read ends the stream with an error.
             let chunks = futures_util::stream::unfold(Some(iter), |state| async move {
                 let mut iter = state?;
-                let (chunk, iter) = tokio::task::spawn_blocking(move || {
+                let joined = tokio::task::spawn_blocking(move || {
                     let chunk: Vec<_> = iter.by_ref().take(CHARGES_PER_CHUNK).collect();
                     (chunk, iter)
                 })
-                .await
-                .ok()?;
+                .await;
+                let Ok((chunk, iter)) = joined else {
+                    // The reader died: the answer ends with an error, never
+                    // as if it were complete.
+                    tracing::error!("the charge reader stopped");
+                    let failed: Vec<Result<_, StoreUnavailable>> = vec![Err(StoreUnavailable)];
+                    return Some((futures_util::stream::iter(failed), None));
+                };
                 if chunk.is_empty() {
                     return None;
                 }

@@ -28,7 +28,7 @@ use tokio::sync::broadcast;
 
 use crate::clock::Clock;
 use crate::modem::pool::PoolEvent;
-use crate::modem::types::{ModemEvent, OutgoingSms};
+use crate::modem::types::{ModemEvent, OutgoingSms, Withdraw};
 use crate::session::{Applied, Change, Routed, SessionCore, SessionId, ShortCode};
 use crate::sms::Deliver;
 use crate::store::{Store, StoreError};
@@ -80,7 +80,13 @@ pub struct Gateway {
     events: Option<tokio::sync::mpsc::UnboundedReceiver<PoolEvent>>,
     /// Sends handed to a modem and not answered yet, by outbox key: a
     /// session that ends withdraws its own (the modem then skips them).
-    in_flight: HashMap<String, tokio::task::JoinHandle<()>>,
+    in_flight: HashMap<String, (tokio::task::JoinHandle<()>, Withdraw)>,
+    /// Sends waiting out a retry pause, by outbox key (not dispatched
+    /// again meanwhile).
+    retrying: std::collections::HashSet<String>,
+    /// A send was held or an outbox write failed: once the store works
+    /// again, the outbox is brought in line with the journal and sent.
+    held: bool,
 }
 
 impl Gateway {
@@ -125,6 +131,8 @@ impl Gateway {
             channels: HashMap::new(),
             events: Some(events),
             in_flight: HashMap::new(),
+            retrying: Default::default(),
+            held: false,
         })
     }
 
@@ -149,10 +157,17 @@ impl Gateway {
         if let Err(e) = &applied {
             tracing::error!(error = %e, "cannot journal a session change; it was not made");
         }
+        applied
+    }
+
+    /// Snapshots when due. Called between handler turns (the expiry tick),
+    /// never inside one: a snapshot drops the journal entries it holds, so
+    /// the records derived from them (charges, fingerprints) must be
+    /// written first.
+    fn snapshot_if_due(&mut self) {
         if self.durable.snapshot_due() {
             self.snapshot();
         }
-        applied
     }
 
     fn snapshot(&mut self) {
@@ -186,7 +201,12 @@ impl Gateway {
         let addr = ctx.address();
         // Auto-replies (no session) are not tracked: nothing withdraws them.
         let key = (!record.session_id.is_empty()).then(|| record.key());
+        if key.as_ref().is_some_and(|k| self.in_flight.contains_key(k)) {
+            return; // already at its modem
+        }
         let validity_minutes = self.settings.validity_minutes;
+        let withdraw = Withdraw::default();
+        let flag = withdraw.clone();
         let task = actix::spawn(async move {
             let sms = OutgoingSms {
                 message_id: record.message_id,
@@ -194,12 +214,13 @@ impl Gateway {
                 text: record.text.clone(),
                 concat_ref: record.concat_ref,
                 validity_minutes,
+                withdraw,
             };
             let outcome = sender.send(&record.short_code, sms).await;
             addr.do_send(Dispatched { record, outcome });
         });
         if let Some(key) = key {
-            self.in_flight.insert(key, task);
+            self.in_flight.insert(key, (task, flag));
         }
     }
 
@@ -217,9 +238,11 @@ impl Gateway {
     }
 
     /// R4/R7: a session ended; whatever of it waits for a modem that is
-    /// down is withdrawn and failed, so that the phone never gets a message
-    /// it can no longer answer inside a session. (A live modem sends what
-    /// it holds within moments: that is left alone rather than raced.)
+    /// down, or waits out a retry pause, is withdrawn and failed, so that
+    /// the phone never gets a message it can no longer answer inside a
+    /// session. The modem is told (the [`Withdraw`] flag): it does not
+    /// start it. (A live modem sends what it holds within moments: that is
+    /// left alone rather than raced.)
     fn withdraw(&mut self, session: &str) {
         let down = self.sender.down();
         let records = match self.outbound.pending() {
@@ -229,13 +252,17 @@ impl Gateway {
                 return;
             }
         };
-        for r in records
-            .into_iter()
-            .filter(|r| r.session_id == session && down.contains(&r.short_code))
-        {
-            if let Some(task) = self.in_flight.remove(&r.key()) {
+        for r in records.into_iter().filter(|r| r.session_id == session) {
+            let key = r.key();
+            let waiting = self.retrying.contains(&key) || !self.in_flight.contains_key(&key);
+            if !waiting && !down.contains(&r.short_code) {
+                continue;
+            }
+            if let Some((task, flag)) = self.in_flight.remove(&key) {
+                flag.set();
                 task.abort();
             }
+            self.retrying.remove(&key);
             tracing::info!(to = %r.to, short_code = %r.short_code, "the conversation ended before its modem could send; withdrawn");
             if let Err(e) = self.outbound.failed(&r, outbound::ENDED_UNSENT) {
                 tracing::error!(to = %r.to, error = %e, "cannot record a withdrawn message");
@@ -338,8 +365,11 @@ impl Gateway {
             unreachable!("a reply change gives a reply")
         };
         if let Err(e) = self.ledger.record(&outcome) {
-            // Journaled already: the next start writes it from the journal.
-            tracing::error!(error = %e, "cannot write a charge record now; the journal holds it");
+            // Not acknowledged, then: the part stays on the modem. (Read
+            // again, it is routed again: a store failure may double a
+            // reply, never lose a charge.)
+            tracing::error!(error = %e, "cannot write a charge record; the SMS stays on the modem");
+            return Err(e);
         }
         match outcome.routed {
             Routed::ToSession { session, reply } => {
@@ -410,7 +440,9 @@ impl Gateway {
         match self.outbound.pending() {
             Ok(records) => {
                 for r in records {
-                    self.dispatch(r, ctx);
+                    if !self.retrying.contains(&r.key()) {
+                        self.dispatch(r, ctx);
+                    }
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
@@ -439,17 +471,22 @@ impl Gateway {
     /// While the store is unhealthy, try a flush; when it works again,
     /// reconcile the outbox with the journal and send what was held.
     fn probe_store(&mut self, ctx: &mut Context<Self>) {
-        if self.store.health().is_healthy() {
+        if !self.store.health().is_healthy() {
+            if let Err(e) = self.store.flush_blocking() {
+                tracing::warn!(error = %e, "the store is still failing");
+                return;
+            }
+            tracing::info!("the store works again");
+        }
+        if !self.held {
             return;
         }
-        if let Err(e) = self.store.flush_blocking() {
-            tracing::warn!(error = %e, "the store is still failing");
-            return;
-        }
-        tracing::info!("the store works again");
         let now = self.now();
         match self.outbound.reconcile(self.durable.core(), now) {
-            Ok(_) => self.send_pending(ctx),
+            Ok(_) => {
+                self.held = false;
+                self.send_pending(ctx);
+            }
             Err(e) => tracing::error!(error = %e, "cannot reconcile the outbox"),
         }
     }
@@ -471,7 +508,10 @@ impl Actor for Gateway {
                 }
             });
         }
-        ctx.run_interval(EXPIRY_TICK, |act, _| act.sweep_expired());
+        ctx.run_interval(EXPIRY_TICK, |act, _| {
+            act.sweep_expired();
+            act.snapshot_if_due();
+        });
         ctx.run_interval(PRUNE_EVERY, |act, _| act.prune());
         ctx.run_interval(STORE_PROBE_EVERY, |act, ctx| act.probe_store(ctx));
     }
@@ -577,6 +617,7 @@ impl Handler<WebSend> for Gateway {
         let queued = self.outbound.queue(&records);
         if let Err(e) = &queued {
             tracing::error!(error = %e, "cannot write the outbox; the send is held");
+            self.held = true;
         }
         let store = self.store.clone();
         Box::pin(
@@ -594,10 +635,14 @@ impl Handler<WebSend> for Gateway {
                         // Held: the journal has the send; when the store
                         // works again the outbox is brought in line and it
                         // goes out (see probe_store).
+                        act.held = true;
                         return Err(SendError::Unavailable);
                     }
                     for r in records {
-                        act.dispatch(r, ctx);
+                        // Withdrawn meanwhile (an admin ended the session)?
+                        if act.outbound.is_pending(&r) {
+                            act.dispatch(r, ctx);
+                        }
                     }
                     Ok(SendAnswer {
                         session: session_ref,
@@ -628,16 +673,23 @@ impl Handler<Dispatched> for Gateway {
         match outbound::decide(&r, msg.outcome) {
             Next::Sent(update, refs) => {
                 // The status first: a restart then knows it was sent even
-                // if the outbox still holds it.
-                let _ = self.set_status(&update);
-                if let Err(e) = self.outbound.sent(&r, &refs) {
+                // if the outbox still holds it. Without it, the record
+                // stays (the journal still says queued; reconciling then
+                // would only put it back).
+                if self.set_status(&update).is_err() {
+                    self.held = true;
+                } else if let Err(e) = self.outbound.sent(&r, &refs) {
                     tracing::error!(to = %r.to, error = %e, "cannot record a sent message");
+                    self.held = true;
                 }
                 self.flush_later();
             }
             Next::Retry(after, record) => {
                 tracing::info!(to = %record.to, attempts = record.attempts, "send will be tried again in {after:?}");
+                let key = record.key();
+                self.retrying.insert(key.clone());
                 ctx.run_later(after, move |act, ctx| {
+                    act.retrying.remove(&key);
                     // Withdrawn meanwhile (its conversation ended): not again.
                     if act.outbound.is_pending(&record) {
                         act.dispatch(record, ctx);
@@ -645,10 +697,13 @@ impl Handler<Dispatched> for Gateway {
                 });
             }
             Next::Failed(update) => {
-                let _ = self.set_status(&update);
+                if self.set_status(&update).is_err() {
+                    self.held = true;
+                }
                 let reason = update.reason.as_deref().unwrap_or_default();
                 if let Err(e) = self.outbound.failed(&r, reason) {
                     tracing::error!(to = %r.to, error = %e, "cannot record a failed message");
+                    self.held = true;
                 }
                 self.flush_later();
             }

@@ -218,6 +218,15 @@ pub async fn run(
     }
 }
 
+/// A failure that may pass if the command is sent again later.
+fn passing(e: &ConversationError) -> bool {
+    match e {
+        ConversationError::At(a) => a.classify() == Failure::Passing,
+        ConversationError::Timeout { .. } => true,
+        _ => false,
+    }
+}
+
 /// `+CNMI` settings to try, in order: the profile's, then the same with
 /// status reports routed as `+CDS` (`<ds>=1`), then without reports.
 fn cnmi_candidates(profile: &str) -> Vec<String> {
@@ -426,10 +435,20 @@ impl Driver<'_> {
         self.exec_or_end(&SetRegistrationReporting(1)).await?;
         self.sms_setup().await?;
         self.wait_registration().await?;
-        // What the modem said while it was being set up belongs to the boot
-        // this set-up answers (SIMCom and Quectel print their boot lines
-        // for seconds): it is not a restart. Stored messages are swept now.
-        self.conv.take_urcs();
+        // A restart signal that came while the modem was being set up
+        // belongs to the boot this set-up answers (SIMCom and Quectel print
+        // their boot lines for seconds): it is not a restart. Messages
+        // delivered directly are handed over; stored ones are swept now.
+        for urc in self.conv.take_urcs() {
+            match urc {
+                u if u.is_restart() => {}
+                Urc::MessageReceived { pdu, .. } | Urc::StatusReport { pdu, .. } => {
+                    self.hand_over(&pdu).await;
+                }
+                Urc::Registration(r) => self.set_registration(r.stat),
+                _ => {}
+            }
+        }
         self.sweep().await?;
         Ok(())
     }
@@ -486,12 +505,22 @@ impl Driver<'_> {
                 .await
             {
                 Ok(_) => {
+                    self.timeouts = 0;
                     if cnmi != self.cfg.cnmi {
                         tracing::warn!(modem = %self.cfg.short_code, wanted = %self.cfg.cnmi, used = %cnmi, "new message indications: the profile's were refused");
                     }
                     return Ok(Ok(()));
                 }
-                Err(e) => last = self.check(e)?.to_string(),
+                Err(e) => {
+                    let e = self.check(e)?;
+                    if passing(&e) {
+                        // Not ready yet (busy, unknown error, no answer in
+                        // time): try the whole set-up again, not a lesser
+                        // +CNMI.
+                        return Ok(Err(format!("new message indications: {e}")));
+                    }
+                    last = e.to_string();
+                }
             }
         }
         Ok(Err(format!("new message indications refused: {last}")))
@@ -710,19 +739,40 @@ impl Driver<'_> {
             Box<dyn std::future::Future<Output = Result<T, SessionEnd>> + Send + 'd>,
         >,
     ) -> Result<Option<T>, SessionEnd> {
-        let switch = SetStorage::new(&[mem]).map_err(|e| SessionEnd::Sim(e.to_string()))?;
+        // A memory name the modem made up is skipped, not fatal.
+        let Ok(switch) = SetStorage::new(&[mem]) else {
+            return Ok(None);
+        };
         if let Err(e) = self.conv.exec(&switch).await {
             let e = self.check(e)?;
             tracing::debug!(modem = %self.cfg.short_code, %mem, error = %e, "memory refused");
+            // A switch that timed out may have happened all the same.
+            if matches!(e, ConversationError::Timeout { .. }) {
+                self.back_to_storage().await?;
+            }
             return Ok(None);
         }
-        let result = f(self).await;
+        let result = f(self).await?;
+        self.back_to_storage().await?;
+        Ok(Some(result))
+    }
+
+    /// The configured read memory again. If the modem does not confirm it,
+    /// the session ends (it is set up again): reading `+CMTI` indices in
+    /// the wrong memory would leave SMS on the SIM.
+    async fn back_to_storage(&mut self) -> Result<(), SessionEnd> {
         let back = SetStorage::new(&[self.cfg.storage.as_str()])
             .map_err(|e| SessionEnd::Sim(e.to_string()))?;
-        if let Err(e) = self.conv.exec(&back).await {
-            self.check(e)?;
+        match self.conv.exec(&back).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = self.check(e)?;
+                Err(SessionEnd::Sim(format!(
+                    "cannot go back to the {} memory: {e}",
+                    self.cfg.storage
+                )))
+            }
         }
-        result.map(Some)
     }
 
     /// Reads the message at `index` of the read memory, hands it over and
@@ -810,7 +860,7 @@ impl Driver<'_> {
     }
 
     fn prepare(&mut self, request: SendRequest) -> Option<InProgress> {
-        if request.reply.is_closed() {
+        if request.reply.is_closed() || request.sms.withdraw.is_set() {
             // Nobody waits for it any more (its conversation ended while
             // it queued): sending it now would only reach the phone late.
             tracing::info!(modem = %self.cfg.short_code, to = %request.sms.recipient, "queued send withdrawn; not sent");
@@ -850,6 +900,16 @@ impl Driver<'_> {
         mut p: InProgress,
     ) -> Result<Option<InProgress>, (InProgress, SessionEnd)> {
         while p.refs.len() < p.parts.len() {
+            if p.refs.is_empty() && p.request.sms.withdraw.is_set() {
+                // Taken back before any part went out (it waited here while
+                // the modem was away): the phone gets nothing.
+                tracing::info!(modem = %self.cfg.short_code, to = %p.request.sms.recipient, "send withdrawn before its first part");
+                let _ = p.request.reply.send(SendOutcome::Failed {
+                    reason: "withdrawn".into(),
+                    permanent: true,
+                });
+                return Ok(None);
+            }
             let part = &p.parts[p.refs.len()];
             let cmd = match PduHex::parse(&part.hex).and_then(SendPdu::new) {
                 Ok(c) => c,

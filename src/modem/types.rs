@@ -25,7 +25,34 @@ pub struct OutgoingSms {
     /// TP-VP, relative, in minutes: the network drops the message when it
     /// cannot deliver it in time (`None`: the service centre's default).
     pub validity_minutes: Option<u32>,
+    /// Set by the sender to take the message back while no part of it has
+    /// gone out (its conversation ended while the modem was down).
+    pub withdraw: Withdraw,
 }
+
+/// A flag shared by the sender and the modem: once set, the modem does not
+/// start the message (a message already partly sent is finished: the phone
+/// must get all of it). Equal to any other: it is not part of the message.
+#[derive(Debug, Clone, Default)]
+pub struct Withdraw(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Withdraw {
+    pub fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl PartialEq for Withdraw {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Withdraw {}
 
 /// How a send ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -226,7 +226,7 @@ fn json_stream(items: ChargeStream) -> Chunks {
     let head = futures_util::stream::once(async { Ok("[".to_string()) });
     let body = items.enumerate().map(|(i, item)| {
         let item = item?;
-        let json = serde_json::to_string(&item).unwrap_or_default();
+        let json = serde_json::to_string(&item).map_err(|_| StoreUnavailable)?;
         Ok(if i == 0 { json } else { format!(",{json}") })
     });
     let tail = futures_util::stream::once(async { Ok("]".to_string()) });
