@@ -55,7 +55,7 @@
       chars: "caracteres", sms: "SMS", left: "quedan", of: "de",
       invalid: "Número no válido: ", remove: "Quitar ", cannot_reply: "este número no puede responder",
       from: "De", ends_in: "La sesión termina en ", error: "No se pudo enviar: ", too_long: "El mensaje es demasiado largo.",
-      queued: "en cola", sending: "enviando", sent: "enviado", delivered: "entregado", failed: "falló", refused: "rechazado",
+      queued: "en cola", waiting_for_modem: "esperando al módem", sending: "enviando", sent: "enviado", delivered: "entregado", failed: "falló", refused: "rechazado",
       invalid_number: "número no válido", opted_out: "este número no acepta mensajes",
       no_free_short_code: "no hay código corto libre", duplicate_recipient: "repetido",
       rate_limited: "demasiados mensajes, intenta más tarde", need_recipient: "Agrega al menos un número."
@@ -64,7 +64,7 @@
       chars: "characters", sms: "SMS", left: "left", of: "of",
       invalid: "Invalid number: ", remove: "Remove ", cannot_reply: "this number cannot reply",
       from: "From", ends_in: "The session ends in ", error: "Could not send: ", too_long: "The message is too long.",
-      queued: "queued", sending: "sending", sent: "sent", delivered: "delivered", failed: "failed", refused: "refused",
+      queued: "queued", waiting_for_modem: "waiting for the modem", sending: "sending", sent: "sent", delivered: "delivered", failed: "failed", refused: "refused",
       invalid_number: "invalid number", opted_out: "this number does not accept messages",
       no_free_short_code: "no free short code", duplicate_recipient: "duplicate",
       rate_limited: "too many messages, try later", need_recipient: "Add at least one number."
@@ -226,6 +226,11 @@
       Array.prototype.forEach.call(resultList.children, function (li) {
         if (li.getAttribute("data-to") !== d.to) return;
         var s = li.querySelector(".status");
+        if (d.short_code) {
+          // The conversation moved to a live short code (its modem was down).
+          var c = li.querySelector(".short-code");
+          if (c) c.textContent = d.short_code;
+        }
         s.className = "status status-" + d.status;
         s.textContent = word(d.status) + (d.reason ? ": " + word(d.reason) : "");
       });

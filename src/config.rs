@@ -202,6 +202,11 @@ pub struct SessionConfig {
     /// R7: text sent back to a phone that replies after its conversation
     /// ended; unset (the default) sends nothing.
     pub auto_reply: Option<String>,
+    /// R5 refined: a conversation whose phone has seen nothing from its
+    /// short code moves to a live one when that code's modem is down this
+    /// long; `0` never moves it.
+    #[serde(with = "humantime_serde")]
+    pub failover_after: Duration,
 }
 
 impl Default for SessionConfig {
@@ -210,7 +215,17 @@ impl Default for SessionConfig {
             idle_timeout: Duration::from_secs(5 * 60),
             retired_cooldown: Duration::from_secs(24 * 3600),
             auto_reply: None,
+            failover_after: Duration::from_secs(30),
         }
+    }
+}
+
+impl SessionConfig {
+    /// `failover_after`, `None` for never.
+    pub fn failover_after(&self) -> Option<chrono::Duration> {
+        (!self.failover_after.is_zero())
+            .then(|| chrono::Duration::from_std(self.failover_after).ok())
+            .flatten()
     }
 }
 

@@ -259,3 +259,70 @@ async fn a_part_read_twice_is_taken_in_once() {
     assert_eq!(gw.charge_list(None, None).await.unwrap().len(), 2);
     rig.shutdown().await;
 }
+
+/// R5 refined on the emulated network: a modem unplugged for good hands
+/// the conversations whose phones have seen nothing from it to a live
+/// modem after `failover_after`, and they arrive from there; the page's
+/// session shows the new short code. A message its modem had already
+/// started stays with it (and is not sent twice).
+#[actix::test]
+async fn a_modem_gone_for_good_hands_its_unseen_conversations_over() {
+    let mut setup = Setup::new(2);
+    setup.within = WITHIN;
+    setup.gateway.failover_after = Some(chrono::Duration::seconds(2));
+    let rig = Rig::start(setup).await;
+    let (emu, gw) = (&rig.emu, &rig.gw);
+    let (code0, code1) = (rig.codes[0].clone(), rig.codes[1].clone());
+    // A slow radio on modem 0: its first message holds the modem.
+    let mut slow = emu.settings(0).unwrap();
+    slow.cmgs_latency_ms = 15_000;
+    emu.set_settings(0, slow).unwrap();
+    let z = gw
+        .send(None, req(&["+18095550001"], "primero"), CLIENT)
+        .await
+        .unwrap();
+    assert_eq!(z.recipients[0].short_code.as_deref(), Some(code0.as_str()));
+    // Modem 1 stops answering for a while: the next conversation can only
+    // go to modem 0, where it queues behind the slow one.
+    emu.inject_fault(1, Fault::NoAnswer).unwrap();
+    eventually_async("modem 1 down", WITHIN, async || {
+        (gw.modems().await[1].state != ModemState::Up).then_some(())
+    })
+    .await;
+    let a = gw
+        .send(None, req(&[PHONE], "hola desde el respaldo"), CLIENT)
+        .await
+        .unwrap();
+    assert_eq!(a.recipients[0].short_code.as_deref(), Some(code0.as_str()));
+    emu.clear_faults(1).unwrap();
+    eventually_async("modem 1 back", WITHIN, async || {
+        (gw.modems().await[1].state == ModemState::Up).then_some(())
+    })
+    .await;
+    // Modem 0 is unplugged and does not come back.
+    emu.inject_fault(
+        0,
+        Fault::Unplug {
+            duration_ms: 600_000,
+        },
+    )
+    .unwrap();
+    let msg = eventually_async("the phone has it from modem 1", WITHIN, async || {
+        emu.inbox(PHONE)
+            .into_iter()
+            .find(|m| m.text == "hola desde el respaldo")
+    })
+    .await;
+    assert_eq!(msg.from, code1, "from the live modem");
+    let view = gw.session(&a.session.id).await.unwrap();
+    assert_eq!(
+        view.messages[0].recipients[0].short_code.as_deref(),
+        Some(code1.as_str()),
+        "the page shows the new code"
+    );
+    // The slow one had started on modem 0 (its part was on the air): it
+    // stayed with modem 0, never moved, never went out twice.
+    let z_inbox = emu.inbox("+18095550001");
+    assert_eq!(z_inbox.len(), 1, "{z_inbox:?}");
+    assert_eq!(z_inbox[0].from, code0);
+}

@@ -119,6 +119,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         crate::gateway::supervisor::Settings {
             keep_records: cfg.store.keep_records(),
             validity_minutes: cfg.validity_minutes(),
+            failover_after: cfg.session.failover_after(),
         },
     ) {
         Ok(g) => g,

@@ -19,6 +19,7 @@ use crate::session::{DeliveryStatus, Refusal};
 #[serde(rename_all = "snake_case")]
 pub enum RecipientState {
     Queued,
+    WaitingForModem,
     Sent,
     Delivered,
     Failed,
@@ -30,6 +31,7 @@ impl RecipientState {
     pub fn as_str(self) -> &'static str {
         match self {
             RecipientState::Queued => "queued",
+            RecipientState::WaitingForModem => "waiting_for_modem",
             RecipientState::Sent => "sent",
             RecipientState::Delivered => "delivered",
             RecipientState::Failed => "failed",
@@ -56,6 +58,7 @@ impl From<DeliveryStatus> for RecipientState {
     fn from(s: DeliveryStatus) -> Self {
         match s {
             DeliveryStatus::Queued => RecipientState::Queued,
+            DeliveryStatus::WaitingForModem => RecipientState::WaitingForModem,
             DeliveryStatus::Sent => RecipientState::Sent,
             DeliveryStatus::Delivered => RecipientState::Delivered,
             DeliveryStatus::Failed => RecipientState::Failed,
@@ -232,6 +235,10 @@ pub enum SessionEvent {
         to: String,
         status: RecipientState,
         reason: Option<String>,
+        /// The recipient's new short code, when its conversation moved to
+        /// a live modem (R5 refined).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        short_code: Option<String>,
     },
     /// The session ended (R4).
     Expired { ended_at: DateTime<Utc> },

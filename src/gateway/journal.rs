@@ -350,6 +350,13 @@ mod tests {
         End {
             slot: usize,
         },
+        /// A failover: number's binding in the slot's session moves.
+        Rebind {
+            slot: usize,
+            number: usize,
+            from: usize,
+            code: usize,
+        },
         Snapshot,
     }
 
@@ -365,6 +372,8 @@ mod tests {
             3 => (0i64..400).prop_map(|secs| Op::Advance { secs }),
             1 => Just(Op::Expire),
             1 => (0..3usize).prop_map(|slot| Op::End { slot }),
+            1 => (0..3usize, 0..4usize, 0..3usize, 0..3usize)
+                .prop_map(|(slot, number, from, code)| Op::Rebind { slot, number, from, code }),
             1 => Just(Op::Snapshot),
         ]
     }
@@ -435,6 +444,16 @@ mod tests {
                     Op::Expire => Change::Expire { at: t(now) },
                     Op::End { slot } => match &slots[slot] {
                         Some(s) => Change::End { session: s.clone(), at: t(now) },
+                        None => continue,
+                    },
+                    Op::Rebind { slot, number: n, from, code } => match &slots[slot] {
+                        Some(s) => Change::Rebind {
+                            session: s.clone(),
+                            to: Msisdn(number(n)),
+                            from: ShortCode(format!("+180955501{from:02}")),
+                            code: ShortCode(format!("+180955501{code:02}")),
+                            at: t(now),
+                        },
                         None => continue,
                     },
                     Op::Snapshot => {

@@ -89,6 +89,11 @@ pub struct StatusUpdate {
 }
 
 impl StatusUpdate {
+    /// `r`'s recipient is queued (or waiting for its modem).
+    pub fn queued(r: &OutboxRecord, status: DeliveryStatus) -> Self {
+        Self::of(r, status, None)
+    }
+
     fn of(r: &OutboxRecord, status: DeliveryStatus, reason: Option<String>) -> Self {
         StatusUpdate {
             message_id: r.message_id,
@@ -222,6 +227,27 @@ impl Outbound {
             }
         }
         Ok(out)
+    }
+
+    /// `r` moves to `code` (its conversation's binding moved): queued
+    /// there afresh.
+    pub fn moved(&self, r: &OutboxRecord, code: &str) -> Result<OutboxRecord, StoreError> {
+        let moved = OutboxRecord {
+            short_code: code.to_string(),
+            attempts: 0,
+            ..r.clone()
+        };
+        self.outbox.put(&r.key(), &moved)?;
+        Ok(moved)
+    }
+
+    /// The record under `key`, while it is still queued.
+    pub fn pending_record(&self, key: &str) -> Option<OutboxRecord> {
+        self.outbox
+            .get(key)
+            .ok()
+            .flatten()
+            .filter(|r| r.failed.is_none())
     }
 
     /// Whether `r` is still queued (not sent, failed or withdrawn). A store

@@ -29,7 +29,9 @@ use tokio::sync::broadcast;
 use crate::clock::Clock;
 use crate::modem::pool::PoolEvent;
 use crate::modem::types::{ModemEvent, OutgoingSms, Withdraw};
-use crate::session::{Applied, Change, Routed, SessionCore, SessionId, ShortCode};
+use crate::session::{
+    Applied, Change, DeliveryStatus, Msisdn, Routed, SessionCore, SessionId, ShortCode,
+};
 use crate::sms::Deliver;
 use crate::store::{Store, StoreError};
 
@@ -49,6 +51,9 @@ const EXPIRY_TICK: Duration = Duration::from_millis(250);
 /// How often old fingerprints and, with `keep_records`, old ledger records
 /// are dropped.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the modems' states are looked at (waiting for a modem,
+/// failover).
+const MODEM_WATCH: Duration = Duration::from_secs(1);
 /// How often an unhealthy store is tried again (a flush that works makes
 /// it healthy, and what was held is sent).
 const STORE_PROBE_EVERY: Duration = Duration::from_secs(5);
@@ -64,6 +69,10 @@ pub struct Settings {
     pub keep_records: Option<chrono::Duration>,
     /// TP-VP of every SMS, in minutes (`[sms] validity`).
     pub validity_minutes: Option<u32>,
+    /// R5 refined: a conversation the phone has seen nothing of moves off
+    /// a modem that is down this long (`[session] failover_after`); `None`
+    /// never.
+    pub failover_after: Option<chrono::Duration>,
 }
 
 /// The supervisor.
@@ -87,6 +96,8 @@ pub struct Gateway {
     /// A send was held or an outbox write failed: once the store works
     /// again, the outbox is brought in line with the journal and sent.
     held: bool,
+    /// Short codes whose modem is down, and since when.
+    down_since: HashMap<String, DateTime<Utc>>,
 }
 
 impl Gateway {
@@ -133,6 +144,7 @@ impl Gateway {
             in_flight: HashMap::new(),
             retrying: Default::default(),
             held: false,
+            down_since: HashMap::new(),
         })
     }
 
@@ -258,9 +270,12 @@ impl Gateway {
             if !waiting && !down.contains(&r.short_code) {
                 continue;
             }
-            if let Some((task, flag)) = self.in_flight.remove(&key) {
-                flag.set();
+            if let Some((task, flag)) = self.in_flight.get(&key) {
+                if !flag.take_back() {
+                    continue; // its modem started it: it finishes
+                }
                 task.abort();
+                self.in_flight.remove(&key);
             }
             self.retrying.remove(&key);
             tracing::info!(to = %r.to, short_code = %r.short_code, "the conversation ended before its modem could send; withdrawn");
@@ -284,6 +299,7 @@ impl Gateway {
                     to: update.to.clone(),
                     status: update.status.into(),
                     reason: update.reason.clone(),
+                    short_code: None,
                 },
             ),
             Ok(false) => {}
@@ -468,6 +484,148 @@ impl Gateway {
         self.flush_later();
     }
 
+    /// The modems' states: what waits for a modem that is down shows
+    /// `waiting_for_modem` (and `queued` again when it is back); a
+    /// conversation whose phone has seen nothing from a modem down longer
+    /// than `failover_after` moves to a live short code (R5 refined).
+    fn watch_modems(&mut self, ctx: &mut Context<Self>) {
+        let now = self.now();
+        let down: Vec<String> = self.sender.down();
+        for code in &down {
+            self.down_since.entry(code.clone()).or_insert(now);
+        }
+        self.down_since.retain(|c, _| down.contains(c));
+        let pending = match self.outbound.pending() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return;
+            }
+        };
+        let mut moved: Vec<(String, String)> = Vec::new();
+        for r in pending {
+            if r.session_id.is_empty() || moved.contains(&(r.session_id.clone(), r.to.clone())) {
+                continue;
+            }
+            let status = self.recipient_status(&r);
+            let Some(since) = self.down_since.get(&r.short_code).copied() else {
+                if status == Some(DeliveryStatus::WaitingForModem) {
+                    let _ = self.set_status(&StatusUpdate::queued(&r, DeliveryStatus::Queued));
+                }
+                continue;
+            };
+            let due = self
+                .settings
+                .failover_after
+                .is_some_and(|f| now - since >= f);
+            if due && self.failover(&r, ctx) {
+                moved.push((r.session_id.clone(), r.to.clone()));
+                continue;
+            }
+            if status == Some(DeliveryStatus::Queued) {
+                let _ = self.set_status(&StatusUpdate::queued(&r, DeliveryStatus::WaitingForModem));
+            }
+        }
+        if !moved.is_empty() {
+            self.flush_later();
+        }
+    }
+
+    /// The core's status of an outbox record's recipient.
+    fn recipient_status(&self, r: &OutboxRecord) -> Option<DeliveryStatus> {
+        let s = self
+            .durable
+            .core()
+            .get(&SessionId(r.session_id.clone()), self.now())?;
+        let m = s.messages.iter().find(|m| m.id.0 == r.message_id)?;
+        m.recipients
+            .iter()
+            .find(|x| x.to.0 == r.to)
+            .map(|x| x.status)
+    }
+
+    /// Moves `r`'s conversation with its phone to a live short code, if the
+    /// phone has seen nothing from the old one: every queued message of
+    /// that pair is taken back from its modem (none may have started), the
+    /// binding moves (journaled; the core checks nothing was sent or
+    /// replied), and they go out from the new code.
+    fn failover(&mut self, r: &OutboxRecord, ctx: &mut Context<Self>) -> bool {
+        let now = self.now();
+        let to = Msisdn(r.to.clone());
+        let live = self.live_codes();
+        let core = self.durable.core();
+        let Some(code) = core
+            .state()
+            .allocator
+            .pick(&to, &live, now, core.config().cooldown())
+        else {
+            return false;
+        };
+        let Ok(records) = self.outbound.pending() else {
+            return false;
+        };
+        let pair: Vec<OutboxRecord> = records
+            .into_iter()
+            .filter(|x| x.session_id == r.session_id && x.to == r.to)
+            .collect();
+        // Take every one back from its modem first; one already started
+        // means the phone sees the old code: nothing moves.
+        let mut taken = Vec::new();
+        for x in &pair {
+            let key = x.key();
+            if let Some((task, flag)) = self.in_flight.get(&key) {
+                if !flag.take_back() {
+                    for y in taken {
+                        self.dispatch(y, ctx);
+                    }
+                    return false;
+                }
+                task.abort();
+                self.in_flight.remove(&key);
+            }
+            taken.push(x.clone());
+        }
+        let rebound = self.change(Change::Rebind {
+            session: SessionId(r.session_id.clone()),
+            to,
+            from: ShortCode(r.short_code.clone()),
+            code: code.clone(),
+            at: now,
+        });
+        if !matches!(rebound, Ok(Applied::Rebound(true))) {
+            for y in taken {
+                if !self.retrying.contains(&y.key()) {
+                    self.dispatch(y, ctx);
+                }
+            }
+            return false;
+        }
+        tracing::info!(to = %r.to, from = %r.short_code, code = %code, "modem down: the conversation moves to a live short code");
+        for y in taken {
+            match self.outbound.moved(&y, &code.0) {
+                Ok(m) => {
+                    self.retrying.remove(&m.key());
+                    self.publish(
+                        &m.session_id.clone(),
+                        SessionEvent::Status {
+                            message_id: m.message_id.to_string(),
+                            to: m.to.clone(),
+                            status: RecipientState::Queued,
+                            reason: None,
+                            short_code: Some(code.0.clone()),
+                        },
+                    );
+                    self.dispatch(m, ctx);
+                }
+                Err(e) => {
+                    tracing::error!(to = %y.to, error = %e, "cannot move an outbox record");
+                    self.held = true;
+                }
+            }
+        }
+        true
+    }
+
     /// While the store is unhealthy, try a flush; when it works again,
     /// reconcile the outbox with the journal and send what was held.
     fn probe_store(&mut self, ctx: &mut Context<Self>) {
@@ -514,6 +672,7 @@ impl Actor for Gateway {
         });
         ctx.run_interval(PRUNE_EVERY, |act, _| act.prune());
         ctx.run_interval(STORE_PROBE_EVERY, |act, ctx| act.probe_store(ctx));
+        ctx.run_interval(MODEM_WATCH, |act, ctx| act.watch_modems(ctx));
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
@@ -690,9 +849,16 @@ impl Handler<Dispatched> for Gateway {
                 self.retrying.insert(key.clone());
                 ctx.run_later(after, move |act, ctx| {
                     act.retrying.remove(&key);
-                    // Withdrawn meanwhile (its conversation ended): not again.
-                    if act.outbound.is_pending(&record) {
-                        act.dispatch(record, ctx);
+                    // As the outbox has it now: withdrawn meanwhile (its
+                    // conversation ended) or moved to another short code.
+                    if let Some(now) = act.outbound.pending_record(&key) {
+                        act.dispatch(
+                            OutboxRecord {
+                                attempts: record.attempts,
+                                ..now
+                            },
+                            ctx,
+                        );
                     }
                 });
             }

@@ -314,3 +314,74 @@ async fn an_ended_conversation_withdraws_what_its_dead_modem_never_sent() {
     assert_eq!(outbox.len(), 1, "only the dead modem's message");
     assert_eq!(outbox[0].to, "+18095551234");
 }
+
+/// R5 refined, through the supervisor: a conversation whose phone has
+/// seen nothing moves off a modem down longer than `failover_after` to a
+/// live code, goes out there, and the page learns the new code; one whose
+/// phone replied keeps its pair and shows `waiting_for_modem`.
+#[actix::test]
+async fn a_dead_modem_hands_unseen_conversations_to_a_live_one() {
+    let rig = start_with(
+        t0(),
+        Settings {
+            failover_after: Some(chrono::Duration::seconds(30)),
+            ..Settings::default()
+        },
+    );
+    // Modem 0 takes messages and never sends them (it hangs).
+    *rig.sender.stuck.lock().unwrap() = vec![CODES[0].to_string()];
+    let a = rig.send(None, "8095551234").await.unwrap();
+    assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
+    *rig.sender.down.lock().unwrap() = vec![CODES[1].to_string()];
+    let b = rig.send(None, "8295550000").await.unwrap();
+    assert_eq!(b.recipients[0].short_code.as_deref(), Some(CODES[0]));
+    assert!(rig.phone_sends("+18295550000", CODES[0], "¿qué?").await);
+    let mut events = rig
+        .addr
+        .send(Subscribe(a.session.id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    // Modem 0 goes away; modem 1 is back.
+    *rig.sender.down.lock().unwrap() = vec![CODES[0].to_string()];
+    let status = |id: String| {
+        let addr = rig.addr.clone();
+        async move {
+            let v = addr.send(GetSession(id)).await.unwrap()?;
+            let r = v.messages[0].recipients[0].clone();
+            Some((r.status, r.short_code))
+        }
+    };
+    eventually("waiting for the modem", async || {
+        (status(a.session.id.clone()).await?.0 == RecipientState::WaitingForModem).then_some(())
+    })
+    .await;
+    rig.clock.advance(chrono::Duration::seconds(31));
+    eventually("moved and sent from the live code", async || {
+        let (s, code) = status(a.session.id.clone()).await?;
+        (s == RecipientState::Sent && code.as_deref() == Some(CODES[1])).then_some(())
+    })
+    .await;
+    let sent = rig.sender.sent.lock().unwrap().clone();
+    assert!(sent
+        .iter()
+        .any(|(c, m)| c == CODES[1] && m.recipient == "+18095551234"));
+    let moved = eventually("the page told", async || loop {
+        match events.try_recv() {
+            Ok(SessionEvent::Status {
+                short_code: Some(c),
+                ..
+            }) => return Some(c),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    })
+    .await;
+    assert_eq!(moved, CODES[1]);
+    // B replied through modem 0: it keeps its pair and waits.
+    let (s, code) = status(b.session.id.clone()).await.unwrap();
+    assert_eq!(
+        (s, code.as_deref()),
+        (RecipientState::WaitingForModem, Some(CODES[0]))
+    );
+}

@@ -900,7 +900,7 @@ impl Driver<'_> {
         mut p: InProgress,
     ) -> Result<Option<InProgress>, (InProgress, SessionEnd)> {
         while p.refs.len() < p.parts.len() {
-            if p.refs.is_empty() && p.request.sms.withdraw.is_set() {
+            if p.refs.is_empty() && !p.request.sms.withdraw.start() {
                 // Taken back before any part went out (it waited here while
                 // the modem was away): the phone gets nothing.
                 tracing::info!(modem = %self.cfg.short_code, to = %p.request.sms.recipient, "send withdrawn before its first part");

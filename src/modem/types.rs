@@ -30,19 +30,46 @@ pub struct OutgoingSms {
     pub withdraw: Withdraw,
 }
 
-/// A flag shared by the sender and the modem: once set, the modem does not
-/// start the message (a message already partly sent is finished: the phone
-/// must get all of it). Equal to any other: it is not part of the message.
+/// Who has a message: shared by the sender and the modem, decided once.
+/// The sender may take it back ([`Withdraw::take_back`]) until the modem
+/// starts its first part ([`Withdraw::start`]); after that the modem
+/// finishes it (the phone must get all of it). Equal to any other: it is
+/// not part of the message.
 #[derive(Debug, Clone, Default)]
-pub struct Withdraw(std::sync::Arc<std::sync::atomic::AtomicBool>);
+pub struct Withdraw(std::sync::Arc<std::sync::atomic::AtomicU8>);
+
+const IDLE: u8 = 0;
+const STARTED: u8 = 1;
+const TAKEN_BACK: u8 = 2;
 
 impl Withdraw {
-    pub fn set(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    fn claim(&self, to: u8) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self.0.compare_exchange(IDLE, to, SeqCst, SeqCst) {
+            Ok(_) => true,
+            Err(now) => now == to,
+        }
     }
 
+    /// The sender takes the message back; `false` when the modem already
+    /// started it.
+    pub fn take_back(&self) -> bool {
+        self.claim(TAKEN_BACK)
+    }
+
+    /// The modem starts the first part; `false` when it was taken back.
+    pub fn start(&self) -> bool {
+        self.claim(STARTED)
+    }
+
+    /// Takes it back (tests).
+    pub fn set(&self) {
+        self.take_back();
+    }
+
+    /// Whether it was taken back.
     pub fn is_set(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.0.load(std::sync::atomic::Ordering::SeqCst) == TAKEN_BACK
     }
 }
 

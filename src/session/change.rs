@@ -68,6 +68,16 @@ pub enum Change {
     /// R11 after a restart: sends in flight when the process died are
     /// finished.
     Recover { at: DateTime<Utc> },
+    /// R5 refined: `to`'s binding in `session` moves from `from` (a modem
+    /// down longer than `failover_after`) to `code`, if the phone has seen
+    /// nothing from `from`.
+    Rebind {
+        session: SessionId,
+        to: Msisdn,
+        from: ShortCode,
+        code: ShortCode,
+        at: DateTime<Utc>,
+    },
 }
 
 fn one() -> u32 {
@@ -84,7 +94,8 @@ impl Change {
             | Change::Status { at, .. }
             | Change::Expire { at }
             | Change::End { at, .. }
-            | Change::Recover { at } => *at,
+            | Change::Recover { at }
+            | Change::Rebind { at, .. } => *at,
         }
     }
 }
@@ -98,6 +109,8 @@ pub enum Applied {
     Ended(Vec<Expired>),
     /// `Finish` and `Recover` (how many sends were finished).
     Finished(usize),
+    /// `Rebind`: whether the binding moved.
+    Rebound(bool),
 }
 
 impl SessionCore {
@@ -144,6 +157,13 @@ impl SessionCore {
                 Applied::Ended(self.end_session(session, *at).into_iter().collect())
             }
             Change::Recover { at } => Applied::Finished(self.recover(*at)),
+            Change::Rebind {
+                session,
+                to,
+                from,
+                code,
+                at,
+            } => Applied::Rebound(self.rebind(session, to, from, code, *at)),
         }
     }
 }

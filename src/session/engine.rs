@@ -122,6 +122,58 @@ impl SessionCore {
         self.state.table.finish_all_sends()
     }
 
+    /// R5 refined: moves `to`'s binding in `session` from `from` to `code`
+    /// when the phone has seen nothing from `from`: no message of the
+    /// session to it left the modem (all still queued or waiting for the
+    /// modem) and it sent no reply. The new pair must be free. Returns
+    /// whether it moved.
+    pub(super) fn rebind(
+        &mut self,
+        session: &SessionId,
+        to: &Msisdn,
+        from: &ShortCode,
+        code: &ShortCode,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if self.state.allocator.holder(to, code).is_some() {
+            return false;
+        }
+        let Some(s) = self.state.table.get_mut(session, now) else {
+            return false;
+        };
+        if s.bindings.get(to) != Some(from) || s.replies.iter().any(|r| &r.from == to) {
+            return false;
+        }
+        let unseen = s
+            .messages
+            .iter()
+            .flat_map(|m| m.recipients.iter())
+            .filter(|r| &r.to == to)
+            .all(|r| {
+                matches!(
+                    r.status,
+                    DeliveryStatus::Queued | DeliveryStatus::WaitingForModem
+                )
+            });
+        if !unseen {
+            return false;
+        }
+        s.bindings.insert(to.clone(), code.clone());
+        for r in s
+            .messages
+            .iter_mut()
+            .flat_map(|m| m.recipients.iter_mut())
+            .filter(|r| &r.to == to)
+        {
+            r.short_code = code.clone();
+            r.status = DeliveryStatus::Queued;
+            r.reason = None;
+        }
+        self.state.allocator.release(to, from);
+        self.state.allocator.bind(to, code, session);
+        true
+    }
+
     /// Sends still in flight (R11).
     pub fn sends_in_flight(&self) -> usize {
         self.state.table.sends_in_flight()

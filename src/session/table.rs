@@ -42,6 +42,9 @@ impl fmt::Display for MessageId {
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     Queued,
+    /// Queued for a short code whose modem is down (R5: the phone must
+    /// get it from that code, so it waits).
+    WaitingForModem,
     Sent,
     Delivered,
     Failed,

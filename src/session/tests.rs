@@ -343,3 +343,46 @@ fn state_round_trips_through_json() {
     assert_eq!(plan["recipients"][0]["status"], "queued");
     assert_eq!(plan["recipients"][1]["reason"], "invalid_number");
 }
+
+// R5 refined: a binding moves off a dead modem only while the phone has
+// seen nothing from it (nothing sent, no reply), and only to a free pair.
+#[test]
+fn a_binding_moves_only_while_the_phone_has_seen_nothing() {
+    let mut c = core(3);
+    let p = pool(3);
+    let plan = send(&mut c, "s1", &[A, B], t(0));
+    let (a, b) = (code_of(&plan, 0), code_of(&plan, 1));
+    let m = plan.message.unwrap();
+    let (na, nb) = (Msisdn(A.into()), Msisdn(B.into()));
+    // A's message went out: A has seen `a`; it stays.
+    c.update_status(m, &na, DeliveryStatus::Sent, None, t(1))
+        .unwrap();
+    let free = p.iter().find(|x| **x != a && **x != b).unwrap().clone();
+    assert!(!c.rebind(&sid("s1"), &na, &a, &free, t(2)));
+    // B has seen nothing: it moves, its messages with it, the old pair is
+    // free (not retired: the phone never saw it), the new one held.
+    c.update_status(m, &nb, DeliveryStatus::WaitingForModem, None, t(2))
+        .unwrap();
+    assert!(c.rebind(&sid("s1"), &nb, &b, &free, t(3)));
+    let s = c.get(&sid("s1"), t(3)).unwrap();
+    assert_eq!(s.bindings[&nb], free);
+    let r = &s.messages[0].recipients[1];
+    assert_eq!((&r.short_code, r.status), (&free, DeliveryStatus::Queued));
+    assert_eq!(c.state().allocator.holder(&nb, &b), None);
+    assert_eq!(c.state().allocator.retired_at(&nb, &b), None);
+    assert_eq!(c.state().allocator.holder(&nb, &free), Some(&sid("s1")));
+    // Not from a code it is not bound to, nor to a pair someone holds.
+    assert!(!c.rebind(&sid("s1"), &nb, &b, &a, t(4)));
+    assert!(!c.rebind(&sid("s1"), &na, &a, &free, t(4)));
+}
+
+#[test]
+fn a_phone_that_replied_keeps_its_pair() {
+    let mut c = core(2);
+    let p = pool(2);
+    let plan = send(&mut c, "s1", &[A], t(0));
+    let a = code_of(&plan, 0);
+    c.route_reply(A, &a, "hola", 1, t(1));
+    let other = p.iter().find(|x| **x != a).unwrap().clone();
+    assert!(!c.rebind(&sid("s1"), &Msisdn(A.into()), &a, &other, t(2)));
+}

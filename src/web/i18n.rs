@@ -130,6 +130,7 @@ pub static EN: Texts = Texts {
 pub fn status_word(lang: Lang, code: &str) -> String {
     let (es, en) = match code {
         "queued" => ("en cola", "queued"),
+        "waiting_for_modem" => ("esperando al módem", "waiting for the modem"),
         "sending" => ("enviando", "sending"),
         "sent" => ("enviado", "sent"),
         "delivered" => ("entregado", "delivered"),

@@ -53,7 +53,8 @@ pub struct SendAnswerDoc {
 pub struct RecipientViewDoc {
     to: String,
     short_code: Option<String>,
-    /// `queued`, `sent`, `delivered`, `failed` or `refused`.
+    /// `queued`, `waiting_for_modem` (its short code's modem is down),
+    /// `sent`, `delivered`, `failed` or `refused`.
     status: String,
     reason: Option<String>,
     can_reply: bool,

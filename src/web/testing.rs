@@ -96,6 +96,7 @@ impl FakeGateway {
                 to,
                 status,
                 reason,
+                ..
             } => {
                 let recipients = s
                     .view
@@ -163,6 +164,7 @@ impl FakeGateway {
                 to: to.into(),
                 status: status.parse().expect("a recipient state"),
                 reason: reason.map(Into::into),
+                short_code: None,
             },
         )
     }

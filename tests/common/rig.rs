@@ -62,6 +62,8 @@ pub struct Setup {
     pub within: Duration,
     /// The emulated modems' settings: model, delays, capacities.
     pub emulator: Settings,
+    /// The supervisor's settings (failover, validity, record keeping).
+    pub gateway: smsgate::gateway::supervisor::Settings,
 }
 
 impl Setup {
@@ -73,6 +75,7 @@ impl Setup {
             config: Config::default(),
             within: Duration::from_secs(30),
             emulator: Settings::default(),
+            gateway: Default::default(),
         }
     }
 }
@@ -151,7 +154,7 @@ impl Network {
             pool,
             rx,
             Arc::new(SystemClock),
-            Default::default(),
+            self.setup.gateway.clone(),
         )
         .map_err(|e| format!("start the gateway: {e}"))?;
         let up = super::try_eventually_async("every modem up", self.setup.within, async || {
