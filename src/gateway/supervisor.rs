@@ -216,6 +216,11 @@ impl Gateway {
         if key.as_ref().is_some_and(|k| self.in_flight.contains_key(k)) {
             return; // already at its modem
         }
+        if key.is_some() && !self.configured(&record.short_code) {
+            // Its modem was removed from the configuration: it waits, moves
+            // (failover) or is withdrawn when its conversation ends.
+            return;
+        }
         let validity_minutes = self.settings.validity_minutes;
         let withdraw = Withdraw::default();
         let flag = withdraw.clone();
@@ -234,6 +239,16 @@ impl Gateway {
         if let Some(key) = key {
             self.in_flight.insert(key, (task, flag));
         }
+    }
+
+    /// Whether `code` is one of the configured short codes.
+    fn configured(&self, code: &str) -> bool {
+        self.durable
+            .core()
+            .config()
+            .pool
+            .iter()
+            .any(|c| c.0 == code)
     }
 
     /// The configured short codes whose modem is up.
@@ -490,11 +505,7 @@ impl Gateway {
     /// than `failover_after` moves to a live short code (R5 refined).
     fn watch_modems(&mut self, ctx: &mut Context<Self>) {
         let now = self.now();
-        let down: Vec<String> = self.sender.down();
-        for code in &down {
-            self.down_since.entry(code.clone()).or_insert(now);
-        }
-        self.down_since.retain(|c, _| down.contains(c));
+        let mut down: Vec<String> = self.sender.down();
         let pending = match self.outbound.pending() {
             Ok(p) => p,
             Err(e) => {
@@ -502,6 +513,17 @@ impl Gateway {
                 return;
             }
         };
+        // A short code no longer configured (its modem removed) is a modem
+        // that stays down.
+        for r in &pending {
+            if !self.configured(&r.short_code) && !down.contains(&r.short_code) {
+                down.push(r.short_code.clone());
+            }
+        }
+        for code in &down {
+            self.down_since.entry(code.clone()).or_insert(now);
+        }
+        self.down_since.retain(|c, _| down.contains(c));
         let mut moved: Vec<(String, String)> = Vec::new();
         for r in pending {
             if r.session_id.is_empty() || moved.contains(&(r.session_id.clone(), r.to.clone())) {

@@ -68,11 +68,16 @@ fn start_at(t0: DateTime<Utc>) -> Rig {
 }
 
 fn start_with(t0: DateTime<Utc>, settings: Settings) -> Rig {
+    start_on(Store::temporary().unwrap(), &CODES, t0, settings)
+}
+
+/// A supervisor over `store` (what it holds restored) with the short codes
+/// `codes` configured.
+fn start_on(store: Store, codes: &[&str], t0: DateTime<Utc>, settings: Settings) -> Rig {
     let mut cfg = CoreConfig::from_config(&Config::default()).unwrap();
-    cfg.pool = CODES.iter().map(|c| ShortCode(c.to_string())).collect();
+    cfg.pool = codes.iter().map(|c| ShortCode(c.to_string())).collect();
     let clock = Arc::new(ManualClock::new(t0));
     let sender = Arc::new(FakeSender::default());
-    let store = Store::temporary().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
     let gw = Gateway::new(
         SessionCore::new(cfg),
@@ -384,4 +389,47 @@ async fn a_dead_modem_hands_unseen_conversations_to_a_live_one() {
         (s, code.as_deref()),
         (RecipientState::WaitingForModem, Some(CODES[0]))
     );
+}
+
+/// A modem removed from the configuration is one that stays down: what
+/// waits for it is not sent there, shows `waiting_for_modem`, and moves to
+/// a configured code after `failover_after`.
+#[actix::test]
+async fn a_modem_removed_from_the_configuration_is_one_that_stays_down() {
+    let settings = Settings {
+        failover_after: Some(chrono::Duration::seconds(30)),
+        ..Settings::default()
+    };
+    let before = start_with(t0(), settings.clone());
+    *before.sender.stuck.lock().unwrap() = vec![CODES[0].to_string()];
+    let a = before.send(None, "8095551234").await.unwrap();
+    assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
+    before.addr.send(Shutdown).await.unwrap();
+    let store = before.store.clone();
+    drop(before);
+    // Restarted with modem 0 gone from the configuration.
+    let after = start_on(store, &CODES[1..], t0(), settings);
+    let status = || {
+        let addr = after.addr.clone();
+        let id = a.session.id.clone();
+        async move {
+            let v = addr.send(GetSession(id)).await.unwrap()?;
+            let r = v.messages[0].recipients[0].clone();
+            Some((r.status, r.short_code))
+        }
+    };
+    eventually("waiting for the modem", async || {
+        (status().await?.0 == RecipientState::WaitingForModem).then_some(())
+    })
+    .await;
+    assert!(
+        after.sender.sent.lock().unwrap().is_empty(),
+        "not sent to a removed modem"
+    );
+    after.clock.advance(chrono::Duration::seconds(31));
+    eventually("moved to a configured code and sent", async || {
+        let (s, code) = status().await?;
+        (s == RecipientState::Sent && code.as_deref() == Some(CODES[1])).then_some(())
+    })
+    .await;
 }
