@@ -159,19 +159,7 @@ impl Allocator {
     /// R6: the session holding `(number, code)` ended at `at`; the pair is
     /// free again but cools down.
     pub fn retire(&mut self, number: &Msisdn, code: &ShortCode, at: DateTime<Utc>) {
-        if let Some(codes) = self.held.get_mut(number) {
-            if codes.remove(code).is_some() {
-                if let Some(n) = self.load.get_mut(code) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.load.remove(code);
-                    }
-                }
-            }
-            if codes.is_empty() {
-                self.held.remove(number);
-            }
-        }
+        self.release(number, code);
         self.retired
             .entry(number.clone())
             .or_default()
