@@ -360,3 +360,45 @@ async fn a_modem_plugged_in_later_starts_without_a_restart() {
     .unwrap();
     emu.shutdown();
 }
+
+/// A modem unplugged while the network takes its time over an `AT+CMGS`
+/// is noticed at once (its port closes under the read), not when the
+/// answer times out a minute later. (The emulator used to hold the unplug
+/// until it had written the delayed answer.)
+#[actix::test]
+async fn an_unplug_during_a_long_send_is_noticed_at_once() {
+    let r = rig("generic", "generic").await.unwrap();
+    r.up().await.unwrap();
+    let mut slow = r.emu.settings(0).unwrap();
+    slow.cmgs_latency_ms = 60_000;
+    r.emu.set_settings(0, slow).unwrap();
+    r.gw.send(None, req("+18095553003", "lento"), CLIENT)
+        .await
+        .unwrap();
+    until("the send on the air", async || {
+        (!r.emu.inbox("+18095553003").is_empty()).then_some(())
+    })
+    .await
+    .unwrap();
+    r.emu
+        .inject_fault(
+            0,
+            Fault::Unplug {
+                duration_ms: 600_000,
+            },
+        )
+        .unwrap();
+    let gone = Instant::now();
+    until("the modem down", async || {
+        (r.gw.modems().await[0].state != ModemState::Up).then_some(())
+    })
+    .await
+    .unwrap();
+    let noticed = gone.elapsed();
+    println!(
+        "unplug during a 60 s +CMGS noticed after {:.2} s",
+        noticed.as_secs_f64()
+    );
+    assert!(noticed < Duration::from_secs(10), "{noticed:?}");
+    r.emu.shutdown();
+}

@@ -507,7 +507,22 @@ impl Emulator {
                 chunk = writes.recv() => {
                     let Some(chunk) = chunk else { return };
                     if !chunk.delay.is_zero() {
-                        tokio::time::sleep(chunk.delay).await;
+                        // A modem may be unplugged while its answer is
+                        // still on its way (a slow network): the answer is
+                        // lost with the port.
+                        tokio::select! {
+                            () = tokio::time::sleep(chunk.delay) => {}
+                            cmd = commands.recv() => match cmd {
+                                Some(PortCommand::Unplug(d)) => {
+                                    pty = match self.unplug(id, pty, d, &mut writes).await {
+                                        Some(p) => p,
+                                        None => return,
+                                    };
+                                    continue;
+                                }
+                                None => return,
+                            },
+                        }
                     }
                     let baud = lock(&self.inner.state).modems[id].dce.settings.baud;
                     if let Err(e) = write_paced(&pty, &chunk.bytes, baud, &mut out_free, &timer).await {
