@@ -251,6 +251,20 @@ impl Gateway {
             .any(|c| c.0 == code)
     }
 
+    /// Takes the send under `key` back from its modem; `false` when the
+    /// modem already started it (it finishes there). Nothing at a modem:
+    /// `true`.
+    fn take_back(&mut self, key: &str) -> bool {
+        if let Some((task, flag)) = self.in_flight.get(key) {
+            if !flag.take_back() {
+                return false;
+            }
+            task.abort();
+            self.in_flight.remove(key);
+        }
+        true
+    }
+
     /// The configured short codes whose modem is up.
     fn live_codes(&self) -> Vec<ShortCode> {
         let down = self.sender.down();
@@ -285,12 +299,8 @@ impl Gateway {
             if !waiting && !down.contains(&r.short_code) {
                 continue;
             }
-            if let Some((task, flag)) = self.in_flight.get(&key) {
-                if !flag.take_back() {
-                    continue; // its modem started it: it finishes
-                }
-                task.abort();
-                self.in_flight.remove(&key);
+            if !self.take_back(&key) {
+                continue; // its modem started it: it finishes
             }
             self.retrying.remove(&key);
             tracing::info!(to = %r.to, short_code = %r.short_code, "the conversation ended before its modem could send; withdrawn");
@@ -594,16 +604,11 @@ impl Gateway {
         // means the phone sees the old code: nothing moves.
         let mut taken = Vec::new();
         for x in &pair {
-            let key = x.key();
-            if let Some((task, flag)) = self.in_flight.get(&key) {
-                if !flag.take_back() {
-                    for y in taken {
-                        self.dispatch(y, ctx);
-                    }
-                    return false;
+            if !self.take_back(&x.key()) {
+                for y in taken {
+                    self.dispatch(y, ctx);
                 }
-                task.abort();
-                self.in_flight.remove(&key);
+                return false;
             }
             taken.push(x.clone());
         }
