@@ -1,8 +1,10 @@
 //! SIGHUP for `smsgate serve`: re-reads and checks the configuration and
-//! says, key by key, what changed. Nothing is applied to the running
-//! gateway (the web layer and the gateway take their settings at start-up),
-//! so every change is logged as "restart needed"; a broken file is reported
-//! and the running configuration is kept. Owns only that comparison.
+//! says, key by key, what changed. The `[[modem]]` list is applied by the
+//! caller when real modems run (added modems start, removed ones drain and
+//! stop); every other change is logged as "restart needed" (the web layer
+//! and the gateway take their settings at start-up). A broken file is
+//! reported and the running configuration is kept. Owns only that
+//! comparison.
 
 use std::path::Path;
 
@@ -46,9 +48,15 @@ fn diff(prefix: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
 }
 
 /// Handles one SIGHUP: re-reads `file` (and the environment), logs the
-/// outcome, and returns the keys that changed (empty when none, or when the
-/// new configuration is invalid).
-pub fn on_hangup(file: Option<&Path>, running: &Config) -> Vec<String> {
+/// outcome, and returns the new configuration with the keys that changed
+/// (`None` when the new configuration is invalid). `live_modems`: the
+/// `[[modem]]` list is applied without a restart (the caller does it), so
+/// only the other keys are logged as needing one.
+pub fn on_hangup(
+    file: Option<&Path>,
+    running: &Config,
+    live_modems: bool,
+) -> Option<(Config, Vec<String>)> {
     let source = file
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "defaults and environment".to_string());
@@ -61,26 +69,35 @@ pub fn on_hangup(file: Option<&Path>, running: &Config) -> Vec<String> {
                 %source,
                 "SIGHUP: configuration invalid, keeping the running one"
             );
-            Vec::new()
+            None
         }
         Ok(new) => {
             let changed = changed_keys(running, &new);
+            let restart: Vec<&String> = changed
+                .iter()
+                .filter(|k| !(live_modems && *k == MODEMS))
+                .collect();
             if changed.is_empty() {
                 tracing::info!(%source, "SIGHUP: configuration re-read: no change");
+            } else if restart.is_empty() {
+                tracing::info!(%source, "SIGHUP: configuration re-read: modems changed");
             } else {
-                for key in &changed {
+                for key in &restart {
                     tracing::warn!(%source, "SIGHUP: changed {key}: restart needed");
                 }
                 tracing::warn!(
                     %source,
-                    changed = changed.len(),
+                    changed = restart.len(),
                     "SIGHUP: configuration re-read; changes take effect after `systemctl restart smsgate`"
                 );
             }
-            changed
+            Some((new, changed))
         }
     }
 }
+
+/// The key of the `[[modem]]` list.
+pub const MODEMS: &str = "modem";
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,8 @@
 //! web server, and runs until SIGTERM or Ctrl-C, then ends live streams,
 //! stops the modems and flushes the store. Under systemd it notifies
 //! readiness, status and the watchdog ([`super::sd`]); SIGHUP re-reads the
-//! configuration and logs what would need a restart ([`super::reload`]).
+//! configuration, applies the `[[modem]]` list and logs what would need a
+//! restart ([`super::reload`]).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -90,17 +91,13 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         emulator = Some(emu);
         drivers
     } else {
-        let mut drivers = Vec::new();
-        for m in &cfg.modem {
-            match Profile::load(&m.profile, None) {
-                Ok(p) => drivers.push(DriverConfig::from_config(m, &p)),
-                Err(e) => {
-                    eprintln!("modem {}: {e}", m.short_code);
-                    return 2;
-                }
+        match driver_configs(&cfg) {
+            Ok(drivers) => drivers,
+            Err(e) => {
+                eprintln!("{e}");
+                return 2;
             }
         }
-        drivers
     };
     let mut core_cfg = core_cfg;
     core_cfg.pool = drivers
@@ -169,11 +166,40 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
     };
     let reloads = {
         let file = config_file.map(Path::to_path_buf);
-        let running = cfg.clone();
+        let mut running = cfg.clone();
+        let gateway = gateway.clone();
+        // The embedded network's modems are not configured ones: a switch
+        // between the two needs a restart.
+        let live_modems = emulator.is_none();
         actix::spawn(async move {
             loop {
                 hangups.next().await;
-                super::reload::on_hangup(file.as_deref(), &running);
+                let Some((new, changed)) =
+                    super::reload::on_hangup(file.as_deref(), &running, live_modems)
+                else {
+                    continue;
+                };
+                if live_modems && changed.iter().any(|k| k == super::reload::MODEMS) {
+                    if new.modem.is_empty() {
+                        tracing::warn!(
+                            "SIGHUP: no modem left in the configuration: keeping the running ones"
+                        );
+                        continue;
+                    }
+                    match driver_configs(&new) {
+                        Ok(drivers) => {
+                            let done = gateway.reconfigure(drivers).await;
+                            tracing::info!(
+                                added = ?done.added,
+                                restarted = ?done.restarted,
+                                removed = ?done.removed,
+                                "SIGHUP: modems applied"
+                            );
+                            running.modem = new.modem;
+                        }
+                        Err(e) => tracing::warn!("SIGHUP: {e}; keeping the running modems"),
+                    }
+                }
             }
         })
     };
@@ -204,4 +230,16 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
             1
         }
     }
+}
+
+/// The drivers of the configured modems, each with its profile.
+fn driver_configs(cfg: &Config) -> Result<Vec<DriverConfig>, String> {
+    cfg.modem
+        .iter()
+        .map(|m| {
+            Profile::load(&m.profile, None)
+                .map(|p| DriverConfig::from_config(m, &p))
+                .map_err(|e| format!("modem {}: {e}", m.short_code))
+        })
+        .collect()
 }

@@ -11,8 +11,10 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
-use crate::modem::pool::ModemPool;
+use crate::modem::driver::DriverConfig;
+use crate::modem::pool::{ModemPool, Reconfigured};
 use crate::modem::types::{ModemState, ModemStatus};
+use crate::session::ShortCode;
 
 use super::api::{
     ChargeStream, GatewayApi, GatewayCounters, OutOfSessionItem, OutboxItem, SendAnswer, SendError,
@@ -44,6 +46,20 @@ impl GatewayHandle {
             ledger,
             outbound,
         }
+    }
+
+    /// SIGHUP changed the `[[modem]]` list: new modems start and take new
+    /// conversations, changed ones restart, removed ones take no new
+    /// conversation, hand what they have not started to live modems, and
+    /// stop once no live conversation is bound to them.
+    pub async fn reconfigure(&self, drivers: Vec<DriverConfig>) -> Reconfigured {
+        let codes = drivers
+            .iter()
+            .map(|d| ShortCode(d.short_code.clone()))
+            .collect();
+        let done = self.pool.reconfigure(drivers).await;
+        let _ = self.addr.send(super::supervisor::SetPool(codes)).await;
+        done
     }
 
     /// Saves, flushes and stops the supervisor, then stops the modems.

@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::session::{Applied, Change, CoreState, SessionCore};
+use crate::session::{Applied, Change, CoreState, SessionCore, ShortCode};
 use crate::store::{StoreError, Table};
 
 /// The journal's record: one change.
@@ -107,6 +107,13 @@ impl Durable {
         &self.core
     }
 
+    /// The short codes new conversations may be bound to (SIGHUP changed
+    /// the modems). A configuration, not a change of the state: each send
+    /// journals the codes it chose among, so replay does not depend on it.
+    pub fn set_pool(&mut self, pool: Vec<ShortCode>) {
+        self.core.set_pool(pool);
+    }
+
     /// The sequence number of the last journaled change.
     pub fn seq(&self) -> u64 {
         self.seq
@@ -153,7 +160,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::gateway::t;
-    use crate::session::{CoreConfig, DeliveryStatus, MessageId, Msisdn, SessionId, ShortCode};
+    use crate::session::{CoreConfig, DeliveryStatus, MessageId, Msisdn, SessionId};
     use crate::store::Store;
     use proptest::prelude::*;
 

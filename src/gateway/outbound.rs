@@ -32,6 +32,9 @@ pub trait SmsSender: Send + Sync + 'static {
     /// Short codes whose modem is not up, registered with its SIM: no new
     /// conversation goes there.
     fn down(&self) -> Vec<String>;
+    /// Stops the modem of `short_code` for good: it was removed from the
+    /// configuration and nothing waits for it any more.
+    fn stop(&self, short_code: &str);
 }
 
 impl SmsSender for ModemPool {
@@ -41,9 +44,12 @@ impl SmsSender for ModemPool {
         Box::pin(async move {
             match ModemPool::send(&pool, &code, sms).await {
                 Ok(o) => o,
+                // A modem missing for a moment (SIGHUP restarts it with new
+                // settings): tried again; its conversation's end withdraws
+                // it if it never comes.
                 Err(e) => SendOutcome::Failed {
                     reason: e.to_string(),
-                    permanent: true,
+                    permanent: false,
                 },
             }
         })
@@ -59,6 +65,10 @@ impl SmsSender for ModemPool {
             .filter(|s| s.state != crate::modem::types::ModemState::Up)
             .map(|s| s.short_code)
             .collect()
+    }
+
+    fn stop(&self, short_code: &str) {
+        ModemPool::stop(self, short_code);
     }
 }
 

@@ -98,6 +98,10 @@ pub struct Gateway {
     held: bool,
     /// Short codes whose modem is down, and since when.
     down_since: HashMap<String, DateTime<Utc>>,
+    /// Short codes removed from the configuration at run time whose modem
+    /// still runs: no new conversation goes there, what can move moves at
+    /// once, and the modem stops when nothing is bound to it any more.
+    draining: std::collections::BTreeSet<String>,
 }
 
 impl Gateway {
@@ -145,6 +149,7 @@ impl Gateway {
             retrying: Default::default(),
             held: false,
             down_since: HashMap::new(),
+            draining: Default::default(),
         })
     }
 
@@ -216,7 +221,10 @@ impl Gateway {
         if key.as_ref().is_some_and(|k| self.in_flight.contains_key(k)) {
             return; // already at its modem
         }
-        if key.is_some() && !self.configured(&record.short_code) {
+        if key.is_some()
+            && !self.configured(&record.short_code)
+            && !self.draining.contains(&record.short_code)
+        {
             // Its modem was removed from the configuration: it waits, moves
             // (failover) or is withdrawn when its conversation ends.
             return;
@@ -524,9 +532,12 @@ impl Gateway {
             }
         };
         // A short code no longer configured (its modem removed) is a modem
-        // that stays down.
+        // that stays down, unless it still runs to drain.
         for r in &pending {
-            if !self.configured(&r.short_code) && !down.contains(&r.short_code) {
+            if !self.configured(&r.short_code)
+                && !self.draining.contains(&r.short_code)
+                && !down.contains(&r.short_code)
+            {
                 down.push(r.short_code.clone());
             }
         }
@@ -535,32 +546,98 @@ impl Gateway {
         }
         self.down_since.retain(|c, _| down.contains(c));
         let mut moved: Vec<(String, String)> = Vec::new();
-        for r in pending {
+        for r in &pending {
             if r.session_id.is_empty() || moved.contains(&(r.session_id.clone(), r.to.clone())) {
                 continue;
             }
-            let status = self.recipient_status(&r);
-            let Some(since) = self.down_since.get(&r.short_code).copied() else {
-                if status == Some(DeliveryStatus::WaitingForModem) {
-                    let _ = self.set_status(&StatusUpdate::queued(&r, DeliveryStatus::Queued));
-                }
-                continue;
-            };
-            let due = self
-                .settings
-                .failover_after
-                .is_some_and(|f| now - since >= f);
-            if due && self.failover(&r, ctx) {
+            let status = self.recipient_status(r);
+            let since = self.down_since.get(&r.short_code).copied();
+            // A draining modem's conversations move at once; a dead one's
+            // after `failover_after`.
+            let due = self.draining.contains(&r.short_code)
+                || since.is_some_and(|since| {
+                    self.settings
+                        .failover_after
+                        .is_some_and(|f| now - since >= f)
+                });
+            if due && self.failover(r, ctx) {
                 moved.push((r.session_id.clone(), r.to.clone()));
                 continue;
             }
-            if status == Some(DeliveryStatus::Queued) {
-                let _ = self.set_status(&StatusUpdate::queued(&r, DeliveryStatus::WaitingForModem));
+            match (since, status) {
+                (Some(_), Some(DeliveryStatus::Queued)) => {
+                    let _ =
+                        self.set_status(&StatusUpdate::queued(r, DeliveryStatus::WaitingForModem));
+                }
+                (None, Some(DeliveryStatus::WaitingForModem)) => {
+                    let _ = self.set_status(&StatusUpdate::queued(r, DeliveryStatus::Queued));
+                }
+                _ => {}
             }
         }
         if !moved.is_empty() {
             self.flush_later();
         }
+        self.stop_drained(&pending);
+    }
+
+    /// Stops the draining modems nothing waits for any more: no message
+    /// of theirs is pending and no live conversation is bound to them (a
+    /// phone may still reply to one until its session ends).
+    fn stop_drained(&mut self, pending: &[OutboxRecord]) {
+        let drained: Vec<String> = self
+            .draining
+            .iter()
+            .filter(|code| {
+                !pending.iter().any(|r| &r.short_code == *code)
+                    && self
+                        .durable
+                        .core()
+                        .state()
+                        .allocator
+                        .load(&ShortCode((*code).clone()))
+                        == 0
+            })
+            .cloned()
+            .collect();
+        for code in drained {
+            tracing::info!(modem = %code, "removed modem drained: stopped");
+            self.draining.remove(&code);
+            self.sender.stop(&code);
+        }
+    }
+
+    /// SIGHUP changed the modems: `pool` are the configured short codes
+    /// now. New ones take new conversations at once; removed ones drain.
+    fn set_pool(&mut self, pool: Vec<ShortCode>, ctx: &mut Context<Self>) {
+        let old = self.durable.core().config().pool.clone();
+        for code in old.iter().filter(|c| !pool.contains(c)) {
+            tracing::info!(modem = %code, "modem removed from the configuration: draining it");
+            self.draining.insert(code.0.clone());
+        }
+        for code in pool.iter().filter(|c| !old.contains(c)) {
+            tracing::info!(modem = %code, "modem added to the configuration");
+        }
+        let added: Vec<String> = pool
+            .iter()
+            .filter(|c| !old.contains(c))
+            .map(|c| c.0.clone())
+            .collect();
+        self.draining.retain(|c| !pool.iter().any(|p| &p.0 == c));
+        self.durable.set_pool(pool);
+        // What waited for a modem configured again (removed at the last
+        // start) goes out.
+        match self.outbound.pending() {
+            Ok(records) => {
+                for r in records {
+                    if added.contains(&r.short_code) && !self.retrying.contains(&r.key()) {
+                        self.dispatch(r, ctx);
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
+        }
+        self.watch_modems(ctx);
     }
 
     /// The core's status of an outbox record's recipient.
@@ -593,6 +670,15 @@ impl Gateway {
         else {
             return false;
         };
+        if !core.may_rebind(
+            &SessionId(r.session_id.clone()),
+            &to,
+            &ShortCode(r.short_code.clone()),
+            &code,
+            now,
+        ) {
+            return false;
+        }
         let Ok(records) = self.outbound.pending() else {
             return false;
         };
@@ -972,6 +1058,19 @@ impl Handler<Subscribe> for Gateway {
             .entry(msg.0)
             .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0);
         Some(tx.subscribe())
+    }
+}
+
+/// SIGHUP changed the modems: these short codes are configured now (the
+/// pool already runs the new ones; removed ones are drained, then stopped).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetPool(pub Vec<ShortCode>);
+
+impl Handler<SetPool> for Gateway {
+    type Result = ();
+    fn handle(&mut self, msg: SetPool, ctx: &mut Context<Self>) {
+        self.set_pool(msg.0, ctx);
     }
 }
 

@@ -31,6 +31,8 @@ struct FakeSender {
     down: Mutex<Vec<String>>,
     /// Codes whose modem never answers (a send waits for ever).
     stuck: Mutex<Vec<String>>,
+    /// Codes whose modem was stopped for good.
+    stopped: Mutex<Vec<String>>,
 }
 
 impl SmsSender for FakeSender {
@@ -52,6 +54,9 @@ impl SmsSender for FakeSender {
     }
     fn down(&self) -> Vec<String> {
         self.down.lock().unwrap().clone()
+    }
+    fn stop(&self, short_code: &str) {
+        self.stopped.lock().unwrap().push(short_code.to_string());
     }
 }
 
@@ -430,6 +435,79 @@ async fn a_modem_removed_from_the_configuration_is_one_that_stays_down() {
     eventually("moved to a configured code and sent", async || {
         let (s, code) = status().await?;
         (s == RecipientState::Sent && code.as_deref() == Some(CODES[1])).then_some(())
+    })
+    .await;
+}
+
+/// SIGHUP removed a modem that still runs: it takes no new conversation,
+/// what it has not started moves at once to a live code, a conversation
+/// whose phone replied keeps its pair there, and the modem is stopped once
+/// no live conversation is bound to it.
+#[actix::test]
+async fn a_modem_removed_at_run_time_drains_then_stops() {
+    let rig = start_with(
+        t0(),
+        Settings {
+            failover_after: Some(chrono::Duration::seconds(30)),
+            ..Settings::default()
+        },
+    );
+    *rig.sender.down.lock().unwrap() = vec![CODES[1].to_string()];
+    let a = rig.send(None, "8095551234").await.unwrap();
+    assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
+    eventually("sent to A", async || {
+        (!rig.sender.sent.lock().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    assert!(rig.phone_sends("+18095551234", CODES[0], "sí").await);
+    // Modem 0 now holds what it is given (busy), C's message waits there.
+    *rig.sender.stuck.lock().unwrap() = vec![CODES[0].to_string()];
+    let c = rig.send(None, "8295550000").await.unwrap();
+    assert_eq!(c.recipients[0].short_code.as_deref(), Some(CODES[0]));
+    *rig.sender.down.lock().unwrap() = Vec::new();
+
+    rig.addr
+        .send(SetPool(vec![ShortCode(CODES[1].to_string())]))
+        .await
+        .unwrap();
+    let code_of = |id: String| {
+        let addr = rig.addr.clone();
+        async move {
+            let v = addr.send(GetSession(id)).await.unwrap()?;
+            let r = v.messages[0].recipients[0].clone();
+            Some((r.status, r.short_code))
+        }
+    };
+    // No virtual time passed: the move does not wait for failover_after.
+    eventually("C moved and sent from the live code", async || {
+        let (s, code) = code_of(c.session.id.clone()).await?;
+        (s == RecipientState::Sent && code.as_deref() == Some(CODES[1])).then_some(())
+    })
+    .await;
+    assert_eq!(
+        code_of(a.session.id.clone()).await.unwrap().1.as_deref(),
+        Some(CODES[0]),
+        "A replied: its pair stays"
+    );
+    let d = rig.send(None, "8495550000").await.unwrap();
+    assert_eq!(d.recipients[0].short_code.as_deref(), Some(CODES[1]));
+    // A's phone can still reply to the draining modem.
+    assert!(rig.phone_sends("+18095551234", CODES[0], "otra").await);
+    let view = rig
+        .addr
+        .send(GetSession(a.session.id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.replies.len(), 2);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(
+        rig.sender.stopped.lock().unwrap().is_empty(),
+        "A's conversation is still bound to it"
+    );
+    rig.clock.advance(chrono::Duration::seconds(301));
+    eventually("drained and stopped", async || {
+        (rig.sender.stopped.lock().unwrap().as_slice() == [CODES[0].to_string()]).then_some(())
     })
     .await;
 }

@@ -61,7 +61,7 @@ const SMS_READY_WAIT: Duration = Duration::from_secs(30);
 const SMS_READY_POLL: Duration = Duration::from_millis(500);
 
 /// Everything the driver needs to know about its modem.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriverConfig {
     pub short_code: String,
     /// A serial device, or `auto` to find the modem by [`Self::imei`].

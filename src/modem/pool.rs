@@ -1,10 +1,17 @@
 //! The modem pool: one `Modem` actor per configured short code. It routes
 //! each outgoing message to the modem of its short code (the short code is
-//! how replies find their session, so a message never changes modem: if
-//! that modem is down, the message waits for it), and merges the modems'
-//! events into one stream tagged with the short code.
+//! how replies find their session, so a message never changes modem by
+//! itself: if that modem is down, the message waits for it, and only the
+//! supervisor may move it), and merges the modems' events into one stream
+//! tagged with the short code.
+//!
+//! The members change at run time ([`ModemPool::reconfigure`], on SIGHUP):
+//! a new modem starts, a changed one restarts with its new settings, and
+//! one no longer configured keeps running until the supervisor has drained
+//! it and calls [`ModemPool::stop`].
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
@@ -30,14 +37,50 @@ pub enum PoolError {
 }
 
 struct Member {
+    cfg: DriverConfig,
     addr: Addr<Modem>,
     status: SharedStatus,
+}
+
+/// What [`ModemPool::reconfigure`] did, by short code.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reconfigured {
+    /// Modems started.
+    pub added: Vec<String>,
+    /// Modems restarted with new settings (port, profile, PIN...).
+    pub restarted: Vec<String>,
+    /// Running modems no longer configured: left running for the
+    /// supervisor to drain.
+    pub removed: Vec<String>,
 }
 
 /// The running modems. Cheap to clone.
 #[derive(Clone)]
 pub struct ModemPool {
-    members: std::sync::Arc<BTreeMap<String, Member>>,
+    members: Arc<RwLock<BTreeMap<String, Member>>>,
+    events: mpsc::UnboundedSender<PoolEvent>,
+}
+
+fn start_member(cfg: DriverConfig, events: &mpsc::UnboundedSender<PoolEvent>) -> Member {
+    let status = SharedStatus::new(ModemStatus::new(&cfg.short_code, &cfg.port));
+    let (tx, mut rx) = mpsc::unbounded_channel::<ModemEvent>();
+    let out = events.clone();
+    let tag = cfg.short_code.clone();
+    actix::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            if out
+                .send(PoolEvent {
+                    short_code: tag.clone(),
+                    event,
+                })
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let addr = Modem::new(cfg.clone(), tx, status.clone()).start();
+    Member { cfg, addr, status }
 }
 
 impl ModemPool {
@@ -47,65 +90,106 @@ impl ModemPool {
         configs: Vec<DriverConfig>,
         events: mpsc::UnboundedSender<PoolEvent>,
     ) -> ModemPool {
-        let mut members = BTreeMap::new();
-        for cfg in configs {
-            let short_code = cfg.short_code.clone();
-            let status = SharedStatus::new(ModemStatus::new(&cfg.short_code, &cfg.port));
-            let (tx, mut rx) = mpsc::unbounded_channel::<ModemEvent>();
-            let out = events.clone();
-            let tag = short_code.clone();
-            actix::spawn(async move {
-                while let Some(event) = rx.recv().await {
-                    if out
-                        .send(PoolEvent {
-                            short_code: tag.clone(),
-                            event,
-                        })
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            });
-            let addr = Modem::new(cfg, tx, status.clone()).start();
-            members.insert(short_code, Member { addr, status });
-        }
+        let members = configs
+            .into_iter()
+            .map(|cfg| (cfg.short_code.clone(), start_member(cfg, &events)))
+            .collect();
         ModemPool {
-            members: std::sync::Arc::new(members),
+            members: Arc::new(RwLock::new(members)),
+            events,
+        }
+    }
+
+    fn members(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Member>> {
+        // A panic never happens while the lock is held (plain map
+        // operations), so a poisoned lock still holds a sound map.
+        self.members.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn members_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Member>> {
+        self.members.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Brings the pool in line with `configs` (SIGHUP): modems not running
+    /// start, modems whose settings changed restart (a send in progress
+    /// there fails for a passing reason and is tried again on the new one),
+    /// and running modems missing from `configs` are reported as removed
+    /// but keep running: [`Self::stop`] ends them once drained.
+    pub async fn reconfigure(&self, configs: Vec<DriverConfig>) -> Reconfigured {
+        let mut done = Reconfigured::default();
+        let mut stale = Vec::new();
+        {
+            let mut members = self.members_mut();
+            for cfg in &configs {
+                match members.get(&cfg.short_code) {
+                    Some(m) if m.cfg == *cfg => {}
+                    Some(_) => {
+                        done.restarted.push(cfg.short_code.clone());
+                        stale.extend(members.remove(&cfg.short_code).map(|m| m.addr));
+                    }
+                    None => done.added.push(cfg.short_code.clone()),
+                }
+            }
+            done.removed = members
+                .keys()
+                .filter(|code| !configs.iter().any(|c| &c.short_code == *code))
+                .cloned()
+                .collect();
+        }
+        // The old actor closes its port before the new one opens it
+        // (serial ports open exclusively).
+        for addr in stale {
+            let _ = addr.send(StopModem).await;
+        }
+        let mut members = self.members_mut();
+        for cfg in configs {
+            if !members.contains_key(&cfg.short_code) {
+                let member = start_member(cfg, &self.events);
+                members.insert(member.cfg.short_code.clone(), member);
+            }
+        }
+        done
+    }
+
+    /// Stops the modem of `short_code` and forgets it (a drained modem
+    /// removed from the configuration).
+    pub fn stop(&self, short_code: &str) {
+        if let Some(m) = self.members_mut().remove(short_code) {
+            m.addr.do_send(StopModem);
         }
     }
 
     /// The short codes of the pool, in order.
     pub fn short_codes(&self) -> Vec<String> {
-        self.members.keys().cloned().collect()
+        self.members().keys().cloned().collect()
     }
 
     /// Sends `sms` from `short_code`; waits while that modem is down.
     pub async fn send(&self, short_code: &str, sms: OutgoingSms) -> Result<SendOutcome, PoolError> {
-        let member = self
-            .members
+        let addr = self
+            .members()
             .get(short_code)
+            .map(|m| m.addr.clone())
             .ok_or_else(|| PoolError::NoSuchShortCode(short_code.to_string()))?;
-        member
-            .addr
-            .send(SendSms(sms))
+        addr.send(SendSms(sms))
             .await
             .map_err(|_| PoolError::Stopped(short_code.to_string()))
     }
 
     /// Every modem's status.
     pub fn statuses(&self) -> Vec<ModemStatus> {
-        self.members.values().map(|m| m.status.get()).collect()
+        self.members().values().map(|m| m.status.get()).collect()
     }
 
     pub fn status(&self, short_code: &str) -> Option<ModemStatus> {
-        self.members.get(short_code).map(|m| m.status.get())
+        self.members().get(short_code).map(|m| m.status.get())
     }
 
     /// Stops every modem and closes their ports.
     pub async fn shutdown(&self) {
-        for m in self.members.values() {
-            let _ = m.addr.send(StopModem).await;
+        let addrs: Vec<Addr<Modem>> = self.members().values().map(|m| m.addr.clone()).collect();
+        for addr in addrs {
+            let _ = addr.send(StopModem).await;
         }
     }
 }

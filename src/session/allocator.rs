@@ -89,6 +89,11 @@ impl Allocator {
         self.retired.get(number)?.get(code).copied()
     }
 
+    /// Live conversations bound to `code`.
+    pub fn load(&self, code: &ShortCode) -> usize {
+        self.load.get(code).copied().unwrap_or(0)
+    }
+
     /// Number of pairs held by live sessions.
     pub fn held_count(&self) -> usize {
         self.held.values().map(BTreeMap::len).sum()

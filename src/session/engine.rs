@@ -83,6 +83,39 @@ impl SessionCore {
         self.config.pool = pool;
     }
 
+    /// R5 refined: whether `to`'s conversation in `session` may move from
+    /// `from` to `code`: the phone has seen nothing from `from` (no part
+    /// sent, no reply) and `(to, code)` is free. A read, so a caller can
+    /// ask before it takes anything back from a modem.
+    pub fn may_rebind(
+        &self,
+        session: &SessionId,
+        to: &Msisdn,
+        from: &ShortCode,
+        code: &ShortCode,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if self.state.allocator.holder(to, code).is_some() {
+            return false;
+        }
+        let Some(s) = self.state.table.get(session, now) else {
+            return false;
+        };
+        if s.bindings.get(to) != Some(from) || s.replies.iter().any(|r| &r.from == to) {
+            return false;
+        }
+        s.messages
+            .iter()
+            .flat_map(|m| m.recipients.iter())
+            .filter(|r| &r.to == to)
+            .all(|r| {
+                matches!(
+                    r.status,
+                    DeliveryStatus::Queued | DeliveryStatus::WaitingForModem
+                )
+            })
+    }
+
     /// R2/R4: the live session `id`, or `None` once it ended.
     pub fn get(&self, id: &SessionId, now: DateTime<Utc>) -> Option<&Session> {
         self.state.table.get(id, now)
@@ -135,29 +168,12 @@ impl SessionCore {
         code: &ShortCode,
         now: DateTime<Utc>,
     ) -> bool {
-        if self.state.allocator.holder(to, code).is_some() {
+        if !self.may_rebind(session, to, from, code, now) {
             return false;
         }
         let Some(s) = self.state.table.get_mut(session, now) else {
             return false;
         };
-        if s.bindings.get(to) != Some(from) || s.replies.iter().any(|r| &r.from == to) {
-            return false;
-        }
-        let unseen = s
-            .messages
-            .iter()
-            .flat_map(|m| m.recipients.iter())
-            .filter(|r| &r.to == to)
-            .all(|r| {
-                matches!(
-                    r.status,
-                    DeliveryStatus::Queued | DeliveryStatus::WaitingForModem
-                )
-            });
-        if !unseen {
-            return false;
-        }
         s.bindings.insert(to.clone(), code.clone());
         for r in s
             .messages
