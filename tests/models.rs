@@ -402,3 +402,76 @@ async fn an_unplug_during_a_long_send_is_noticed_at_once() {
     assert!(noticed < Duration::from_secs(10), "{noticed:?}");
     r.emu.shutdown();
 }
+
+/// Huawei's two ports: configured on the PC UI port (the matrix above)
+/// every notice arrives there; configured on the stick's "modem" port,
+/// which hears no `+CMTI`/`+CDSI`, the huawei profile's sweep still finds
+/// replies and reports (within its 10 s), and nothing is re-initialised.
+#[actix::test]
+async fn a_huawei_stick_on_its_modem_port_still_gets_replies_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 1,
+        link_dir: Some(dir.path().join("by-id")),
+        settings: Settings {
+            model: "huawei-e173".into(),
+            heartbeat_ms: 100,
+            ..Settings::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let m = emu.modems()[0].clone();
+    let modem_port = m.second_link.clone().expect("the stick's modem port");
+    let profile = Profile::load("huawei", None).unwrap();
+    let gw = gateway_on(
+        &modem_port.to_string_lossy(),
+        &m.number,
+        &profile,
+        dir.path(),
+    )
+    .unwrap();
+    let r = Rig {
+        emu,
+        gw,
+        code: m.number.clone(),
+        _dir: dir,
+    };
+    r.up().await.unwrap();
+    let phone = "+18095553010";
+    let t = Instant::now();
+    let s = r.send(None, phone, "por el otro puerto").await.unwrap();
+    println!(
+        "modem port: sent and delivered (report found by the sweep) in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let before = r.reconnects().await;
+    let t = Instant::now();
+    r.reply(&s, phone, "te escucho").await.unwrap();
+    r.reply(&s, phone, &"respuesta larga ".repeat(15))
+        .await
+        .unwrap();
+    println!(
+        "modem port: two replies (one multipart) in the session after {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    // The notices went to the PC UI port, nobody's.
+    let heard_elsewhere = r
+        .emu
+        .transcript(0)
+        .unwrap()
+        .iter()
+        .any(|e| e.dir == "from_modem" && e.data.contains("+CMTI"));
+    assert!(heard_elsewhere, "the PC UI port got the +CMTI");
+    assert!(
+        !r.emu
+            .transcript(0)
+            .unwrap()
+            .iter()
+            .any(|e| e.dir == "from_modem_2" && e.data.contains("+CMTI")),
+        "the modem port never hears +CMTI"
+    );
+    assert_eq!(r.reconnects().await, before, "no re-initialisation");
+    r.emu.shutdown();
+}

@@ -86,6 +86,19 @@ pub async fn run(opts: Options) -> i32 {
                 m.path.display(),
                 link
             );
+            if let Some(second) = &m.second_path {
+                let link = m
+                    .second_link
+                    .as_ref()
+                    .map(|l| format!(" (link {})", l.display()))
+                    .unwrap_or_default();
+                println!(
+                    "modem {}: its second AT port (no unsolicited lines) on {}{}",
+                    m.id,
+                    second.display(),
+                    link
+                );
+            }
         }
         println!("control API: http://{bound}");
     }

@@ -93,6 +93,13 @@ pub struct ModemInfo {
     pub path: PathBuf,
     /// The stable link, if a link directory was given.
     pub link: Option<PathBuf>,
+    /// The second AT port of a model that has one (Huawei's "modem" port;
+    /// `path` is its "PC UI" port, the one that gets unsolicited lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_path: Option<PathBuf>,
+    /// Its stable link: `modemN-modem`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_link: Option<PathBuf>,
     pub imei: String,
     pub imsi: String,
     pub manufacturer: String,
@@ -134,6 +141,8 @@ enum PortCommand {
 
 struct Port {
     writer: mpsc::UnboundedSender<Chunk>,
+    /// The second AT port's, for models that have one.
+    second: Option<mpsc::UnboundedSender<Chunk>>,
     control: mpsc::UnboundedSender<PortCommand>,
     info: Mutex<ModemInfo>,
 }
@@ -196,14 +205,34 @@ impl Emulator {
             }
             let (wtx, wrx) = mpsc::unbounded_channel();
             let (ctx, crx) = mpsc::unbounded_channel();
+            let mut second = None;
+            let (mut second_path, mut second_link, mut second_tx) = (None, None, None);
+            if model.second_port {
+                let pty = pty::Pty::open()?;
+                let link = config
+                    .link_dir
+                    .as_ref()
+                    .map(|d| d.join(format!("modem{i}-modem")));
+                if let Some(link) = &link {
+                    pty::relink(link, pty.path())?;
+                }
+                let (tx, rx) = mpsc::unbounded_channel();
+                second_path = Some(pty.path().to_path_buf());
+                second_link = link;
+                second_tx = Some(tx);
+                second = Some((pty, rx));
+            }
             ports.push(Port {
                 writer: wtx,
+                second: second_tx,
                 control: ctx,
                 info: Mutex::new(ModemInfo {
                     id: i,
                     number: number.clone(),
                     path: pty.path().to_path_buf(),
                     link,
+                    second_path,
+                    second_link,
                     imei: identity.imei.clone(),
                     imsi: identity.imsi.clone(),
                     manufacturer: identity.manufacturer.clone(),
@@ -211,7 +240,7 @@ impl Emulator {
                     plugged: true,
                 }),
             });
-            receivers.push((pty, wrx, crx));
+            receivers.push((pty, wrx, crx, second));
             modems.push(ModemState {
                 dce: Dce::new(identity, config.settings.clone()),
                 held: VecDeque::new(),
@@ -230,11 +259,11 @@ impl Emulator {
         });
         let emulator = Emulator { inner };
         let mut tasks = Vec::new();
-        for (i, (pty, wrx, crx)) in receivers.into_iter().enumerate() {
+        for (i, (pty, wrx, crx, second)) in receivers.into_iter().enumerate() {
             let e = emulator.clone();
-            tasks.push(tokio::spawn(
-                async move { e.run_port(i, pty, wrx, crx).await },
-            ));
+            tasks.push(tokio::spawn(async move {
+                e.run_port(i, pty, wrx, crx, second).await
+            }));
         }
         let e = emulator.clone();
         tasks.push(tokio::spawn(async move { e.run_ticker().await }));
@@ -248,7 +277,8 @@ impl Emulator {
             t.abort();
         }
         for p in &self.inner.ports {
-            if let Some(link) = &lock(&p.info).link {
+            let info = lock(&p.info);
+            for link in info.link.iter().chain(&info.second_link) {
                 let _ = std::fs::remove_file(link);
             }
         }
@@ -396,10 +426,29 @@ impl Emulator {
         });
     }
 
-    /// Sends a step's output to the port and carries out its effects.
+    /// Sends a step's output to the first port and carries out its effects.
     fn process(&self, st: &mut State, id: usize, step: Step) {
+        self.process_on(st, id, 0, step);
+    }
+
+    /// Sends a step's output to `port` (0: the first, 1: the second) and
+    /// what it has for the other port there, and carries out its effects.
+    fn process_on(&self, st: &mut State, id: usize, port: usize, step: Step) {
+        let p = &self.inner.ports[id];
+        let (mine, other) = if port == 1 {
+            (p.second.as_ref(), Some(&p.writer))
+        } else {
+            (Some(&p.writer), p.second.as_ref())
+        };
         for chunk in step.out {
-            let _ = self.inner.ports[id].writer.send(chunk);
+            if let Some(w) = mine {
+                let _ = w.send(chunk);
+            }
+        }
+        for chunk in step.other {
+            if let Some(w) = other {
+                let _ = w.send(chunk);
+            }
         }
         for effect in step.effects {
             match effect {
@@ -478,8 +527,14 @@ impl Emulator {
         mut pty: pty::Pty,
         mut writes: mpsc::UnboundedReceiver<Chunk>,
         mut commands: mpsc::UnboundedReceiver<PortCommand>,
+        second: Option<(pty::Pty, mpsc::UnboundedReceiver<Chunk>)>,
     ) {
         let mut buf = [0u8; 1024];
+        let mut buf2 = [0u8; 1024];
+        let (mut second_pty, mut second_writes) = match second {
+            Some((p, w)) => (Some(p), Some(w)),
+            None => (None, None),
+        };
         // When the host-to-modem direction of the line is next free: bytes
         // the host writes take 10 bits each at the paced baud rate to arrive.
         let mut line_free = Instant::now();
@@ -497,7 +552,7 @@ impl Emulator {
                 biased;
                 cmd = commands.recv() => match cmd {
                     Some(PortCommand::Unplug(d)) => {
-                        pty = match self.unplug(id, pty, d, &mut writes).await {
+                        pty = match self.unplug(id, pty, d, &mut writes, &mut second_pty, &mut second_writes).await {
                             Some(p) => p,
                             None => return,
                         };
@@ -514,7 +569,7 @@ impl Emulator {
                             () = tokio::time::sleep(chunk.delay) => {}
                             cmd = commands.recv() => match cmd {
                                 Some(PortCommand::Unplug(d)) => {
-                                    pty = match self.unplug(id, pty, d, &mut writes).await {
+                                    pty = match self.unplug(id, pty, d, &mut writes, &mut second_pty, &mut second_writes).await {
                                         Some(p) => p,
                                         None => return,
                                     };
@@ -548,6 +603,31 @@ impl Emulator {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
+                // The second AT port (models with one): unpaced.
+                chunk = next_chunk(&mut second_writes) => {
+                    let Some(chunk) = chunk else { return };
+                    tokio::time::sleep(chunk.delay).await;
+                    if let Some(p) = &second_pty {
+                        if let Err(e) = p.write_all(&chunk.bytes).await {
+                            tracing::warn!(modem = id, error = %e, "emulator: write to the second port failed");
+                        }
+                    }
+                    let mut st = lock(&self.inner.state);
+                    self.transcript_push(&mut st, id, "from_modem_2", &chunk.bytes);
+                }
+                n = read_from(&second_pty, &mut buf2) => match n {
+                    Ok(0) => tokio::time::sleep(Duration::from_millis(5)).await,
+                    Ok(n) => {
+                        let mut st = lock(&self.inner.state);
+                        self.transcript_push(&mut st, id, "to_modem_2", &buf2[..n]);
+                        let step = st.modems[id].dce.input_on(1, &buf2[..n]);
+                        self.process_on(&mut st, id, 1, step);
+                    }
+                    Err(e) => {
+                        tracing::warn!(modem = id, error = %e, "emulator: read from the second port failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
             }
         }
     }
@@ -559,19 +639,41 @@ impl Emulator {
         pty: pty::Pty,
         duration: Duration,
         writes: &mut mpsc::UnboundedReceiver<Chunk>,
+        second: &mut Option<pty::Pty>,
+        second_writes: &mut Option<mpsc::UnboundedReceiver<Chunk>>,
     ) -> Option<pty::Pty> {
-        let link = {
+        let (link, second_link) = {
             let mut info = lock(&self.inner.ports[id].info);
             info.plugged = false;
-            info.link.clone()
+            (info.link.clone(), info.second_link.clone())
         };
         drop(pty);
-        if let Some(link) = &link {
+        let had_second = second.take().is_some();
+        for link in link.iter().chain(&second_link) {
             let _ = std::fs::remove_file(link);
         }
         tokio::time::sleep(duration).await;
-        // What was queued for the old port is lost with it.
+        // What was queued for the old ports is lost with them.
         while writes.try_recv().is_ok() {}
+        if let Some(w) = second_writes {
+            while w.try_recv().is_ok() {}
+        }
+        if had_second {
+            match pty::Pty::open() {
+                Ok(p) => {
+                    if let Some(link) = &second_link {
+                        if let Err(e) = pty::relink(link, p.path()) {
+                            tracing::error!(modem = id, error = %e, "emulator: cannot relink the second port");
+                        }
+                    }
+                    lock(&self.inner.ports[id].info).second_path = Some(p.path().to_path_buf());
+                    *second = Some(p);
+                }
+                Err(e) => {
+                    tracing::error!(modem = id, error = %e, "emulator: cannot replug the second port")
+                }
+            }
+        }
         let pty = match pty::Pty::open() {
             Ok(p) => p,
             Err(e) => {
@@ -625,6 +727,22 @@ impl Emulator {
                 }
             }
         }
+    }
+}
+
+/// The next chunk for a port that may not exist (never, if it does not).
+async fn next_chunk(writes: &mut Option<mpsc::UnboundedReceiver<Chunk>>) -> Option<Chunk> {
+    match writes {
+        Some(w) => w.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads from a port that may not exist (never returns, if it does not).
+async fn read_from(pty: &Option<pty::Pty>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match pty {
+        Some(p) => p.read(buf).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -42,6 +42,12 @@ pub struct Model {
     pub boot: Boot,
     #[serde(default)]
     pub sms: SmsQuirks,
+    /// The stick has a second AT port (Huawei's "modem" port beside its
+    /// "PC UI" port): it answers commands but gets unsolicited lines only
+    /// when `AT^PORTSEL=1` chose it. The emulator's first port is the one
+    /// that gets them by default.
+    #[serde(default)]
+    pub second_port: bool,
 }
 
 fn error_text() -> String {

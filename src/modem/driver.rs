@@ -129,6 +129,16 @@ impl DriverConfig {
             post_pin_delay: Duration::from_millis(profile.quirks.post_pin_delay_ms),
             ..DriverConfig::new(&modem.short_code, &modem.port)
         }
+        .sweeping_for(profile)
+    }
+
+    /// A modem whose URCs may go to another port than the configured one
+    /// is swept more often (nothing announces its messages there).
+    fn sweeping_for(mut self, profile: &Profile) -> Self {
+        if profile.quirks.urc_port_only {
+            self.sweep_interval = self.sweep_interval.min(super::profile::URC_PORT_SWEEP);
+        }
+        self
     }
 }
 

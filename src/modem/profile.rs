@@ -70,7 +70,9 @@ pub struct Quirks {
     /// not a sign of a broken line.
     pub urc_noise: bool,
     /// URCs arrive on one of the modem's ports only (Quectel
-    /// `AT+QURCCFG="urcport"`).
+    /// `AT+QURCCFG="urcport"`, Huawei `AT^PORTSEL`): on another port no
+    /// `+CMTI`/`+CDSI` ever comes, so the driver looks for stored messages
+    /// and reports every [`URC_PORT_SWEEP`] instead of every minute.
     pub urc_port_only: bool,
     /// How long to wait for the `+CMGS` result.
     pub cmgs_timeout_s: u64,
@@ -80,6 +82,11 @@ pub struct Quirks {
     /// its files first; SIM800 answers `+CMS ERROR: 302` until "SMS Ready").
     pub post_pin_delay_ms: u64,
 }
+
+/// How often a modem whose URCs may go to another port is swept for
+/// stored messages: a reply reaches its page within this even when the
+/// configured port never hears `+CMTI`.
+pub const URC_PORT_SWEEP: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Default for Quirks {
     fn default() -> Self {

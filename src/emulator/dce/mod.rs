@@ -113,7 +113,11 @@ pub enum Effect {
 /// The outcome of feeding bytes or an event to the DCE.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Step {
+    /// For the port the input came from (the first port for events).
     pub out: Vec<Chunk>,
+    /// For the modem's other port, if it has one: unsolicited lines go to
+    /// the port `AT^PORTSEL` chose.
+    pub other: Vec<Chunk>,
     pub effects: Vec<Effect>,
 }
 
@@ -184,6 +188,38 @@ struct BootRun {
     next: usize,
 }
 
+/// What belongs to one AT port of a modem with two: its command line,
+/// echo, result format and open prompt. (Message format and character set
+/// are the modem's, shared by both ports.)
+#[derive(Debug, Clone)]
+struct PortLocal {
+    echo: bool,
+    verbose: bool,
+    quiet: bool,
+    cmee: u8,
+    line: Vec<u8>,
+    last_line: Vec<u8>,
+    mode: Mode,
+    body: Vec<u8>,
+    held_urcs: Vec<Vec<u8>>,
+}
+
+impl PortLocal {
+    fn fresh() -> PortLocal {
+        PortLocal {
+            echo: true,
+            verbose: true,
+            quiet: false,
+            cmee: 0,
+            line: Vec::new(),
+            last_line: Vec::new(),
+            mode: Mode::Command,
+            body: Vec::new(),
+            held_urcs: Vec::new(),
+        }
+    }
+}
+
 /// One emulated modem's command interpreter and state.
 #[derive(Debug)]
 pub struct Dce {
@@ -226,6 +262,17 @@ pub struct Dce {
     /// URCs held while the link is reserved (a prompt is open).
     held_urcs: Vec<Vec<u8>>,
     garbage_seq: u32,
+    /// The second port's own state while the first port's is in the
+    /// fields above (models with `second_port`).
+    aux: Option<PortLocal>,
+    /// The port whose state is in the fields above: 0, or 1 while the
+    /// second port's input runs.
+    active: usize,
+    /// The port unsolicited lines go to (`AT^PORTSEL`, Huawei: 0 the PC UI
+    /// port, 1 the modem port).
+    urc_port: usize,
+    /// Restarts so far (a restart asked on one port resets both).
+    restarts: u64,
 }
 
 impl Dce {
@@ -280,8 +327,15 @@ impl Dce {
             body: Vec::new(),
             held_urcs: Vec::new(),
             garbage_seq: 0,
+            aux: None,
+            active: 0,
+            urc_port: 0,
+            restarts: 0,
             settings,
         };
+        if dce.model.second_port {
+            dce.aux = Some(PortLocal::fresh());
+        }
         dce.reset_settings();
         dce
     }
@@ -331,6 +385,12 @@ impl Dce {
         if settings.model != self.model.name {
             self.model = Model::builtin(&settings.model).unwrap_or_else(|_| Model::generic());
             self.heartbeat_on = true;
+            // A second port exists only if the modem was started with a
+            // model that has one (the emulator opens ports at start).
+            if !self.model.second_port {
+                self.aux = None;
+                self.urc_port = 0;
+            }
         }
         self.sm.capacity = settings.sm_capacity;
         self.me.capacity = settings.me_capacity;
@@ -340,6 +400,47 @@ impl Dce {
         if freed {
             step.effects.push(Effect::StorageFreed);
         }
+        step
+    }
+
+    /// Whether the model has a second AT port.
+    pub fn has_second_port(&self) -> bool {
+        self.model.second_port
+    }
+
+    /// Exchanges the port-local fields with `other`.
+    fn swap_port(&mut self, other: &mut PortLocal) {
+        use std::mem::swap;
+        swap(&mut self.echo, &mut other.echo);
+        swap(&mut self.verbose, &mut other.verbose);
+        swap(&mut self.quiet, &mut other.quiet);
+        swap(&mut self.cmee, &mut other.cmee);
+        swap(&mut self.line, &mut other.line);
+        swap(&mut self.last_line, &mut other.last_line);
+        swap(&mut self.mode, &mut other.mode);
+        swap(&mut self.body, &mut other.body);
+        swap(&mut self.held_urcs, &mut other.held_urcs);
+    }
+
+    /// Bytes from the DTE on `port` (0: the first port; 1: the second,
+    /// for models that have one). The step's `out` is for that port.
+    pub fn input_on(&mut self, port: usize, bytes: &[u8]) -> Step {
+        let Some(mut aux) = self.aux.take().filter(|_| port == 1) else {
+            return self.input(bytes);
+        };
+        let restarts = self.restarts;
+        self.swap_port(&mut aux);
+        self.active = 1;
+        let step = self.input(bytes);
+        self.swap_port(&mut aux);
+        self.active = 0;
+        if self.restarts != restarts {
+            // A restart asked on the second port resets the first too.
+            let mut first = PortLocal::fresh();
+            self.swap_port(&mut first);
+            aux = PortLocal::fresh();
+        }
+        self.aux = Some(aux);
         step
     }
 
@@ -521,7 +622,13 @@ impl Dce {
             return;
         }
         let bytes = format!("\r\n{text}\r\n").into_bytes();
-        if matches!(self.mode, Mode::Prompt(_)) {
+        if self.urc_port != self.active {
+            // The other port gets unsolicited lines (`AT^PORTSEL`).
+            step.other.push(Chunk {
+                delay: Duration::ZERO,
+                bytes,
+            });
+        } else if matches!(self.mode, Mode::Prompt(_)) {
             self.held_urcs.push(bytes);
         } else {
             step.write(Duration::ZERO, bytes);
@@ -555,6 +662,11 @@ impl Dce {
     pub fn reboot(&mut self) -> Step {
         self.reset_settings();
         self.held_urcs.clear();
+        self.restarts += 1;
+        self.urc_port = 0;
+        if self.aux.is_some() {
+            self.aux = Some(PortLocal::fresh());
+        }
         self.pin_ok = self.settings.pin.is_none();
         self.cfun = 1;
         self.heartbeat_on = true;
@@ -816,6 +928,18 @@ impl Dce {
                     return Outcome::Cme(4);
                 }
                 self.cscs = cs;
+            }
+            // ModemManager's Huawei plugin: "With ^PORTSEL we specify
+            // whether we want the PCUI port (0) or the modem port (1) to
+            // receive the unsolicited messages"
+            // (src/plugins/huawei/mm-broadband-modem-huawei.c,
+            // unsolicited_enable_sequence).
+            ("^PORTSEL", Form::Set(_)) if self.model.second_port => match num {
+                Some(n @ 0..=1) => self.urc_port = n as usize,
+                _ => return Outcome::Cme(50),
+            },
+            ("^PORTSEL", Form::Read) if self.model.second_port => {
+                return Outcome::Ok(vec![format!("^PORTSEL: {}", self.urc_port)])
             }
             ("^CURC" | "^PORTSEL" | "+CLIP" | "+CRC" | "+CMUX", _) if cmd.form != Form::Read => {}
             _ => return self.execute_sms(cmd, step),

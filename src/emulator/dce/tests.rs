@@ -552,3 +552,61 @@ fn wavecom_winds_up_and_refuses_cgmr() {
     quiet(&mut d);
     assert_eq!(feed(&mut d, "AT+CGMR\r").0, "\r\nERROR\r\n");
 }
+
+/// Feeds `input` on `port`; returns what that port and the other got.
+fn feed_on(d: &mut Dce, port: usize, input: &str) -> (String, String) {
+    let step = d.input_on(port, input.as_bytes());
+    let mine = step.out.iter().flat_map(|c| c.bytes.clone()).collect();
+    let other = step.other.iter().flat_map(|c| c.bytes.clone()).collect();
+    (
+        String::from_utf8(mine).unwrap(),
+        String::from_utf8(other).unwrap(),
+    )
+}
+
+/// Huawei's two ports: each has its own echo and result format; the
+/// unsolicited lines go to the PC UI port (the first) only, until
+/// `AT^PORTSEL=1` sends them to the modem port; the SIM is one.
+#[test]
+fn huawei_e173_has_a_modem_port_that_hears_no_unsolicited_lines() {
+    let mut d = model_dce("huawei-e173");
+    assert!(d.has_second_port());
+    quiet(&mut d);
+    // The modem port still echoes: its settings are its own.
+    assert_eq!(feed_on(&mut d, 1, "AT\r").0, "AT\r\r\nOK\r\n");
+    assert_eq!(feed_on(&mut d, 1, "ATE0\r").0, "ATE0\r\r\nOK\r\n");
+    feed_on(&mut d, 1, "AT+CNMI=2,1,0,2,0\r");
+    // An SMS arrives: +CMTI on the PC UI port only.
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00-04:00").unwrap();
+    let deliver =
+        crate::emulator::codec::phone_delivers("+18095551234", "hola", 1, now, "+18095550000")
+            .unwrap()
+            .remove(0);
+    let step = d.arrive(Kind::Deliver, &deliver).unwrap();
+    assert!(text(step.clone()).contains("+CMTI: \"SM\",0"));
+    assert!(step.other.is_empty());
+    // The modem port reads it from the shared SIM.
+    let (listed, elsewhere) = feed_on(&mut d, 1, "AT+CMGL=4\r");
+    assert!(listed.contains("+CMGL: 0,0"), "{listed:?}");
+    assert!(elsewhere.is_empty());
+    // ^PORTSEL=1: the lines go to the modem port.
+    assert_eq!(feed_on(&mut d, 1, "AT^PORTSEL=1\r").0, "\r\nOK\r\n");
+    assert_eq!(
+        feed_on(&mut d, 0, "AT^PORTSEL?\r").0,
+        "\r\n^PORTSEL: 1\r\n\r\nOK\r\n"
+    );
+    let step = d.arrive(Kind::Deliver, &deliver).unwrap();
+    assert!(step.out.is_empty());
+    let other: Vec<u8> = step.other.iter().flat_map(|c| c.bytes.clone()).collect();
+    assert!(String::from_utf8(other)
+        .unwrap()
+        .contains("+CMTI: \"SM\",1"));
+    // A restart brings the default back.
+    d.reboot();
+    assert_eq!(
+        feed_on(&mut d, 1, "AT^PORTSEL?\r").0,
+        "AT^PORTSEL?\r\r\n^PORTSEL: 0\r\n\r\nOK\r\n"
+    );
+    // A one-port model has no second port: input there is the first's.
+    assert!(!model_dce("generic").has_second_port());
+}
