@@ -57,8 +57,19 @@
       from: "De", ends_in: "La sesión termina en ", error: "No se pudo enviar: ", too_long: "El mensaje es demasiado largo.",
       queued: "en cola", waiting_for_modem: "esperando al módem", sending: "enviando", sent: "enviado", delivered: "entregado", failed: "falló", refused: "rechazado",
       invalid_number: "número no válido", opted_out: "este número no acepta mensajes",
-      no_free_short_code: "no hay código corto libre", duplicate_recipient: "repetido",
-      rate_limited: "demasiados mensajes, intenta más tarde", need_recipient: "Agrega al menos un número."
+      no_free_short_code: "este número ya está en conversación con otras sesiones; intenta en unos minutos",
+      duplicate_recipient: "repetido",
+      destination_not_allowed: "desde aquí solo se puede escribir a teléfonos del país del servicio",
+      rate_limited: "demasiados mensajes, intenta más tarde", need_recipient: "Agrega al menos un número.",
+      no_recipient_accepted: "ninguno de los números puede recibir este mensaje",
+      invalid_request: "falta el mensaje o algún número",
+      invalid_json: "la página envió datos que no se entienden; recárgala",
+      too_many_recipients: "demasiados destinatarios", text_too_long: "el mensaje es demasiado largo",
+      send_in_progress: "espera a que termine el envío anterior",
+      unavailable: "el servicio no está disponible ahora; intenta en un momento",
+      cross_origin: "envía el mensaje desde esta misma página",
+      payload_too_large: "el mensaje es demasiado grande",
+      unsupported_media_type: "la página envió datos en un formato que no se entiende; recárgala"
     },
     en: {
       chars: "characters", sms: "SMS", left: "left", of: "of",
@@ -66,8 +77,19 @@
       from: "From", ends_in: "The session ends in ", error: "Could not send: ", too_long: "The message is too long.",
       queued: "queued", waiting_for_modem: "waiting for the modem", sending: "sending", sent: "sent", delivered: "delivered", failed: "failed", refused: "refused",
       invalid_number: "invalid number", opted_out: "this number does not accept messages",
-      no_free_short_code: "no free short code", duplicate_recipient: "duplicate",
-      rate_limited: "too many messages, try later", need_recipient: "Add at least one number."
+      no_free_short_code: "this number is already in conversation with other sessions; try again in a few minutes",
+      duplicate_recipient: "duplicate",
+      destination_not_allowed: "from here you can only write to phones of the service's country",
+      rate_limited: "too many messages, try later", need_recipient: "Add at least one number.",
+      no_recipient_accepted: "none of the numbers can receive this message",
+      invalid_request: "the message or a number is missing",
+      invalid_json: "the page sent data that cannot be read; reload it",
+      too_many_recipients: "too many recipients", text_too_long: "the message is too long",
+      send_in_progress: "wait until the previous send is done",
+      unavailable: "the service is not available right now; try again in a moment",
+      cross_origin: "send the message from this page itself",
+      payload_too_large: "the message is too large",
+      unsupported_media_type: "the page sent data in a format that cannot be read; reload it"
     }
   };
 
@@ -279,6 +301,8 @@
         return r.json().then(function (body) { return { status: r.status, body: body }; });
       }).then(function (res) {
         if (res.status !== 202) {
+          // 422: nobody could receive it; each number says why.
+          if (res.body.recipients && res.body.recipients.length) showResults(res.body.recipients);
           formError.textContent = W.error + (res.body.error === "text_too_long" ? W.too_long : word(res.body.error));
           return;
         }

@@ -26,6 +26,7 @@ const LIST_KEYS: &[&str] = &[
     "numbers.fleet_numbers",
     "numbers.opt_out_words",
     "numbers.opt_in_words",
+    "numbers.allowed_countries",
 ];
 
 /// The whole configuration of one smsgate appliance.
@@ -364,6 +365,16 @@ pub struct NumbersConfig {
     pub opt_out_words: Vec<String>,
     /// R12: replies that lift an opt-out.
     pub opt_in_words: Vec<String>,
+    /// R12: sent back to a phone that opted out; `{word}` is the first
+    /// opt-in word (what undoes it). Empty: no confirmation.
+    pub opt_out_reply: String,
+    /// R12: sent back to a phone that opted in again; `{word}` is the
+    /// first opt-out word.
+    pub opt_in_reply: String,
+    /// ISO 3166 countries whose numbers may receive web messages (empty:
+    /// `country` alone). Anyone on the web can make the box send, at the
+    /// SIM owner's expense.
+    pub allowed_countries: Vec<String>,
 }
 
 /// An inclusive range of numbers.
@@ -381,8 +392,11 @@ impl Default for NumbersConfig {
             fleet_prefixes: Vec::new(),
             fleet_ranges: Vec::new(),
             fleet_numbers: Vec::new(),
-            opt_out_words: vec!["STOP".into(), "BAJA".into()],
-            opt_in_words: vec!["START".into(), "ALTA".into()],
+            opt_out_words: vec!["BAJA".into(), "STOP".into()],
+            opt_in_words: vec!["ALTA".into(), "START".into()],
+            opt_out_reply: crate::session::DEFAULT_OPT_OUT_REPLY.into(),
+            opt_in_reply: crate::session::DEFAULT_OPT_IN_REPLY.into(),
+            allowed_countries: Vec::new(),
         }
     }
 }
@@ -621,6 +635,14 @@ impl Config {
                 "numbers.country".into(),
                 format!("`{}` is not an ISO 3166 code", self.numbers.country),
             ));
+        }
+        for (i, c) in self.numbers.allowed_countries.iter().enumerate() {
+            if crate::session::calling_code(c).is_err() {
+                out.push((
+                    format!("numbers.allowed_countries[{i}]"),
+                    format!("`{c}` is not an ISO 3166 code"),
+                ));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for (i, m) in self.modem.iter().enumerate() {

@@ -76,6 +76,7 @@ pub enum RefusalReason {
     NoFreeShortCode,
     DuplicateRecipient,
     RateLimited,
+    DestinationNotAllowed,
 }
 
 impl RefusalReason {
@@ -86,6 +87,7 @@ impl RefusalReason {
             RefusalReason::NoFreeShortCode => "no_free_short_code",
             RefusalReason::DuplicateRecipient => "duplicate_recipient",
             RefusalReason::RateLimited => "rate_limited",
+            RefusalReason::DestinationNotAllowed => "destination_not_allowed",
         }
     }
 }
@@ -97,6 +99,7 @@ impl From<Refusal> for RefusalReason {
             Refusal::OptedOut => RefusalReason::OptedOut,
             Refusal::NoFreeShortCode => RefusalReason::NoFreeShortCode,
             Refusal::DuplicateRecipient => RefusalReason::DuplicateRecipient,
+            Refusal::DestinationNotAllowed => RefusalReason::DestinationNotAllowed,
         }
     }
 }

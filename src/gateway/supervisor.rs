@@ -420,6 +420,8 @@ impl Gateway {
             tracing::error!(error = %e, "cannot write a charge record; the SMS stays on the modem");
             return Err(e);
         }
+        let notice = outcome.notice.clone();
+        let notice_to = (outcome.cdr.number.0.clone(), short_code.to_string());
         match outcome.routed {
             Routed::ToSession { session, reply } => {
                 let expires_at = self
@@ -435,26 +437,27 @@ impl Gateway {
                     },
                 );
             }
-            Routed::OutOfSession { record } => {
-                if let Some(text) = record.auto_reply {
-                    // R7: the optional notice that the conversation ended
-                    // (best effort: nobody was promised it).
-                    self.dispatch(
-                        OutboxRecord {
-                            message_id: record.id,
-                            session_id: String::new(),
-                            to: record.from.0,
-                            short_code: record.short_code.0,
-                            text,
-                            concat_ref: outbound::concat_ref(record.id),
-                            queued_at: at,
-                            failed: None,
-                            attempts: 0,
-                        },
-                        ctx,
-                    );
-                }
-            }
+            Routed::OutOfSession { .. } => {}
+        }
+        if let Some(text) = notice {
+            // R7's auto-reply or R12's confirmation (best effort: nobody
+            // was promised it), from the code the phone wrote to. Its
+            // outbox number is the charge's: unique, and the same on replay.
+            let id = outcome.first_charge;
+            self.dispatch(
+                OutboxRecord {
+                    message_id: id,
+                    session_id: String::new(),
+                    to: notice_to.0,
+                    short_code: notice_to.1,
+                    text,
+                    concat_ref: outbound::concat_ref(id),
+                    queued_at: at,
+                    failed: None,
+                    attempts: 0,
+                },
+                ctx,
+            );
         }
         Ok(())
     }

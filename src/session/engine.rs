@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::allocator::{Allocator, ShortCode};
-use super::numbers::{normalize, Msisdn};
+use super::notices::{NoticeKind, Notices};
+use super::numbers::{destination_allowed, normalize, Msisdn};
 use super::optout::OptOutList;
 use super::outcome::{
     Decision, MoOutcome, OutOfSession, RecipientPlan, Refusal, Routed, SendError, SendPlan,
@@ -38,6 +39,10 @@ pub struct CoreState {
     /// `/metrics` and `/readyz` never scan the records.
     #[serde(default)]
     pub ledger: LedgerCounts,
+    /// R7/R12: the notices sent back to phones lately (each at most once
+    /// per pair and kind per cool-down).
+    #[serde(default)]
+    pub notices: Notices,
 }
 
 /// Numbers of ledger records made so far. They also number the records:
@@ -219,6 +224,7 @@ impl SessionCore {
             self.state.ended.push(ended);
         }
         self.state.allocator.prune(now, self.config.cooldown());
+        self.state.notices.prune(now, self.config.cooldown());
     }
 
     fn retire(&mut self, ended: &Expired) {
@@ -376,6 +382,14 @@ impl SessionCore {
         let Ok(to) = normalize(raw, &self.config.country) else {
             return plan(None, refuse(Refusal::InvalidNumber));
         };
+        // The pool's own numbers are not recipients: a modem would text a
+        // modem (and, with the auto-reply on, answer itself).
+        if self.config.pool.iter().chain(live).any(|c| c.0 == to.0) {
+            return plan(Some(to), refuse(Refusal::InvalidNumber));
+        }
+        if !destination_allowed(&to, &self.config.allowed_countries) {
+            return plan(Some(to), refuse(Refusal::DestinationNotAllowed));
+        }
         if seen.contains(&to) {
             return plan(Some(to), refuse(Refusal::DuplicateRecipient));
         }
@@ -464,12 +478,29 @@ impl SessionCore {
                     short_code: short_code.clone(),
                     text: text.to_string(),
                     received_at: now,
-                    // A keyword gets its own confirmation instead.
-                    auto_reply: keyword.map_or(self.config.auto_reply.clone(), |_| None),
+                    auto_reply: None,
                 },
             },
         };
         let in_session = matches!(routed, Routed::ToSession { .. });
+        // R12: a keyword gets its confirmation; R7: a reply out of session
+        // the auto-reply (a keyword gets no auto-reply besides). Each at
+        // most once per pair and kind per cool-down.
+        let (kind, text) = match keyword {
+            Some(k) => (NoticeKind::Confirm(k), self.config.opt_out.confirmation(k)),
+            None if in_session => (NoticeKind::AutoReply, None),
+            None => (NoticeKind::AutoReply, self.config.auto_reply.clone()),
+        };
+        let cooldown = self.config.cooldown();
+        let notice = text.filter(|_| {
+            self.state
+                .notices
+                .take(&from, short_code, kind, now, cooldown)
+        });
+        let mut routed = routed;
+        if let (Routed::OutOfSession { record }, NoticeKind::AutoReply) = (&mut routed, kind) {
+            record.auto_reply = notice.clone();
+        }
         let cdr = self
             .config
             .tariff
@@ -482,6 +513,7 @@ impl SessionCore {
             cdr,
             parts,
             first_charge,
+            notice,
         }
     }
 

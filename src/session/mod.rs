@@ -28,6 +28,7 @@
 mod allocator;
 mod change;
 mod engine;
+mod notices;
 mod numbers;
 mod optout;
 mod outcome;
@@ -43,8 +44,9 @@ mod tests;
 pub use allocator::{Allocator, ShortCode};
 pub use change::{Applied, Change};
 pub use engine::{CoreState, LedgerCounts, SessionCore};
-pub use numbers::{calling_code, normalize, FleetPlan, Msisdn, NumberError};
-pub use optout::{Keyword, OptOutList, OptOutWords};
+pub use notices::{NoticeKind, Notices};
+pub use numbers::{calling_code, destination_allowed, normalize, FleetPlan, Msisdn, NumberError};
+pub use optout::{Keyword, OptOutList, OptOutWords, DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY};
 pub use outcome::{
     Decision, MoOutcome, OutOfSession, RecipientPlan, Refusal, Routed, SendError, SendPlan,
 };

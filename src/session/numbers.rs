@@ -88,6 +88,31 @@ pub fn normalize(raw: &str, country: &str) -> Result<Msisdn, NumberError> {
     ))
 }
 
+/// The owner's money: whether `to` (E.164) may receive a web message:
+/// its country is one of `allowed` (ISO 3166 codes) and it is not a number
+/// that costs more than an SMS to a phone (premium rate, shared cost,
+/// toll-free, UAN or voicemail ranges, as the `phonenumber` metadata
+/// classifies them). Anyone on the web can make the box send, and the SIM
+/// owner pays for every SMS.
+pub fn destination_allowed(to: &Msisdn, allowed: &[String]) -> bool {
+    use phonenumber::metadata::DATABASE;
+    use phonenumber::Type;
+    let Ok(parsed) = phonenumber::parse(None, to.as_str()) else {
+        return false;
+    };
+    let Some(region) = parsed.country().id() else {
+        return false;
+    };
+    let region: &str = region.as_ref();
+    if !allowed.iter().any(|c| c.eq_ignore_ascii_case(region)) {
+        return false;
+    }
+    !matches!(
+        parsed.number_type(&DATABASE),
+        Type::PremiumRate | Type::SharedCost | Type::TollFree | Type::Uan | Type::Voicemail
+    )
+}
+
 /// R9: which numbers are on fleet/VPN plans (they receive but cannot reply).
 /// Everything is kept in E.164 form; see [`FleetPlan::build`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +182,24 @@ impl FleetPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The owner's money: only allowed countries, never premium ranges.
+    #[test]
+    fn destinations_of_allowed_countries_only_and_never_premium() {
+        let m = |s: &str| Msisdn(s.to_string());
+        let dr = ["DO".to_string()];
+        assert!(destination_allowed(&m("+18095551234"), &dr));
+        assert!(destination_allowed(&m("+18295551234"), &dr));
+        // Same calling code (+1), another country.
+        assert!(!destination_allowed(&m("+12125551234"), &dr));
+        assert!(!destination_allowed(&m("+34612345678"), &dr));
+        let both = ["DO".to_string(), "us".to_string()];
+        assert!(destination_allowed(&m("+12015550123"), &both));
+        // North American premium rate (900) and toll-free (800).
+        assert!(!destination_allowed(&m("+19002345678"), &both));
+        assert!(!destination_allowed(&m("+18002345678"), &both));
+        assert!(!destination_allowed(&m("not a number"), &both));
+    }
 
     // R13: national DR numbers with the usual separators become E.164.
     #[test]

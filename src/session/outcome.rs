@@ -30,6 +30,10 @@ pub enum Refusal {
     /// The same number appears twice in one send.
     #[error("duplicate_recipient")]
     DuplicateRecipient,
+    /// The owner's money: a country not in `allowed_countries`, or a
+    /// premium-rate (or similar) number.
+    #[error("destination_not_allowed")]
+    DestinationNotAllowed,
 }
 
 /// Why a whole send is refused.
@@ -102,7 +106,9 @@ pub struct OutOfSession {
     /// The pair belonged to a session that ended (a late reply), rather
     /// than to none the core remembers.
     pub late: bool,
-    /// R7: when set, send this text back to `from` from `short_code`.
+    /// R7: the auto-reply sent back to `from` from `short_code`, if one
+    /// went (it is configured and none went to the pair within the
+    /// cool-down).
     pub auto_reply: Option<String>,
 }
 
@@ -130,4 +136,8 @@ pub struct MoOutcome {
     pub parts: u32,
     /// The ledger number of the first part's charge; the others follow.
     pub first_charge: u64,
+    /// R7/R12: the text to send back to the phone from the same short
+    /// code (an auto-reply or a keyword's confirmation), if any is due.
+    #[serde(default)]
+    pub notice: Option<String>,
 }

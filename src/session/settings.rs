@@ -50,6 +50,8 @@ pub struct CoreConfig {
     pub auto_reply: Option<String>,
     /// R10: the tariff of mobile-originated messages.
     pub tariff: Tariff,
+    /// ISO 3166 countries whose numbers may be recipients.
+    pub allowed_countries: Vec<String>,
 }
 
 impl Default for CoreConfig {
@@ -64,6 +66,7 @@ impl Default for CoreConfig {
             opt_out: OptOutWords::default(),
             auto_reply: None,
             tariff: Tariff::default(),
+            allowed_countries: vec!["DO".into()],
         }
     }
 }
@@ -99,6 +102,11 @@ impl CoreConfig {
             key: "numbers.fleet_prefixes".into(),
             source,
         })?;
+        let allowed_countries = if cfg.numbers.allowed_countries.is_empty() {
+            vec![country.clone()]
+        } else {
+            cfg.numbers.allowed_countries.clone()
+        };
         Ok(CoreConfig {
             idle_timeout: cfg.session.idle_timeout,
             retired_cooldown: cfg.session.retired_cooldown,
@@ -113,9 +121,12 @@ impl CoreConfig {
             opt_out: OptOutWords {
                 stop: cfg.numbers.opt_out_words.clone(),
                 start: cfg.numbers.opt_in_words.clone(),
+                stop_reply: cfg.numbers.opt_out_reply.clone(),
+                start_reply: cfg.numbers.opt_in_reply.clone(),
             },
             auto_reply: cfg.session.auto_reply.clone(),
             tariff: Tariff::from_config(&cfg.tariff)?,
+            allowed_countries,
         })
     }
 

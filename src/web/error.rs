@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use crate::gateway::api::SendError;
+use crate::gateway::api::{RecipientAnswer, SendError};
 
 /// A JSON error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,12 +20,19 @@ pub struct ApiError {
     pub message: String,
     /// Whole seconds for the `Retry-After` header (429 only).
     pub retry_after: Option<u64>,
+    /// A send no recipient can receive: each one's reason (422 only).
+    pub recipients: Vec<RecipientAnswer>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: String,
     pub message: String,
+    /// `no_recipient_accepted`: every recipient with the reason it was
+    /// refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub recipients: Vec<RecipientAnswer>,
 }
 
 impl ApiError {
@@ -35,7 +42,20 @@ impl ApiError {
             reason,
             message: message.into(),
             retry_after: None,
+            recipients: Vec::new(),
         }
+    }
+
+    /// A send that would reach no one: nothing was sent, no session opens
+    /// and no cookie is set; each recipient says why.
+    pub fn no_recipient_accepted(recipients: Vec<RecipientAnswer>) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_recipient_accepted",
+            "none of the numbers can receive this message",
+        );
+        e.recipients = recipients;
+        e
     }
 
     pub fn bad_request(reason: &'static str, message: impl Into<String>) -> Self {
@@ -119,6 +139,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: self.reason.to_string(),
             message: self.message,
+            recipients: self.recipients,
         };
         (self.status, headers, Json(body)).into_response()
     }

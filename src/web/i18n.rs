@@ -126,9 +126,19 @@ pub static EN: Texts = Texts {
     from: "From",
 };
 
-/// Words for a recipient status or refusal reason.
+/// Words for a recipient status, refusal reason or send error (the code
+/// itself when it has none).
 pub fn status_word(lang: Lang, code: &str) -> String {
-    let (es, en) = match code {
+    let (es, en) = words(code).unwrap_or((code, code));
+    match lang {
+        Lang::Es => es.to_string(),
+        Lang::En => en.to_string(),
+    }
+}
+
+/// The (Spanish, English) words of a code, if it has them.
+fn words(code: &str) -> Option<(&'static str, &'static str)> {
+    Some(match code {
         "queued" => ("en cola", "queued"),
         "waiting_for_modem" => ("esperando al módem", "waiting for the modem"),
         "sending" => ("enviando", "sending"),
@@ -141,24 +151,137 @@ pub fn status_word(lang: Lang, code: &str) -> String {
             "este número no acepta mensajes",
             "this number does not accept messages",
         ),
-        "no_free_short_code" => ("no hay código corto libre", "no free short code"),
+        "no_free_short_code" => (
+            "este número ya está en conversación con otras sesiones; intenta en unos minutos",
+            "this number is already in conversation with other sessions; try again in a few minutes",
+        ),
         "duplicate_recipient" => ("repetido", "duplicate"),
+        "destination_not_allowed" => (
+            "desde aquí solo se puede escribir a teléfonos del país del servicio",
+            "from here you can only write to phones of the service's country",
+        ),
         "rate_limited" => (
             "demasiados mensajes, intenta más tarde",
             "too many messages, try later",
         ),
-        other => (other, other),
-    };
-    match lang {
-        Lang::Es => es.to_string(),
-        Lang::En => en.to_string(),
-    }
+        // Errors of a whole send.
+        "no_recipient_accepted" => (
+            "ninguno de los números puede recibir este mensaje",
+            "none of the numbers can receive this message",
+        ),
+        "invalid_request" => (
+            "falta el mensaje o algún número",
+            "the message or a number is missing",
+        ),
+        "invalid_json" => (
+            "la página envió datos que no se entienden; recárgala",
+            "the page sent data that cannot be read; reload it",
+        ),
+        "too_many_recipients" => ("demasiados destinatarios", "too many recipients"),
+        "text_too_long" => ("el mensaje es demasiado largo", "the message is too long"),
+        "send_in_progress" => (
+            "espera a que termine el envío anterior",
+            "wait until the previous send is done",
+        ),
+        "unavailable" => (
+            "el servicio no está disponible ahora; intenta en un momento",
+            "the service is not available right now; try again in a moment",
+        ),
+        "cross_origin" => (
+            "envía el mensaje desde esta misma página",
+            "send the message from this page itself",
+        ),
+        "payload_too_large" => ("el mensaje es demasiado grande", "the message is too large"),
+        "unsupported_media_type" => (
+            "la página envió datos en un formato que no se entiende; recárgala",
+            "the page sent data in a format that cannot be read; reload it",
+        ),
+        _ => return None,
+    })
 }
+
+/// Every code the public send API and the page can show: recipient
+/// states, refusal reasons and errors of a whole send. Each has its words
+/// in both languages (tested), here and in `assets/app.js`.
+#[cfg(test)]
+const PUBLIC_CODES: &[&str] = &[
+    "queued",
+    "waiting_for_modem",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "refused",
+    "invalid_number",
+    "opted_out",
+    "no_free_short_code",
+    "duplicate_recipient",
+    "destination_not_allowed",
+    "rate_limited",
+    "no_recipient_accepted",
+    "invalid_request",
+    "invalid_json",
+    "too_many_recipients",
+    "text_too_long",
+    "send_in_progress",
+    "unavailable",
+    "cross_origin",
+    "payload_too_large",
+    "unsupported_media_type",
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    /// Every state, reason and error the API can produce has words in both
+    /// languages, on the server and in the page's script.
+    #[test]
+    fn every_public_code_has_words_in_spanish_and_english() {
+        use crate::gateway::api::{RecipientState, RefusalReason};
+        let states = [
+            RecipientState::Queued,
+            RecipientState::WaitingForModem,
+            RecipientState::Sent,
+            RecipientState::Delivered,
+            RecipientState::Failed,
+            RecipientState::Refused,
+        ];
+        let reasons = [
+            RefusalReason::InvalidNumber,
+            RefusalReason::OptedOut,
+            RefusalReason::NoFreeShortCode,
+            RefusalReason::DuplicateRecipient,
+            RefusalReason::RateLimited,
+            RefusalReason::DestinationNotAllowed,
+        ];
+        let produced = states
+            .iter()
+            .map(|s| s.as_str())
+            .chain(reasons.iter().map(|r| r.as_str()));
+        for code in produced {
+            assert!(
+                PUBLIC_CODES.contains(&code),
+                "{code} missing from PUBLIC_CODES"
+            );
+        }
+        let script = include_str!("../../assets/app.js");
+        for code in PUBLIC_CODES {
+            let (es, en) = words(code).unwrap_or_else(|| panic!("{code} has no words"));
+            assert_ne!(es, *code, "{code} has no Spanish words");
+            assert!(!en.is_empty());
+            assert_eq!(
+                script.matches(&format!("{code}:")).count(),
+                2,
+                "{code} must have Spanish and English words in assets/app.js"
+            );
+        }
+        assert_ne!(
+            status_word(Lang::Es, "no_free_short_code"),
+            status_word(Lang::En, "no_free_short_code")
+        );
+    }
 
     fn accept(v: &'static str) -> HeaderMap {
         let mut h = HeaderMap::new();

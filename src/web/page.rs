@@ -95,7 +95,25 @@ async fn send_form(
                 .into_response()
         }
         Err(e) => {
-            let markup = page(lang, None, Some(&e.message));
+            // In the reader's language, each refused number with its reason;
+            // the live session (if any) stays on the page.
+            let mut msg = status_word(lang, e.reason);
+            let refused: Vec<String> = e
+                .recipients
+                .iter()
+                .map(|r| match r.reason {
+                    Some(reason) => format!("{} ({})", r.to, status_word(lang, reason.as_str())),
+                    None => r.to.clone(),
+                })
+                .collect();
+            if !refused.is_empty() {
+                msg = format!("{msg}: {}", refused.join(", "));
+            }
+            let session = match session_cookie(&headers) {
+                Some(id) => ctx.state.gateway.session(&id).await,
+                None => None,
+            };
+            let markup = page(lang, session.as_ref(), Some(&msg));
             (e.status, e.headers(), Html(markup.into_string())).into_response()
         }
     }

@@ -44,6 +44,7 @@ pub(crate) fn router() -> Router<Shared> {
         (status = 403, description = "cross_origin", body = super::error::ErrorBody),
         (status = 409, description = "send_in_progress (R11)", body = super::error::ErrorBody),
         (status = 413, description = "payload_too_large", body = super::error::ErrorBody),
+        (status = 422, description = "no_recipient_accepted: no recipient can receive it (each one's reason in `recipients`); no session opens, no cookie is set", body = super::error::ErrorBody),
         (status = 415, description = "unsupported_media_type", body = super::error::ErrorBody),
         (status = 429, description = "rate_limited (R13)", body = super::error::ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until a send may pass"))),
@@ -151,6 +152,13 @@ pub(crate) async fn do_send(
         .filter_map(|l| l.or_else(|| from_gateway.next()))
         .collect();
     recipients.extend(from_gateway);
+    if !recipients
+        .iter()
+        .any(|r| r.status != RecipientState::Refused)
+    {
+        // Nothing was sent: no session, no cookie, and the reasons.
+        return Err(ApiError::no_recipient_accepted(recipients));
+    }
     Ok(SendAnswer {
         session: answer.session,
         recipients,

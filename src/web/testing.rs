@@ -184,8 +184,45 @@ impl FakeGateway {
             return Err(SendError::Invalid("empty".into()));
         }
         let now = Utc::now();
+        let mut recipients = Vec::new();
+        let mut seen = Vec::new();
+        for (i, typed) in req.to.iter().enumerate() {
+            let answer = match crate::session::normalize(typed, "DO").map(|m| m.0) {
+                Err(_) => refused(typed, RefusalReason::InvalidNumber),
+                Ok(n) if seen.contains(&n) => refused(&n, RefusalReason::DuplicateRecipient),
+                Ok(n) => {
+                    seen.push(n.clone());
+                    RecipientAnswer {
+                        can_reply: !self.fleet_prefixes.iter().any(|p| n.starts_with(p)),
+                        to: n,
+                        status: RecipientState::Queued,
+                        short_code: Some(SHORT_CODES[i % SHORT_CODES.len()].into()),
+                        reason: None,
+                    }
+                }
+            };
+            recipients.push(answer);
+        }
         let mut sessions = self.sessions.lock().unwrap();
-        let id = match cookie.filter(|c| sessions.contains_key(c)) {
+        let live = cookie.filter(|c| sessions.contains_key(c));
+        if recipients
+            .iter()
+            .all(|r| r.status == RecipientState::Refused)
+        {
+            // As the real core: a send that reaches no one opens nothing.
+            let expires_at = live
+                .as_ref()
+                .and_then(|id| sessions.get(id))
+                .map_or(now, |s| s.view.expires_at);
+            return Ok(SendAnswer {
+                session: SessionRef {
+                    id: live.unwrap_or_default(),
+                    expires_at,
+                },
+                recipients,
+            });
+        }
+        let id = match live {
             Some(id) => id,
             None => {
                 let n = self.next.fetch_add(1, Ordering::SeqCst);
@@ -210,25 +247,6 @@ impl FakeGateway {
             }
         };
         let s = sessions.get_mut(&id).expect("just made");
-        let mut recipients = Vec::new();
-        let mut seen = Vec::new();
-        for (i, typed) in req.to.iter().enumerate() {
-            let answer = match crate::session::normalize(typed, "DO").map(|m| m.0) {
-                Err(_) => refused(typed, RefusalReason::InvalidNumber),
-                Ok(n) if seen.contains(&n) => refused(&n, RefusalReason::DuplicateRecipient),
-                Ok(n) => {
-                    seen.push(n.clone());
-                    RecipientAnswer {
-                        can_reply: !self.fleet_prefixes.iter().any(|p| n.starts_with(p)),
-                        to: n,
-                        status: RecipientState::Queued,
-                        short_code: Some(SHORT_CODES[i % SHORT_CODES.len()].into()),
-                        reason: None,
-                    }
-                }
-            };
-            recipients.push(answer);
-        }
         s.view.expires_at = self.expiry(now);
         s.view.messages.push(MessageView {
             id: format!("{id}-m{}", s.view.messages.len() + 1),

@@ -1,0 +1,234 @@
+//! The page keeps the service's promises, proven on the real gateway:
+//! `smsgate serve` on its embedded emulated network, over HTTP, with the
+//! phone simulator playing the phones.
+//!
+//! - A send that reaches no one opens nothing: 422 with each number's
+//!   reason, no session, no cookie (JSON and the no-JavaScript form).
+//! - The owner's money: the pool's own short codes, numbers of countries
+//!   not allowed and premium-rate ones are refused.
+//! - Polite automation: BAJA/ALTA (accents composed or not, punctuation)
+//!   are confirmed by SMS naming the word that undoes them; the R7
+//!   auto-reply goes once per (number, short code) per cool-down.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, serve_proc};
+use serde_json::{json, Value};
+
+const WITHIN: Duration = Duration::from_secs(20);
+
+fn config(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        "[session]\nidle_timeout = \"3s\"\nauto_reply = \"Esta conversación ya terminó.\"\n\
+         [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n\
+         [numbers]\nallowed_countries = [\"DO\", \"US\"]\n",
+    )
+    .unwrap();
+    path
+}
+
+fn start(dir: &std::path::Path) -> serve_proc::Serve {
+    let cfg = config(dir);
+    let s = serve_proc::start(
+        &dir.join("store"),
+        Some(&cfg),
+        &[("SMSGATE_EMULATOR__REPORT_DELAY_MS", "0")],
+    );
+    let url = s.url.clone();
+    eventually("ready", WITHIN, || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    });
+    s
+}
+
+/// `POST /api/send`: status, Set-Cookie (if any), body.
+fn send(url: &str, to: &[&str], text: &str) -> (u16, Option<String>, Value) {
+    let r = ureq::post(&format!("{url}/api/send"))
+        .set("Origin", url)
+        .send_json(json!({"to": to, "text": text}));
+    let r = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let status = r.status();
+    let cookie = r.header("set-cookie").map(str::to_string);
+    (status, cookie, r.into_json().unwrap())
+}
+
+fn short_codes(url: &str) -> Vec<String> {
+    let v: Value = ureq::get(&format!("{url}/dev/phones/api/short-codes"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| c["number"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// The (from, text) of every complete SMS `phone` received.
+fn inbox(url: &str, phone: &str) -> Vec<(String, String)> {
+    let v: Value = ureq::get(&format!("{url}/dev/phones/api/inbox/{phone}"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["complete"] == true)
+        .map(|m| {
+            (
+                m["from"].as_str().unwrap().to_string(),
+                m["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn phone_sends(url: &str, from: &str, to: &str, text: &str) {
+    ureq::post(&format!("{url}/dev/phones/api/send"))
+        .send_json(json!({"from": from, "to": to, "text": text}))
+        .unwrap();
+}
+
+#[test]
+fn a_send_that_reaches_no_one_opens_nothing_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path());
+    let url = s.url.clone();
+    let own = short_codes(&url)[0].clone();
+
+    let (status, cookie, body) = send(&url, &["hola"], "¿Hay alguien?");
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(cookie, None, "no cookie for a send that reached no one");
+    assert_eq!(body["error"], "no_recipient_accepted");
+    assert_eq!(body["recipients"][0]["reason"], "invalid_number");
+    assert!(body.get("session").is_none());
+
+    // The owner's money: the box's own number, a Spanish mobile (a country
+    // not allowed), a US premium-rate and a toll-free number.
+    let (status, cookie, body) = send(
+        &url,
+        &[&own, "+34612345678", "+19002345678", "+18002345678"],
+        "¿Hay alguien?",
+    );
+    assert_eq!((status, cookie), (422, None), "{body}");
+    let reasons: Vec<&str> = body["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "invalid_number",
+            "destination_not_allowed",
+            "destination_not_allowed",
+            "destination_not_allowed"
+        ]
+    );
+    // A US mobile is allowed here (allowed_countries = DO, US); with one
+    // recipient accepted the send is 202 and says who was refused.
+    let (status, cookie, body) = send(&url, &["+34612345678", "8095551234"], "Hola");
+    assert_eq!(status, 202, "{body}");
+    assert!(cookie.is_some());
+    assert_eq!(body["recipients"][0]["reason"], "destination_not_allowed");
+    assert_eq!(body["recipients"][1]["status"], "queued");
+
+    // Without JavaScript: the page answers 422 in Spanish, each number with
+    // its reason, and sets no cookie.
+    let r = ureq::post(&format!("{url}/send"))
+        .set("Origin", &url)
+        .set("Accept-Language", "es")
+        .send_form(&[("to", "hola, +34612345678"), ("text", "¿Hay alguien?")]);
+    let Err(ureq::Error::Status(422, r)) = r else {
+        panic!("the form answers 422")
+    };
+    assert!(r.header("set-cookie").is_none());
+    let page = r.into_string().unwrap();
+    assert!(
+        page.contains("ninguno de los números puede recibir este mensaje"),
+        "{page}"
+    );
+    assert!(page.contains("hola (número no válido)"), "{page}");
+    assert!(
+        page.contains(
+            "+34612345678 (desde aquí solo se puede escribir a teléfonos del país del servicio)"
+        ),
+        "{page}"
+    );
+}
+
+#[test]
+fn keywords_are_confirmed_and_automation_is_polite() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path());
+    let url = s.url.clone();
+    let phone = "+18095551234";
+    let (status, _, body) = send(&url, &[phone], "Hola");
+    assert_eq!(status, 202, "{body}");
+    let code = body["recipients"][0]["short_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually("the phone got it", WITHIN, || {
+        (inbox(&url, phone).len() == 1).then_some(())
+    });
+
+    // BAJA with a decomposed accent and punctuation: opted out, confirmed
+    // from the same short code, naming the word that undoes it.
+    phone_sends(&url, phone, &code, "BA\u{301}JA!!");
+    let confirmation = eventually("the opt-out confirmed", WITHIN, || {
+        inbox(&url, phone).get(1).cloned()
+    });
+    assert_eq!(confirmation.0, code);
+    assert!(confirmation.1.contains("responde ALTA"), "{confirmation:?}");
+    let (status, _, body) = send(&url, &[phone], "¿Sigues ahí?");
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["recipients"][0]["reason"], "opted_out");
+    // ALTA. (with a full stop): in again, confirmed.
+    phone_sends(&url, phone, &code, "alta.");
+    let confirmation = eventually("the opt-in confirmed", WITHIN, || {
+        inbox(&url, phone).get(2).cloned()
+    });
+    assert!(confirmation.1.contains("responde BAJA"), "{confirmation:?}");
+    // The same keyword again within the cool-down: no second SMS (an
+    // automat answering every SMS with ALTA gets one).
+    phone_sends(&url, phone, &code, "ALTA");
+
+    // R7: after the session ended (3 s idle), late replies get the
+    // auto-reply once per cool-down, however many come.
+    std::thread::sleep(Duration::from_secs(4));
+    for text in ["¿hola?", "¿hay alguien?", "¿hola?"] {
+        phone_sends(&url, phone, &code, text);
+    }
+    eventually("the auto-reply", WITHIN, || {
+        inbox(&url, phone)
+            .iter()
+            .any(|(_, t)| t == "Esta conversación ya terminó.")
+            .then_some(())
+    });
+    // Time for any second one to arrive, then count.
+    std::thread::sleep(Duration::from_secs(2));
+    let got = inbox(&url, phone);
+    let auto = got
+        .iter()
+        .filter(|(_, t)| t == "Esta conversación ya terminó.")
+        .count();
+    assert_eq!(auto, 1, "one auto-reply for three late replies: {got:?}");
+    let confirmations = got.iter().filter(|(_, t)| t.starts_with("Listo")).count();
+    assert_eq!(confirmations, 2, "BAJA and the first ALTA only: {got:?}");
+}
