@@ -27,6 +27,7 @@ const LIST_KEYS: &[&str] = &[
     "numbers.opt_out_words",
     "numbers.opt_in_words",
     "numbers.allowed_countries",
+    "http.trusted_proxies",
 ];
 
 /// The whole configuration of one smsgate appliance.
@@ -113,6 +114,9 @@ pub struct HttpConfig {
     /// Bearer token of the admin API; the admin API refuses every request
     /// while it is unset.
     pub admin_token: Option<String>,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` are believed; empty: none.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -120,6 +124,7 @@ impl Default for HttpConfig {
         Self {
             bind: "127.0.0.1:8080".into(),
             admin_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -401,6 +406,14 @@ impl Default for NumbersConfig {
     }
 }
 
+/// A trusted proxy entry: a CIDR (`10.0.0.0/8`) or a single address.
+pub fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let t = text.trim();
+    t.parse::<ipnet::IpNet>()
+        .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is not an address or a CIDR (10.0.0.0/8)"))
+}
+
 /// One problem found in a configuration: where and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -635,6 +648,11 @@ impl Config {
                 "numbers.country".into(),
                 format!("`{}` is not an ISO 3166 code", self.numbers.country),
             ));
+        }
+        for (i, p) in self.http.trusted_proxies.iter().enumerate() {
+            if let Err(e) = parse_net(p) {
+                out.push((format!("http.trusted_proxies[{i}]"), e));
+            }
         }
         for (i, c) in self.numbers.allowed_countries.iter().enumerate() {
             if crate::session::calling_code(c).is_err() {

@@ -25,6 +25,7 @@ fn no_limits() -> WebConfig {
             ..LimitsConfig::default()
         },
         country: "DO".into(),
+        trusted_proxies: Vec::new(),
     }
 }
 

@@ -6,6 +6,8 @@
 //!   reason, no session, no cookie (JSON and the no-JavaScript form).
 //! - The owner's money: the pool's own short codes, numbers of countries
 //!   not allowed and premium-rate ones are refused.
+//! - Behind a reverse proxy: only a trusted one names the client (rate
+//!   limits key on it) and says HTTPS (the cookie is then `Secure`).
 //! - Polite automation: BAJA/ALTA (accents composed or not, punctuation)
 //!   are confirmed by SMS naming the word that undoes them; the R7
 //!   auto-reply goes once per (number, short code) per cool-down.
@@ -19,20 +21,18 @@ use serde_json::{json, Value};
 
 const WITHIN: Duration = Duration::from_secs(20);
 
-fn config(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("config.toml");
-    std::fs::write(
-        &path,
-        "[session]\nidle_timeout = \"3s\"\nauto_reply = \"Esta conversación ya terminó.\"\n\
-         [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n\
-         [numbers]\nallowed_countries = [\"DO\", \"US\"]\n",
-    )
-    .unwrap();
-    path
-}
+const CONFIG: &str =
+    "[session]\nidle_timeout = \"3s\"\nauto_reply = \"Esta conversación ya terminó.\"\n\
+     [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n\
+     [numbers]\nallowed_countries = [\"DO\", \"US\"]\n";
 
 fn start(dir: &std::path::Path) -> serve_proc::Serve {
-    let cfg = config(dir);
+    start_with(dir, CONFIG)
+}
+
+fn start_with(dir: &std::path::Path, config: &str) -> serve_proc::Serve {
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, config).unwrap();
     let s = serve_proc::start(
         &dir.join("store"),
         Some(&cfg),
@@ -231,4 +231,52 @@ fn keywords_are_confirmed_and_automation_is_polite() {
     assert_eq!(auto, 1, "one auto-reply for three late replies: {got:?}");
     let confirmations = got.iter().filter(|(_, t)| t.starts_with("Listo")).count();
     assert_eq!(confirmations, 2, "BAJA and the first ALTA only: {got:?}");
+}
+
+/// A send from `client` as a proxy at 127.0.0.1 forwards it.
+fn send_via_proxy(url: &str, client: &str, proto: &str) -> (u16, Option<String>) {
+    let r = ureq::post(&format!("{url}/api/send"))
+        .set("Origin", url)
+        .set("X-Forwarded-For", &format!("6.6.6.6, {client}"))
+        .set("X-Forwarded-Proto", proto)
+        .send_json(json!({"to": ["8095551234"], "text": "hola"}));
+    match r {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => {
+            (r.status(), r.header("set-cookie").map(str::to_string))
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_real_client_counts_and_https_makes_the_cookie_secure() {
+    let limited = "[limits]\nsends_per_minute_per_client = 1\nsends_per_hour_per_recipient = 0\n";
+    // Trusted: each forwarded client has its own quota; HTTPS is believed.
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_with(
+        dir.path(),
+        &format!("[http]\ntrusted_proxies = [\"127.0.0.1\"]\n{limited}"),
+    );
+    let (status, cookie) = send_via_proxy(&s.url, "203.0.113.7", "https");
+    assert_eq!(status, 202);
+    let cookie = cookie.unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert_eq!(send_via_proxy(&s.url, "203.0.113.7", "https").0, 429);
+    let (status, cookie) = send_via_proxy(&s.url, "203.0.113.8", "http");
+    assert_eq!(status, 202, "another client behind the same proxy");
+    assert!(!cookie.unwrap().contains("Secure"));
+    drop(s);
+
+    // Not trusted: the headers are the peer's claims, ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_with(dir.path(), limited);
+    let (status, cookie) = send_via_proxy(&s.url, "203.0.113.7", "https");
+    assert_eq!(status, 202);
+    assert!(!cookie.unwrap().contains("Secure"), "a claim is not HTTPS");
+    assert_eq!(
+        send_via_proxy(&s.url, "203.0.113.8", "https").0,
+        429,
+        "one peer, one quota, whatever it forwards"
+    );
 }

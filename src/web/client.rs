@@ -16,22 +16,104 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
 frame-ancestors 'none'; form-action 'self'";
 
-/// The client's address: the socket peer. Without connection info (tests
-/// calling the router directly) it is 0.0.0.0.
+/// The client's address: the socket peer, or, when the peer is one of
+/// `[http] trusted_proxies`, the address it forwarded (`X-Forwarded-For`).
+/// Without connection info (tests calling the router directly) it is
+/// 0.0.0.0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
+
+/// Whether the client's request came over HTTPS: only a trusted proxy can
+/// say so (`X-Forwarded-Proto: https`); smsgate itself speaks plain HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverHttps(pub bool);
+
+/// The client as [`resolve`] found it, kept in the request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Resolved {
+    addr: IpAddr,
+    https: bool,
+}
+
+fn peer(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        Ok(ClientAddr(ip))
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<Resolved>()
+                .map_or_else(|| peer(parts), |r| r.addr),
+        ))
     }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for OverHttps {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(OverHttps(
+            parts.extensions.get::<Resolved>().is_some_and(|r| r.https),
+        ))
+    }
+}
+
+/// Who the client is, behind `trusted` proxies: the peer itself unless it
+/// is one of them; then the right-most `X-Forwarded-For` address that is
+/// not a trusted proxy (each proxy appends the address it saw, so the
+/// left-most entries are whatever the client claimed). `https` only when a
+/// trusted peer says `X-Forwarded-Proto: https`.
+pub fn client_behind(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> (IpAddr, bool) {
+    let trusts = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !trusts(&peer) {
+        return (peer, false);
+    }
+    let chain: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .collect();
+    let client = chain
+        .iter()
+        .rev()
+        .find(|ip| !trusts(ip))
+        .or(chain.first())
+        .copied()
+        .unwrap_or(peer);
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    (client, https)
+}
+
+/// Middleware: finds the real client once per request ([`client_behind`])
+/// for [`ClientAddr`] and [`OverHttps`].
+pub async fn resolve(
+    axum::extract::State(trusted): axum::extract::State<std::sync::Arc<Vec<ipnet::IpNet>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let (addr, https) = client_behind(peer(&parts), &parts.headers, &trusted);
+    parts.extensions.insert(Resolved { addr, https });
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
 }
 
 /// The session id from the `smsgate_session` cookie, if any.
@@ -49,15 +131,17 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 
 /// The `Set-Cookie` value binding this browser to session `id` (R2):
 /// HttpOnly so scripts cannot read it, SameSite=Strict so other sites
-/// cannot use it. The id comes from the gateway, which makes it unguessable.
-pub fn set_session_cookie(id: &str) -> HeaderValue {
+/// cannot use it, Secure when the page came over HTTPS (through a trusted
+/// proxy). The id comes from the gateway, which makes it unguessable.
+pub fn set_session_cookie(id: &str, https: bool) -> HeaderValue {
     // Ids are opaque; anything that could break the header is dropped.
     let safe: String = id
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .collect();
+    let secure = if https { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={safe}; HttpOnly; SameSite=Strict; Path=/"
+        "{SESSION_COOKIE}={safe}; HttpOnly; SameSite=Strict; Path=/{secure}"
     ))
     .expect("cookie of safe characters")
 }
@@ -120,6 +204,46 @@ mod tests {
         let h = headers(&[("cookie", "a=1; smsgate_session=abc-123; b=2")]);
         assert_eq!(session_cookie(&h).as_deref(), Some("abc-123"));
         assert_eq!(session_cookie(&headers(&[("cookie", "a=1")])), None);
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client_and_the_scheme() {
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        let trusted: Vec<ipnet::IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6, 203.0.113.7"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        // Behind the proxy: the right-most address it did not add itself.
+        assert_eq!(
+            client_behind(proxy, &h, &trusted),
+            ("203.0.113.7".parse().unwrap(), true)
+        );
+        // A chain of trusted proxies is skipped.
+        let h2 = headers(&[("x-forwarded-for", "203.0.113.7, 127.0.0.2")]);
+        assert_eq!(
+            client_behind(proxy, &h2, &trusted).0,
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+        // A peer that is not trusted is itself, whatever it claims.
+        let stranger: IpAddr = "198.51.100.9".parse().unwrap();
+        assert_eq!(client_behind(stranger, &h, &trusted), (stranger, false));
+        assert_eq!(client_behind(proxy, &h, &[]), (proxy, false));
+        // Garbage in the header: the proxy is the client.
+        let junk = headers(&[("x-forwarded-for", "not an address")]);
+        assert_eq!(client_behind(proxy, &junk, &trusted), (proxy, false));
+    }
+
+    #[test]
+    fn the_cookie_is_secure_over_https() {
+        assert!(set_session_cookie("a", true)
+            .to_str()
+            .unwrap()
+            .ends_with("; Secure"));
+        assert!(!set_session_cookie("a", false)
+            .to_str()
+            .unwrap()
+            .contains("Secure"));
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub struct WebConfig {
     pub limits: LimitsConfig,
     /// `numbers.country`: national numbers of this country are accepted.
     pub country: String,
+    /// `http.trusted_proxies`: only from these is `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl WebConfig {
@@ -58,6 +61,14 @@ impl WebConfig {
             admin_token: config.http.admin_token.clone().filter(|t| !t.is_empty()),
             limits: config.limits.clone(),
             country: config.numbers.country.clone(),
+            // `config check` refuses a bad entry; one that slips through
+            // trusts nothing more.
+            trusted_proxies: config
+                .http
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| crate::config::parse_net(p).ok())
+                .collect(),
         }
     }
 }
@@ -133,6 +144,7 @@ pub(crate) type Shared = Arc<Ctx>;
 /// the per-client limit sees the peer address.
 pub fn app(state: WebState) -> Router {
     let dev_phones = state.dev_phones.clone();
+    let trusted = Arc::new(state.config.trusted_proxies.clone());
     let ctx: Shared = Arc::new(Ctx {
         limiters: limits::Limiters::new(&state.config.limits),
         state,
@@ -150,6 +162,10 @@ pub fn app(state: WebState) -> Router {
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(client::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            trusted,
+            client::resolve,
+        ))
         .with_state(ctx);
     match dev_phones {
         Some(phones) => routes.nest("/dev/phones", phones),

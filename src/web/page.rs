@@ -13,7 +13,7 @@ use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
-use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr};
+use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr, OverHttps};
 use super::i18n::{status_word, Lang, Texts};
 use super::public::do_send;
 use super::{numbers, ApiError, Shared};
@@ -49,6 +49,7 @@ async fn index(
 async fn send_form(
     State(ctx): State<Shared>,
     ClientAddr(client): ClientAddr,
+    OverHttps(https): OverHttps,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -89,7 +90,10 @@ async fn send_form(
             let session = ctx.state.gateway.session(&answer.session.id).await;
             let markup = page(lang, session.as_ref(), None);
             (
-                [(header::SET_COOKIE, set_session_cookie(&answer.session.id))],
+                [(
+                    header::SET_COOKIE,
+                    set_session_cookie(&answer.session.id, https),
+                )],
                 Html(markup.into_string()),
             )
                 .into_response()

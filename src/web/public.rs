@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
-use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr};
+use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr, OverHttps};
 use super::{ApiError, Shared};
 use crate::gateway::api::{
     RecipientAnswer, RecipientState, RefusalReason, SendAnswer, SendRequest, SessionEvent,
@@ -53,6 +53,7 @@ pub(crate) fn router() -> Router<Shared> {
 pub(crate) async fn send(
     State(ctx): State<Shared>,
     ClientAddr(client): ClientAddr,
+    OverHttps(https): OverHttps,
     headers: HeaderMap,
     body: Result<Json<SendRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -61,7 +62,7 @@ pub(crate) async fn send(
     }
     let Json(req) = body?;
     let answer = do_send(&ctx, session_cookie(&headers), req, client).await?;
-    let cookie = set_session_cookie(&answer.session.id);
+    let cookie = set_session_cookie(&answer.session.id, https);
     Ok((
         StatusCode::ACCEPTED,
         [(header::SET_COOKIE, cookie)],

@@ -26,6 +26,7 @@ pub fn config() -> WebConfig {
         admin_token: Some(TOKEN.into()),
         limits: LimitsConfig::default(),
         country: "DO".into(),
+        trusted_proxies: Vec::new(),
     }
 }
 
