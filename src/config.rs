@@ -56,12 +56,17 @@ pub struct SmsConfig {
     /// message that can no longer be answered inside its session is
     /// dropped by the network instead of delivered late) or a duration.
     pub validity: String,
+    /// How long a multipart reply waits for its missing parts; then it is
+    /// routed with a marker for each and charged for the parts received.
+    #[serde(with = "humantime_serde")]
+    pub reassembly_timeout: std::time::Duration,
 }
 
 impl Default for SmsConfig {
     fn default() -> Self {
         SmsConfig {
             validity: "session".into(),
+            reassembly_timeout: std::time::Duration::from_secs(10 * 60),
         }
     }
 }

@@ -8,6 +8,9 @@
 //!   not allowed and premium-rate ones are refused.
 //! - Behind a reverse proxy: only a trusted one names the client (rate
 //!   limits key on it) and says HTTPS (the cookie is then `Secure`).
+//! - Charges per SMS: a three-part reply is three charge records of one
+//!   message; a reply whose last part is lost is released after `[sms]
+//!   reassembly_timeout` with a marker, charged for the parts received.
 //! - Polite automation: BAJA/ALTA (accents composed or not, punctuation)
 //!   are confirmed by SMS naming the word that undoes them; the R7
 //!   auto-reply goes once per (number, short code) per cool-down.
@@ -279,4 +282,83 @@ fn behind_a_trusted_proxy_the_real_client_counts_and_https_makes_the_cookie_secu
         429,
         "one peer, one quota, whatever it forwards"
     );
+}
+
+#[test]
+fn charges_are_per_sms_and_a_lost_part_is_not_charged() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_with(
+        dir.path(),
+        "[http]\nadmin_token = \"0123456789abcdef0123\"\n[sms]\nreassembly_timeout = \"2s\"\n\
+         [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n",
+    );
+    let url = s.url.clone();
+    let phone = "+18095551234";
+    let (status, cookie, body) = send(&url, &[phone], "Hola");
+    assert_eq!(status, 202, "{body}");
+    let cookie = cookie.unwrap().split(';').next().unwrap().to_string();
+    let code = body["recipients"][0]["short_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let replies = || -> Vec<String> {
+        let v: Value = ureq::get(&format!("{url}/api/session"))
+            .set("Cookie", &cookie)
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        v["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let long = "una respuesta larga ".repeat(20);
+    phone_sends(&url, phone, &code, &long);
+    eventually("the whole reply", WITHIN, || {
+        replies().contains(&long).then_some(())
+    });
+    ureq::post(&format!("{url}/dev/phones/api/send"))
+        .send_json(json!({"from": phone, "to": code, "text": long, "order": "last_lost"}))
+        .unwrap();
+    let released = eventually("the reply released without its last part", WITHIN, || {
+        replies().into_iter().find(|t| t.ends_with("[…]"))
+    });
+    assert!(released.starts_with("una respuesta larga"));
+    let charges: Vec<Value> = ureq::get(&format!("{url}/admin/api/charges"))
+        .set("Authorization", "Bearer 0123456789abcdef0123")
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let rows: Vec<(String, u64, u64)> = charges
+        .iter()
+        .map(|c| {
+            (
+                c["message"].as_str().unwrap().to_string(),
+                c["part"].as_u64().unwrap(),
+                c["parts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows.len(),
+        5,
+        "3 SMS of the whole reply, 2 of the other: {rows:?}"
+    );
+    let (first, second) = (&rows[0].0, &rows[3].0);
+    assert_ne!(first, second);
+    assert_eq!(
+        rows,
+        vec![
+            (first.clone(), 1, 3),
+            (first.clone(), 2, 3),
+            (first.clone(), 3, 3),
+            (second.clone(), 1, 2),
+            (second.clone(), 2, 2),
+        ]
+    );
+    assert!(charges.iter().all(|c| c["in_session"] == true));
 }

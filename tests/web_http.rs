@@ -499,9 +499,9 @@ async fn charges_as_json_and_csv() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "id,time,number,short_code,base,taxes,total,currency,in_session"
+        "id,time,number,short_code,base,taxes,total,currency,in_session,message,part,parts"
     );
-    assert_eq!(lines[1], "cdr-1,2026-01-02T03:04:05+00:00,+18095551234,+18095550100,1.00,ITBIS:0.18:0.18,1.18,DOP,true");
+    assert_eq!(lines[1], "cdr-1,2026-01-02T03:04:05+00:00,+18095551234,+18095550100,1.00,ITBIS:0.18:0.18,1.18,DOP,true,cdr-1,1,1");
     let (_, body) = call(
         &router,
         admin(

@@ -117,6 +117,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
             keep_records: cfg.store.keep_records(),
             validity_minutes: cfg.validity_minutes(),
             failover_after: cfg.session.failover_after(),
+            reassembly_timeout: Some(cfg.sms.reassembly_timeout),
         },
     ) {
         Ok(g) => g,

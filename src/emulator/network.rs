@@ -38,6 +38,9 @@ pub enum PartOrder {
     Reversed,
     /// Every part twice, the second copy after all the others.
     Duplicated,
+    /// The last part is lost in the network (it happens: a handset's
+    /// multipart text whose last SMS never reaches the SMSC).
+    LastLost,
 }
 
 /// Why the network refused a phone's message.
@@ -246,6 +249,13 @@ impl Network {
             PartOrder::Duplicated => {
                 let mut v = pdus.clone();
                 v.extend(pdus);
+                v
+            }
+            PartOrder::LastLost => {
+                let mut v = pdus;
+                if v.len() > 1 {
+                    v.pop();
+                }
                 v
             }
         };

@@ -64,6 +64,10 @@ struct SendBody {
     from: String,
     to: String,
     text: String,
+    /// How the parts of a long text travel (`last_lost`: the last one never
+    /// arrives).
+    #[serde(default)]
+    order: PartOrder,
 }
 
 async fn send(State(e): State<Emulator>, Json(b): Json<SendBody>) -> Response {
@@ -74,7 +78,7 @@ async fn send(State(e): State<Emulator>, Json(b): Json<SendBody>) -> Response {
         )
             .into_response();
     }
-    match e.phone_send(&b.from, &b.to, &b.text, PartOrder::InOrder) {
+    match e.phone_send(&b.from, &b.to, &b.text, b.order) {
         Ok(pdus) => (StatusCode::ACCEPTED, Json(json!({ "pdus": pdus }))).into_response(),
         Err(err) => (
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -312,6 +312,21 @@ pub struct ChargeItem {
     pub total: String,
     pub currency: String,
     pub in_session: bool,
+    /// The message (reply) this SMS part belongs to: the id of its first
+    /// part's charge, shared by all its parts (R10: one record per SMS a
+    /// phone sent).
+    #[serde(default)]
+    pub message: String,
+    /// This part's number within the message (1-based) and how many parts
+    /// of it arrived (and are charged).
+    #[serde(default = "one")]
+    pub part: u32,
+    #[serde(default = "one")]
+    pub parts: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Numbers for `/metrics` that only the gateway knows.

@@ -17,8 +17,10 @@ use chrono::{DateTime, Utc};
 use crate::sms::{Assembled, Assembler, Deliver, IncomingPart};
 use crate::store::{Store, StoreError, Table};
 
-/// How long a multipart message may wait for its missing parts.
-pub const ASSEMBLY_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// How long a multipart message may wait for its missing parts by
+/// default (`[sms] reassembly_timeout`): then it is routed with a marker
+/// where each missing part would be, and charged for the parts received.
+pub const ASSEMBLY_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// How long part fingerprints are kept (a modem re-reads a part within
 /// seconds of a restart; a week covers a box left off for days).
 pub const SEEN_FOR: chrono::Duration = chrono::Duration::days(7);
@@ -28,16 +30,18 @@ pub const SEEN_FOR: chrono::Duration = chrono::Duration::days(7);
 pub struct Message {
     pub from: String,
     pub text: String,
-    /// SMS parts it came in (each is charged, R10).
+    /// SMS parts that arrived (each is charged, R10: a handset pays per
+    /// SMS it sent; a part that never arrived is not charged).
     pub parts: u32,
 }
 
 impl From<Assembled> for Message {
     fn from(a: Assembled) -> Self {
+        let received = a.total.max(1).saturating_sub(a.missing.len() as u8).max(1);
         Message {
             from: a.sender.to_string(),
             text: a.text,
-            parts: u32::from(a.total.max(1)),
+            parts: u32::from(received),
         }
     }
 }
@@ -66,20 +70,31 @@ pub struct Inbound {
     assemblers: HashMap<String, Assembler>,
     assembly: Table<Assembler>,
     seen: Table<DateTime<Utc>>,
+    /// `[sms] reassembly_timeout`.
+    timeout: Duration,
 }
 
 impl Inbound {
+    /// With the default [`ASSEMBLY_TIMEOUT`].
     pub fn open(store: &Store) -> Result<Inbound, StoreError> {
+        Self::open_with(store, ASSEMBLY_TIMEOUT)
+    }
+
+    /// Incomplete multipart messages are released after `timeout` without
+    /// a new part.
+    pub fn open_with(store: &Store, timeout: Duration) -> Result<Inbound, StoreError> {
         let assembly = store.table::<Assembler>("assembly")?;
         let mut assemblers = HashMap::new();
         for item in assembly.iter_range("", None) {
-            let (code, a) = item?;
+            let (code, mut a) = item?;
+            a.set_timeout(timeout);
             assemblers.insert(code, a);
         }
         Ok(Inbound {
             assemblers,
             assembly,
             seen: store.table("seen")?,
+            timeout,
         })
     }
 
@@ -100,7 +115,7 @@ impl Inbound {
             .assemblers
             .get(short_code)
             .cloned()
-            .unwrap_or_else(|| Assembler::new(ASSEMBLY_TIMEOUT));
+            .unwrap_or_else(|| Assembler::new(self.timeout));
         let mut done: Vec<Message> = assembler
             .push(IncomingPart::from(deliver), now)
             .into_iter()
@@ -124,6 +139,29 @@ impl Inbound {
         self.seen.put(&p.fingerprint, &now)?;
         self.assemblers.insert(p.short_code, p.assembler);
         Ok(())
+    }
+
+    /// Messages whose missing parts did not come within the timeout, by
+    /// short code, with the assembler state that no longer holds them.
+    /// Route them, then [`Inbound::commit_release`] each.
+    pub fn release_due(&self, now: DateTime<Utc>) -> Vec<(String, Vec<Message>, Assembler)> {
+        self.assemblers
+            .iter()
+            .filter(|(_, a)| a.due(now))
+            .map(|(code, a)| {
+                let mut a = a.clone();
+                let done = a.expire(now).into_iter().map(Message::from).collect();
+                (code.clone(), done, a)
+            })
+            .collect()
+    }
+
+    /// Persists the assembler of `short_code` after its released messages
+    /// were journaled.
+    pub fn commit_release(&mut self, short_code: &str, a: Assembler) -> Result<(), StoreError> {
+        let written = self.assembly.put(short_code, &a);
+        self.assemblers.insert(short_code.to_string(), a);
+        written
     }
 
     /// Parts waiting for the rest of their message, over every short code.

@@ -357,6 +357,12 @@ mod tests {
         End {
             slot: usize,
         },
+        /// A part of a longer reply: the session lives until it is released.
+        Part {
+            number: usize,
+            code: usize,
+            hold: i64,
+        },
         /// A failover: number's binding in the slot's session moves.
         Rebind {
             slot: usize,
@@ -382,6 +388,8 @@ mod tests {
             1 => (0..3usize, 0..4usize, 0..3usize, 0..3usize)
                 .prop_map(|(slot, number, from, code)| Op::Rebind { slot, number, from, code }),
             1 => Just(Op::Snapshot),
+            2 => (0..4usize, 0..3usize, 0i64..900)
+                .prop_map(|(number, code, hold)| Op::Part { number, code, hold }),
         ]
     }
 
@@ -431,6 +439,12 @@ mod tests {
                         text: ["respuesta", "STOP", "START"][kind as usize].into(),
                         parts,
                         at: t(now),
+                    },
+                    Op::Part { number: n, code, hold } => Change::Part {
+                        from: number(n),
+                        short_code: ShortCode(format!("+180955501{code:02}")),
+                        at: t(now),
+                        until: t(now + hold),
                     },
                     Op::Status { message, number: n, status } => Change::Status {
                         message: MessageId(message),

@@ -83,9 +83,9 @@ impl Ledger {
             self.out_of_session
                 .put(&record_key(record.received_at, record.id), &item)?;
         }
-        for part in 0..u64::from(outcome.parts) {
-            let n = outcome.first_charge + part;
-            let item = views::charge_item(n, &outcome.cdr);
+        for part in 1..=outcome.parts {
+            let item = views::charge_item(outcome.first_charge, part, outcome.parts, &outcome.cdr);
+            let n = outcome.first_charge + u64::from(part) - 1;
             self.charges.put(&record_key(outcome.cdr.time, n), &item)?;
         }
         Ok(())
@@ -194,7 +194,7 @@ mod tests {
         store
             .table::<ChargeItem>("charges")
             .unwrap()
-            .put("00000000000000000007", &views::charge_item(7, &o.cdr))
+            .put("00000000000000000007", &views::charge_item(7, 1, 1, &o.cdr))
             .unwrap();
         let ledger = Ledger::open(&store).unwrap();
         let all: Vec<_> = ledger.charges(None, None).map(Result::unwrap).collect();

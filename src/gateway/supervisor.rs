@@ -54,6 +54,9 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the modems' states are looked at (waiting for a modem,
 /// failover).
 const MODEM_WATCH: Duration = Duration::from_secs(1);
+/// A session waiting for the rest of a reply lives this long beyond the
+/// reply's release time (the release check runs every [`MODEM_WATCH`]).
+const RELEASE_GRACE: chrono::Duration = chrono::Duration::seconds(60);
 /// How often an unhealthy store is tried again (a flush that works makes
 /// it healthy, and what was held is sent).
 const STORE_PROBE_EVERY: Duration = Duration::from_secs(5);
@@ -73,6 +76,8 @@ pub struct Settings {
     /// a modem that is down this long (`[session] failover_after`); `None`
     /// never.
     pub failover_after: Option<chrono::Duration>,
+    /// `[sms] reassembly_timeout` (`None`: the default).
+    pub reassembly_timeout: Option<Duration>,
 }
 
 /// The supervisor.
@@ -136,7 +141,12 @@ impl Gateway {
         }
         Ok(Gateway {
             durable,
-            inbound: Inbound::open(&store)?,
+            inbound: Inbound::open_with(
+                &store,
+                settings
+                    .reassembly_timeout
+                    .unwrap_or(super::inbound::ASSEMBLY_TIMEOUT),
+            )?,
             outbound,
             ledger,
             store,
@@ -380,6 +390,34 @@ impl Gateway {
                 return false;
             }
         };
+        let multipart = deliver
+            .user_data
+            .udh
+            .as_ref()
+            .and_then(|u| u.concat.as_ref())
+            .is_some_and(|c| c.total > 1);
+        let sender = deliver.originator.to_string();
+        if multipart && !messages.iter().any(|m| m.from == sender) {
+            // More parts to come: the conversation is alive meanwhile.
+            // Until the message is released, whole or not (the release
+            // check runs every second: a minute's grace covers it).
+            let wait = self
+                .settings
+                .reassembly_timeout
+                .unwrap_or(super::inbound::ASSEMBLY_TIMEOUT);
+            let until = now
+                + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX / 2)
+                + RELEASE_GRACE;
+            let part = Change::Part {
+                from: sender,
+                short_code: ShortCode(short_code.to_string()),
+                at: now,
+                until,
+            };
+            if self.change(part).is_err() {
+                return false;
+            }
+        }
         for message in messages {
             if self.route(short_code, message, ctx).is_err() {
                 return false;
@@ -391,6 +429,35 @@ impl Gateway {
                 tracing::error!(%short_code, error = %e, "cannot persist an incoming part; it stays on the modem");
                 false
             }
+        }
+    }
+
+    /// Multipart replies whose missing parts did not come within `[sms]
+    /// reassembly_timeout` are routed as they are (a marker where each
+    /// missing part would be, charged for the parts received). Their parts
+    /// were acknowledged when taken in: the assembler state holds them
+    /// until the routing is journaled.
+    fn release_incomplete(&mut self, ctx: &mut Context<Self>) {
+        let now = self.now();
+        for (code, messages, assembler) in self.inbound.release_due(now) {
+            let mut routed = true;
+            for m in messages {
+                tracing::info!(modem = %code, from = %m.from, parts = m.parts, "a multipart reply is released with parts missing");
+                if self.route(&code, m, ctx).is_err() {
+                    routed = false;
+                    break;
+                }
+            }
+            if !routed {
+                continue; // tried again at the next check
+            }
+            if let Err(e) = self.inbound.commit_release(&code, assembler) {
+                // Held in memory all the same (never routed twice while
+                // running); the next part's commit persists it.
+                tracing::error!(modem = %code, error = %e, "cannot persist the reassembly state");
+                self.held = true;
+            }
+            self.flush_later();
         }
     }
 
@@ -788,7 +855,10 @@ impl Actor for Gateway {
         });
         ctx.run_interval(PRUNE_EVERY, |act, _| act.prune());
         ctx.run_interval(STORE_PROBE_EVERY, |act, ctx| act.probe_store(ctx));
-        ctx.run_interval(MODEM_WATCH, |act, ctx| act.watch_modems(ctx));
+        ctx.run_interval(MODEM_WATCH, |act, ctx| {
+            act.watch_modems(ctx);
+            act.release_incomplete(ctx);
+        });
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {

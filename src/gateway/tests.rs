@@ -158,6 +158,29 @@ impl Rig {
         tokio::time::timeout(WITHIN, acked).await.unwrap().is_ok()
     }
 
+    /// A phone's long text: its SMS parts, to hand over one by one.
+    fn parts_of(&self, from: &str, text: &str) -> Vec<crate::sms::Deliver> {
+        crate::sms::deliver_parts(
+            &Address::parse(from).unwrap(),
+            text,
+            self.clock.now().fixed_offset(),
+            9,
+        )
+        .unwrap()
+    }
+
+    /// One part reaches `code`; resolves to whether it was acknowledged.
+    async fn part_arrives(&self, code: &str, deliver: crate::sms::Deliver) -> bool {
+        let (ack, acked) = oneshot::channel();
+        self.events
+            .send(PoolEvent {
+                short_code: code.into(),
+                event: ModemEvent::Received { deliver, ack },
+            })
+            .unwrap();
+        tokio::time::timeout(WITHIN, acked).await.unwrap().is_ok()
+    }
+
     async fn report(&self, code: &str, mr: u8) -> bool {
         let (ack, acked) = oneshot::channel();
         self.events
@@ -510,4 +533,69 @@ async fn a_modem_removed_at_run_time_drains_then_stops() {
         (rig.sender.stopped.lock().unwrap().as_slice() == [CODES[0].to_string()]).then_some(())
     })
     .await;
+}
+
+/// R10 per SMS and R4 across a long reply: each part of a three-part
+/// reply that arrives restarts the idle clock (the reply straddling the
+/// expiry stays in its session); the part that never comes is waited for
+/// `reassembly_timeout`, then the reply is routed with a marker where it
+/// would be and charged for the two parts received, each charge naming
+/// the reply it belongs to.
+#[actix::test]
+async fn a_long_reply_straddling_the_expiry_with_a_lost_part() {
+    let rig = start_with(
+        t0(),
+        Settings {
+            reassembly_timeout: Some(Duration::from_secs(600)),
+            ..Settings::default()
+        },
+    );
+    let a = rig.send(None, "8095551234").await.unwrap();
+    let code = a.recipients[0].short_code.clone().unwrap();
+    let parts = rig.parts_of("+18095551234", &"una respuesta larga ".repeat(20));
+    assert_eq!(parts.len(), 3);
+    // Part 1 at 4:59 of the 5-minute idle timeout; part 2 at 5:02.
+    rig.clock.advance(chrono::Duration::seconds(299));
+    assert!(rig.part_arrives(&code, parts[0].clone()).await);
+    rig.clock.advance(chrono::Duration::seconds(3));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        rig.addr
+            .send(GetSession(a.session.id.clone()))
+            .await
+            .unwrap()
+            .is_some(),
+        "the first part kept the conversation alive"
+    );
+    assert!(rig.part_arrives(&code, parts[1].clone()).await);
+    // Part 3 never comes: after the reassembly timeout the reply is routed
+    // as it is. (The session lives on: each part restarted its clock.)
+    rig.clock.advance(chrono::Duration::seconds(290));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let view = rig
+        .addr
+        .send(GetSession(a.session.id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(view.replies.is_empty(), "still waiting for part 3");
+    rig.clock.advance(chrono::Duration::seconds(311));
+    let view = eventually("the incomplete reply routed", async || {
+        let v = rig
+            .addr
+            .send(GetSession(a.session.id.clone()))
+            .await
+            .unwrap()?;
+        (!v.replies.is_empty()).then_some(v)
+    })
+    .await;
+    assert!(view.replies[0].text.ends_with(crate::sms::MISSING_MARKER));
+    let ledger = super::ledger::Ledger::open(&rig.store).unwrap();
+    let charges: Vec<_> = ledger.charges(None, None).map(|c| c.unwrap()).collect();
+    assert_eq!(charges.len(), 2, "the two parts received, not three");
+    assert!(charges
+        .iter()
+        .all(|c| c.message == charges[0].id && c.parts == 2));
+    assert_eq!((charges[0].part, charges[1].part), (1, 2));
+    assert!(charges.iter().all(|c| c.in_session));
 }

@@ -58,9 +58,14 @@ pub fn session_summary(s: &Session) -> SessionSummary {
     }
 }
 
-pub fn charge_item(id: u64, c: &Cdr) -> ChargeItem {
+/// The charge record of part `part` (1-based) of `parts` of the message
+/// whose first part's charge is `first`.
+pub fn charge_item(first: u64, part: u32, parts: u32, c: &Cdr) -> ChargeItem {
     ChargeItem {
-        id: id.to_string(),
+        id: (first + u64::from(part) - 1).to_string(),
+        message: first.to_string(),
+        part,
+        parts,
         time: c.time,
         number: c.number.0.clone(),
         short_code: c.short_code.0.clone(),

@@ -50,6 +50,17 @@ pub enum Change {
         parts: u32,
         at: DateTime<Utc>,
     },
+    /// A part of a longer message arrived from `from` at `short_code`
+    /// (the rest is still on its way): the session holding the pair, if
+    /// any, counts it as activity (R4) and lives at least `until` (when
+    /// the message is released, whole or not), so a reply whose parts
+    /// straddle the idle timeout stays in its session.
+    Part {
+        from: String,
+        short_code: ShortCode,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
     /// A recipient's delivery status.
     Status {
         message: MessageId,
@@ -91,6 +102,7 @@ impl Change {
             Change::Send { at, .. }
             | Change::Finish { at, .. }
             | Change::Reply { at, .. }
+            | Change::Part { at, .. }
             | Change::Status { at, .. }
             | Change::Expire { at }
             | Change::End { at, .. }
@@ -111,6 +123,8 @@ pub enum Applied {
     Finished(usize),
     /// `Rebind`: whether the binding moved.
     Rebound(bool),
+    /// `Part`: the session whose idle clock it restarted, if any.
+    Touched(Option<super::table::SessionId>),
 }
 
 impl SessionCore {
@@ -145,6 +159,12 @@ impl SessionCore {
             } => Applied::Reply(Box::new(
                 self.route_reply(from, short_code, text, *parts, *at),
             )),
+            Change::Part {
+                from,
+                short_code,
+                at,
+                until,
+            } => Applied::Touched(self.part_arrived(from, short_code, *at, *until)),
             Change::Status {
                 message,
                 to,

@@ -517,6 +517,26 @@ impl SessionCore {
         }
     }
 
+    /// R4: a part of a longer message from `from` reached `short_code`:
+    /// the live session holding the pair restarts its idle clock and lives
+    /// at least `until` (the whole message, or what came of it, routes
+    /// there). Returns that session.
+    pub(super) fn part_arrived(
+        &mut self,
+        from: &str,
+        short_code: &ShortCode,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Option<SessionId> {
+        self.sweep(now);
+        let from = normalize(from, &self.config.country)
+            .unwrap_or_else(|_| Msisdn(from.trim().to_string()));
+        let id = self.state.allocator.holder(&from, short_code).cloned()?;
+        self.state.table.touch(&id, now, self.config.idle());
+        self.state.table.hold_until(&id, now, until);
+        self.state.table.get(&id, now).map(|s| s.id.clone())
+    }
+
     /// A recipient's delivery status changed (modem accepted it, delivery
     /// report, failure). Returns whether it changed (publish `status`).
     /// Status updates do not restart the idle clock (R4 counts messages).

@@ -252,6 +252,20 @@ impl SessionTable {
         true
     }
 
+    /// Keeps live session `id` at least until `until` (a reply on its way):
+    /// a later deadline stays.
+    pub fn hold_until(&mut self, id: &SessionId, now: DateTime<Utc>, until: DateTime<Utc>) {
+        let Some(s) = self.sessions.get_mut(id).filter(|s| s.is_live(now)) else {
+            return;
+        };
+        if s.deadline >= until {
+            return;
+        }
+        self.deadlines.remove(&(s.deadline, id.clone()));
+        s.deadline = until;
+        self.deadlines.insert((s.deadline, id.clone()));
+    }
+
     /// The earliest deadline of a session still in the table, so the caller
     /// can set its timer.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {

@@ -126,6 +126,18 @@ impl Assembler {
         }
     }
 
+    /// The timeout from now on (a configuration change at start).
+    pub fn set_timeout(&mut self, timeout: std::time::Duration) {
+        self.timeout_secs = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX);
+    }
+
+    /// Whether [`Assembler::expire`] at `now` would release something.
+    pub fn due(&self, now: DateTime<Utc>) -> bool {
+        self.pending
+            .iter()
+            .any(|p| (now - p.last_seen).num_seconds() >= self.timeout_secs)
+    }
+
     /// Number of messages waiting for parts.
     pub fn pending_len(&self) -> usize {
         self.pending.len()

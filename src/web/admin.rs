@@ -240,7 +240,8 @@ fn csv_stream(items: ChargeStream) -> Chunks {
         .boxed()
 }
 
-const CSV_HEADER: &str = "id,time,number,short_code,base,taxes,total,currency,in_session\n";
+const CSV_HEADER: &str =
+    "id,time,number,short_code,base,taxes,total,currency,in_session,message,part,parts\n";
 
 /// One CSV line of a charge; taxes as `NAME:RATE:AMOUNT` joined by `;`.
 fn csv_line(c: &ChargeItem) -> String {
@@ -260,6 +261,9 @@ fn csv_line(c: &ChargeItem) -> String {
             c.total.clone(),
             c.currency.clone(),
             c.in_session.to_string(),
+            c.message.clone(),
+            c.part.to_string(),
+            c.parts.to_string(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         let mut line = line.join(",");

@@ -171,6 +171,11 @@ pub struct ChargeItemDoc {
     total: String,
     currency: String,
     in_session: bool,
+    /// The reply this SMS part belongs to: its first part's charge id.
+    message: String,
+    /// This part's number (1-based) and how many parts of the reply arrived.
+    part: u32,
+    parts: u32,
 }
 
 struct BearerAuth;

@@ -308,6 +308,9 @@ fn sample_charge() -> ChargeItem {
         total: "1.18".into(),
         currency: "DOP".into(),
         in_session: true,
+        message: "cdr-1".into(),
+        part: 1,
+        parts: 1,
     }
 }
 
