@@ -54,7 +54,7 @@
     es: {
       chars: "caracteres", sms: "SMS", left: "quedan", of: "de",
       invalid: "Número no válido: ", remove: "Quitar ", cannot_reply: "este número no puede responder",
-      from: "De", ends_in: "La sesión termina en ", error: "No se pudo enviar: ", too_long: "El mensaje es demasiado largo.",
+      from: "De", you: "Tú", ends_in: "La sesión termina en ", error: "No se pudo enviar: ", too_long: "El mensaje es demasiado largo.",
       queued: "en cola", waiting_for_modem: "esperando al módem", sending: "enviando", sent: "enviado", delivered: "entregado", failed: "falló", refused: "rechazado",
       invalid_number: "número no válido", opted_out: "este número no acepta mensajes",
       no_free_short_code: "este número ya está en conversación con otras sesiones; intenta en unos minutos",
@@ -74,7 +74,7 @@
     en: {
       chars: "characters", sms: "SMS", left: "left", of: "of",
       invalid: "Invalid number: ", remove: "Remove ", cannot_reply: "this number cannot reply",
-      from: "From", ends_in: "The session ends in ", error: "Could not send: ", too_long: "The message is too long.",
+      from: "From", you: "You", ends_in: "The session ends in ", error: "Could not send: ", too_long: "The message is too long.",
       queued: "queued", waiting_for_modem: "waiting for the modem", sending: "sending", sent: "sent", delivered: "delivered", failed: "failed", refused: "refused",
       invalid_number: "invalid number", opted_out: "this number does not accept messages",
       no_free_short_code: "this number is already in conversation with other sessions; try again in a few minutes",
@@ -167,10 +167,11 @@
     text.addEventListener("input", updateCounter);
     updateCounter();
 
-    // ---- results and replies ----
-    function recipientItem(r) {
+    // ---- results and the thread ----
+    function recipientItem(r, message) {
       var li = el("li", "recipient");
       li.setAttribute("data-to", r.to);
+      if (message) li.setAttribute("data-message", message);
       li.appendChild(el("span", "to", r.to));
       li.appendChild(document.createTextNode(" "));
       li.appendChild(el("span", "short-code", r.short_code || "—"));
@@ -183,21 +184,50 @@
       }
       return li;
     }
-    function showResults(rs) {
+    // The last send's answer (refusals included, even those the session
+    // does not keep, such as a recipient over its quota).
+    function showResults(rs, message) {
       while (resultList.firstChild) resultList.removeChild(resultList.firstChild);
-      rs.forEach(function (r) { resultList.appendChild(recipientItem(r)); });
+      rs.forEach(function (r) { resultList.appendChild(recipientItem(r, message)); });
       results.hidden = rs.length === 0;
+    }
+    function timeOf(iso) {
+      var t = el("time", "", new Date(iso).toLocaleTimeString(lang));
+      t.setAttribute("datetime", iso);
+      return t;
+    }
+    function sentItem(m) {
+      var li = el("li", "sent");
+      li.setAttribute("data-message", m.id);
+      li.appendChild(el("span", "from", W.you));
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(timeOf(m.sent_at));
+      li.appendChild(el("p", "text", m.text));
+      var ul = el("ul", "thread-recipients");
+      m.recipients.forEach(function (r) { ul.appendChild(recipientItem(r, m.id)); });
+      li.appendChild(ul);
+      return li;
     }
     function addReply(r) {
       var li = el("li", "reply");
       li.appendChild(el("span", "from", W.from + " " + r.from));
       li.appendChild(document.createTextNode(" "));
-      var time = el("time", "", new Date(r.received_at).toLocaleTimeString(lang));
-      time.setAttribute("datetime", r.received_at);
-      li.appendChild(time);
+      li.appendChild(timeOf(r.received_at));
       li.appendChild(el("p", "text", r.text));
       replies.appendChild(li);
       repliesEmpty.hidden = true;
+    }
+    // The whole conversation, in time order, as GET /api/session has it.
+    function renderThread(s) {
+      while (replies.firstChild) replies.removeChild(replies.firstChild);
+      var items = [];
+      s.messages.forEach(function (m) { items.push({ at: Date.parse(m.sent_at), sent: m }); });
+      s.replies.forEach(function (r) { items.push({ at: Date.parse(r.received_at), reply: r }); });
+      items.sort(function (a, b) { return a.at - b.at; });
+      items.forEach(function (i) {
+        if (i.sent) replies.appendChild(sentItem(i.sent)); else addReply(i.reply);
+      });
+      repliesEmpty.hidden = s.replies.length > 0;
     }
     function clearSession() {
       while (replies.firstChild) replies.removeChild(replies.firstChild);
@@ -206,12 +236,32 @@
       expiresAt = null;
       countdown.textContent = "";
     }
+    function showEnded() {
+      if (source) { source.close(); source = null; }
+      clearSession();
+      ended.hidden = false;
+      ended.setAttribute("tabindex", "-1");
+    }
 
     // ---- countdown (R4): reset by every sent or received message ----
+    // The page keeps its own deadline: at zero it asks the server, so the
+    // session ends on screen even when the live stream is gone (a phone
+    // browser in the background drops it).
+    var checking = false;
     function tick() {
       if (!expiresAt) return;
       var s = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
       countdown.textContent = W.ends_in + Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+      if (s === 0 && !checking) {
+        checking = true;
+        fetch("/api/session", { credentials: "same-origin" }).then(function (r) {
+          if (r.status === 404) { showEnded(); return null; }
+          return r.status === 200 ? r.json() : null;
+        }).then(function (v) {
+          // Still live (a reply the stream missed moved the deadline).
+          if (v) { renderThread(v); setExpiry(v.expires_at); listen(); }
+        }).catch(function () {}).then(function () { checking = false; });
+      }
     }
     setInterval(tick, 1000);
     function setExpiry(iso) { expiresAt = Date.parse(iso); tick(); }
@@ -232,21 +282,21 @@
       // server ends a stream that fell too far behind, and the browser
       // reconnects.
       source.addEventListener("open", refreshSession);
-      source.addEventListener("expired", function () {
-        source.close(); source = null;
-        clearSession();
-        ended.hidden = false;
-        ended.focus && ended.setAttribute("tabindex", "-1");
-      });
+      source.addEventListener("expired", showEnded);
       source.onerror = function () {
         // The server ended the stream (shutdown or no session): check once.
         if (source && source.readyState === EventSource.CLOSED) source = null;
       };
     }
 
+    // A status names its message and its number: the same number in
+    // another message of the session keeps its own status.
     function setStatus(d) {
-      Array.prototype.forEach.call(resultList.children, function (li) {
+      var items = document.querySelectorAll("#result-list .recipient, #replies .recipient");
+      Array.prototype.forEach.call(items, function (li) {
         if (li.getAttribute("data-to") !== d.to) return;
+        var m = li.getAttribute("data-message");
+        if (m && d.message_id && m !== d.message_id) return;
         var s = li.querySelector(".status");
         if (d.short_code) {
           // The conversation moved to a live short code (its modem was down).
@@ -259,27 +309,30 @@
     }
     function refreshSession() {
       fetch("/api/session", { credentials: "same-origin" }).then(function (r) {
+        if (r.status === 404) { if (expiresAt) showEnded(); return null; }
         return r.status === 200 ? r.json() : null;
       }).then(function (s) {
         if (!s) return;
-        if (s.messages.length) s.messages[s.messages.length - 1].recipients.forEach(setStatus);
-        while (replies.firstChild) replies.removeChild(replies.firstChild);
-        repliesEmpty.hidden = s.replies.length > 0;
-        s.replies.forEach(addReply);
+        renderThread(s);
         setExpiry(s.expires_at);
       }).catch(function () {});
     }
 
+    // On load: the live session, or, if the page was showing one that has
+    // ended meanwhile (a reload after expiry), the ended notice once.
     function loadSession() {
+      var hadSession = !!document.querySelector("#replies li");
       fetch("/api/session", { credentials: "same-origin" }).then(function (r) {
-        if (r.status !== 200) { clearSession(); return null; }
+        if (r.status !== 200) {
+          if (hadSession) showEnded(); else clearSession();
+          return null;
+        }
         return r.json();
       }).then(function (s) {
         if (!s) return;
-        clearSession();
         var last = s.messages[s.messages.length - 1];
-        showResults(last ? last.recipients : []);
-        s.replies.forEach(addReply);
+        showResults(last ? last.recipients : [], last ? last.id : null);
+        renderThread(s);
         setExpiry(s.expires_at);
         listen();
       }).catch(function () { /* the server-rendered state stays */ });
@@ -307,8 +360,9 @@
           return;
         }
         ended.hidden = true;
-        showResults(res.body.recipients);
+        showResults(res.body.recipients, res.body.message);
         setExpiry(res.body.session.expires_at);
+        refreshSession();
         listen();
         text.value = ""; updateCounter();
       }).catch(function () {

@@ -150,6 +150,32 @@ fn a_send_that_reaches_no_one_opens_nothing_and_says_why() {
     assert!(cookie.is_some());
     assert_eq!(body["recipients"][0]["reason"], "destination_not_allowed");
     assert_eq!(body["recipients"][1]["status"], "queued");
+    // The session keeps the refused recipient with its reason: in the API
+    // and in the page as the server renders it (no JavaScript).
+    let cookie = cookie.unwrap().split(';').next().unwrap().to_string();
+    let view: Value = ureq::get(&format!("{url}/api/session"))
+        .set("Cookie", &cookie)
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let recipients = view["messages"][0]["recipients"].as_array().unwrap();
+    assert_eq!(recipients.len(), 2, "{view}");
+    assert!(recipients.iter().any(|r| r["to"] == "+34612345678"
+        && r["status"] == "refused"
+        && r["reason"] == "destination_not_allowed"));
+    assert_eq!(view["messages"][0]["text"], "Hola");
+    let page = ureq::get(&format!("{url}/?lang=es"))
+        .set("Cookie", &cookie)
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        page.contains("<li class=\"sent\""),
+        "the thread, server-rendered"
+    );
+    assert!(page.contains("desde aquí solo se puede escribir a teléfonos del país del servicio"));
 
     // Without JavaScript: the page answers 422 in Spanish, each number with
     // its reason, and sets no cookie.

@@ -122,3 +122,112 @@ fn the_whole_service_in_a_real_browser() {
         WAIT,
     );
 }
+
+/// The page keeps the service's promises in a real Chromium, on the real
+/// gateway: the box shows the conversation (the sent message with every
+/// recipient, a refused one with its reason in Spanish, then the reply);
+/// and with the live stream cut (as a phone browser in the background
+/// loses it) the session still ends on screen, and a reload after the
+/// end says so once.
+#[test]
+fn the_thread_and_an_end_without_the_live_stream() {
+    let Some((chromium, chromedriver)) = common::require_tool(
+        "chromium and chromedriver",
+        find_browser(),
+        "apt-get install chromium chromium-driver; scripts/test installs them",
+    ) else {
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let serve = common::serve_proc::start(
+        store.path(),
+        None,
+        &[
+            ("SMSGATE_SESSION__IDLE_TIMEOUT", "6s"),
+            ("SMSGATE_EMULATOR__REPORT_DELAY_MS", "200"),
+        ],
+    );
+    let url = serve.url.clone();
+    common::eventually("serve to be ready", WAIT, || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    });
+    let d = Driver::start(&chromium, &chromedriver);
+    // No live stream for this page, ever.
+    d.cdp("Network.enable", json!({}));
+    d.cdp(
+        "Network.setBlockedURLs",
+        json!({"urls": ["*/api/session/events*"]}),
+    );
+    d.goto(&format!("{url}/?lang=es"));
+    d.type_into("#to-input", "8095551234");
+    d.click("#add-recipient");
+    d.type_into("#to-input", "+34612345678");
+    d.click("#add-recipient");
+    d.type_into("#text", "¿Vienes a la cena?");
+    d.click("#send-button");
+    d.wait_for(
+        "the sent message in the thread",
+        &format!("{} === 1", count("#replies li.sent")),
+        WAIT,
+    );
+    let sent = d.text("#replies li.sent");
+    assert!(sent.contains("¿Vienes a la cena?"), "{sent}");
+    assert!(sent.contains("+18095551234"), "{sent}");
+    assert!(
+        sent.contains("+34612345678")
+            && sent.contains("desde aquí solo se puede escribir a teléfonos del país del servicio"),
+        "the refused recipient stays, with its reason: {sent}"
+    );
+    // A reply: without the stream it shows when the page next reads the
+    // session (its own deadline), under the message.
+    let inbox: serde_json::Value = common::eventually("the phone has it", WAIT, || {
+        let v: serde_json::Value = ureq::get(&format!("{url}/dev/phones/api/inbox/+18095551234"))
+            .call()
+            .ok()?
+            .into_json()
+            .ok()?;
+        (!v[0].is_null()).then_some(v)
+    });
+    let code = inbox[0]["from"].as_str().unwrap().to_string();
+    ureq::post(&format!("{url}/dev/phones/api/send"))
+        .send_json(json!({"from": "+18095551234", "to": code, "text": "Sí, voy"}))
+        .unwrap();
+    // The stream is really cut: a second and a half later the reply is
+    // not on the page yet (over a live stream it shows within moments;
+    // the page's own deadline is seconds away).
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(d.js(&count("#replies li.reply"), json!([])), 0);
+    d.wait_for(
+        "the reply after the message",
+        "var li = document.querySelectorAll('#replies > li'); \
+         return li.length === 2 && li[0].className === 'sent' && li[1].className === 'reply' \
+           && li[1].textContent.indexOf('Sí, voy') >= 0",
+        Duration::from_secs(20),
+    );
+    // Six quiet seconds: the session ends, and the page says so by itself.
+    d.wait_for(
+        "the ended notice without the stream",
+        "return !document.getElementById('session-ended').hidden",
+        Duration::from_secs(20),
+    );
+    assert_eq!(d.js(&count("#replies li"), json!([])), 0);
+    // A reload after the end: the notice, once.
+    d.goto(&format!("{url}/?lang=es"));
+    assert_eq!(
+        d.js(
+            "return document.getElementById('session-ended').hidden",
+            json!([])
+        ),
+        false
+    );
+    d.goto(&format!("{url}/?lang=es"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        d.js(
+            "return document.getElementById('session-ended').hidden",
+            json!([])
+        ),
+        true,
+        "said once"
+    );
+}

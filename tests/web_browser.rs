@@ -159,14 +159,14 @@ fn browse(d: &Driver, url: &str, gw: &FakeGateway) {
     assert!(gw.push_reply(&id, "+18095551234", evil));
     d.wait_for(
         "the hostile reply",
-        &format!("{} === 2", count("#replies li")),
+        &format!("{} === 2", count("#replies li.reply")),
         WAIT,
     );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(d.js("return typeof window.__pwned", json!([])), "undefined");
     assert_eq!(d.js(&count("#replies img, #replies script"), json!([])), 0);
     let shown = d.js(
-        "return document.querySelectorAll('#replies .text')[1].textContent",
+        "return document.querySelectorAll('#replies li.reply .text')[1].textContent",
         json!([]),
     );
     assert_eq!(shown, Value::String(evil.into()));

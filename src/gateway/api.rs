@@ -155,6 +155,10 @@ pub struct RecipientAnswer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendAnswer {
     pub session: SessionRef,
+    /// The id of the message this send added to the session (status events
+    /// name it); none when nothing was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     pub recipients: Vec<RecipientAnswer>,
 }
 

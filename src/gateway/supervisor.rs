@@ -952,6 +952,7 @@ impl Handler<WebSend> for Gateway {
                     id: String::new(),
                     expires_at: now,
                 },
+                message: None,
                 recipients,
             })));
         };
@@ -959,6 +960,7 @@ impl Handler<WebSend> for Gateway {
             id: session_id.0.clone(),
             expires_at: plan.deadline.unwrap_or(now),
         };
+        let message = plan.message.map(|m| m.0.to_string());
         let queued = self.outbound.queue(&records);
         if let Err(e) = &queued {
             tracing::error!(error = %e, "cannot write the outbox; the send is held");
@@ -991,6 +993,7 @@ impl Handler<WebSend> for Gateway {
                     }
                     Ok(SendAnswer {
                         session: session_ref,
+                        message,
                         recipients,
                     })
                 }),

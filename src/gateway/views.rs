@@ -3,7 +3,8 @@
 use crate::session::{Cdr, Reply, Session};
 
 use super::api::{
-    ChargeItem, MessageView, RecipientView, ReplyView, SessionSummary, SessionView, TaxLine,
+    ChargeItem, MessageView, RecipientState, RecipientView, ReplyView, SessionSummary, SessionView,
+    TaxLine,
 };
 
 pub fn reply_view(r: &Reply) -> ReplyView {
@@ -36,6 +37,13 @@ pub fn session_view(s: &Session) -> SessionView {
                         reason: r.reason.clone(),
                         can_reply: r.can_reply,
                     })
+                    .chain(m.refused.iter().map(|r| RecipientView {
+                        to: r.to.clone(),
+                        short_code: None,
+                        status: RecipientState::Refused,
+                        reason: Some(r.reason.clone()),
+                        can_reply: false,
+                    }))
                     .collect(),
             })
             .collect(),

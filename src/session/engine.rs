@@ -20,8 +20,8 @@ use super::outcome::{
 };
 use super::settings::CoreConfig;
 use super::table::{
-    DeliveryStatus, Expired, MessageId, RecipientStatus, Reply, SentMessage, Session, SessionId,
-    SessionTable, StatusError,
+    DeliveryStatus, Expired, MessageId, RecipientStatus, RefusedRecipient, Reply, SentMessage,
+    Session, SessionId, SessionTable, StatusError,
 };
 
 /// Everything the core remembers, persisted as one value by the store.
@@ -353,6 +353,19 @@ impl SessionCore {
                 text: text.to_string(),
                 sent_at: now,
                 recipients: queued,
+                refused: plans
+                    .iter()
+                    .filter_map(|p| match &p.decision {
+                        Decision::Refused { reason } => Some(RefusedRecipient {
+                            to: p
+                                .to
+                                .as_ref()
+                                .map_or_else(|| p.input.clone(), |t| t.0.clone()),
+                            reason: reason.to_string(),
+                        }),
+                        Decision::Queued { .. } => None,
+                    })
+                    .collect(),
             },
             now,
         );

@@ -52,7 +52,7 @@ pub use outcome::{
 };
 pub use settings::{CoreConfig, CoreConfigError};
 pub use table::{
-    DeliveryStatus, Expired, MessageId, RecipientStatus, Reply, SentMessage, Session, SessionId,
-    SessionTable, StatusError,
+    DeliveryStatus, Expired, MessageId, RecipientStatus, RefusedRecipient, Reply, SentMessage,
+    Session, SessionId, SessionTable, StatusError,
 };
 pub use tariff::{Cdr, Tariff, TariffError, TaxLine, TaxRate};

@@ -70,14 +70,26 @@ pub struct RecipientStatus {
     pub can_reply: bool,
 }
 
-/// A message the web user sent (only its accepted recipients; refusals are
-/// answered at once in the send plan).
+/// A recipient of a send that was refused, kept so the conversation shows
+/// every number the user wrote to and why some got nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedRecipient {
+    /// The E.164 number, or what was typed when it is not a number.
+    pub to: String,
+    /// The refusal's code (`opted_out`, `invalid_number`...).
+    pub reason: String,
+}
+
+/// A message the web user sent: its accepted recipients with their
+/// delivery status, and the refused ones with their reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentMessage {
     pub id: MessageId,
     pub text: String,
     pub sent_at: DateTime<Utc>,
     pub recipients: Vec<RecipientStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedRecipient>,
 }
 
 /// R3: a reply a mobile user sent into the session.
@@ -385,6 +397,7 @@ mod tests {
                 reason: None,
                 can_reply: true,
             }],
+            refused: Vec::new(),
         }
     }
 

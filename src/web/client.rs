@@ -146,6 +146,15 @@ pub fn set_session_cookie(id: &str, https: bool) -> HeaderValue {
     .expect("cookie of safe characters")
 }
 
+/// The `Set-Cookie` value that removes the session cookie (its session
+/// ended).
+pub fn clear_session_cookie() -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+    ))
+    .expect("a fixed cookie")
+}
+
 /// False when a state-changing request comes from another site: a
 /// `Sec-Fetch-Site` other than same-origin/none, or an `Origin` whose
 /// host:port differs from `Host`.

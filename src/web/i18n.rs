@@ -85,6 +85,8 @@ pub struct Texts {
     pub ended: &'static str,
     pub error_title: &'static str,
     pub from: &'static str,
+    /// Who sent a message of the thread: the web user.
+    pub you: &'static str,
 }
 
 pub static ES: Texts = Texts {
@@ -104,6 +106,7 @@ pub static ES: Texts = Texts {
     ended: "La sesión terminó. Para empezar otra, envía un mensaje nuevo.",
     error_title: "No se pudo enviar",
     from: "De",
+    you: "Tú",
 };
 
 pub static EN: Texts = Texts {
@@ -124,6 +127,7 @@ pub static EN: Texts = Texts {
     ended: "The session ended. To start another, send a new message.",
     error_title: "Could not send",
     from: "From",
+    you: "You",
 };
 
 /// Words for a recipient status, refusal reason or send error (the code
@@ -272,7 +276,7 @@ mod tests {
             assert_ne!(es, *code, "{code} has no Spanish words");
             assert!(!en.is_empty());
             assert_eq!(
-                script.matches(&format!("{code}:")).count(),
+                script.matches(&format!("{code}: \"")).count(),
                 2,
                 "{code} must have Spanish and English words in assets/app.js"
             );

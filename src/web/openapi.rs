@@ -45,6 +45,8 @@ pub struct RecipientAnswerDoc {
 #[schema(as = SendAnswer)]
 pub struct SendAnswerDoc {
     session: SessionRefDoc,
+    /// The id of the message this send added (status events name it).
+    message: Option<String>,
     recipients: Vec<RecipientAnswerDoc>,
 }
 

@@ -13,7 +13,9 @@ use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
-use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr, OverHttps};
+use super::client::{
+    clear_session_cookie, same_origin, session_cookie, set_session_cookie, ClientAddr, OverHttps,
+};
 use super::i18n::{status_word, Lang, Texts};
 use super::public::do_send;
 use super::{numbers, ApiError, Shared};
@@ -35,14 +37,25 @@ async fn index(
     State(ctx): State<Shared>,
     headers: HeaderMap,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
-) -> Html<String> {
+) -> Response {
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let lang = Lang::choose(q.lang.as_deref(), &headers);
-    let session = match session_cookie(&headers) {
-        Some(id) => ctx.state.gateway.session(&id).await,
+    let cookie = session_cookie(&headers);
+    let session = match &cookie {
+        Some(id) => ctx.state.gateway.session(id).await,
         None => None,
     };
-    Html(page(lang, session.as_ref(), None).into_string())
+    if cookie.is_some() && session.is_none() {
+        // The browser's session ended while the page was away: say so,
+        // once (the cookie goes with this answer).
+        let markup = page_with(lang, None, None, true);
+        return (
+            [(header::SET_COOKIE, clear_session_cookie())],
+            Html(markup.into_string()),
+        )
+            .into_response();
+    }
+    Html(page(lang, session.as_ref(), None).into_string()).into_response()
 }
 
 /// The HTML form's submission: the same send as `POST /api/send`.
@@ -124,6 +137,16 @@ async fn send_form(
 }
 
 fn page(lang: Lang, session: Option<&SessionView>, error: Option<&str>) -> Markup {
+    page_with(lang, session, error, false)
+}
+
+/// The page; `ended`: the browser's session ended while it was away.
+fn page_with(
+    lang: Lang,
+    session: Option<&SessionView>,
+    error: Option<&str>,
+    ended: bool,
+) -> Markup {
     let t = lang.texts();
     html! {
         (DOCTYPE)
@@ -151,8 +174,8 @@ fn page(lang: Lang, session: Option<&SessionView>, error: Option<&str>) -> Marku
                     }
                     (form(t, lang))
                     (results(t, lang, session))
-                    (replies(t, session))
-                    p id="session-ended" class="notice" role="status" hidden { (t.ended) }
+                    (replies(t, lang, session))
+                    p id="session-ended" class="notice" role="status" hidden[!ended] { (t.ended) }
                 }
             }
         }
@@ -217,24 +240,74 @@ fn results(t: &Texts, lang: Lang, session: Option<&SessionView>) -> Markup {
     }
 }
 
-fn replies(t: &Texts, session: Option<&SessionView>) -> Markup {
-    let replies = session.map(|s| s.replies.as_slice()).unwrap_or(&[]);
+/// The session as a conversation: each sent message with its time, text
+/// and recipients (short code, status, or why refused), and the replies
+/// under them, all in time order. `assets/app.js` draws the same shapes.
+fn replies(t: &Texts, lang: Lang, session: Option<&SessionView>) -> Markup {
+    enum Item<'a> {
+        Sent(&'a crate::gateway::api::MessageView),
+        Reply(&'a crate::gateway::api::ReplyView),
+    }
+    let mut items: Vec<(chrono::DateTime<chrono::Utc>, Item)> = Vec::new();
+    if let Some(s) = session {
+        items.extend(s.messages.iter().map(|m| (m.sent_at, Item::Sent(m))));
+        items.extend(s.replies.iter().map(|r| (r.received_at, Item::Reply(r))));
+    }
+    // Stable: a message and a reply of the same instant keep that order.
+    items.sort_by_key(|(at, _)| *at);
+    let no_replies = session.is_none_or(|s| s.replies.is_empty());
     html! {
         section id="replies-box" aria-labelledby="replies-title"
             data-expires-at=[session.map(|s| s.expires_at.to_rfc3339())] {
             h2 id="replies-title" { (t.replies_title) }
             p id="countdown" class="help" {}
             ol id="replies" aria-live="polite" {
-                @for r in replies {
-                    li class="reply" {
-                        span class="from" { (t.from) " " (r.from) }
-                        " "
-                        time datetime=(r.received_at.to_rfc3339()) { (r.received_at.format("%H:%M:%S UTC")) }
-                        p class="text" { (r.text) }
+                @for (_, item) in &items {
+                    @match item {
+                        Item::Sent(m) => {
+                            li class="sent" data-message=(m.id) {
+                                span class="from" { (t.you) }
+                                " "
+                                time datetime=(m.sent_at.to_rfc3339()) { (m.sent_at.format("%H:%M:%S UTC")) }
+                                p class="text" { (m.text) }
+                                ul class="thread-recipients" {
+                                    @for r in &m.recipients {
+                                        (thread_recipient(t, lang, &m.id, r))
+                                    }
+                                }
+                            }
+                        }
+                        Item::Reply(r) => {
+                            li class="reply" {
+                                span class="from" { (t.from) " " (r.from) }
+                                " "
+                                time datetime=(r.received_at.to_rfc3339()) { (r.received_at.format("%H:%M:%S UTC")) }
+                                p class="text" { (r.text) }
+                            }
+                        }
                     }
                 }
             }
-            p id="replies-empty" class="help" hidden[!replies.is_empty()] { (t.no_replies) }
+            p id="replies-empty" class="help" hidden[!no_replies] { (t.no_replies) }
+        }
+    }
+}
+
+fn thread_recipient(t: &Texts, lang: Lang, message: &str, r: &RecipientView) -> Markup {
+    html! {
+        li class="recipient" data-message=(message) data-to=(r.to) {
+            span class="to" { (r.to) }
+            " "
+            span class="short-code" { (r.short_code.as_deref().unwrap_or("—")) }
+            " "
+            span class={ "status status-" (r.status) } {
+                (status_word(lang, r.status.as_str()))
+                @if let Some(reason) = &r.reason { ": " (status_word(lang, reason)) }
+            }
+            @if !r.can_reply && r.status != RecipientState::Refused {
+                " "
+                span class="no-reply" { (t.cannot_reply) }
+            }
         }
     }
 }

@@ -162,6 +162,7 @@ pub(crate) async fn do_send(
     }
     Ok(SendAnswer {
         session: answer.session,
+        message: answer.message,
         recipients,
     })
 }

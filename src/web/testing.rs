@@ -219,6 +219,7 @@ impl FakeGateway {
                     id: live.unwrap_or_default(),
                     expires_at,
                 },
+                message: None,
                 recipients,
             });
         }
@@ -248,8 +249,9 @@ impl FakeGateway {
         };
         let s = sessions.get_mut(&id).expect("just made");
         s.view.expires_at = self.expiry(now);
+        let message = format!("{id}-m{}", s.view.messages.len() + 1);
         s.view.messages.push(MessageView {
-            id: format!("{id}-m{}", s.view.messages.len() + 1),
+            id: message.clone(),
             text: req.text,
             sent_at: now,
             recipients: recipients
@@ -268,6 +270,7 @@ impl FakeGateway {
                 id,
                 expires_at: s.view.expires_at,
             },
+            message: Some(message),
             recipients,
         })
     }

@@ -117,6 +117,15 @@ impl Driver {
         format!("/session/{}{}", self.session, path)
     }
 
+    /// A Chrome DevTools command (`Network.setBlockedURLs`...).
+    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.call(
+            "POST",
+            &self.s("/goog/cdp/execute"),
+            Some(json!({"cmd": cmd, "params": params})),
+        )
+    }
+
     pub fn goto(&self, url: &str) {
         self.call("POST", &self.s("/url"), Some(json!({ "url": url })));
     }
