@@ -26,6 +26,7 @@ fn no_limits() -> WebConfig {
         },
         country: "DO".into(),
         trusted_proxies: Vec::new(),
+        promises: Default::default(),
     }
 }
 

@@ -388,3 +388,46 @@ fn charges_are_per_sms_and_a_lost_part_is_not_charged() {
     );
     assert!(charges.iter().all(|c| c["in_session"] == true));
 }
+
+/// FAQ 6 on the page, and the FAQ answered from the live configuration,
+/// as the server renders them (no JavaScript).
+#[test]
+fn the_page_states_the_price_and_the_help_answers_from_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_with(
+        dir.path(),
+        "[session]\nidle_timeout = \"2m\"\n[limits]\nmax_recipients = 20\n",
+    );
+    let get = |path: &str| {
+        ureq::get(&format!("{}{path}", s.url))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap()
+    };
+    let page = get("/?lang=es");
+    assert!(
+        page.contains("Enviar y recibir mensajes en la web es gratis"),
+        "{page}"
+    );
+    assert!(page.contains("RD$1.00 más impuestos"), "{page}");
+    assert!(page.contains("href=\"/ayuda\""));
+    let page = get("/?lang=en");
+    assert!(page.contains("RD$1.00 plus taxes"));
+    assert!(page.contains("href=\"/help\""));
+
+    let ayuda = get("/ayuda");
+    assert!(ayuda.contains("<html lang=\"es\""));
+    for words in [
+        "Si durante 2 minutos no has enviado ni recibido mensajes",
+        "cuesta RD$1.00 más impuestos",
+        "a hasta 20 personas",
+        "flotas VPN reciben los mensajes, pero no pueden contestarlos",
+        "esa respuesta ya no llega a la sesión web",
+    ] {
+        assert!(ayuda.contains(words), "{words}: {ayuda}");
+    }
+    let help = get("/help");
+    assert!(help.contains("<html lang=\"en\""));
+    assert!(help.contains("for 2 minutes") && help.contains("RD$1.00 plus taxes"));
+}

@@ -13,6 +13,7 @@ mod admin;
 mod assets;
 mod client;
 pub mod error;
+pub mod help;
 mod i18n;
 mod limits;
 pub mod numbers;
@@ -53,6 +54,8 @@ pub struct WebConfig {
     /// `http.trusted_proxies`: only from these is `X-Forwarded-For` and
     /// `X-Forwarded-Proto` believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// What the page and the help page promise (price, idle timeout...).
+    pub promises: help::Promises,
 }
 
 impl WebConfig {
@@ -69,6 +72,7 @@ impl WebConfig {
                 .iter()
                 .filter_map(|p| crate::config::parse_net(p).ok())
                 .collect(),
+            promises: help::Promises::from_config(config),
         }
     }
 }
@@ -151,6 +155,7 @@ pub fn app(state: WebState) -> Router {
     });
     let routes = Router::new()
         .merge(page::router())
+        .merge(help::router())
         .merge(assets::router())
         .merge(public::router())
         .merge(admin::router(ctx.clone()))

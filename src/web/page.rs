@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::client::{
     clear_session_cookie, same_origin, session_cookie, set_session_cookie, ClientAddr, OverHttps,
 };
+use super::help::Promises;
 use super::i18n::{status_word, Lang, Texts};
 use super::public::do_send;
 use super::{numbers, ApiError, Shared};
@@ -48,14 +49,15 @@ async fn index(
     if cookie.is_some() && session.is_none() {
         // The browser's session ended while the page was away: say so,
         // once (the cookie goes with this answer).
-        let markup = page_with(lang, None, None, true);
+        let markup = page_with(lang, &ctx.state.config.promises, None, None, true);
         return (
             [(header::SET_COOKIE, clear_session_cookie())],
             Html(markup.into_string()),
         )
             .into_response();
     }
-    Html(page(lang, session.as_ref(), None).into_string()).into_response()
+    Html(page(lang, &ctx.state.config.promises, session.as_ref(), None).into_string())
+        .into_response()
 }
 
 /// The HTML form's submission: the same send as `POST /api/send`.
@@ -101,7 +103,7 @@ async fn send_form(
     match result {
         Ok(answer) => {
             let session = ctx.state.gateway.session(&answer.session.id).await;
-            let markup = page(lang, session.as_ref(), None);
+            let markup = page(lang, &ctx.state.config.promises, session.as_ref(), None);
             (
                 [(
                     header::SET_COOKIE,
@@ -130,19 +132,30 @@ async fn send_form(
                 Some(id) => ctx.state.gateway.session(&id).await,
                 None => None,
             };
-            let markup = page(lang, session.as_ref(), Some(&msg));
+            let markup = page(
+                lang,
+                &ctx.state.config.promises,
+                session.as_ref(),
+                Some(&msg),
+            );
             (e.status, e.headers(), Html(markup.into_string())).into_response()
         }
     }
 }
 
-fn page(lang: Lang, session: Option<&SessionView>, error: Option<&str>) -> Markup {
-    page_with(lang, session, error, false)
+fn page(
+    lang: Lang,
+    promises: &Promises,
+    session: Option<&SessionView>,
+    error: Option<&str>,
+) -> Markup {
+    page_with(lang, promises, session, error, false)
 }
 
 /// The page; `ended`: the browser's session ended while it was away.
 fn page_with(
     lang: Lang,
+    promises: &Promises,
     session: Option<&SessionView>,
     error: Option<&str>,
     ended: bool,
@@ -167,6 +180,8 @@ fn page_with(
                 }
                 main {
                     p class="intro" { (t.intro) }
+                    // FAQ 6, from [tariff]: what it costs whom.
+                    p id="price" class="help" { (promises.price_note(lang)) }
                     @if let Some(msg) = error {
                         div id="server-error" class="error" role="alert" {
                             strong { (t.error_title) ": " } (msg)
@@ -176,6 +191,9 @@ fn page_with(
                     (results(t, lang, session))
                     (replies(t, lang, session))
                     p id="session-ended" class="notice" role="status" hidden[!ended] { (t.ended) }
+                }
+                footer {
+                    a id="help-link" href=(help_path(lang)) { (help_title(lang)) }
                 }
             }
         }
@@ -309,5 +327,19 @@ fn thread_recipient(t: &Texts, lang: Lang, message: &str, r: &RecipientView) -> 
                 span class="no-reply" { (t.cannot_reply) }
             }
         }
+    }
+}
+
+fn help_path(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Es => "/ayuda",
+        Lang::En => "/help",
+    }
+}
+
+fn help_title(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Es => "Preguntas frecuentes: precios, sesiones, flotas",
+        Lang::En => "Questions: prices, sessions, fleet numbers",
     }
 }

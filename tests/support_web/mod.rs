@@ -27,6 +27,7 @@ pub fn config() -> WebConfig {
         limits: LimitsConfig::default(),
         country: "DO".into(),
         trusted_proxies: Vec::new(),
+        promises: Default::default(),
     }
 }
 
