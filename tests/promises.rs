@@ -431,3 +431,36 @@ fn the_page_states_the_price_and_the_help_answers_from_the_configuration() {
     assert!(help.contains("<html lang=\"en\""));
     assert!(help.contains("for 2 minutes") && help.contains("RD$1.00 plus taxes"));
 }
+
+/// A failure reaches the page by kind (a code with words in every
+/// language), never as the modem's raw text: the network refused the SMS
+/// with `+CMS ERROR: 21`, the page reads `send_failed`.
+#[test]
+fn a_failure_is_shown_by_kind_never_as_modem_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = common::emulator_proc::EmulatorProc::start(1, dir.path());
+    let s = start_with(
+        dir.path(),
+        &format!(
+            "[limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n{}",
+            emu.modem_config()
+        ),
+    );
+    ureq::post(&format!("{}/modems/0/faults", emu.control))
+        .send_json(json!({"kind": "cms_error", "code": 21, "count": 10}))
+        .unwrap();
+    let (status, cookie, body) = send(&s.url, &["8095551234"], "Hola");
+    assert_eq!(status, 202, "{body}");
+    let cookie = cookie.unwrap().split(';').next().unwrap().to_string();
+    let recipient = eventually("the send failed", WITHIN, || {
+        let v: Value = ureq::get(&format!("{}/api/session", s.url))
+            .set("Cookie", &cookie)
+            .call()
+            .ok()?
+            .into_json()
+            .ok()?;
+        let r = v["messages"][0]["recipients"][0].clone();
+        (r["status"] == "failed").then_some(r)
+    });
+    assert_eq!(recipient["reason"], "send_failed", "{recipient}");
+}

@@ -82,6 +82,17 @@ pub const UNDELIVERED: &str = "the network could not deliver it";
 /// Why a message of an ended conversation was never sent.
 pub const ENDED_UNSENT: &str = "the conversation ended before a modem could send it";
 
+/// What the page and the API say of a failure, by kind: a code with words
+/// in every language (`web::i18n`), never a modem's raw text (that stays
+/// in the outbox for the admin).
+pub fn failure_code(reason: &str) -> &'static str {
+    match reason {
+        UNDELIVERED => "undelivered",
+        ENDED_UNSENT => "ended_unsent",
+        _ => "send_failed",
+    }
+}
+
 /// The pause before try number `attempts + 1`.
 pub fn retry_after(attempts: u32) -> Duration {
     let doubled = RETRY_FIRST.saturating_mul(1 << attempts.saturating_sub(1).min(8));

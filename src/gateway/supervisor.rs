@@ -341,7 +341,10 @@ impl Gateway {
                     message_id: update.message_id.to_string(),
                     to: update.to.clone(),
                     status: update.status.into(),
-                    reason: update.reason.clone(),
+                    reason: update
+                        .reason
+                        .as_deref()
+                        .map(|r| outbound::failure_code(r).to_string()),
                     short_code: None,
                 },
             ),

@@ -34,7 +34,10 @@ pub fn session_view(s: &Session) -> SessionView {
                         to: r.to.0.clone(),
                         short_code: Some(r.short_code.0.clone()),
                         status: r.status.into(),
-                        reason: r.reason.clone(),
+                        reason: r
+                            .reason
+                            .as_deref()
+                            .map(|r| super::outbound::failure_code(r).to_string()),
                         can_reply: r.can_reply,
                     })
                     .chain(m.refused.iter().map(|r| RecipientView {

@@ -168,6 +168,19 @@ fn words(code: &str) -> Option<(&'static str, &'static str)> {
             "demasiados mensajes, intenta más tarde",
             "too many messages, try later",
         ),
+        // Why a message did not reach a phone, by kind.
+        "undelivered" => (
+            "la red no pudo entregarlo",
+            "the network could not deliver it",
+        ),
+        "ended_unsent" => (
+            "la conversación terminó antes de que un módem pudiera enviarlo",
+            "the conversation ended before a modem could send it",
+        ),
+        "send_failed" => (
+            "no se pudo enviar a este número",
+            "it could not be sent to this number",
+        ),
         // Errors of a whole send.
         "no_recipient_accepted" => (
             "ninguno de los números puede recibir este mensaje",
@@ -222,6 +235,9 @@ const PUBLIC_CODES: &[&str] = &[
     "duplicate_recipient",
     "destination_not_allowed",
     "rate_limited",
+    "undelivered",
+    "ended_unsent",
+    "send_failed",
     "no_recipient_accepted",
     "invalid_request",
     "invalid_json",
@@ -271,12 +287,25 @@ mod tests {
             );
         }
         let script = include_str!("../../assets/app.js");
+        // The keys of `key: "words"` pairs in the script.
+        let keys: Vec<&str> = script
+            .match_indices(": \"")
+            .map(|(i, _)| {
+                let before = &script[..i];
+                let start = before
+                    .char_indices()
+                    .rev()
+                    .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+                    .map_or(0, |(j, c)| j + c.len_utf8());
+                &before[start..]
+            })
+            .collect();
         for code in PUBLIC_CODES {
             let (es, en) = words(code).unwrap_or_else(|| panic!("{code} has no words"));
             assert_ne!(es, *code, "{code} has no Spanish words");
             assert!(!en.is_empty());
             assert_eq!(
-                script.matches(&format!("{code}: \"")).count(),
+                keys.iter().filter(|k| *k == code).count(),
                 2,
                 "{code} must have Spanish and English words in assets/app.js"
             );
