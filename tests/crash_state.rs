@@ -48,7 +48,8 @@ impl Gw {
     }
 
     /// A web send from the browser holding `cookie`; the answer and the
-    /// session id, or `None` when the answer was not 202.
+    /// session's secret (the cookie's value: the body names the session by
+    /// its public id only), or `None` when the answer was not 202.
     fn send(&self, cookie: Option<&str>, to: &str, text: &str) -> Option<(Value, String)> {
         let mut req = ureq::post(&format!("{}/api/send", self.url)).set("Origin", &self.url);
         if let Some(c) = cookie {
@@ -56,9 +57,19 @@ impl Gw {
         }
         match req.send_json(json!({"to": [to], "text": text})) {
             Ok(r) if r.status() == 202 => {
+                let secret = r
+                    .header("set-cookie")
+                    .and_then(|c| c.split(';').next())
+                    .and_then(|kv| kv.strip_prefix("smsgate_session="))
+                    .expect("the session cookie")
+                    .to_string();
                 let v: Value = r.into_json().unwrap();
-                let id = v["session"]["id"].as_str().unwrap().to_string();
-                Some((v, id))
+                assert_eq!(
+                    v["session"]["id"],
+                    smsgate::web::public_id(&secret).as_str(),
+                    "the body names the session by its public id only"
+                );
+                Some((v, secret))
             }
             _ => None,
         }
@@ -201,10 +212,14 @@ fn kill_9_keeps_sessions_replies_stops_and_charges() {
         .as_str()
         .unwrap()
         .to_string();
-    let r = ureq::delete(&format!("{}/admin/api/sessions/{ended}", gw.url))
-        .set("Authorization", &format!("Bearer {TOKEN}"))
-        .call()
-        .unwrap();
+    let r = ureq::delete(&format!(
+        "{}/admin/api/sessions/{}",
+        gw.url,
+        smsgate::web::public_id(&ended)
+    ))
+    .set("Authorization", &format!("Bearer {TOKEN}"))
+    .call()
+    .unwrap();
     assert_eq!(r.status(), 204);
     let charges_before = gw.admin("/admin/api/charges");
     drop(s); // kill -9
@@ -326,7 +341,7 @@ fn kill_9_keeps_sessions_replies_stops_and_charges() {
     for b in 0..BROWSERS {
         let c = cookies[b].as_deref().unwrap();
         let v = gw.session(c).expect("session live");
-        assert_eq!(v["id"], c, "same session id");
+        assert_eq!(v["id"], smsgate::web::public_id(c).as_str(), "same session");
         let got: Vec<&str> = v["replies"]
             .as_array()
             .unwrap()

@@ -95,7 +95,14 @@ async fn send_answers_per_recipient_and_sets_a_strict_http_only_cookie() {
         assert!(set_cookie.contains(flag), "{set_cookie} lacks {flag}");
     }
     let v: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["session"]["id"], gw.session_ids()[0].as_str());
+    // The secret is in the cookie only; the body has the public id.
+    let secret = gw.session_ids()[0].clone();
+    assert!(set_cookie.contains(&format!("smsgate_session={secret};")));
+    assert!(!body.contains(&secret), "the secret never in a JSON body");
+    assert_eq!(
+        v["session"]["id"],
+        smsgate::web::public_id(&secret).as_str()
+    );
     let r = &v["recipients"];
     assert_eq!(r[0]["to"], "+18095551234");
     assert_eq!(r[0]["status"], "queued");
@@ -145,8 +152,8 @@ async fn another_browser_cannot_read_the_session() {
 #[tokio::test]
 async fn ended_session_is_gone() {
     let (gw, router) = app_with(config());
-    let (cookie, v) = send_ok(&router, &["8095551234"], "Hola").await;
-    assert!(gw.expire(v["session"]["id"].as_str().unwrap()));
+    let (cookie, _) = send_ok(&router, &["8095551234"], "Hola").await;
+    assert!(gw.expire(&gw.session_ids()[0]));
     let req = Request::get("/api/session")
         .header("cookie", &cookie)
         .body(Body::empty())

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use super::client::public_id;
 use super::openapi::{
     ChargeItemDoc, ModemStatusDoc, OutOfSessionItemDoc, OutboxItemDoc, SessionSummaryDoc,
     SessionViewDoc,
@@ -66,7 +67,22 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 #[utoipa::path(get, path = "/admin/api/sessions", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = [SessionSummaryDoc]), (status = 401, description = "missing or wrong token")))]
 async fn sessions(State(ctx): State<Shared>) -> impl IntoResponse {
-    Json(ctx.state.gateway.sessions().await)
+    let mut list = ctx.state.gateway.sessions().await;
+    for s in &mut list {
+        s.id = public_id(&s.id);
+    }
+    Json(list)
+}
+
+/// The secret id of the live session whose public id is `public`.
+async fn secret_of(ctx: &Shared, public: &str) -> Option<String> {
+    ctx.state
+        .gateway
+        .sessions()
+        .await
+        .into_iter()
+        .map(|s| s.id)
+        .find(|id| public_id(id) == public)
 }
 
 /// One live session with its messages and replies.
@@ -75,8 +91,14 @@ async fn sessions(State(ctx): State<Shared>) -> impl IntoResponse {
     responses((status = 200, body = SessionViewDoc), (status = 404, body = super::error::ErrorBody),
         (status = 401, description = "missing or wrong token")))]
 async fn session(State(ctx): State<Shared>, Path(id): Path<String>) -> Response {
-    match ctx.state.gateway.admin_session(&id).await {
-        Some(v) => Json(v).into_response(),
+    let Some(secret) = secret_of(&ctx, &id).await else {
+        return ApiError::no_session().into_response();
+    };
+    match ctx.state.gateway.admin_session(&secret).await {
+        Some(mut v) => {
+            v.id = id;
+            Json(v).into_response()
+        }
         None => ApiError::no_session().into_response(),
     }
 }
@@ -87,7 +109,10 @@ async fn session(State(ctx): State<Shared>, Path(id): Path<String>) -> Response 
     responses((status = 204, description = "ended"), (status = 404, body = super::error::ErrorBody),
         (status = 401, description = "missing or wrong token")))]
 async fn end_session(State(ctx): State<Shared>, Path(id): Path<String>) -> Response {
-    if ctx.state.gateway.end_session(&id).await {
+    let Some(secret) = secret_of(&ctx, &id).await else {
+        return ApiError::no_session().into_response();
+    };
+    if ctx.state.gateway.end_session(&secret).await {
         StatusCode::NO_CONTENT.into_response()
     } else {
         ApiError::no_session().into_response()
@@ -105,7 +130,10 @@ async fn modems(State(ctx): State<Shared>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/admin/api/outbox", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = [OutboxItemDoc]), (status = 401, description = "missing or wrong token")))]
 async fn outbox(State(ctx): State<Shared>) -> Result<Response, ApiError> {
-    let items = ctx.state.gateway.outbox().await.map_err(store_error)?;
+    let mut items = ctx.state.gateway.outbox().await.map_err(store_error)?;
+    for i in items.iter_mut().filter(|i| !i.session_id.is_empty()) {
+        i.session_id = public_id(&i.session_id);
+    }
     Ok(Json(items).into_response())
 }
 

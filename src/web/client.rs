@@ -129,6 +129,19 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// A session's public id: what the JSON bodies, the admin API and
+/// webhooks call it. The cookie's value is the session's secret; this is a
+/// one-way digest of it (SHA-256, 80 bits shown), so knowing the public id
+/// gives no access to the page's session.
+pub fn public_id(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"smsgate session ")
+        .chain_update(secret.as_bytes())
+        .finalize();
+    hex::encode(&digest[..10])
+}
+
 /// The `Set-Cookie` value binding this browser to session `id` (R2):
 /// HttpOnly so scripts cannot read it, SameSite=Strict so other sites
 /// cannot use it, Secure when the page came over HTTPS (through a trusted
@@ -241,6 +254,15 @@ mod tests {
         // Garbage in the header: the proxy is the client.
         let junk = headers(&[("x-forwarded-for", "not an address")]);
         assert_eq!(client_behind(proxy, &junk, &trusted), (proxy, false));
+    }
+
+    #[test]
+    fn a_public_id_is_stable_and_not_the_secret() {
+        let p = public_id("s3cr3t");
+        assert_eq!(p, public_id("s3cr3t"));
+        assert_ne!(p, public_id("s3cr3u"));
+        assert_eq!(p.len(), 20);
+        assert!(!p.contains("s3cr3t"));
     }
 
     #[test]

@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, LimitsConfig};
 use crate::gateway::api::GatewayApi;
 
+pub use client::public_id;
 pub use error::ApiError;
 pub use openapi::openapi_json;
 

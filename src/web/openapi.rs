@@ -23,6 +23,7 @@ pub struct SendRequestDoc {
 #[derive(ToSchema)]
 #[schema(as = SessionRef)]
 pub struct SessionRefDoc {
+    /// The session's public id (the secret is in the HttpOnly cookie only).
     id: String,
     expires_at: DateTime<Utc>,
 }
@@ -83,6 +84,7 @@ pub struct ReplyViewDoc {
 #[derive(ToSchema)]
 #[schema(as = SessionView)]
 pub struct SessionViewDoc {
+    /// The session's public id.
     id: String,
     expires_at: DateTime<Utc>,
     messages: Vec<MessageViewDoc>,
@@ -92,6 +94,7 @@ pub struct SessionViewDoc {
 #[derive(ToSchema)]
 #[schema(as = SessionSummary)]
 pub struct SessionSummaryDoc {
+    /// The session's public id (`/admin/api/sessions/{id}` takes it).
     id: String,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
-use super::client::{same_origin, session_cookie, set_session_cookie, ClientAddr, OverHttps};
+use super::client::{
+    public_id, same_origin, session_cookie, set_session_cookie, ClientAddr, OverHttps,
+};
 use super::{ApiError, Shared};
 use crate::gateway::api::{
     RecipientAnswer, RecipientState, RefusalReason, SendAnswer, SendRequest, SessionEvent,
@@ -61,8 +63,11 @@ pub(crate) async fn send(
         return Err(ApiError::cross_origin());
     }
     let Json(req) = body?;
-    let answer = do_send(&ctx, session_cookie(&headers), req, client).await?;
+    let mut answer = do_send(&ctx, session_cookie(&headers), req, client).await?;
+    // The secret goes in the HttpOnly cookie only; the body names the
+    // session by its public id.
     let cookie = set_session_cookie(&answer.session.id, https);
+    answer.session.id = public_id(&answer.session.id);
     Ok((
         StatusCode::ACCEPTED,
         [(header::SET_COOKIE, cookie)],
@@ -178,8 +183,14 @@ pub(crate) async fn session(
     headers: HeaderMap,
 ) -> Result<Json<SessionView>, ApiError> {
     let id = session_cookie(&headers).ok_or_else(ApiError::no_session)?;
-    let view = ctx.state.gateway.session(&id).await;
-    view.map(Json).ok_or_else(ApiError::no_session)
+    let mut view = ctx
+        .state
+        .gateway
+        .session(&id)
+        .await
+        .ok_or_else(ApiError::no_session)?;
+    view.id = public_id(&view.id);
+    Ok(Json(view))
 }
 
 /// Live events of the browser's session as Server-Sent Events (R3, R4).

@@ -249,7 +249,7 @@ impl FakeGateway {
         };
         let s = sessions.get_mut(&id).expect("just made");
         s.view.expires_at = self.expiry(now);
-        let message = format!("{id}-m{}", s.view.messages.len() + 1);
+        let message = format!("m{}", self.next.fetch_add(1, Ordering::SeqCst));
         s.view.messages.push(MessageView {
             id: message.clone(),
             text: req.text,
