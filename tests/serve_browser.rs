@@ -231,3 +231,120 @@ fn the_thread_and_an_end_without_the_live_stream() {
         "said once"
     );
 }
+
+/// The page is accessible (axe-core in the real Chromium: no serious or
+/// critical violation, in Spanish and in English, with a conversation on
+/// screen) and works on a 320 px wide phone (nothing wider than the
+/// screen; the form and the thread fit).
+#[test]
+fn the_page_is_accessible_and_fits_a_small_screen() {
+    let Some((chromium, chromedriver)) = common::require_tool(
+        "chromium and chromedriver",
+        find_browser(),
+        "apt-get install chromium chromium-driver; scripts/test installs them",
+    ) else {
+        return;
+    };
+    let Some(axe) = common::require_tool(
+        "axe-core",
+        support_web::webdriver::find_axe(),
+        "npm install --prefix target/axe axe-core; scripts/test installs it",
+    ) else {
+        return;
+    };
+    let axe = std::fs::read_to_string(axe).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let serve = common::serve_proc::start(store.path(), None, &[]);
+    let url = serve.url.clone();
+    common::eventually("serve to be ready", WAIT, || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    });
+    let d = Driver::start(&chromium, &chromedriver);
+    d.set_window(320, 900);
+    let width = || d.js("return window.innerWidth", json!([]));
+    let audit = |what: &str| {
+        d.js(&axe, json!([]));
+        let v = d.js_async(
+            "var done = arguments[arguments.length - 1]; \
+             axe.run(document).then(function (r) { \
+               done({passes: r.passes.length, bad: r.violations.filter(function (v) { \
+                 return v.impact === 'serious' || v.impact === 'critical'; }) \
+                 .map(function (v) { return v.id + ': ' + v.help + ' (' + v.nodes.length + ')'; })}); \
+             }, function (e) { done({passes: 0, bad: ['axe failed: ' + e]}); });",
+            json!([]),
+        );
+        let found: Vec<String> = serde_json::from_value(v["bad"].clone()).unwrap();
+        assert!(found.is_empty(), "{what}: {found:#?}");
+        let passes = v["passes"].as_u64().unwrap();
+        assert!(passes >= 10, "{what}: axe ran ({passes} rules passed)");
+        println!("{what}: axe-core {passes} rules passed, no serious or critical violation");
+        // Nothing wider than a 320 px screen.
+        let overflow = d.js(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            json!([]),
+        );
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{what}: {overflow} px too wide"
+        );
+    };
+    for lang in ["es", "en"] {
+        d.goto(&format!("{url}/?lang={lang}"));
+        assert!(
+            width().as_i64().unwrap() <= 330,
+            "a phone-sized window: {}",
+            width()
+        );
+        audit(&format!("the empty page ({lang})"));
+    }
+    // With a conversation on screen: a message to two numbers, one refused,
+    // and a reply.
+    d.goto(&format!("{url}/?lang=es"));
+    d.type_into("#to-input", "8095551234");
+    d.click("#add-recipient");
+    d.type_into("#to-input", "+34612345678");
+    d.click("#add-recipient");
+    d.type_into(
+        "#text",
+        "¿Vienes a la cena? Te espero a las ocho en el restaurante de siempre.",
+    );
+    d.click("#send-button");
+    d.wait_for(
+        "the sent message",
+        &format!("{} === 1", count("#replies li.sent")),
+        WAIT,
+    );
+    let inbox: serde_json::Value = common::eventually("the phone has it", WAIT, || {
+        let v: serde_json::Value = ureq::get(&format!("{url}/dev/phones/api/inbox/+18095551234"))
+            .call()
+            .ok()?
+            .into_json()
+            .ok()?;
+        (!v[0].is_null()).then_some(v)
+    });
+    let code = inbox[0]["from"].as_str().unwrap().to_string();
+    ureq::post(&format!("{url}/dev/phones/api/send"))
+        .send_json(
+            json!({"from": "+18095551234", "to": code, "text": "Sí, allí estaré a las ocho"}),
+        )
+        .unwrap();
+    d.wait_for(
+        "the reply",
+        &format!("{} === 1", count("#replies li.reply")),
+        WAIT,
+    );
+    audit("the conversation at 320 px (es)");
+    let png = d.screenshot_png();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("phone-320.png"), &png).unwrap();
+    // The conversation as docs/page.png shows it (README).
+    d.set_window(480, 1000);
+    d.js(
+        "document.getElementById('replies-box').scrollIntoView({block: 'end'})",
+        json!([]),
+    );
+    std::fs::write(dir.join("thread.png"), d.screenshot_png()).unwrap();
+    d.goto(&format!("{url}/ayuda"));
+    audit("the help page (es)");
+}

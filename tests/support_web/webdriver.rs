@@ -25,6 +25,14 @@ pub fn find_browser() -> Option<(PathBuf, PathBuf)> {
     Some((chromium, driver))
 }
 
+/// axe-core's script as `scripts/test` installs it (npm, under
+/// `target/axe`), or `None` when it is missing.
+pub fn find_axe() -> Option<PathBuf> {
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe/node_modules/axe-core/axe.min.js");
+    p.exists().then_some(p)
+}
+
 pub struct Driver {
     child: Child,
     base: String,
@@ -175,6 +183,25 @@ impl Driver {
             &self.s("/execute/sync"),
             Some(json!({"script": script, "args": args})),
         )
+    }
+
+    /// Runs `script` (a function body whose last argument is the callback
+    /// to call with the result) with `args`, and waits for the callback.
+    pub fn js_async(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            &self.s("/execute/async"),
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// Sets the browser window's size in CSS pixels.
+    pub fn set_window(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            &self.s("/window/rect"),
+            Some(json!({"width": width, "height": height})),
+        );
     }
 
     /// Polls `script` until it returns true, at most `timeout`.
