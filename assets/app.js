@@ -50,58 +50,12 @@
 
   window.smsgate = { measure: measure, normalize: normalize };
 
-  var WORDS = {
-    es: {
-      chars: "caracteres", sms: "SMS", left: "quedan", of: "de",
-      invalid: "Número no válido: ", remove: "Quitar ", cannot_reply: "este número no puede responder",
-      from: "De", you: "Tú", ends_in: "La sesión termina en ", error: "No se pudo enviar: ", too_long: "El mensaje es demasiado largo.",
-      queued: "en cola", waiting_for_modem: "esperando al módem", sending: "enviando", sent: "enviado", delivered: "entregado", failed: "falló", refused: "rechazado",
-      invalid_number: "número no válido", opted_out: "este número no acepta mensajes",
-      no_free_short_code: "este número ya está en conversación con otras sesiones; intenta en unos minutos",
-      duplicate_recipient: "repetido",
-      destination_not_allowed: "desde aquí solo se puede escribir a teléfonos del país del servicio",
-      rate_limited: "demasiados mensajes, intenta más tarde", need_recipient: "Agrega al menos un número.",
-      no_recipient_accepted: "ninguno de los números puede recibir este mensaje",
-      undelivered: "la red no pudo entregarlo",
-      ended_unsent: "la conversación terminó antes de que un módem pudiera enviarlo",
-      send_failed: "no se pudo enviar a este número",
-      invalid_request: "falta el mensaje o algún número",
-      invalid_json: "la página envió datos que no se entienden; recárgala",
-      too_many_recipients: "demasiados destinatarios", text_too_long: "el mensaje es demasiado largo",
-      send_in_progress: "espera a que termine el envío anterior",
-      unavailable: "el servicio no está disponible ahora; intenta en un momento",
-      cross_origin: "envía el mensaje desde esta misma página",
-      payload_too_large: "el mensaje es demasiado grande",
-      unsupported_media_type: "la página envió datos en un formato que no se entiende; recárgala"
-    },
-    en: {
-      chars: "characters", sms: "SMS", left: "left", of: "of",
-      invalid: "Invalid number: ", remove: "Remove ", cannot_reply: "this number cannot reply",
-      from: "From", you: "You", ends_in: "The session ends in ", error: "Could not send: ", too_long: "The message is too long.",
-      queued: "queued", waiting_for_modem: "waiting for the modem", sending: "sending", sent: "sent", delivered: "delivered", failed: "failed", refused: "refused",
-      invalid_number: "invalid number", opted_out: "this number does not accept messages",
-      no_free_short_code: "this number is already in conversation with other sessions; try again in a few minutes",
-      duplicate_recipient: "duplicate",
-      destination_not_allowed: "from here you can only write to phones of the service's country",
-      rate_limited: "too many messages, try later", need_recipient: "Add at least one number.",
-      no_recipient_accepted: "none of the numbers can receive this message",
-      undelivered: "the network could not deliver it",
-      ended_unsent: "the conversation ended before a modem could send it",
-      send_failed: "it could not be sent to this number",
-      invalid_request: "the message or a number is missing",
-      invalid_json: "the page sent data that cannot be read; reload it",
-      too_many_recipients: "too many recipients", text_too_long: "the message is too long",
-      send_in_progress: "wait until the previous send is done",
-      unavailable: "the service is not available right now; try again in a moment",
-      cross_origin: "send the message from this page itself",
-      payload_too_large: "the message is too large",
-      unsupported_media_type: "the page sent data in a format that cannot be read; reload it"
-    }
-  };
-
   document.addEventListener("DOMContentLoaded", function () {
     var lang = document.body.getAttribute("data-lang") === "en" ? "en" : "es";
-    var W = WORDS[lang];
+    // The words come with the page, from the server's translation files
+    // (locales/*.ftl): the script holds none of its own.
+    var W = {};
+    try { W = JSON.parse(document.body.getAttribute("data-words") || "{}"); } catch (e) { W = {}; }
     function word(code) { return Object.prototype.hasOwnProperty.call(W, code) ? W[code] : code; }
     function $(id) { return document.getElementById(id); }
     function el(tag, cls, text) {

@@ -13,7 +13,9 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 
-use super::i18n::Lang;
+use fluent_bundle::FluentArgs;
+
+use super::i18n::{tr, tr_args, Lang};
 use super::Shared;
 use crate::config::Config;
 
@@ -64,44 +66,35 @@ impl Promises {
             "EUR" => format!("{} €", self.price),
             other => format!("{other} {}", self.price),
         };
-        match (self.taxed, lang) {
-            (false, _) => amount,
-            (true, Lang::Es) => format!("{amount} más impuestos"),
-            (true, Lang::En) => format!("{amount} plus taxes"),
+        if !self.taxed {
+            return amount;
         }
+        let mut args = FluentArgs::new();
+        args.set("amount", amount);
+        tr_args(lang, "price_taxed", &args)
     }
 
     /// The price line of the send page (FAQ 6).
     pub fn price_note(&self, lang: Lang) -> String {
-        let price = self.price_text(lang);
-        match lang {
-            Lang::Es => format!(
-                "Enviar y recibir mensajes en la web es gratis. Cada mensaje que se responde desde el celular cuesta {price}; recibirlos en el celular es gratis."
-            ),
-            Lang::En => format!(
-                "Sending and receiving messages on the web is free. Each message a mobile phone sends as a reply costs {price}; receiving them on the phone is free."
-            ),
-        }
+        let mut args = FluentArgs::new();
+        args.set("price", self.price_text(lang));
+        tr_args(lang, "price_note", &args)
     }
 }
 
 /// A duration as the FAQ writes it: "5 minutos", "1 hora", "30 segundos".
 pub fn duration_words(d: Duration, lang: Lang) -> String {
     let s = d.as_secs();
-    let (n, one, many) = if s >= 3600 && s % 3600 == 0 {
-        (s / 3600, ("hora", "hour"), ("horas", "hours"))
+    let (n, id) = if s >= 3600 && s % 3600 == 0 {
+        (s / 3600, "hours")
     } else if s >= 60 && s % 60 == 0 {
-        (s / 60, ("minuto", "minute"), ("minutos", "minutes"))
+        (s / 60, "minutes")
     } else {
-        (s, ("segundo", "second"), ("segundos", "seconds"))
+        (s, "seconds")
     };
-    let unit = match (n == 1, lang) {
-        (true, Lang::Es) => one.0,
-        (true, Lang::En) => one.1,
-        (false, Lang::Es) => many.0,
-        (false, Lang::En) => many.1,
-    };
-    format!("{n} {unit}")
+    let mut args = FluentArgs::new();
+    args.set("n", n);
+    tr_args(lang, id, &args)
 }
 
 async fn ayuda(State(ctx): State<Shared>) -> Html<String> {
@@ -112,85 +105,35 @@ async fn help(State(ctx): State<Shared>) -> Html<String> {
     Html(page(Lang::En, &ctx.state.config.promises).into_string())
 }
 
-/// The FAQ's questions and their answers under this configuration.
+/// The FAQ's questions and their answers under this configuration
+/// (message ids of `locales/`).
 fn answers(lang: Lang, p: &Promises) -> Vec<(String, Vec<String>)> {
-    let idle = duration_words(p.idle_timeout, lang);
-    let price = p.price_text(lang);
-    let many = match (p.max_recipients, lang) {
-        (0, Lang::Es) => "a la cantidad de personas que desees".to_string(),
-        (0, Lang::En) => "to as many people as you like".to_string(),
-        (n, Lang::Es) => format!("a hasta {n} personas"),
-        (n, Lang::En) => format!("to up to {n} people"),
-    };
-    match lang {
-        Lang::Es => vec![
-            ("¿Quién puede usar el servicio?".into(), vec![
-                "Cualquier persona conectada a internet puede enviar mensajes desde esta página a celulares y recibir sus respuestas.".into(),
-            ]),
-            ("¿Dónde veo las respuestas?".into(), vec![
-                "Si escribes desde la web, las respuestas aparecen en el recuadro «Aquí recibirás tu respuesta».".into(),
-                "Si eres el usuario del celular, recibes el mensaje en tu buzón de mensajes, de un código corto al que puedes responder.".into(),
-            ]),
-            ("¿Si tengo una flota VPN puedo recibir y enviar mensajes?".into(), vec![
-                "Los números de flotas VPN reciben los mensajes, pero no pueden contestarlos: esos planes no permiten enviar mensajes a códigos cortos. La página lo indica junto al número.".into(),
-            ]),
-            ("¿A cuántas personas puedo enviar un mensaje?".into(), vec![
-                format!("Puedes enviar un mensaje a la vez, {many}."),
-            ]),
-            ("¿Cuánto cuestan los mensajes?".into(), vec![
-                "Los mensajes enviados y recibidos en la web son gratis.".into(),
-                format!("Cada mensaje enviado desde el celular cuesta {price}."),
-                "Los mensajes recibidos en el celular son gratis.".into(),
-            ]),
-            ("¿Se borró el historial de mensajes de mi sesión web?".into(), vec![
-                format!("Si durante {idle} no has enviado ni recibido mensajes en la web, la sesión termina y los mensajes desaparecen de la página."),
-                "Para abrir una sesión nueva, envía un mensaje nuevo.".into(),
-            ]),
-            (format!("¿Qué pasa si se envía un mensaje después de los {idle} que dura la sesión?"), vec![
-                "Si escribes desde la web después de que la sesión terminó, el mensaje llega al celular desde otro código corto, en una sesión nueva.".into(),
-                "Si el celular responde después de que la sesión terminó, esa respuesta ya no llega a la sesión web.".into(),
-            ]),
-        ],
-        Lang::En => vec![
-            ("Who can use the service?".into(), vec![
-                "Anyone on the internet can send messages from this page to mobile phones and receive their replies.".into(),
-            ]),
-            ("Where do I see the replies?".into(), vec![
-                "If you write from the web, replies appear in the box \u{201c}Aquí recibirás tu respuesta\u{201d}.".into(),
-                "If you are the mobile user, the message arrives in your phone's inbox, from a short code you can reply to.".into(),
-            ]),
-            ("Can fleet (VPN) numbers receive and send messages?".into(), vec![
-                "Fleet (VPN) numbers receive the messages but cannot reply: those plans cannot send messages to short codes. The page says so next to the number.".into(),
-            ]),
-            ("How many people can I send a message to?".into(), vec![
-                format!("You send one message at a time, {many}."),
-            ]),
-            ("What do messages cost?".into(), vec![
-                "Messages sent and received on the web are free.".into(),
-                format!("Each message sent from a mobile phone costs {price}."),
-                "Messages received on the phone are free.".into(),
-            ]),
-            ("Was my web session's message history deleted?".into(), vec![
-                format!("If you have neither sent nor received a message on the web for {idle}, the session ends and its messages disappear from the page."),
-                "To open a new session, send a new message.".into(),
-            ]),
-            (format!("What happens to a message sent after the {idle} a session lasts?"), vec![
-                "If you write from the web after the session ended, the message reaches the phone from another short code, in a new session.".into(),
-                "If the phone replies after the session ended, that reply no longer reaches the web session.".into(),
-            ]),
-        ],
-    }
+    let mut args = FluentArgs::new();
+    args.set("idle", duration_words(p.idle_timeout, lang));
+    args.set("price", p.price_text(lang));
+    args.set("max", p.max_recipients);
+    let t = |id: &str| tr_args(lang, id, &args);
+    [
+        ("faq_who", &["faq_who_1"][..]),
+        ("faq_where", &["faq_where_1", "faq_where_2"]),
+        ("faq_fleet", &["faq_fleet_1"]),
+        ("faq_many", &["faq_many_1"]),
+        ("faq_cost", &["faq_cost_1", "faq_cost_2", "faq_cost_3"]),
+        ("faq_history", &["faq_history_1", "faq_history_2"]),
+        ("faq_after", &["faq_after_1", "faq_after_2"]),
+    ]
+    .iter()
+    .map(|(q, a)| (t(q), a.iter().map(|id| t(id)).collect()))
+    .collect()
 }
 
 fn page(lang: Lang, p: &Promises) -> Markup {
     let t = lang.texts();
-    let (title, other, back) = match lang {
-        Lang::Es => ("Preguntas frecuentes", "/help", "Volver a enviar mensajes"),
-        Lang::En => (
-            "Frequently asked questions",
-            "/ayuda",
-            "Back to sending messages",
-        ),
+    let title = tr(lang, "faq_title");
+    let back = tr(lang, "faq_back");
+    let other = match lang {
+        Lang::Es => "/help",
+        Lang::En => "/ayuda",
     };
     html! {
         (DOCTYPE)

@@ -1,5 +1,7 @@
-//! The page's words in Spanish (default) and English. The JavaScript in
-//! `assets/app.js` carries the same words for what it draws.
+//! The page's words in Spanish (default) and English, from the Fluent
+//! files `locales/es.ftl` and `locales/en.ftl` (fluent-bundle): the page,
+//! the help page, the API's codes and, through the page's `data-words`,
+//! what `assets/app.js` draws. Rust holds no words of its own.
 
 use axum::http::{header, HeaderMap};
 
@@ -61,166 +63,152 @@ impl Lang {
     }
 
     pub fn texts(self) -> &'static Texts {
+        let all = TEXTS.get_or_init(|| [Texts::of(Lang::Es), Texts::of(Lang::En)]);
         match self {
-            Lang::Es => &ES,
-            Lang::En => &EN,
+            Lang::Es => &all[0],
+            Lang::En => &all[1],
+        }
+    }
+
+    fn bundle(self) -> &'static Bundle {
+        let all = BUNDLES.get_or_init(|| {
+            [
+                bundle("es", include_str!("../../locales/es.ftl")),
+                bundle("en", include_str!("../../locales/en.ftl")),
+            ]
+        });
+        match self {
+            Lang::Es => &all[0],
+            Lang::En => &all[1],
         }
     }
 }
 
-pub struct Texts {
-    pub title: &'static str,
-    pub intro: &'static str,
-    pub other_lang: &'static str,
-    pub recipients: &'static str,
-    pub number: &'static str,
-    pub number_help: &'static str,
-    pub add: &'static str,
-    pub message: &'static str,
-    pub send: &'static str,
-    pub sent_title: &'static str,
-    pub replies_title: &'static str,
-    pub no_replies: &'static str,
-    pub cannot_reply: &'static str,
-    pub ended: &'static str,
-    pub error_title: &'static str,
-    pub from: &'static str,
-    /// Who sent a message of the thread: the web user.
-    pub you: &'static str,
+type Bundle = fluent_bundle::concurrent::FluentBundle<fluent_bundle::FluentResource>;
+
+static BUNDLES: std::sync::OnceLock<[Bundle; 2]> = std::sync::OnceLock::new();
+static TEXTS: std::sync::OnceLock<[Texts; 2]> = std::sync::OnceLock::new();
+
+/// A language's bundle from its file (compiled in; a broken file fails
+/// every test that renders a page).
+fn bundle(lang: &str, ftl: &'static str) -> Bundle {
+    let id: unic_langid::LanguageIdentifier = lang.parse().expect("a language tag");
+    let mut b = Bundle::new_concurrent(vec![id]);
+    // Plain text: no Unicode isolation marks around placeables.
+    b.set_use_isolating(false);
+    let res = fluent_bundle::FluentResource::try_new(ftl.to_string())
+        .unwrap_or_else(|(_, errors)| panic!("locales/{lang}.ftl: {errors:?}"));
+    b.add_resource(res)
+        .unwrap_or_else(|errors| panic!("locales/{lang}.ftl: {errors:?}"));
+    b
 }
 
-pub static ES: Texts = Texts {
-    title: "Mensajes a celulares",
-    intro: "Escribe un mensaje a uno o varios celulares. Enviar es gratis; las respuestas aparecen aquí.",
-    other_lang: "English",
-    recipients: "Destinatarios",
-    number: "Número de celular",
-    number_help: "809, 829 u 849 y 7 dígitos, o + y el código del país. Separa varios con comas.",
-    add: "Agregar",
-    message: "Mensaje",
-    send: "Enviar",
-    sent_title: "Enviado a",
-    replies_title: "Aquí recibirás tu respuesta",
-    no_replies: "Todavía no hay respuestas.",
-    cannot_reply: "este número no puede responder",
-    ended: "La sesión terminó. Para empezar otra, envía un mensaje nuevo.",
-    error_title: "No se pudo enviar",
-    from: "De",
-    you: "Tú",
-};
+/// The words of message `id` in `lang` with `args`; `None` when the file
+/// has no such message.
+pub fn words(lang: Lang, id: &str, args: Option<&fluent_bundle::FluentArgs>) -> Option<String> {
+    let b = lang.bundle();
+    let pattern = b.get_message(id)?.value()?;
+    let mut errors = Vec::new();
+    let text = b.format_pattern(pattern, args, &mut errors).into_owned();
+    if !errors.is_empty() {
+        tracing::warn!(id, ?errors, "a translation could not be formatted");
+    }
+    Some(text)
+}
 
-pub static EN: Texts = Texts {
-    title: "Messages to mobile phones",
-    intro: "Write a message to one or more mobile phones. Sending is free; replies show up here.",
-    other_lang: "Español",
-    recipients: "Recipients",
-    number: "Mobile number",
-    number_help:
-        "809, 829 or 849 and 7 digits, or + and the country code. Separate several with commas.",
-    add: "Add",
-    message: "Message",
-    send: "Send",
-    sent_title: "Sent to",
-    replies_title: "Aquí recibirás tu respuesta",
-    no_replies: "No replies yet.",
-    cannot_reply: "this number cannot reply",
-    ended: "The session ended. To start another, send a new message.",
-    error_title: "Could not send",
-    from: "From",
-    you: "You",
-};
+/// [`words`] or, for a message the files lack, the id itself.
+pub fn tr(lang: Lang, id: &str) -> String {
+    words(lang, id, None).unwrap_or_else(|| id.to_string())
+}
+
+/// [`tr`] with arguments.
+pub fn tr_args(lang: Lang, id: &str, args: &fluent_bundle::FluentArgs) -> String {
+    words(lang, id, Some(args)).unwrap_or_else(|| id.to_string())
+}
+
+/// The page's fixed texts in one language (from `locales/`).
+pub struct Texts {
+    pub title: String,
+    pub intro: String,
+    pub other_lang: String,
+    pub recipients: String,
+    pub number: String,
+    pub number_help: String,
+    pub add: String,
+    pub message: String,
+    pub send: String,
+    pub sent_title: String,
+    pub replies_title: String,
+    pub no_replies: String,
+    pub cannot_reply: String,
+    pub ended: String,
+    pub error_title: String,
+    pub from: String,
+    /// Who sent a message of the thread: the web user.
+    pub you: String,
+    pub help_link: String,
+}
+
+impl Texts {
+    fn of(lang: Lang) -> Texts {
+        let t = |id| tr(lang, id);
+        Texts {
+            title: t("title"),
+            intro: t("intro"),
+            other_lang: t("other_lang"),
+            recipients: t("recipients"),
+            number: t("number"),
+            number_help: t("number_help"),
+            add: t("add"),
+            message: t("message"),
+            send: t("send"),
+            sent_title: t("sent_title"),
+            replies_title: t("replies_title"),
+            no_replies: t("no_replies"),
+            cannot_reply: t("cannot_reply"),
+            ended: t("ended"),
+            error_title: t("error_title"),
+            from: t("from"),
+            you: t("you"),
+            help_link: t("help_link"),
+        }
+    }
+}
 
 /// Words for a recipient status, refusal reason or send error (the code
 /// itself when it has none).
 pub fn status_word(lang: Lang, code: &str) -> String {
-    let (es, en) = words(code).unwrap_or((code, code));
-    match lang {
-        Lang::Es => es.to_string(),
-        Lang::En => en.to_string(),
-    }
+    tr(lang, code)
 }
 
-/// The (Spanish, English) words of a code, if it has them.
-fn words(code: &str) -> Option<(&'static str, &'static str)> {
-    Some(match code {
-        "queued" => ("en cola", "queued"),
-        "waiting_for_modem" => ("esperando al módem", "waiting for the modem"),
-        "sending" => ("enviando", "sending"),
-        "sent" => ("enviado", "sent"),
-        "delivered" => ("entregado", "delivered"),
-        "failed" => ("falló", "failed"),
-        "refused" => ("rechazado", "refused"),
-        "invalid_number" => ("número no válido", "invalid number"),
-        "opted_out" => (
-            "este número no acepta mensajes",
-            "this number does not accept messages",
-        ),
-        "no_free_short_code" => (
-            "este número ya está en conversación con otras sesiones; intenta en unos minutos",
-            "this number is already in conversation with other sessions; try again in a few minutes",
-        ),
-        "duplicate_recipient" => ("repetido", "duplicate"),
-        "destination_not_allowed" => (
-            "desde aquí solo se puede escribir a teléfonos del país del servicio",
-            "from here you can only write to phones of the service's country",
-        ),
-        "rate_limited" => (
-            "demasiados mensajes, intenta más tarde",
-            "too many messages, try later",
-        ),
-        // Why a message did not reach a phone, by kind.
-        "undelivered" => (
-            "la red no pudo entregarlo",
-            "the network could not deliver it",
-        ),
-        "ended_unsent" => (
-            "la conversación terminó antes de que un módem pudiera enviarlo",
-            "the conversation ended before a modem could send it",
-        ),
-        "send_failed" => (
-            "no se pudo enviar a este número",
-            "it could not be sent to this number",
-        ),
-        // Errors of a whole send.
-        "no_recipient_accepted" => (
-            "ninguno de los números puede recibir este mensaje",
-            "none of the numbers can receive this message",
-        ),
-        "invalid_request" => (
-            "falta el mensaje o algún número",
-            "the message or a number is missing",
-        ),
-        "invalid_json" => (
-            "la página envió datos que no se entienden; recárgala",
-            "the page sent data that cannot be read; reload it",
-        ),
-        "too_many_recipients" => ("demasiados destinatarios", "too many recipients"),
-        "text_too_long" => ("el mensaje es demasiado largo", "the message is too long"),
-        "send_in_progress" => (
-            "espera a que termine el envío anterior",
-            "wait until the previous send is done",
-        ),
-        "unavailable" => (
-            "el servicio no está disponible ahora; intenta en un momento",
-            "the service is not available right now; try again in a moment",
-        ),
-        "cross_origin" => (
-            "envía el mensaje desde esta misma página",
-            "send the message from this page itself",
-        ),
-        "payload_too_large" => ("el mensaje es demasiado grande", "the message is too large"),
-        "unsupported_media_type" => (
-            "la página envió datos en un formato que no se entiende; recárgala",
-            "the page sent data in a format that cannot be read; reload it",
-        ),
-        _ => return None,
-    })
+/// What `assets/app.js` writes, besides every public code.
+const SCRIPT_WORDS: &[&str] = &[
+    "chars",
+    "sms",
+    "left",
+    "of",
+    "invalid",
+    "remove",
+    "cannot_reply",
+    "from",
+    "you",
+    "ends_in",
+    "error",
+    "too_long",
+    "need_recipient",
+];
+
+/// The words the page's script needs, as a JSON object (the page carries
+/// it in `data-words`): the same files as the server's words.
+pub fn script_words(lang: Lang) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = SCRIPT_WORDS
+        .iter()
+        .chain(PUBLIC_CODES)
+        .map(|id| ((*id).to_string(), serde_json::Value::String(tr(lang, id))))
+        .collect();
+    serde_json::Value::Object(map).to_string()
 }
 
-/// Every code the public send API and the page can show: recipient
-/// states, refusal reasons and errors of a whole send. Each has its words
-/// in both languages (tested), here and in `assets/app.js`.
-#[cfg(test)]
 const PUBLIC_CODES: &[&str] = &[
     "queued",
     "waiting_for_modem",
@@ -256,7 +244,7 @@ mod tests {
     use axum::http::HeaderValue;
 
     /// Every state, reason and error the API can produce has words in both
-    /// languages, on the server and in the page's script.
+    /// languages; the page's script gets them from the same files.
     #[test]
     fn every_public_code_has_words_in_spanish_and_english() {
         use crate::gateway::api::{RecipientState, RefusalReason};
@@ -279,40 +267,43 @@ mod tests {
         let produced = states
             .iter()
             .map(|s| s.as_str())
-            .chain(reasons.iter().map(|r| r.as_str()));
+            .chain(reasons.iter().map(|r| r.as_str()))
+            .chain(["undelivered", "ended_unsent", "send_failed"]);
         for code in produced {
             assert!(
                 PUBLIC_CODES.contains(&code),
                 "{code} missing from PUBLIC_CODES"
             );
         }
-        let script = include_str!("../../assets/app.js");
-        // The keys of `key: "words"` pairs in the script.
-        let keys: Vec<&str> = script
-            .match_indices(": \"")
-            .map(|(i, _)| {
-                let before = &script[..i];
-                let start = before
-                    .char_indices()
-                    .rev()
-                    .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
-                    .map_or(0, |(j, c)| j + c.len_utf8());
-                &before[start..]
-            })
-            .collect();
-        for code in PUBLIC_CODES {
-            let (es, en) = words(code).unwrap_or_else(|| panic!("{code} has no words"));
-            assert_ne!(es, *code, "{code} has no Spanish words");
-            assert!(!en.is_empty());
-            assert_eq!(
-                keys.iter().filter(|k| *k == code).count(),
-                2,
-                "{code} must have Spanish and English words in assets/app.js"
-            );
+        for id in PUBLIC_CODES.iter().chain(SCRIPT_WORDS) {
+            let es = words(Lang::Es, id, None).unwrap_or_else(|| panic!("{id}: no Spanish"));
+            let en = words(Lang::En, id, None).unwrap_or_else(|| panic!("{id}: no English"));
+            assert!(!es.trim().is_empty() && !en.trim().is_empty(), "{id}");
         }
         assert_ne!(
             status_word(Lang::Es, "no_free_short_code"),
             status_word(Lang::En, "no_free_short_code")
+        );
+        let script: serde_json::Value = serde_json::from_str(&script_words(Lang::Es)).unwrap();
+        assert_eq!(script["opted_out"], "este número no acepta mensajes");
+        assert_eq!(script["ends_in"], "La sesión termina en ");
+    }
+
+    /// Every message of one file is in the other.
+    #[test]
+    fn both_files_have_the_same_messages() {
+        let ids = |ftl: &str| -> Vec<String> {
+            let mut v: Vec<String> = ftl
+                .lines()
+                .filter(|l| !l.starts_with([' ', '#', '*', '[']) && l.contains(" ="))
+                .map(|l| l.split(" =").next().unwrap().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            ids(include_str!("../../locales/es.ftl")),
+            ids(include_str!("../../locales/en.ftl"))
         );
     }
 

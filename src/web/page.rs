@@ -17,7 +17,7 @@ use super::client::{
     clear_session_cookie, same_origin, session_cookie, set_session_cookie, ClientAddr, OverHttps,
 };
 use super::help::Promises;
-use super::i18n::{status_word, Lang, Texts};
+use super::i18n::{script_words, status_word, Lang, Texts};
 use super::public::do_send;
 use super::{numbers, ApiError, Shared};
 use crate::gateway::api::{RecipientState, RecipientView, SendRequest, SessionView};
@@ -171,7 +171,8 @@ fn page_with(
                 link rel="stylesheet" href="/assets/app.css";
                 script src="/assets/app.js" defer {}
             }
-            body data-lang=(lang.code()) {
+            // The script's words, from the same files as the page's.
+            body data-lang=(lang.code()) data-words=(script_words(lang)) {
                 a class="skip" href="#send-form" { (t.message) }
                 header {
                     h1 { (t.title) }
@@ -193,7 +194,7 @@ fn page_with(
                     p id="session-ended" class="notice" role="status" hidden[!ended] { (t.ended) }
                 }
                 footer {
-                    a id="help-link" href=(help_path(lang)) { (help_title(lang)) }
+                    a id="help-link" href=(help_path(lang)) { (t.help_link) }
                 }
             }
         }
@@ -334,12 +335,5 @@ fn help_path(lang: Lang) -> &'static str {
     match lang {
         Lang::Es => "/ayuda",
         Lang::En => "/help",
-    }
-}
-
-fn help_title(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Es => "Preguntas frecuentes: precios, sesiones, flotas",
-        Lang::En => "Questions: prices, sessions, fleet numbers",
     }
 }
