@@ -61,6 +61,7 @@ async fn run() {
                 SendRequest {
                     to: vec![to.clone()],
                     text: format!("Mensaje número {i} desde la web"),
+                    ..Default::default()
                 },
                 client,
             )

@@ -288,6 +288,7 @@ fn req(to: &str, text: &str) -> SendRequest {
     SendRequest {
         to: vec![to.to_string()],
         text: text.to_string(),
+        ..Default::default()
     }
 }
 

@@ -31,6 +31,7 @@ fn req(to: &[&str], text: &str) -> SendRequest {
     SendRequest {
         to: to.iter().map(|s| s.to_string()).collect(),
         text: text.to_string(),
+        ..Default::default()
     }
 }
 

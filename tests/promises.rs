@@ -464,3 +464,41 @@ fn a_failure_is_shown_by_kind_never_as_modem_text() {
     });
     assert_eq!(recipient["reason"], "send_failed", "{recipient}");
 }
+
+/// A recipient over its quota is refused by the web layer, before the
+/// gateway; the session's message keeps it with its reason all the same.
+#[test]
+fn a_recipient_over_its_quota_stays_in_the_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_with(
+        dir.path(),
+        "[limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 1\n",
+    );
+    let (status, cookie, _) = send(&s.url, &["8095551234"], "uno");
+    assert_eq!(status, 202);
+    let cookie = cookie.unwrap().split(';').next().unwrap().to_string();
+    let r = ureq::post(&format!("{}/api/send", s.url))
+        .set("Origin", &s.url)
+        .set("Cookie", &cookie)
+        .send_json(json!({"to": ["8095551234", "8295557777"], "text": "dos"}))
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let view: Value = ureq::get(&format!("{}/api/session", s.url))
+        .set("Cookie", &cookie)
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let second = &view["messages"][1];
+    assert_eq!(second["text"], "dos");
+    let over = second["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["to"] == "+18095551234")
+        .expect("the number over its quota is in the message");
+    assert_eq!(
+        (over["status"].as_str(), over["reason"].as_str()),
+        (Some("refused"), Some("rate_limited"))
+    );
+}

@@ -123,11 +123,17 @@ pub type ChargeStream =
     futures_util::stream::BoxStream<'static, Result<ChargeItem, StoreUnavailable>>;
 
 /// `POST /api/send` body (the HTML form posts the same fields).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     pub to: Vec<String>,
     pub text: String,
+    /// Recipients the web layer refused before the gateway (over their
+    /// quota): not sent to, but kept in the session's message so the
+    /// conversation shows every number the user wrote to. Not part of the
+    /// JSON body.
+    #[serde(skip)]
+    pub refused: Vec<crate::session::RefusedRecipient>,
 }
 
 /// A session as named in answers: `{"id", "expires_at"}`.

@@ -197,6 +197,7 @@ mod tests {
             to: to.iter().map(|s| s.to_string()).collect(),
             text: "hola".into(),
             live: None,
+            refused: Vec::new(),
             at: t(at),
         }
     }
@@ -237,6 +238,7 @@ mod tests {
             to: vec!["8095551234".into()],
             text: "otra vez".into(),
             live: None,
+            refused: Vec::new(),
             at: t(1001),
         })
         .unwrap();
@@ -260,6 +262,7 @@ mod tests {
             to: vec!["8095551234".into()],
             text: "hola".into(),
             live: Some(vec![ShortCode("+18095550101".into())]),
+            refused: Vec::new(),
             at: t(0),
         })
         .unwrap();
@@ -426,6 +429,7 @@ mod tests {
                                     .map(|c| ShortCode(format!("+180955501{c:02}")))
                                     .collect()
                             }),
+                            refused: Vec::new(),
                             at: t(now),
                         }
                     }

@@ -465,6 +465,7 @@ mod tests {
             to: to.iter().map(|s| s.to_string()).collect(),
             text: "hola".into(),
             live: None,
+            refused: Vec::new(),
             at: t(at),
         }) else {
             panic!("a plan")

@@ -899,6 +899,7 @@ impl Handler<WebSend> for Gateway {
             to: msg.request.to.clone(),
             text: msg.request.text.clone(),
             live: Some(self.live_codes()),
+            refused: msg.request.refused.clone(),
             at: now,
         }) {
             Ok(Applied::Send(result)) => result,

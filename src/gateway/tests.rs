@@ -131,6 +131,7 @@ impl Rig {
                 request: SendRequest {
                     to: vec![to.into()],
                     text: "hola".into(),
+                    ..Default::default()
                 },
             })
             .await

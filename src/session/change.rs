@@ -13,7 +13,7 @@ use super::allocator::ShortCode;
 use super::engine::SessionCore;
 use super::numbers::Msisdn;
 use super::outcome::{MoOutcome, SendError, SendPlan};
-use super::table::{DeliveryStatus, Expired, MessageId, SessionId, StatusError};
+use super::table::{DeliveryStatus, Expired, MessageId, RefusedRecipient, SessionId, StatusError};
 
 /// One change of the session state, with everything needed to redo it.
 /// Its JSON form (tag `op`) is the journal's record format.
@@ -33,6 +33,10 @@ pub enum Change {
         /// configured pool.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         live: Option<Vec<ShortCode>>,
+        /// Recipients refused before the core (over their quota): kept in
+        /// the message with their reason.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        refused: Vec<RefusedRecipient>,
         at: DateTime<Utc>,
     },
     /// R11: the send of `session` was accepted (or refused): the next may
@@ -137,6 +141,7 @@ impl SessionCore {
                 to,
                 text,
                 live,
+                refused,
                 at,
             } => Applied::Send(self.begin_send_on(
                 existing.as_ref(),
@@ -144,6 +149,7 @@ impl SessionCore {
                 to,
                 text,
                 live.as_deref(),
+                refused,
                 *at,
             )),
             Change::Finish { session, at } => {

@@ -248,7 +248,7 @@ impl SessionCore {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<SendPlan, SendError> {
-        self.begin_send_on(existing, new_id, recipients, text, None, now)
+        self.begin_send_on(existing, new_id, recipients, text, None, &[], now)
     }
 
     /// [`SessionCore::begin_send`] while only the modems of `live_codes` are up
@@ -262,6 +262,7 @@ impl SessionCore {
         recipients: &[String],
         text: &str,
         live_codes: Option<&[ShortCode]>,
+        pre_refused: &[RefusedRecipient],
         now: DateTime<Utc>,
     ) -> Result<SendPlan, SendError> {
         self.sweep(now);
@@ -365,6 +366,7 @@ impl SessionCore {
                         }),
                         Decision::Queued { .. } => None,
                     })
+                    .chain(pre_refused.iter().cloned())
                     .collect(),
             },
             now,

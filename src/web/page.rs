@@ -88,6 +88,7 @@ async fn send_form(
         let mut req = SendRequest {
             to: Vec::new(),
             text: String::new(),
+            ..Default::default()
         };
         for (k, v) in form_urlencoded::parse(&body) {
             match &*k {

@@ -148,6 +148,15 @@ pub(crate) async fn do_send(
             SendRequest {
                 to: passed,
                 text: req.text,
+                // Kept in the session's message, with their reason.
+                refused: limited
+                    .iter()
+                    .flatten()
+                    .map(|r| crate::session::RefusedRecipient {
+                        to: r.to.clone(),
+                        reason: RefusalReason::RateLimited.as_str().to_string(),
+                    })
+                    .collect(),
             },
             client,
         )
