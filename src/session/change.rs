@@ -148,8 +148,10 @@ impl SessionCore {
                 new_id.clone(),
                 to,
                 text,
-                live.as_deref(),
-                refused,
+                super::engine::SendContext {
+                    live_codes: live.as_deref(),
+                    pre_refused: refused,
+                },
                 *at,
             )),
             Change::Finish { session, at } => {

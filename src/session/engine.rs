@@ -24,6 +24,15 @@ use super::table::{
     Session, SessionId, SessionTable, StatusError,
 };
 
+/// What a send is decided with besides its request: the short codes whose
+/// modem is up (`None`: the configured pool) and recipients refused before
+/// the core (kept in the message with their reason).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct SendContext<'a> {
+    pub live_codes: Option<&'a [ShortCode]>,
+    pub pre_refused: &'a [RefusedRecipient],
+}
+
 /// Everything the core remembers, persisted as one value by the store.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoreState {
@@ -248,7 +257,14 @@ impl SessionCore {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<SendPlan, SendError> {
-        self.begin_send_on(existing, new_id, recipients, text, None, &[], now)
+        self.begin_send_on(
+            existing,
+            new_id,
+            recipients,
+            text,
+            SendContext::default(),
+            now,
+        )
     }
 
     /// [`SessionCore::begin_send`] while only the modems of `live_codes` are up
@@ -261,10 +277,13 @@ impl SessionCore {
         new_id: SessionId,
         recipients: &[String],
         text: &str,
-        live_codes: Option<&[ShortCode]>,
-        pre_refused: &[RefusedRecipient],
+        context: SendContext<'_>,
         now: DateTime<Utc>,
     ) -> Result<SendPlan, SendError> {
+        let SendContext {
+            live_codes,
+            pre_refused,
+        } = context;
         self.sweep(now);
         let max = self.config.max_recipients;
         if max > 0 && recipients.len() > max {
