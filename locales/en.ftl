@@ -75,6 +75,11 @@ unavailable = the service is not available right now; try again in a moment
 cross_origin = send the message from this page itself
 payload_too_large = the message is too large
 unsupported_media_type = the page sent data in a format that cannot be read; reload it
+no_session = there is no live session; send a message to start one
+not_found = that address does not exist
+invalid_query = the address has data that cannot be read
+store_unavailable = the service cannot read its data right now; try again in a moment
+internal = something failed in the service; try again
 
 ## Durations
 

@@ -76,6 +76,11 @@ unavailable = el servicio no está disponible ahora; intenta en un momento
 cross_origin = envía el mensaje desde esta misma página
 payload_too_large = el mensaje es demasiado grande
 unsupported_media_type = la página envió datos en un formato que no se entiende; recárgala
+no_session = no hay una sesión activa; envía un mensaje para empezar una
+not_found = esa dirección no existe
+invalid_query = la dirección tiene datos que no se entienden
+store_unavailable = el servicio no puede leer sus datos ahora; intenta en un momento
+internal = algo falló en el servicio; intenta de nuevo
 
 ## Durations, as the FAQ writes them ("5 minutos")
 

@@ -236,6 +236,11 @@ const PUBLIC_CODES: &[&str] = &[
     "cross_origin",
     "payload_too_large",
     "unsupported_media_type",
+    "no_session",
+    "not_found",
+    "invalid_query",
+    "store_unavailable",
+    "internal",
 ];
 
 #[cfg(test)]
@@ -284,6 +289,28 @@ mod tests {
             status_word(Lang::Es, "no_free_short_code"),
             status_word(Lang::En, "no_free_short_code")
         );
+        // Every error the web layer answers with.
+        use super::super::ApiError;
+        use crate::gateway::api::SendError;
+        let errors = [
+            ApiError::not_found(),
+            ApiError::no_session(),
+            ApiError::rate_limited(std::time::Duration::from_secs(1)),
+            ApiError::cross_origin(),
+            ApiError::internal("x"),
+            ApiError::no_recipient_accepted(Vec::new()),
+            ApiError::from(SendError::Invalid("x".into())),
+            ApiError::from(SendError::TooManyRecipients(1)),
+            ApiError::from(SendError::SendInProgress),
+            ApiError::from(SendError::Unavailable),
+        ];
+        for e in &errors {
+            assert!(
+                PUBLIC_CODES.contains(&e.reason),
+                "{} has no words",
+                e.reason
+            );
+        }
         let script: serde_json::Value = serde_json::from_str(&script_words(Lang::Es)).unwrap();
         assert_eq!(script["opted_out"], "este número no acepta mensajes");
         assert_eq!(script["ends_in"], "La sesión termina en ");
