@@ -18,33 +18,75 @@ fn count(css: &str) -> String {
     format!("return document.querySelectorAll({css:?}).length")
 }
 
-#[test]
-fn the_whole_service_in_a_real_browser() {
-    let Some((chromium, chromedriver)) = common::require_tool(
+/// `smsgate serve` on its embedded network (with `env`), ready, and a
+/// Chromium on it; `None` (a skip) only outside CI when the browser is
+/// missing.
+struct Page {
+    d: Driver,
+    url: String,
+    _serve: common::serve_proc::Serve,
+    _store: tempfile::TempDir,
+}
+
+fn page_on_serve(env: &[(&str, &str)]) -> Option<Page> {
+    let (chromium, chromedriver) = common::require_tool(
         "chromium and chromedriver",
         find_browser(),
         "apt-get install chromium chromium-driver; scripts/test installs them",
-    ) else {
-        return;
-    };
+    )?;
     let store = tempfile::tempdir().unwrap();
-    let serve = common::serve_proc::start(
-        store.path(),
-        None,
-        // The embedded network answers as a real one does (delivery
-        // reports seconds late); the 3 s idle timeout wants them sooner.
-        &[
-            ("SMSGATE_SESSION__IDLE_TIMEOUT", "3s"),
-            ("SMSGATE_EMULATOR__REPORT_DELAY_MS", "500"),
-        ],
-    );
+    let serve = common::serve_proc::start(store.path(), None, env);
     let url = serve.url.clone();
     // Ready: the emulated modems are up.
     common::eventually("serve to be ready", WAIT, || {
         ureq::get(&format!("{url}/readyz")).call().ok()
     });
+    Some(Page {
+        d: Driver::start(&chromium, &chromedriver),
+        url,
+        _serve: serve,
+        _store: store,
+    })
+}
 
-    let d = Driver::start(&chromium, &chromedriver);
+/// The short code `phone` got its first SMS from, once it has one.
+fn first_sender(url: &str, phone: &str) -> String {
+    let inbox: serde_json::Value = common::eventually("the phone has it", WAIT, || {
+        let v: serde_json::Value = ureq::get(&format!("{url}/dev/phones/api/inbox/{phone}"))
+            .call()
+            .ok()?
+            .into_json()
+            .ok()?;
+        (!v[0].is_null()).then_some(v)
+    });
+    inbox[0]["from"].as_str().unwrap().to_string()
+}
+
+/// `phone` sends `text` to `code` on the phone simulator.
+fn phone_replies(url: &str, phone: &str, code: &str, text: &str) {
+    let status = ureq::post(&format!("{url}/dev/phones/api/send"))
+        .send_json(json!({"from": phone, "to": code, "text": text}))
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+}
+
+#[test]
+fn the_whole_service_in_a_real_browser() {
+    // The embedded network answers as a real one does (delivery reports
+    // seconds late); the 3 s idle timeout wants them sooner.
+    let Some(Page {
+        d,
+        url,
+        _serve,
+        _store,
+    }) = page_on_serve(&[
+        ("SMSGATE_SESSION__IDLE_TIMEOUT", "3s"),
+        ("SMSGATE_EMULATOR__REPORT_DELAY_MS", "500"),
+    ])
+    else {
+        return;
+    };
     d.goto(&format!("{url}/?lang=es"));
     assert_eq!(d.text("#replies-title"), "Aquí recibirás tu respuesta");
     // R1: two recipients, one message.
@@ -131,29 +173,20 @@ fn the_whole_service_in_a_real_browser() {
 /// end says so once.
 #[test]
 fn the_thread_and_an_end_without_the_live_stream() {
-    let Some((chromium, chromedriver)) = common::require_tool(
-        "chromium and chromedriver",
-        find_browser(),
-        "apt-get install chromium chromium-driver; scripts/test installs them",
-    ) else {
+    let Some(Page {
+        d,
+        url,
+        _serve,
+        _store,
+    }) = page_on_serve(&[
+        // Long enough for the reply to arrive within the session on a
+        // loaded machine; short enough to wait for its end.
+        ("SMSGATE_SESSION__IDLE_TIMEOUT", "12s"),
+        ("SMSGATE_EMULATOR__REPORT_DELAY_MS", "200"),
+    ])
+    else {
         return;
     };
-    let store = tempfile::tempdir().unwrap();
-    let serve = common::serve_proc::start(
-        store.path(),
-        None,
-        &[
-            // Long enough for the reply to arrive within the session on a
-            // loaded machine; short enough to wait for its end.
-            ("SMSGATE_SESSION__IDLE_TIMEOUT", "12s"),
-            ("SMSGATE_EMULATOR__REPORT_DELAY_MS", "200"),
-        ],
-    );
-    let url = serve.url.clone();
-    common::eventually("serve to be ready", WAIT, || {
-        ureq::get(&format!("{url}/readyz")).call().ok()
-    });
-    let d = Driver::start(&chromium, &chromedriver);
     // No live stream for this page, ever.
     d.cdp("Network.enable", json!({}));
     d.cdp(
@@ -182,18 +215,8 @@ fn the_thread_and_an_end_without_the_live_stream() {
     );
     // A reply: without the stream it shows when the page next reads the
     // session (its own deadline), under the message.
-    let inbox: serde_json::Value = common::eventually("the phone has it", WAIT, || {
-        let v: serde_json::Value = ureq::get(&format!("{url}/dev/phones/api/inbox/+18095551234"))
-            .call()
-            .ok()?
-            .into_json()
-            .ok()?;
-        (!v[0].is_null()).then_some(v)
-    });
-    let code = inbox[0]["from"].as_str().unwrap().to_string();
-    ureq::post(&format!("{url}/dev/phones/api/send"))
-        .send_json(json!({"from": "+18095551234", "to": code, "text": "Sí, voy"}))
-        .unwrap();
+    let code = first_sender(&url, "+18095551234");
+    phone_replies(&url, "+18095551234", &code, "Sí, voy");
     // The stream is really cut: a second and a half later the reply is
     // not on the page yet (over a live stream it shows within moments;
     // the page's own deadline is seconds away).
@@ -240,13 +263,6 @@ fn the_thread_and_an_end_without_the_live_stream() {
 /// screen; the form and the thread fit).
 #[test]
 fn the_page_is_accessible_and_fits_a_small_screen() {
-    let Some((chromium, chromedriver)) = common::require_tool(
-        "chromium and chromedriver",
-        find_browser(),
-        "apt-get install chromium chromium-driver; scripts/test installs them",
-    ) else {
-        return;
-    };
     let Some(axe) = common::require_tool(
         "axe-core",
         support_web::webdriver::find_axe(),
@@ -255,13 +271,15 @@ fn the_page_is_accessible_and_fits_a_small_screen() {
         return;
     };
     let axe = std::fs::read_to_string(axe).unwrap();
-    let store = tempfile::tempdir().unwrap();
-    let serve = common::serve_proc::start(store.path(), None, &[]);
-    let url = serve.url.clone();
-    common::eventually("serve to be ready", WAIT, || {
-        ureq::get(&format!("{url}/readyz")).call().ok()
-    });
-    let d = Driver::start(&chromium, &chromedriver);
+    let Some(Page {
+        d,
+        url,
+        _serve,
+        _store,
+    }) = page_on_serve(&[])
+    else {
+        return;
+    };
     d.set_window(320, 900);
     let width = || d.js("return window.innerWidth", json!([]));
     let audit = |what: &str| {
@@ -316,20 +334,8 @@ fn the_page_is_accessible_and_fits_a_small_screen() {
         &format!("{} === 1", count("#replies li.sent")),
         WAIT,
     );
-    let inbox: serde_json::Value = common::eventually("the phone has it", WAIT, || {
-        let v: serde_json::Value = ureq::get(&format!("{url}/dev/phones/api/inbox/+18095551234"))
-            .call()
-            .ok()?
-            .into_json()
-            .ok()?;
-        (!v[0].is_null()).then_some(v)
-    });
-    let code = inbox[0]["from"].as_str().unwrap().to_string();
-    ureq::post(&format!("{url}/dev/phones/api/send"))
-        .send_json(
-            json!({"from": "+18095551234", "to": code, "text": "Sí, allí estaré a las ocho"}),
-        )
-        .unwrap();
+    let code = first_sender(&url, "+18095551234");
+    phone_replies(&url, "+18095551234", &code, "Sí, allí estaré a las ocho");
     d.wait_for(
         "the reply",
         &format!("{} === 1", count("#replies li.reply")),

@@ -170,26 +170,15 @@ mod tests {
 
     #[test]
     fn durations_as_the_faq_writes_them() {
-        assert_eq!(
-            duration_words(Duration::from_secs(300), Lang::Es),
-            "5 minutos"
-        );
-        assert_eq!(
-            duration_words(Duration::from_secs(60), Lang::Es),
-            "1 minuto"
-        );
-        assert_eq!(
-            duration_words(Duration::from_secs(7200), Lang::Es),
-            "2 horas"
-        );
-        assert_eq!(
-            duration_words(Duration::from_secs(90), Lang::Es),
-            "90 segundos"
-        );
-        assert_eq!(
-            duration_words(Duration::from_secs(300), Lang::En),
-            "5 minutes"
-        );
+        for (secs, lang, words) in [
+            (300, Lang::Es, "5 minutos"),
+            (60, Lang::Es, "1 minuto"),
+            (7200, Lang::Es, "2 horas"),
+            (90, Lang::Es, "90 segundos"),
+            (300, Lang::En, "5 minutes"),
+        ] {
+            assert_eq!(duration_words(Duration::from_secs(secs), lang), words);
+        }
     }
 
     #[test]

@@ -227,9 +227,12 @@ fn form(t: &Texts, lang: Lang) -> Markup {
     }
 }
 
-fn recipient_item(t: &Texts, lang: Lang, r: &RecipientView) -> Markup {
+/// One recipient of a message: its number, short code and status (or why
+/// it was refused); `message` names the message it belongs to (status
+/// events match on both).
+fn recipient_item(t: &Texts, lang: Lang, message: Option<&str>, r: &RecipientView) -> Markup {
     html! {
-        li class="recipient" data-to=(r.to) {
+        li class="recipient" data-message=[message] data-to=(r.to) {
             span class="to" { (r.to) }
             " "
             span class="short-code" { (r.short_code.as_deref().unwrap_or("—")) }
@@ -253,7 +256,7 @@ fn results(t: &Texts, lang: Lang, session: Option<&SessionView>) -> Markup {
             h2 id="results-title" { (t.sent_title) }
             ul id="result-list" {
                 @if let Some(m) = last {
-                    @for r in &m.recipients { (recipient_item(t, lang, r)) }
+                    @for r in &m.recipients { (recipient_item(t, lang, Some(&m.id), r)) }
                 }
             }
         }
@@ -292,7 +295,7 @@ fn replies(t: &Texts, lang: Lang, session: Option<&SessionView>) -> Markup {
                                 p class="text" { (m.text) }
                                 ul class="thread-recipients" {
                                     @for r in &m.recipients {
-                                        (thread_recipient(t, lang, &m.id, r))
+                                        (recipient_item(t, lang, Some(&m.id), r))
                                     }
                                 }
                             }
@@ -309,25 +312,6 @@ fn replies(t: &Texts, lang: Lang, session: Option<&SessionView>) -> Markup {
                 }
             }
             p id="replies-empty" class="help" hidden[!no_replies] { (t.no_replies) }
-        }
-    }
-}
-
-fn thread_recipient(t: &Texts, lang: Lang, message: &str, r: &RecipientView) -> Markup {
-    html! {
-        li class="recipient" data-message=(message) data-to=(r.to) {
-            span class="to" { (r.to) }
-            " "
-            span class="short-code" { (r.short_code.as_deref().unwrap_or("—")) }
-            " "
-            span class={ "status status-" (r.status) } {
-                (status_word(lang, r.status.as_str()))
-                @if let Some(reason) = &r.reason { ": " (status_word(lang, reason)) }
-            }
-            @if !r.can_reply && r.status != RecipientState::Refused {
-                " "
-                span class="no-reply" { (t.cannot_reply) }
-            }
         }
     }
 }
