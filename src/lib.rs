@@ -19,6 +19,7 @@
 //!   public and admin JSON APIs, `/metrics`, health; depends on the
 //!   gateway only through `GatewayApi`.
 //! - [`store`]: persistence in sled (the only module that imports it).
+//! - [`keys`]: API keys (tokens kept as digests, webhook secrets).
 //! - [`clock`]: the one clock abstraction (system or manual time).
 //! - [`config`]: the one configuration struct (TOML file plus
 //!   `SMSGATE_SECTION__KEY` environment overrides) and its validation.
@@ -36,6 +37,7 @@ pub mod commands;
 pub mod config;
 pub mod emulator;
 pub mod gateway;
+pub mod keys;
 pub mod logging;
 pub mod memory;
 pub mod modem;

@@ -99,6 +99,39 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// API keys of programs, offline (stop smsgate first; online:
+    /// /admin/api/keys).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a key; its token and webhook secret are printed this once.
+    Add {
+        name: String,
+        /// Where its webhooks go.
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// Kannel get-url style template for incoming SMS.
+        #[arg(long)]
+        mo_url: Option<String>,
+        #[command(flatten)]
+        at: StoreAt,
+    },
+    /// List the keys (no secrets).
+    List {
+        #[command(flatten)]
+        at: StoreAt,
+    },
+    /// Revoke a key: its token stops working.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        at: StoreAt,
+    },
 }
 
 #[derive(Subcommand)]
@@ -259,6 +292,27 @@ fn main() -> ExitCode {
                 StoreCommand::Import { file, at } => (Direction::Import, file, at),
             };
             ExitCode::from(run(direction, &file, at.config.as_deref(), at.dir) as u8)
+        }
+        Command::Keys { command } => {
+            use smsgate::commands::keys::{run, KeysCommand as K};
+            let (command, at) = match command {
+                KeysCommand::Add {
+                    name,
+                    webhook_url,
+                    mo_url,
+                    at,
+                } => (
+                    K::Add(smsgate::keys::KeyRequest {
+                        name,
+                        webhook_url,
+                        mo_url,
+                    }),
+                    at,
+                ),
+                KeysCommand::List { at } => (K::List, at),
+                KeysCommand::Revoke { name, at } => (K::Revoke(name), at),
+            };
+            ExitCode::from(run(command, at.config.as_deref(), at.dir) as u8)
         }
         Command::Pdu(args) => match args.command {
             PduCommand::Decode { hex, no_smsc } => {

@@ -295,3 +295,84 @@ fn sighup_adds_and_drains_modems_without_a_restart() {
         || (modem_states(&url) == vec![(code1.clone(), "up".to_string())]).then_some(()),
     );
 }
+
+/// API keys on the real gateway, online and offline: made through the
+/// admin API (token shown once, kept as a digest), `smsgate keys` refused
+/// while `serve` holds the store, then used offline after a stop; a key
+/// made either way survives a restart and is revoked for good.
+#[test]
+fn api_keys_online_and_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, format!("[http]\nadmin_token = \"{TOKEN}\"\n")).unwrap();
+    let store = dir.path().join("store");
+    let keys_cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .arg("keys")
+            .args(args)
+            .arg("--dir")
+            .arg(&store)
+            .output()
+            .unwrap()
+    };
+    let mut s = serve_proc::start(&store, Some(&cfg), &[]);
+    let made: serde_json::Value = ureq::post(&format!("{}/admin/api/keys", s.url))
+        .set("Authorization", &format!("Bearer {TOKEN}"))
+        .send_json(json!({"name": "crm", "webhook_url": "http://127.0.0.1:9/hook"}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let token = made["token"].as_str().unwrap().to_string();
+    let busy = keys_cli(&["list"]);
+    assert!(!busy.status.success(), "the store is held by serve");
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("/admin/api/keys"));
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(s.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    eventually("serve to stop", WITHIN, || s.child.try_wait().unwrap());
+    let added = keys_cli(&["add", "kannel-client"]);
+    assert!(added.status.success(), "{added:?}");
+    let out = String::from_utf8_lossy(&added.stdout).into_owned();
+    assert!(out.contains("token:          sg_"), "{out}");
+    let listed = String::from_utf8_lossy(&keys_cli(&["list"]).stdout).into_owned();
+    assert!(
+        listed.contains("crm") && listed.contains("kannel-client"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token), "no token in the list");
+    // The token is nowhere on disk in the clear.
+    let export = dir.path().join("dump.jsonl");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["store", "export"])
+        .arg(&export)
+        .arg("--dir")
+        .arg(&store)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(!std::fs::read_to_string(&export).unwrap().contains(&token));
+
+    let s = serve_proc::start(&store, Some(&cfg), &[]);
+    let names: Vec<String> = admin_get(&format!("{}/admin/api/keys", s.url))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["crm", "kannel-client"]);
+    let r = ureq::delete(&format!("{}/admin/api/keys/crm", s.url))
+        .set("Authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        admin_get(&format!("{}/admin/api/keys", s.url))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -12,6 +12,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use smsgate::config::LimitsConfig;
+use smsgate::gateway::api::GatewayApi;
 use smsgate::web::testing::FakeGateway;
 use smsgate::web::WebConfig;
 use support_web::*;
@@ -388,8 +389,9 @@ fn admin(method: &str, uri: &str, token: Option<&str>) -> Request<Body> {
     b.body(Body::empty()).unwrap()
 }
 
-const ADMIN_GETS: [&str; 7] = [
+const ADMIN_GETS: [&str; 8] = [
     "/admin/api/sessions",
+    "/admin/api/keys",
     "/admin/api/sessions/x",
     "/admin/api/modems",
     "/admin/api/outbox",
@@ -820,4 +822,72 @@ async fn real_socket_send_is_rate_limited_per_peer() {
     );
     assert_eq!(gw.sends()[0].2.to_string(), "127.0.0.1");
     server.shutdown.cancel();
+}
+
+fn admin_json(method: &str, uri: &str, body: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// API keys through the admin API: made (token and webhook secret shown
+/// once), listed without secrets, refused when the name is taken or bad,
+/// revoked; all of it behind the admin token.
+#[tokio::test]
+async fn api_keys_are_made_listed_and_revoked() {
+    let (gw, router) = app_with(config());
+    let (res, body) = call(
+        &router,
+        admin_json(
+            "POST",
+            "/admin/api/keys",
+            r#"{"name": "crm", "webhook_url": "http://127.0.0.1:9/hook"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{body}");
+    let made: Value = serde_json::from_str(&body).unwrap();
+    let token = made["token"].as_str().unwrap().to_string();
+    assert!(token.len() >= 32);
+    assert!(made["webhook_secret"].as_str().unwrap().len() >= 32);
+    let (res, body) = call(&router, admin("GET", "/admin/api/keys", Some(TOKEN))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!body.contains(&token), "no secret in the list");
+    let list: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list[0]["name"], "crm");
+    assert_eq!(list[0]["webhook_url"], "http://127.0.0.1:9/hook");
+    assert_eq!(list[0]["uses"], 0);
+    for (body, status, reason) in [
+        (r#"{"name": "crm"}"#, 409, "key_exists"),
+        (r#"{"name": "a b"}"#, 400, "invalid_request"),
+        (
+            r#"{"name": "x", "webhook_url": "ftp://x"}"#,
+            400,
+            "invalid_request",
+        ),
+        (r#"{"nombre": "x"}"#, 400, "invalid_json"),
+    ] {
+        let (res, text) = call(&router, admin_json("POST", "/admin/api/keys", body)).await;
+        assert_eq!(res.status().as_u16(), status, "{body}: {text}");
+        assert_eq!(error_of(&text), reason);
+    }
+    let (res, _) = call(
+        &router,
+        admin("DELETE", "/admin/api/keys/crm", Some("wrong")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let (res, _) = call(&router, admin("DELETE", "/admin/api/keys/crm", Some(TOKEN))).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(gw
+        .api_keys()
+        .authenticate(None, &token, chrono::Utc::now())
+        .unwrap()
+        .is_none());
+    let (res, _) = call(&router, admin("DELETE", "/admin/api/keys/crm", Some(TOKEN))).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

@@ -3,6 +3,7 @@
 
 pub mod config_check;
 pub mod emulator;
+pub mod keys;
 pub mod pdu;
 pub mod probe;
 pub mod reload;

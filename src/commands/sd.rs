@@ -122,6 +122,9 @@ mod tests {
         fn session(&self, _: &str) -> BoxFuture<'_, Option<SessionView>> {
             Box::pin(async { None })
         }
+        fn api_keys(&self) -> crate::keys::ApiKeys {
+            crate::keys::ApiKeys::open(&crate::store::Store::temporary().unwrap()).unwrap()
+        }
         fn subscribe(&self, _: &str) -> BoxFuture<'_, Option<broadcast::Receiver<SessionEvent>>> {
             Box::pin(async { None })
         }

@@ -371,6 +371,9 @@ pub trait GatewayApi: Send + Sync + 'static {
     /// Live events of session `id`; `None` when it is not live.
     fn subscribe(&self, id: &str) -> BoxFuture<'_, Option<broadcast::Receiver<SessionEvent>>>;
 
+    /// The API keys (admin: made, listed, revoked; programs: checked).
+    fn api_keys(&self) -> crate::keys::ApiKeys;
+
     // ---- admin ----
     fn sessions(&self) -> BoxFuture<'_, Vec<SessionSummary>>;
     fn admin_session(&self, id: &str) -> BoxFuture<'_, Option<SessionView>>;

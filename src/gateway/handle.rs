@@ -33,18 +33,26 @@ pub struct GatewayHandle {
     pool: ModemPool,
     ledger: Ledger,
     outbound: Outbound,
+    keys: crate::keys::ApiKeys,
 }
 
 /// Charges read per blocking step of a stream.
 const CHARGES_PER_CHUNK: usize = 256;
 
 impl GatewayHandle {
-    pub fn new(addr: Addr<Gateway>, pool: ModemPool, ledger: Ledger, outbound: Outbound) -> Self {
+    pub fn new(
+        addr: Addr<Gateway>,
+        pool: ModemPool,
+        ledger: Ledger,
+        outbound: Outbound,
+        keys: crate::keys::ApiKeys,
+    ) -> Self {
         GatewayHandle {
             addr,
             pool,
             ledger,
             outbound,
+            keys,
         }
     }
 
@@ -120,6 +128,10 @@ impl GatewayApi for GatewayHandle {
 
     fn modems(&self) -> BoxFuture<'_, Vec<ModemStatus>> {
         Box::pin(async move { self.pool.statuses() })
+    }
+
+    fn api_keys(&self) -> crate::keys::ApiKeys {
+        self.keys.clone()
     }
 
     fn outbox(&self) -> BoxFuture<'_, Result<Vec<OutboxItem>, StoreUnavailable>> {

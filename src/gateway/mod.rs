@@ -56,6 +56,7 @@ pub fn start(
     clock: Arc<dyn Clock>,
     settings: supervisor::Settings,
 ) -> Result<handle::GatewayHandle, StoreError> {
+    let keys = crate::keys::ApiKeys::open(&store)?;
     let gateway =
         supervisor::Gateway::new(core, store, Arc::new(pool.clone()), clock, events, settings)?;
     let ledger = gateway.ledger().clone();
@@ -65,5 +66,6 @@ pub fn start(
         pool,
         ledger,
         outbound,
+        keys,
     ))
 }

@@ -28,6 +28,8 @@ pub(crate) fn router(ctx: Shared) -> Router<Shared> {
         .route("/admin/api/outbox", get(outbox))
         .route("/admin/api/out-of-session", get(out_of_session))
         .route("/admin/api/charges", get(charges))
+        .route("/admin/api/keys", get(keys).post(add_key))
+        .route("/admin/api/keys/{name}", axum::routing::delete(revoke_key))
         .route("/admin/api/openapi.json", get(openapi))
         .route_layer(middleware::from_fn_with_state(ctx, require_token));
     Router::new()
@@ -116,6 +118,74 @@ async fn end_session(State(ctx): State<Shared>, Path(id): Path<String>) -> Respo
         StatusCode::NO_CONTENT.into_response()
     } else {
         ApiError::no_session().into_response()
+    }
+}
+
+/// Runs a keys operation off the async threads, then makes it durable.
+async fn with_keys<T: Send + 'static>(
+    ctx: &Shared,
+    op: impl FnOnce(&crate::keys::ApiKeys) -> Result<T, crate::keys::KeyError> + Send + 'static,
+) -> Result<T, ApiError> {
+    use crate::keys::KeyError;
+    let keys = ctx.state.gateway.api_keys();
+    let done = tokio::task::spawn_blocking(move || {
+        let r = op(&keys)?;
+        keys.flush()?;
+        Ok::<T, KeyError>(r)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    done.map_err(|e| match e {
+        KeyError::InvalidName | KeyError::InvalidUrl(_) => {
+            ApiError::bad_request("invalid_request", e.to_string())
+        }
+        KeyError::Exists(_) => ApiError::new(StatusCode::CONFLICT, "key_exists", e.to_string()),
+        KeyError::Store(e) => {
+            tracing::error!(error = %e, "the API keys cannot be read or written");
+            store_error(StoreUnavailable)
+        }
+    })
+}
+
+/// API keys, without their secrets, with last use and counters.
+#[utoipa::path(get, path = "/admin/api/keys", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [crate::keys::KeyInfo]), (status = 401, description = "missing or wrong token"),
+        (status = 503, body = super::error::ErrorBody)))]
+async fn keys(State(ctx): State<Shared>) -> Result<Response, ApiError> {
+    let list = with_keys(&ctx, |k| Ok(k.list()?)).await?;
+    Ok(Json(list).into_response())
+}
+
+/// Makes an API key; its token and webhook secret are in this answer only.
+#[utoipa::path(post, path = "/admin/api/keys", tag = "admin", security(("bearer" = [])),
+    request_body = crate::keys::KeyRequest,
+    responses((status = 201, body = crate::keys::NewKey),
+        (status = 400, description = "invalid_json, invalid_request (name or URL)", body = super::error::ErrorBody),
+        (status = 409, description = "key_exists", body = super::error::ErrorBody),
+        (status = 401, description = "missing or wrong token")))]
+async fn add_key(
+    State(ctx): State<Shared>,
+    body: Result<Json<crate::keys::KeyRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(req) = body?;
+    let now = chrono::Utc::now();
+    let made = with_keys(&ctx, move |k| k.add(&req, now)).await?;
+    Ok((StatusCode::CREATED, Json(made)).into_response())
+}
+
+/// Revokes an API key: its token stops working at once.
+#[utoipa::path(delete, path = "/admin/api/keys/{name}", tag = "admin", security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")),
+    responses((status = 204, description = "revoked"), (status = 404, body = super::error::ErrorBody),
+        (status = 401, description = "missing or wrong token")))]
+async fn revoke_key(
+    State(ctx): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    if with_keys(&ctx, move |k| Ok(k.revoke(&name)?)).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::not_found())
     }
 }
 

@@ -201,7 +201,8 @@ impl Modify for BearerAuth {
     paths(
         public::send, public::session, public::events, public::measure,
         admin::sessions, admin::session, admin::end_session, admin::modems, admin::outbox,
-        admin::out_of_session, admin::charges, admin::openapi,
+        admin::out_of_session, admin::charges, admin::keys, admin::add_key, admin::revoke_key,
+        admin::openapi,
         ops::metrics_text, ops::healthz, ops::readyz,
     ),
     components(schemas(super::error::ErrorBody, public::Measure)),

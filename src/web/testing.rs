@@ -35,11 +35,14 @@ pub struct FakeGateway {
     ready: AtomicBool,
     pub idle_timeout: Duration,
     pub fleet_prefixes: Vec<String>,
+    keys: crate::keys::ApiKeys,
 }
 
 impl Default for FakeGateway {
     fn default() -> Self {
+        let store = crate::store::Store::temporary().expect("a temporary store");
         FakeGateway {
+            keys: crate::keys::ApiKeys::open(&store).expect("the keys table"),
             sessions: Mutex::default(),
             sends: Mutex::default(),
             next: AtomicU64::new(1),
@@ -350,6 +353,10 @@ impl GatewayApi for FakeGateway {
             .get(id)
             .map(|s| s.tx.subscribe());
         async move { rx }.boxed()
+    }
+
+    fn api_keys(&self) -> crate::keys::ApiKeys {
+        self.keys.clone()
     }
 
     fn sessions(&self) -> BoxFuture<'_, Vec<SessionSummary>> {

@@ -1,0 +1,288 @@
+//! API keys: who a program is. A key has a name, a token shown once and
+//! kept only as its SHA-256 digest (compared in constant time), a webhook
+//! secret (the HMAC key of its webhooks, used as given), and optional
+//! webhook and MO URLs. Kept in the store (`api_keys`), so `smsgate keys`
+//! manages them offline and the admin API online.
+//!
+//! Owns the keys' records and checks; it never serves HTTP.
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::store::{Store, StoreError, Table};
+
+/// A key as stored: no secret in the clear but the webhook secret, which
+/// the gateway needs to sign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct KeyRecord {
+    name: String,
+    /// Lowercase hex SHA-256 of the token.
+    token_sha256: String,
+    webhook_secret: String,
+    webhook_url: Option<String>,
+    mo_url: Option<String>,
+    created_at: DateTime<Utc>,
+    #[serde(default)]
+    last_used: Option<DateTime<Utc>>,
+    #[serde(default)]
+    uses: u64,
+}
+
+/// A key as listed: no token, no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyInfo {
+    pub name: String,
+    pub webhook_url: Option<String>,
+    pub mo_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used: Option<DateTime<Utc>>,
+    /// Requests authenticated with it.
+    pub uses: u64,
+}
+
+/// A key just made: its token and webhook secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NewKey {
+    pub name: String,
+    pub token: String,
+    pub webhook_secret: String,
+}
+
+/// What a new key is asked with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRequest {
+    pub name: String,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// A Kannel `get-url` style template for incoming SMS (`%p`, `%a`...).
+    #[serde(default)]
+    pub mo_url: Option<String>,
+}
+
+/// Why a key cannot be made or used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("a key name is 1 to 64 letters, digits, `-` or `_`")]
+    InvalidName,
+    #[error("`{0}` is not an http:// or https:// URL")]
+    InvalidUrl(String),
+    #[error("a key named `{0}` exists")]
+    Exists(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The keys of the appliance. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiKeys {
+    table: Table<KeyRecord>,
+    store: Store,
+}
+
+/// `sg_` and 48 hex digits: 192 random bits, URL-safe (letters, digits, `_`).
+fn new_secret() -> String {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("sg_{}", hex::encode(bytes))
+}
+
+fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn valid_url(url: &Option<String>) -> Result<(), KeyError> {
+    match url.as_deref() {
+        None => Ok(()),
+        Some(u)
+            if (u.starts_with("http://") || u.starts_with("https://"))
+                && u.len() > "https://".len()
+                && !u.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        Some(u) => Err(KeyError::InvalidUrl(u.to_string())),
+    }
+}
+
+impl ApiKeys {
+    pub fn open(store: &Store) -> Result<ApiKeys, StoreError> {
+        Ok(ApiKeys {
+            table: store.table("api_keys")?,
+            store: store.clone(),
+        })
+    }
+
+    /// Makes what was changed durable (before a key is shown or a
+    /// revocation confirmed).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.store.flush_blocking()
+    }
+
+    /// Makes key `req.name`; its token and webhook secret are in the answer
+    /// and nowhere else in the clear (the token is kept as a digest).
+    pub fn add(&self, req: &KeyRequest, now: DateTime<Utc>) -> Result<NewKey, KeyError> {
+        if !valid_name(&req.name) {
+            return Err(KeyError::InvalidName);
+        }
+        valid_url(&req.webhook_url)?;
+        valid_url(&req.mo_url)?;
+        if self.table.contains(&req.name)? {
+            return Err(KeyError::Exists(req.name.clone()));
+        }
+        let token = new_secret();
+        let webhook_secret = new_secret();
+        self.table.put(
+            &req.name,
+            &KeyRecord {
+                name: req.name.clone(),
+                token_sha256: digest(&token),
+                webhook_secret: webhook_secret.clone(),
+                webhook_url: req.webhook_url.clone(),
+                mo_url: req.mo_url.clone(),
+                created_at: now,
+                last_used: None,
+                uses: 0,
+            },
+        )?;
+        Ok(NewKey {
+            name: req.name.clone(),
+            token,
+            webhook_secret,
+        })
+    }
+
+    /// Every key, by name, without secrets.
+    pub fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        self.table
+            .iter_range("", None)
+            .map(|r| r.map(|(_, k)| info(&k)))
+            .collect()
+    }
+
+    /// Revokes key `name`: its token stops working at once. `false` when
+    /// there is none.
+    pub fn revoke(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.table.remove(name)?.is_some())
+    }
+
+    /// The key `token` belongs to (and, when given, that is named `name`),
+    /// counting the use. Every key's digest is compared in constant time,
+    /// so the answer's timing tells nothing of how close a guess was.
+    pub fn authenticate(
+        &self,
+        name: Option<&str>,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KeyInfo>, StoreError> {
+        let presented = digest(token);
+        let mut found = None;
+        for item in self.table.iter_range("", None) {
+            let (_, k) = item?;
+            let same: bool = k.token_sha256.as_bytes().ct_eq(presented.as_bytes()).into();
+            if same && name.is_none_or(|n| n == k.name) {
+                found = Some(k);
+            }
+        }
+        let Some(mut k) = found else {
+            return Ok(None);
+        };
+        k.last_used = Some(now);
+        k.uses += 1;
+        self.table.put(&k.name, &k)?;
+        Ok(Some(info(&k)))
+    }
+}
+
+fn info(k: &KeyRecord) -> KeyInfo {
+    KeyInfo {
+        name: k.name.clone(),
+        webhook_url: k.webhook_url.clone(),
+        mo_url: k.mo_url.clone(),
+        created_at: k.created_at,
+        last_used: k.last_used,
+        uses: k.uses,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(name: &str) -> KeyRequest {
+        KeyRequest {
+            name: name.into(),
+            webhook_url: Some("http://127.0.0.1:9/hook".into()),
+            mo_url: None,
+        }
+    }
+
+    #[test]
+    fn a_key_is_made_shown_once_used_and_revoked() {
+        let store = Store::temporary().unwrap();
+        let keys = ApiKeys::open(&store).unwrap();
+        let now = crate::gateway::t(0);
+        let k = keys.add(&req("crm"), now).unwrap();
+        assert!(k.token.len() >= 32);
+        assert!(k
+            .token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_ne!(k.token, k.webhook_secret);
+        // Stored as a digest: the token is nowhere in the store.
+        let dump = {
+            let mut out = Vec::new();
+            store.export_all(&mut out).unwrap();
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        assert!(!dump.contains(&k.token));
+        assert!(matches!(
+            keys.add(&req("crm"), now),
+            Err(KeyError::Exists(_))
+        ));
+        let used = keys.authenticate(None, &k.token, now).unwrap().unwrap();
+        assert_eq!(used.name, "crm");
+        assert!(keys
+            .authenticate(Some("crm"), &k.token, now)
+            .unwrap()
+            .is_some());
+        assert!(keys
+            .authenticate(Some("other"), &k.token, now)
+            .unwrap()
+            .is_none());
+        assert!(keys.authenticate(None, "sg_wrong", now).unwrap().is_none());
+        let listed = keys.list().unwrap();
+        assert_eq!(listed[0].uses, 2);
+        assert_eq!(listed[0].last_used, Some(now));
+        assert!(keys.revoke("crm").unwrap());
+        assert!(keys.authenticate(None, &k.token, now).unwrap().is_none());
+        assert!(!keys.revoke("crm").unwrap());
+    }
+
+    #[test]
+    fn names_and_urls_are_checked() {
+        let store = Store::temporary().unwrap();
+        let keys = ApiKeys::open(&store).unwrap();
+        let now = crate::gateway::t(0);
+        for bad in ["", "a b", "ñ", &"x".repeat(65)] {
+            assert!(
+                matches!(keys.add(&req(bad), now), Err(KeyError::InvalidName)),
+                "{bad:?}"
+            );
+        }
+        let mut r = req("ok");
+        r.webhook_url = Some("ftp://x".into());
+        assert!(matches!(keys.add(&r, now), Err(KeyError::InvalidUrl(_))));
+        assert!(keys.list().unwrap().is_empty(), "nothing made");
+    }
+}
