@@ -76,10 +76,20 @@ pub enum KeyError {
     Store(#[from] StoreError),
 }
 
-/// The keys of the appliance. Cheap to clone.
+/// A conversation a key opened: its session's secret, never shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Owned {
+    key: String,
+    session: String,
+    opened_at: DateTime<Utc>,
+}
+
+/// The keys of the appliance and the conversations they own. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct ApiKeys {
     table: Table<KeyRecord>,
+    conversations: Table<Owned>,
     store: Store,
 }
 
@@ -119,8 +129,37 @@ impl ApiKeys {
     pub fn open(store: &Store) -> Result<ApiKeys, StoreError> {
         Ok(ApiKeys {
             table: store.table("api_keys")?,
+            conversations: store.table("api_conversations")?,
             store: store.clone(),
         })
+    }
+
+    /// Key `key` owns the session whose secret is `session`, known to it as
+    /// `public` (the session's public id).
+    pub fn own(
+        &self,
+        key: &str,
+        public: &str,
+        session: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conversations.put(
+            public,
+            &Owned {
+                key: key.to_string(),
+                session: session.to_string(),
+                opened_at: now,
+            },
+        )
+    }
+
+    /// The secret of conversation `public` when key `key` owns it.
+    pub fn owned(&self, key: &str, public: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conversations
+            .get(public)?
+            .filter(|o| o.key == key)
+            .map(|o| o.session))
     }
 
     /// Makes what was changed durable (before a key is shown or a

@@ -502,3 +502,123 @@ fn a_recipient_over_its_quota_stays_in_the_conversation() {
         (Some("refused"), Some("rate_limited"))
     );
 }
+
+/// A program holds a conversation over the API, on the real gateway: an
+/// API key opens it (one message, two numbers), a phone's reply shows in
+/// it, a follow-up goes out on the same pairs (R5), another key cannot see
+/// it, a wrong or revoked token gets 401, and after the idle timeout the
+/// conversation answers 410.
+#[test]
+fn a_program_holds_a_conversation_over_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_with(
+        dir.path(),
+        "[http]\nadmin_token = \"0123456789abcdef0123\"\n[session]\nidle_timeout = \"4s\"\n\
+         [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n",
+    );
+    let url = s.url.clone();
+    let make_key = |name: &str| -> String {
+        let v: Value = ureq::post(&format!("{url}/admin/api/keys"))
+            .set("Authorization", "Bearer 0123456789abcdef0123")
+            .send_json(json!({"name": name}))
+            .unwrap()
+            .into_json()
+            .unwrap();
+        v["token"].as_str().unwrap().to_string()
+    };
+    let (crm, other) = (make_key("crm"), make_key("other"));
+    let call = |method: &str, path: &str, token: &str, body: Option<Value>| -> (u16, Value) {
+        let req = ureq::request(method, &format!("{url}{path}"))
+            .set("Authorization", &format!("Bearer {token}"));
+        let r = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match r {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                (r.status(), r.into_json().unwrap_or(Value::Null))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let (status, opened) = call(
+        "POST",
+        "/api/v1/conversations",
+        &crm,
+        Some(json!({"to": ["8095551234", "8295557777"], "text": "¿Confirmas la cita?"})),
+    );
+    assert_eq!(status, 202, "{opened}");
+    let id = opened["conversation"]["id"].as_str().unwrap().to_string();
+    let code = opened["recipients"][0]["short_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually("the phone got it", WITHIN, || {
+        (inbox(&url, "+18095551234").len() == 1).then_some(())
+    });
+    phone_sends(&url, "+18095551234", &code, "Sí, confirmo");
+    let path = format!("/api/v1/conversations/{id}");
+    eventually("the reply in the conversation", WITHIN, || {
+        let (_, v) = call("GET", &path, &crm, None);
+        (v["replies"][0]["text"] == "Sí, confirmo").then_some(())
+    });
+    let (status, more) = call(
+        "POST",
+        &format!("{path}/messages"),
+        &crm,
+        Some(json!({"text": "Gracias"})),
+    );
+    assert_eq!(status, 202, "{more}");
+    assert_eq!(more["conversation"]["id"], id.as_str());
+    assert_eq!(more["recipients"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        more["recipients"][0]["short_code"],
+        code.as_str(),
+        "same pair (R5)"
+    );
+    eventually(
+        "the follow-up on the phone, from the same code",
+        WITHIN,
+        || {
+            inbox(&url, "+18095551234")
+                .iter()
+                .any(|(from, t)| t == "Gracias" && *from == code)
+                .then_some(())
+        },
+    );
+    // Another key does not see it; bad tokens are refused.
+    assert_eq!(call("GET", &path, &other, None).0, 404);
+    assert_eq!(call("GET", &path, "sg_not_a_token", None).0, 401);
+    let r = ureq::get(&format!("{url}{path}")).call();
+    assert!(matches!(r, Err(ureq::Error::Status(401, _))));
+    let (status, v) = call(
+        "POST",
+        "/api/v1/conversations",
+        &crm,
+        Some(json!({"to": ["hola"], "text": "x"})),
+    );
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (422, Some("no_recipient_accepted"))
+    );
+    // Four quiet seconds: ended.
+    eventually("the conversation ended", Duration::from_secs(20), || {
+        (call("GET", &path, &crm, None).0 == 410).then_some(())
+    });
+    assert_eq!(
+        call(
+            "POST",
+            &format!("{path}/messages"),
+            &crm,
+            Some(json!({"text": "¿sigues?"}))
+        )
+        .0,
+        410
+    );
+    // Revoked: the token stops working at once.
+    ureq::delete(&format!("{url}/admin/api/keys/crm"))
+        .set("Authorization", "Bearer 0123456789abcdef0123")
+        .call()
+        .unwrap();
+    assert_eq!(call("GET", &path, &crm, None).0, 401);
+}

@@ -23,6 +23,8 @@ const RETAIN_ABOVE: usize = 10_000;
 pub(crate) struct Limiters {
     per_client: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_recipient: Option<DefaultKeyedRateLimiter<String>>,
+    /// Sends per API key per minute (the per-client quota, per key).
+    per_key: Option<DefaultKeyedRateLimiter<String>>,
 }
 
 impl Limiters {
@@ -32,6 +34,8 @@ impl Limiters {
                 .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
             per_recipient: NonZeroU32::new(limits.sends_per_hour_per_recipient)
                 .map(|n| RateLimiter::keyed(Quota::per_hour(n))),
+            per_key: NonZeroU32::new(limits.sends_per_minute_per_client)
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
         }
     }
 
@@ -39,6 +43,11 @@ impl Limiters {
     /// until the next one passes.
     pub fn client_may_send(&self, client: IpAddr) -> Result<(), Duration> {
         take(self.per_client.as_ref(), &client_key(client))
+    }
+
+    /// Takes one send from API key `name`'s quota.
+    pub fn key_may_send(&self, name: &str) -> Result<(), Duration> {
+        take(self.per_key.as_ref(), &name.to_string())
     }
 
     /// Takes one message to `number` (E.164) from its quota; when it is

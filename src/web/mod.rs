@@ -10,6 +10,7 @@
 //! - [`error`]: the one `ApiError` of this layer.
 
 mod admin;
+mod api_v1;
 mod assets;
 mod client;
 pub mod error;
@@ -159,6 +160,7 @@ pub fn app(state: WebState) -> Router {
         .merge(help::router())
         .merge(assets::router())
         .merge(public::router())
+        .merge(api_v1::router())
         .merge(admin::router(ctx.clone()))
         .merge(ops::router())
         .route_layer(axum::middleware::from_fn_with_state(

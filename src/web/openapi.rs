@@ -200,6 +200,7 @@ impl Modify for BearerAuth {
     info(title = "smsgate", description = "Web-to-SMS gateway: public send API and admin API"),
     paths(
         public::send, public::session, public::events, public::measure,
+        super::api_v1::open, super::api_v1::continue_, super::api_v1::read, super::api_v1::events,
         admin::sessions, admin::session, admin::end_session, admin::modems, admin::outbox,
         admin::out_of_session, admin::charges, admin::keys, admin::add_key, admin::revoke_key,
         admin::openapi,

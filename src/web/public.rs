@@ -84,8 +84,24 @@ pub(crate) async fn do_send(
     req: SendRequest,
     client: std::net::IpAddr,
 ) -> Result<SendAnswer, ApiError> {
+    do_send_as(ctx, session, req, client, None).await
+}
+
+/// [`do_send`] for a browser (`key` none: its address's quota) or a
+/// program (its API key's quota).
+pub(crate) async fn do_send_as(
+    ctx: &Shared,
+    session: Option<String>,
+    req: SendRequest,
+    client: std::net::IpAddr,
+    key: Option<&str>,
+) -> Result<SendAnswer, ApiError> {
     let limits = &ctx.state.config.limits;
-    if let Err(wait) = ctx.limiters.client_may_send(client) {
+    let quota = match key {
+        Some(name) => ctx.limiters.key_may_send(name),
+        None => ctx.limiters.client_may_send(client),
+    };
+    if let Err(wait) = quota {
         return Err(ApiError::rate_limited(wait));
     }
     if req.text.trim().is_empty() {
@@ -225,7 +241,7 @@ pub(crate) async fn events(
 
 /// Turns gateway events into SSE events; ends after `expired`, when the
 /// gateway drops the channel, or on shutdown.
-fn event_stream(
+pub(crate) fn event_stream(
     rx: broadcast::Receiver<SessionEvent>,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
