@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
 use crate::keys::{ApiKeys, KeyError, KeyRequest};
 use crate::store::{Store, DEFAULT_CACHE_BYTES};
 
@@ -19,17 +18,9 @@ pub enum KeysCommand {
 
 /// Runs one keys command; returns the exit code.
 pub fn run(command: KeysCommand, config: Option<&Path>, dir: Option<PathBuf>) -> i32 {
-    let dir = match dir {
-        Some(d) => d,
-        None => match Config::load(config) {
-            Ok(c) => c.store.resolved_dir(),
-            Err(e) => {
-                for p in &e.problems {
-                    eprintln!("{p}");
-                }
-                return 2;
-            }
-        },
+    let dir = match super::store::store_dir(config, dir) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
     let keys = match Store::open(&dir, DEFAULT_CACHE_BYTES).and_then(|s| ApiKeys::open(&s)) {
         Ok(k) => k,

@@ -18,19 +18,29 @@ pub enum Direction {
     Import,
 }
 
-/// Runs one store command; returns the exit code.
-pub fn run(direction: Direction, file: &Path, config: Option<&Path>, dir: Option<PathBuf>) -> i32 {
-    let dir = match dir {
-        Some(d) => d,
+/// The store directory: `dir`, or the configuration's `store.dir`. A
+/// configuration that cannot be loaded is reported, and the exit code
+/// (2) handed back.
+pub fn store_dir(config: Option<&Path>, dir: Option<PathBuf>) -> Result<PathBuf, i32> {
+    match dir {
+        Some(d) => Ok(d),
         None => match Config::load(config) {
-            Ok(c) => c.store.resolved_dir(),
+            Ok(c) => Ok(c.store.resolved_dir()),
             Err(e) => {
                 for p in &e.problems {
                     eprintln!("{p}");
                 }
-                return 2;
+                Err(2)
             }
         },
+    }
+}
+
+/// Runs one store command; returns the exit code.
+pub fn run(direction: Direction, file: &Path, config: Option<&Path>, dir: Option<PathBuf>) -> i32 {
+    let dir = match store_dir(config, dir) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
     if direction == Direction::Export && !dir.exists() {
         eprintln!("smsgate store: no store at {}", dir.display());

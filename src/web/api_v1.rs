@@ -125,6 +125,14 @@ async fn secret_of(ctx: &Shared, key: &str, id: &str) -> Result<String, Response
     }
 }
 
+/// The request's key and the secret of its conversation `id`, or the
+/// 401/404/503 to answer.
+async fn owned(ctx: &Shared, headers: &HeaderMap, id: &str) -> Result<(KeyInfo, String), Response> {
+    let key = key_of(ctx, headers).await?;
+    let secret = secret_of(ctx, &key.name, id).await?;
+    Ok((key, secret))
+}
+
 fn ended() -> Response {
     ApiError::new(
         StatusCode::GONE,
@@ -224,12 +232,8 @@ pub(crate) async fn continue_(
     Path(id): Path<String>,
     body: Result<Json<MessageRequest>, JsonRejection>,
 ) -> Response {
-    let key = match key_of(&ctx, &headers).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let secret = match secret_of(&ctx, &key.name, &id).await {
-        Ok(s) => s,
+    let (key, secret) = match owned(&ctx, &headers, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let Json(req) = match body {
@@ -268,12 +272,8 @@ pub(crate) async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let key = match key_of(&ctx, &headers).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let secret = match secret_of(&ctx, &key.name, &id).await {
-        Ok(s) => s,
+    let (_, secret) = match owned(&ctx, &headers, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     match ctx.state.gateway.session(&secret).await {
@@ -297,12 +297,8 @@ pub(crate) async fn events(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let key = match key_of(&ctx, &headers).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let secret = match secret_of(&ctx, &key.name, &id).await {
-        Ok(s) => s,
+    let (_, secret) = match owned(&ctx, &headers, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     match ctx.state.gateway.subscribe(&secret).await {
