@@ -246,11 +246,15 @@ fn sighup_adds_and_drains_modems_without_a_restart() {
     // before modem 0 would have sent them; the one it started comes from
     // modem 0.
     let started = Duration::from_secs(12);
-    let moved = eventually("not-started messages moved to modem 1", started, || {
-        let senders: Vec<Vec<String>> = ["+18095550002", "+18095550003", "+18095550004"]
+    // Who each of the three phones got an SMS from.
+    let senders = || -> Vec<Vec<String>> {
+        ["+18095550002", "+18095550003", "+18095550004"]
             .iter()
             .map(|p| inbox_from(&control, p))
-            .collect();
+            .collect()
+    };
+    let moved = eventually("not-started messages moved to modem 1", started, || {
+        let senders = senders();
         (senders
             .iter()
             .filter(|s| *s == &vec![code1.clone()])
@@ -262,11 +266,7 @@ fn sighup_adds_and_drains_modems_without_a_restart() {
         "the started one finished on modem 0",
         Duration::from_secs(30),
         || {
-            let senders: Vec<Vec<String>> = ["+18095550002", "+18095550003", "+18095550004"]
-                .iter()
-                .map(|p| inbox_from(&control, p))
-                .collect();
-            (senders
+            (senders()
                 .iter()
                 .filter(|s| *s == &vec![code0.clone()])
                 .count()

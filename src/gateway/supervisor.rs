@@ -691,25 +691,11 @@ impl Gateway {
         for code in pool.iter().filter(|c| !old.contains(c)) {
             tracing::info!(modem = %code, "modem added to the configuration");
         }
-        let added: Vec<String> = pool
-            .iter()
-            .filter(|c| !old.contains(c))
-            .map(|c| c.0.clone())
-            .collect();
         self.draining.retain(|c| !pool.iter().any(|p| &p.0 == c));
         self.durable.set_pool(pool);
         // What waited for a modem configured again (removed at the last
-        // start) goes out.
-        match self.outbound.pending() {
-            Ok(records) => {
-                for r in records {
-                    if added.contains(&r.short_code) && !self.retrying.contains(&r.key()) {
-                        self.dispatch(r, ctx);
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
-        }
+        // start) goes out; what is at a modem or waits out a retry stays.
+        self.send_pending(ctx);
         self.watch_modems(ctx);
     }
 

@@ -159,6 +159,14 @@ impl Rig {
         tokio::time::timeout(WITHIN, acked).await.unwrap().is_ok()
     }
 
+    /// The status and short code of the first recipient of session `id`'s
+    /// first message; `None` once the session ended.
+    async fn first_recipient(&self, id: &str) -> Option<(RecipientState, Option<String>)> {
+        let v = self.addr.send(GetSession(id.to_string())).await.unwrap()?;
+        let r = v.messages[0].recipients[0].clone();
+        Some((r.status, r.short_code))
+    }
+
     /// A phone's long text: its SMS parts, to hand over one by one.
     fn parts_of(&self, from: &str, text: &str) -> Vec<crate::sms::Deliver> {
         crate::sms::deliver_parts(
@@ -378,21 +386,14 @@ async fn a_dead_modem_hands_unseen_conversations_to_a_live_one() {
         .unwrap();
     // Modem 0 goes away; modem 1 is back.
     *rig.sender.down.lock().unwrap() = vec![CODES[0].to_string()];
-    let status = |id: String| {
-        let addr = rig.addr.clone();
-        async move {
-            let v = addr.send(GetSession(id)).await.unwrap()?;
-            let r = v.messages[0].recipients[0].clone();
-            Some((r.status, r.short_code))
-        }
-    };
     eventually("waiting for the modem", async || {
-        (status(a.session.id.clone()).await?.0 == RecipientState::WaitingForModem).then_some(())
+        (rig.first_recipient(&a.session.id).await?.0 == RecipientState::WaitingForModem)
+            .then_some(())
     })
     .await;
     rig.clock.advance(chrono::Duration::seconds(31));
     eventually("moved and sent from the live code", async || {
-        let (s, code) = status(a.session.id.clone()).await?;
+        let (s, code) = rig.first_recipient(&a.session.id).await?;
         (s == RecipientState::Sent && code.as_deref() == Some(CODES[1])).then_some(())
     })
     .await;
@@ -413,7 +414,7 @@ async fn a_dead_modem_hands_unseen_conversations_to_a_live_one() {
     .await;
     assert_eq!(moved, CODES[1]);
     // B replied through modem 0: it keeps its pair and waits.
-    let (s, code) = status(b.session.id.clone()).await.unwrap();
+    let (s, code) = rig.first_recipient(&b.session.id).await.unwrap();
     assert_eq!(
         (s, code.as_deref()),
         (RecipientState::WaitingForModem, Some(CODES[0]))
@@ -438,17 +439,9 @@ async fn a_modem_removed_from_the_configuration_is_one_that_stays_down() {
     drop(before);
     // Restarted with modem 0 gone from the configuration.
     let after = start_on(store, &CODES[1..], t0(), settings);
-    let status = || {
-        let addr = after.addr.clone();
-        let id = a.session.id.clone();
-        async move {
-            let v = addr.send(GetSession(id)).await.unwrap()?;
-            let r = v.messages[0].recipients[0].clone();
-            Some((r.status, r.short_code))
-        }
-    };
     eventually("waiting for the modem", async || {
-        (status().await?.0 == RecipientState::WaitingForModem).then_some(())
+        (after.first_recipient(&a.session.id).await?.0 == RecipientState::WaitingForModem)
+            .then_some(())
     })
     .await;
     assert!(
@@ -457,7 +450,7 @@ async fn a_modem_removed_from_the_configuration_is_one_that_stays_down() {
     );
     after.clock.advance(chrono::Duration::seconds(31));
     eventually("moved to a configured code and sent", async || {
-        let (s, code) = status().await?;
+        let (s, code) = after.first_recipient(&a.session.id).await?;
         (s == RecipientState::Sent && code.as_deref() == Some(CODES[1])).then_some(())
     })
     .await;
@@ -494,22 +487,18 @@ async fn a_modem_removed_at_run_time_drains_then_stops() {
         .send(SetPool(vec![ShortCode(CODES[1].to_string())]))
         .await
         .unwrap();
-    let code_of = |id: String| {
-        let addr = rig.addr.clone();
-        async move {
-            let v = addr.send(GetSession(id)).await.unwrap()?;
-            let r = v.messages[0].recipients[0].clone();
-            Some((r.status, r.short_code))
-        }
-    };
     // No virtual time passed: the move does not wait for failover_after.
     eventually("C moved and sent from the live code", async || {
-        let (s, code) = code_of(c.session.id.clone()).await?;
+        let (s, code) = rig.first_recipient(&c.session.id).await?;
         (s == RecipientState::Sent && code.as_deref() == Some(CODES[1])).then_some(())
     })
     .await;
     assert_eq!(
-        code_of(a.session.id.clone()).await.unwrap().1.as_deref(),
+        rig.first_recipient(&a.session.id)
+            .await
+            .unwrap()
+            .1
+            .as_deref(),
         Some(CODES[0]),
         "A replied: its pair stays"
     );

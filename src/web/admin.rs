@@ -209,12 +209,8 @@ async fn outbox(State(ctx): State<Shared>) -> Result<Response, ApiError> {
 
 /// 503 when the store cannot be read (the cause is logged where it
 /// happened, never shown).
-fn store_error(e: StoreUnavailable) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        e.to_string(),
-    )
+fn store_error(_: StoreUnavailable) -> ApiError {
+    ApiError::store_unavailable()
 }
 
 /// Replies that reached no session (R7).

@@ -13,14 +13,13 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::client::{public_id, ClientAddr};
-use super::public::{do_send_as, event_stream};
+use super::public::{do_send_as, live_events};
 use super::{ApiError, Shared};
 use crate::gateway::api::{RecipientAnswer, RecipientState, SendRequest, SessionRef};
 use crate::keys::KeyInfo;
@@ -93,12 +92,7 @@ async fn key_of(ctx: &Shared, headers: &HeaderMap) -> Result<KeyInfo, Response> 
         Ok(None) => Err(unauthorized()),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the API keys");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                "the store cannot be read",
-            )
-            .into_response())
+            Err(ApiError::store_unavailable().into_response())
         }
     }
 }
@@ -116,12 +110,7 @@ async fn secret_of(ctx: &Shared, key: &str, id: &str) -> Result<String, Response
             "no conversation of this key has that id",
         )
         .into_response()),
-        _ => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "the store cannot be read",
-        )
-        .into_response()),
+        _ => Err(ApiError::store_unavailable().into_response()),
     }
 }
 
@@ -166,12 +155,7 @@ async fn send_owned(
     .await;
     if !matches!(owned, Ok(Ok(()))) {
         tracing::error!("cannot record a conversation's key; the send stands");
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "the store cannot be written",
-        )
-        .into_response();
+        return ApiError::store_unavailable().into_response();
     }
     (
         StatusCode::ACCEPTED,
@@ -302,9 +286,7 @@ pub(crate) async fn events(
         Err(r) => return r,
     };
     match ctx.state.gateway.subscribe(&secret).await {
-        Some(rx) => Sse::new(event_stream(rx, ctx.state.shutdown.clone()))
-            .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
-            .into_response(),
+        Some(rx) => live_events(rx, ctx.state.shutdown.clone()).into_response(),
         None => ended(),
     }
 }

@@ -97,6 +97,16 @@ impl ApiError {
         h
     }
 
+    /// 503: the store cannot be read or written (the cause is logged where
+    /// it happened, never shown).
+    pub fn store_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            crate::gateway::api::StoreUnavailable.to_string(),
+        )
+    }
+
     pub fn cross_origin() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,

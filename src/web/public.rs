@@ -235,13 +235,21 @@ pub(crate) async fn events(
         .subscribe(&id)
         .await
         .ok_or_else(ApiError::no_session)?;
-    let stream = event_stream(rx, ctx.state.shutdown.clone());
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+    Ok(live_events(rx, ctx.state.shutdown.clone()))
+}
+
+/// A session's events as a Server-Sent Events answer with keep-alives (the
+/// page's stream and a conversation's).
+pub(crate) fn live_events(
+    rx: broadcast::Receiver<SessionEvent>,
+    shutdown: CancellationToken,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    Sse::new(event_stream(rx, shutdown)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
 /// Turns gateway events into SSE events; ends after `expired`, when the
 /// gateway drops the channel, or on shutdown.
-pub(crate) fn event_stream(
+fn event_stream(
     rx: broadcast::Receiver<SessionEvent>,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
