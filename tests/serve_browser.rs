@@ -181,7 +181,7 @@ fn the_thread_and_an_end_without_the_live_stream() {
     }) = page_on_serve(&[
         // Long enough for the reply to arrive within the session on a
         // loaded machine; short enough to wait for its end.
-        ("SMSGATE_SESSION__IDLE_TIMEOUT", "12s"),
+        ("SMSGATE_SESSION__IDLE_TIMEOUT", "20s"),
         ("SMSGATE_EMULATOR__REPORT_DELAY_MS", "200"),
     ])
     else {
@@ -227,13 +227,13 @@ fn the_thread_and_an_end_without_the_live_stream() {
         "var li = document.querySelectorAll('#replies > li'); \
          return li.length === 2 && li[0].className === 'sent' && li[1].className === 'reply' \
            && li[1].textContent.indexOf('Sí, voy') >= 0",
-        Duration::from_secs(40),
+        Duration::from_secs(60),
     );
-    // Twelve quiet seconds: the session ends, and the page says so by itself.
+    // Twenty quiet seconds: the session ends, and the page says so by itself.
     d.wait_for(
         "the ended notice without the stream",
         "return !document.getElementById('session-ended').hidden",
-        Duration::from_secs(40),
+        Duration::from_secs(60),
     );
     assert_eq!(d.js(&count("#replies li"), json!([])), 0);
     // A reload after the end: the notice, once.

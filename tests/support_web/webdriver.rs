@@ -208,7 +208,14 @@ impl Driver {
     pub fn wait_for(&self, what: &str, script: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while self.js(script, json!([])) != Value::Bool(true) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if Instant::now() >= deadline {
+                // What the page showed, for the one reading the failure.
+                let shown = self.js(
+                    "return document.body ? document.body.innerText.slice(0, 3000) : ''",
+                    json!([]),
+                );
+                panic!("timed out waiting for {what}; the page showed:\n{shown}");
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
