@@ -84,12 +84,59 @@ struct Owned {
     opened_at: DateTime<Utc>,
 }
 
+/// Where a key's events go, and what signs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookTarget {
+    pub webhook_url: Option<String>,
+    pub mo_url: Option<String>,
+    pub webhook_secret: String,
+}
+
+/// The conversation a key last held with a number (on a short code): where
+/// its late and stray replies go, and what a Kannel `sendsms` continues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub key: String,
+    /// The conversation's public id.
+    pub conversation: String,
+    /// Its session's secret.
+    pub session: String,
+}
+
+/// A POST answered once, kept for its `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remembered {
+    /// SHA-256 of what was asked: the same key with another request is
+    /// refused, not answered with the first one's answer.
+    pub fingerprint: String,
+    pub answer: crate::gateway::api::SendAnswer,
+    pub at: DateTime<Utc>,
+}
+
+/// A message's Kannel `dlr-url` and `dlr-mask`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DlrRequest {
+    pub url: String,
+    pub mask: u8,
+}
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_KEPT: chrono::Duration = chrono::Duration::hours(24);
+
 /// The keys of the appliance and the conversations they own. Cheap to
 /// clone.
 #[derive(Clone)]
 pub struct ApiKeys {
     table: Table<KeyRecord>,
     conversations: Table<Owned>,
+    /// `{number}|{short_code}` → the key's conversation on that pair.
+    pairs: Table<Holder>,
+    /// `{key}|{number}` → the key's last conversation with that number.
+    numbers: Table<Holder>,
+    /// `{key}\u{1f}{idempotency key}` → the first answer.
+    idempotency: Table<Remembered>,
+    /// `{session secret}/{message id}` → its Kannel DLR request.
+    dlr: Table<DlrRequest>,
     store: Store,
 }
 
@@ -130,8 +177,106 @@ impl ApiKeys {
         Ok(ApiKeys {
             table: store.table("api_keys")?,
             conversations: store.table("api_conversations")?,
+            pairs: store.table("api_pairs")?,
+            numbers: store.table("api_numbers")?,
+            idempotency: store.table("api_idempotency")?,
+            dlr: store.table("api_dlr")?,
             store: store.clone(),
         })
+    }
+
+    /// Where key `name`'s events go (`None`: it was revoked).
+    pub fn hook_target(&self, name: &str) -> Result<Option<HookTarget>, StoreError> {
+        Ok(self.table.get(name)?.map(|k| HookTarget {
+            webhook_url: k.webhook_url,
+            mo_url: k.mo_url,
+            webhook_secret: k.webhook_secret,
+        }))
+    }
+
+    /// Every owned conversation: (key, public id, session secret).
+    pub fn owned_conversations(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.conversations
+            .iter_range("", None)
+            .map(|r| r.map(|(public, o)| (o.key, public, o.session)))
+            .collect()
+    }
+
+    /// Key `holder.key`'s conversation now holds `number` on `short_code`.
+    pub fn hold(&self, number: &str, short_code: &str, holder: &Holder) -> Result<(), StoreError> {
+        self.pairs.put(&format!("{number}|{short_code}"), holder)?;
+        self.numbers
+            .put(&format!("{}|{number}", holder.key), holder)
+    }
+
+    /// The key's conversation that last held `number` on `short_code`.
+    pub fn holder_of_pair(
+        &self,
+        number: &str,
+        short_code: &str,
+    ) -> Result<Option<Holder>, StoreError> {
+        self.pairs.get(&format!("{number}|{short_code}"))
+    }
+
+    /// Key `key`'s last conversation with `number` (live or not).
+    pub fn holder_of_number(&self, key: &str, number: &str) -> Result<Option<Holder>, StoreError> {
+        self.numbers.get(&format!("{key}|{number}"))
+    }
+
+    fn idempotency_key(key: &str, idem: &str) -> String {
+        format!("{key}\u{1f}{idem}")
+    }
+
+    /// The first answer to key `key`'s request `idem`, if it is still
+    /// remembered.
+    pub fn remembered(&self, key: &str, idem: &str) -> Result<Option<Remembered>, StoreError> {
+        self.idempotency.get(&Self::idempotency_key(key, idem))
+    }
+
+    /// Remembers the answer to key `key`'s request `idem` (flushed with
+    /// the send it answers).
+    pub fn remember(&self, key: &str, idem: &str, r: &Remembered) -> Result<(), StoreError> {
+        self.idempotency.put(&Self::idempotency_key(key, idem), r)
+    }
+
+    /// Forgets answers older than [`IDEMPOTENCY_KEPT`] and DLR requests
+    /// of conversations that ended; returns how many.
+    pub fn prune(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for item in self.idempotency.iter_range("", None) {
+            let (k, r) = item?;
+            if now - r.at > IDEMPOTENCY_KEPT {
+                self.idempotency.remove(&k)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Message `message` of session `session` asked for Kannel DLRs.
+    pub fn want_dlr(
+        &self,
+        session: &str,
+        message: &str,
+        dlr: &DlrRequest,
+    ) -> Result<(), StoreError> {
+        self.dlr.put(&format!("{session}/{message}"), dlr)
+    }
+
+    /// The DLR request of message `message` of session `session`.
+    pub fn dlr_of(&self, session: &str, message: &str) -> Result<Option<DlrRequest>, StoreError> {
+        self.dlr.get(&format!("{session}/{message}"))
+    }
+
+    /// Drops the DLR requests of session `session` (it ended).
+    pub fn drop_dlrs(&self, session: &str) -> Result<(), StoreError> {
+        let start = format!("{session}/");
+        let end = format!("{session}0");
+        for item in self.dlr.iter_range(&start, Some(&end)) {
+            let (k, _) = item?;
+            self.dlr.remove(&k)?;
+        }
+        Ok(())
     }
 
     /// Key `key` owns the session whose secret is `session`, known to it as

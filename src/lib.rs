@@ -20,6 +20,7 @@
 //!   gateway only through `GatewayApi`.
 //! - [`store`]: persistence in sled (the only module that imports it).
 //! - [`keys`]: API keys (tokens kept as digests, webhook secrets).
+//! - [`hooks`]: the durable webhook queue of API keys and its worker.
 //! - [`clock`]: the one clock abstraction (system or manual time).
 //! - [`config`]: the one configuration struct (TOML file plus
 //!   `SMSGATE_SECTION__KEY` environment overrides) and its validation.
@@ -37,6 +38,7 @@ pub mod commands;
 pub mod config;
 pub mod emulator;
 pub mod gateway;
+pub mod hooks;
 pub mod keys;
 pub mod logging;
 pub mod memory;

@@ -125,6 +125,10 @@ mod tests {
         fn api_keys(&self) -> crate::keys::ApiKeys {
             crate::keys::ApiKeys::open(&crate::store::Store::temporary().unwrap()).unwrap()
         }
+        fn hooks(&self) -> crate::hooks::Hooks {
+            let store = crate::store::Store::temporary().unwrap();
+            crate::hooks::Hooks::open(&store, self.api_keys()).unwrap()
+        }
         fn subscribe(&self, _: &str) -> BoxFuture<'_, Option<broadcast::Receiver<SessionEvent>>> {
             Box::pin(async { None })
         }

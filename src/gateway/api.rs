@@ -134,6 +134,21 @@ pub struct SendRequest {
     /// JSON body.
     #[serde(skip)]
     pub refused: Vec<crate::session::RefusedRecipient>,
+    /// The API key sending it, when a program sends (not part of the JSON
+    /// body): it owns the session, gets its webhooks, and its
+    /// `Idempotency-Key` is honoured.
+    #[serde(skip)]
+    pub owner: Option<ApiOwner>,
+}
+
+/// An API key's send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiOwner {
+    pub key: String,
+    /// The request's `Idempotency-Key` and the fingerprint of what it asked.
+    pub idempotency: Option<(String, String)>,
+    /// A Kannel client's `dlr-url` and `dlr-mask` for this message.
+    pub dlr: Option<crate::keys::DlrRequest>,
 }
 
 /// A session as named in answers: `{"id", "expires_at"}`.
@@ -180,6 +195,9 @@ pub enum SendError {
     /// 409: R11, a send of this session is still being accepted.
     #[error("a message of this session is still being sent")]
     SendInProgress,
+    /// 422: this `Idempotency-Key` answered another request.
+    #[error("this Idempotency-Key was used for another request")]
+    IdempotencyKeyReused,
     /// 503: the gateway cannot take it now (store error, shutting down).
     #[error("the service cannot take messages now")]
     Unavailable,
@@ -192,6 +210,7 @@ impl SendError {
             SendError::Invalid(_) => "invalid_request",
             SendError::TooManyRecipients(_) => "too_many_recipients",
             SendError::SendInProgress => "send_in_progress",
+            SendError::IdempotencyKeyReused => "idempotency_key_reused",
             SendError::Unavailable => "unavailable",
         }
     }
@@ -373,6 +392,9 @@ pub trait GatewayApi: Send + Sync + 'static {
 
     /// The API keys (admin: made, listed, revoked; programs: checked).
     fn api_keys(&self) -> crate::keys::ApiKeys;
+
+    /// The webhook queue (admin: listed, given-up events re-sent).
+    fn hooks(&self) -> crate::hooks::Hooks;
 
     // ---- admin ----
     fn sessions(&self) -> BoxFuture<'_, Vec<SessionSummary>>;

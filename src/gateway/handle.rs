@@ -34,6 +34,7 @@ pub struct GatewayHandle {
     ledger: Ledger,
     outbound: Outbound,
     keys: crate::keys::ApiKeys,
+    hooks: crate::hooks::Hooks,
 }
 
 /// Charges read per blocking step of a stream.
@@ -46,6 +47,7 @@ impl GatewayHandle {
         ledger: Ledger,
         outbound: Outbound,
         keys: crate::keys::ApiKeys,
+        hooks: crate::hooks::Hooks,
     ) -> Self {
         GatewayHandle {
             addr,
@@ -53,6 +55,7 @@ impl GatewayHandle {
             ledger,
             outbound,
             keys,
+            hooks,
         }
     }
 
@@ -72,6 +75,7 @@ impl GatewayHandle {
 
     /// Saves, flushes and stops the supervisor, then stops the modems.
     pub async fn shutdown(&self) {
+        self.hooks.stop();
         let _ = self.addr.send(super::supervisor::Shutdown).await;
         self.pool.shutdown().await;
     }
@@ -132,6 +136,10 @@ impl GatewayApi for GatewayHandle {
 
     fn api_keys(&self) -> crate::keys::ApiKeys {
         self.keys.clone()
+    }
+
+    fn hooks(&self) -> crate::hooks::Hooks {
+        self.hooks.clone()
     }
 
     fn outbox(&self) -> BoxFuture<'_, Result<Vec<OutboxItem>, StoreUnavailable>> {

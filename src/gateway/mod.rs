@@ -57,15 +57,26 @@ pub fn start(
     settings: supervisor::Settings,
 ) -> Result<handle::GatewayHandle, StoreError> {
     let keys = crate::keys::ApiKeys::open(&store)?;
-    let gateway =
-        supervisor::Gateway::new(core, store, Arc::new(pool.clone()), clock, events, settings)?;
+    let gateway = supervisor::Gateway::new(
+        core,
+        store,
+        Arc::new(pool.clone()),
+        clock.clone(),
+        events,
+        settings,
+    )?;
     let ledger = gateway.ledger().clone();
     let outbound = gateway.outbound().clone();
+    let hooks = gateway.hooks().clone();
+    if let Err(e) = hooks.start(clock) {
+        tracing::error!(error = %e, "cannot start the webhook worker; events stay queued");
+    }
     Ok(handle::GatewayHandle::new(
         gateway.start(),
         pool,
         ledger,
         outbound,
         keys,
+        hooks,
     ))
 }

@@ -27,8 +27,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use crate::clock::Clock;
+use crate::hooks::{kannel, Hooks};
+use crate::keys::{ApiKeys, Holder, Remembered};
 use crate::modem::pool::PoolEvent;
 use crate::modem::types::{ModemEvent, OutgoingSms, Withdraw};
+use crate::session::OutOfSession;
 use crate::session::{
     Applied, Change, DeliveryStatus, Msisdn, Routed, SessionCore, SessionId, ShortCode,
 };
@@ -107,6 +110,12 @@ pub struct Gateway {
     /// still runs: no new conversation goes there, what can move moves at
     /// once, and the modem stops when nothing is bound to it any more.
     draining: std::collections::BTreeSet<String>,
+    /// API keys: who owns a session, and what its webhooks need.
+    keys: ApiKeys,
+    /// The webhook queue.
+    hooks: Hooks,
+    /// Live sessions an API key owns: secret → (key, public id).
+    owners: HashMap<String, (String, String)>,
 }
 
 impl Gateway {
@@ -134,6 +143,18 @@ impl Gateway {
                 _ => Ok(()),
             },
         )?;
+        let keys = ApiKeys::open(&store)?;
+        let hooks = Hooks::open(&store, keys.clone())?;
+        let mut owners = HashMap::new();
+        for (key, public, secret) in keys.owned_conversations()? {
+            if durable
+                .core()
+                .get(&SessionId(secret.clone()), now)
+                .is_some()
+            {
+                owners.insert(secret, (key, public));
+            }
+        }
         let outbound = Outbound::open(&store)?;
         let fixed = outbound.reconcile(durable.core(), now)?;
         if fixed > 0 {
@@ -160,7 +181,56 @@ impl Gateway {
             held: false,
             down_since: HashMap::new(),
             draining: Default::default(),
+            keys,
+            hooks,
+            owners,
         })
+    }
+
+    /// Records that `owner`'s key owns session `secret` and the pairs of
+    /// `answer`, its DLR request, and the answer for its
+    /// `Idempotency-Key`: all flushed with the send.
+    fn own(
+        &mut self,
+        owner: &crate::gateway::api::ApiOwner,
+        secret: &str,
+        answer: &SendAnswer,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let public = views::public_id(secret);
+        self.keys.own(&owner.key, &public, secret, now)?;
+        let holder = Holder {
+            key: owner.key.clone(),
+            conversation: public.clone(),
+            session: secret.to_string(),
+        };
+        for r in &answer.recipients {
+            if let Some(code) = &r.short_code {
+                self.keys.hold(&r.to, code, &holder)?;
+            }
+        }
+        if let (Some(dlr), Some(m)) = (&owner.dlr, &answer.message) {
+            self.keys.want_dlr(secret, m, dlr)?;
+        }
+        if let Some((idem, fingerprint)) = &owner.idempotency {
+            self.keys.remember(
+                &owner.key,
+                idem,
+                &Remembered {
+                    fingerprint: fingerprint.clone(),
+                    answer: answer.clone(),
+                    at: now,
+                },
+            )?;
+        }
+        self.owners
+            .insert(secret.to_string(), (owner.key.clone(), public));
+        Ok(())
+    }
+
+    /// The webhook queue (its worker is started beside the actor).
+    pub fn hooks(&self) -> &Hooks {
+        &self.hooks
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -207,10 +277,159 @@ impl Gateway {
         crate::memory::give_back_free_memory();
     }
 
-    fn publish(&mut self, session: &str, event: SessionEvent) {
+    /// The event to the session's live streams and, when an API key owns
+    /// the session, to its webhook queue (written before the change that
+    /// made it is acknowledged: an error refuses the acknowledgement).
+    fn publish(&mut self, session: &str, event: SessionEvent) -> Result<(), StoreError> {
+        let hooked = self.hook(session, &event);
+        if let Err(e) = &hooked {
+            tracing::error!(error = %e, "cannot queue a webhook event");
+        }
         if let Some(tx) = self.channels.get(session) {
             let _ = tx.send(event);
         }
+        hooked
+    }
+
+    /// Queues the webhook (and Kannel callbacks) of `event` of `session`
+    /// for the key that owns it, if one does.
+    fn hook(&mut self, session: &str, event: &SessionEvent) -> Result<(), StoreError> {
+        let Some((key, public)) = self.owners.get(session).cloned() else {
+            return Ok(());
+        };
+        if let SessionEvent::Expired { .. } = event {
+            self.owners.remove(session);
+        }
+        let Some(target) = self.keys.hook_target(&key)? else {
+            return Ok(()); // revoked
+        };
+        let now = self.now();
+        let conv = Some(public.as_str());
+        let mut queued = false;
+        match event {
+            SessionEvent::Reply { reply, expires_at } => {
+                if target.webhook_url.is_some() {
+                    let data = serde_json::json!({
+                        "conversation": public,
+                        "from": reply.from,
+                        "short_code": reply.short_code,
+                        "text": reply.text,
+                        "received_at": reply.received_at,
+                        "expires_at": expires_at,
+                    });
+                    self.hooks
+                        .webhook(&key, conv, "reply.received", data, now)?;
+                    queued = true;
+                }
+                if let Some(template) = &target.mo_url {
+                    let url = kannel::render(template, &kannel::Mo::from(reply).fields());
+                    self.hooks.get(&key, conv, "mo", url, now)?;
+                    queued = true;
+                }
+            }
+            SessionEvent::Status {
+                message_id,
+                to,
+                status,
+                reason,
+                short_code,
+            } => {
+                if let Some(code) = short_code {
+                    // The conversation moved to a live short code.
+                    let holder = Holder {
+                        key: key.clone(),
+                        conversation: public.clone(),
+                        session: session.to_string(),
+                    };
+                    self.keys.hold(to, code, &holder)?;
+                }
+                if target.webhook_url.is_some() {
+                    let data = serde_json::json!({
+                        "conversation": public,
+                        "message": message_id,
+                        "to": to,
+                        "status": status,
+                        "reason": reason,
+                        "short_code": short_code,
+                    });
+                    self.hooks
+                        .webhook(&key, conv, "message.status", data, now)?;
+                    queued = true;
+                }
+                if let Some(dlr) = self.keys.dlr_of(session, message_id)? {
+                    let report = kannel::Dlr {
+                        status: *status,
+                        reason: reason.as_deref(),
+                        to,
+                        short_code: short_code.as_deref(),
+                        message: message_id,
+                        at: now,
+                    };
+                    if let Some(value) = report.value().filter(|v| dlr.mask & v != 0) {
+                        let url = kannel::render(&dlr.url, &report.fields(value));
+                        self.hooks.get(&key, conv, "dlr", url, now)?;
+                        queued = true;
+                    }
+                }
+            }
+            SessionEvent::Expired { ended_at } => {
+                if target.webhook_url.is_some() {
+                    let data = serde_json::json!({"conversation": public, "ended_at": ended_at});
+                    self.hooks
+                        .webhook(&key, conv, "conversation.expired", data, now)?;
+                    queued = true;
+                }
+                self.keys.drop_dlrs(session)?;
+            }
+        }
+        if queued {
+            self.hooks.wake();
+        }
+        Ok(())
+    }
+
+    /// R7 for programs: an out-of-session reply to a pair an API key's
+    /// conversation held goes to that key (`late` as the core says).
+    fn hook_out_of_session(&mut self, record: &OutOfSession) -> Result<(), StoreError> {
+        let Some(holder) = self
+            .keys
+            .holder_of_pair(&record.from.0, &record.short_code.0)?
+        else {
+            return Ok(());
+        };
+        let Some(target) = self.keys.hook_target(&holder.key)? else {
+            return Ok(());
+        };
+        let now = self.now();
+        let mut queued = false;
+        if target.webhook_url.is_some() {
+            let data = serde_json::json!({
+                "conversation": holder.conversation,
+                "from": record.from.0,
+                "short_code": record.short_code.0,
+                "text": record.text,
+                "received_at": record.received_at,
+                "late": record.late,
+            });
+            self.hooks
+                .webhook(&holder.key, None, "reply.out_of_session", data, now)?;
+            queued = true;
+        }
+        if let Some(template) = &target.mo_url {
+            let mo = kannel::Mo {
+                from: &record.from.0,
+                to: &record.short_code.0,
+                text: &record.text,
+                at: record.received_at,
+            };
+            let url = kannel::render(template, &mo.fields());
+            self.hooks.get(&holder.key, None, "mo", url, now)?;
+            queued = true;
+        }
+        if queued {
+            self.hooks.wake();
+        }
+        Ok(())
     }
 
     /// Flushes the store in the background (for writes nobody waits on).
@@ -347,7 +566,7 @@ impl Gateway {
                         .map(|r| outbound::failure_code(r).to_string()),
                     short_code: None,
                 },
-            ),
+            )?,
             Ok(false) => {}
             // The session ended meanwhile: nobody can see the status.
             Err(e) => tracing::debug!(error = %e, "status of an ended session"),
@@ -364,7 +583,8 @@ impl Gateway {
             return;
         };
         for e in ended {
-            self.publish(
+            // Logged inside; the session ended all the same.
+            let _ = self.publish(
                 &e.session.0,
                 SessionEvent::Expired {
                     ended_at: e.ended_at,
@@ -499,15 +719,22 @@ impl Gateway {
                     .core()
                     .get(&session, at)
                     .map_or(at, |s| s.deadline);
+                // Not acknowledged unless its webhook is queued: the part
+                // stays on the modem and is routed again.
                 self.publish(
                     &session.0,
                     SessionEvent::Reply {
                         reply: views::reply_view(&reply),
                         expires_at,
                     },
-                );
+                )?;
             }
-            Routed::OutOfSession { .. } => {}
+            Routed::OutOfSession { record } => {
+                if let Err(e) = self.hook_out_of_session(&record) {
+                    tracing::error!(error = %e, "cannot queue an out-of-session webhook; the SMS stays on the modem");
+                    return Err(e);
+                }
+            }
         }
         if let Some(text) = notice {
             // R7's auto-reply or R12's confirmation (best effort: nobody
@@ -577,6 +804,11 @@ impl Gateway {
             Ok(n) if n > 0 => tracing::debug!(dropped = n, "old part fingerprints dropped"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot drop old part fingerprints"),
+        }
+        match self.keys.prune(now) {
+            Ok(n) if n > 0 => tracing::debug!(dropped = n, "old idempotency records dropped"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot drop old idempotency records"),
         }
         if let Some(keep) = self.settings.keep_records {
             match self.ledger.prune(now - keep) {
@@ -777,7 +1009,7 @@ impl Gateway {
             match self.outbound.moved(&y, &code.0) {
                 Ok(m) => {
                     self.retrying.remove(&m.key());
-                    self.publish(
+                    let _ = self.publish(
                         &m.session_id.clone(),
                         SessionEvent::Status {
                             message_id: m.message_id.to_string(),
@@ -879,6 +1111,25 @@ impl Handler<WebSend> for Gateway {
 
     fn handle(&mut self, msg: WebSend, _ctx: &mut Context<Self>) -> Self::Result {
         let now = self.now();
+        // A retried API request: its first answer, never a second send.
+        if let Some((owner, (idem, fingerprint))) = msg
+            .request
+            .owner
+            .as_ref()
+            .and_then(|o| o.idempotency.as_ref().map(|i| (o, i)))
+        {
+            match self.keys.remembered(&owner.key, idem) {
+                Ok(Some(r)) if r.fingerprint == *fingerprint => {
+                    return Box::pin(fut::ready(Ok(r.answer)))
+                }
+                Ok(Some(_)) => return Box::pin(fut::ready(Err(SendError::IdempotencyKeyReused))),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the idempotency records");
+                    return Box::pin(fut::ready(Err(SendError::Unavailable)));
+                }
+            }
+        }
         let result = match self.change(Change::Send {
             existing: msg.session.map(SessionId),
             new_id: SessionId(fresh_session_id()),
@@ -951,6 +1202,20 @@ impl Handler<WebSend> for Gateway {
             expires_at: plan.deadline.unwrap_or(now),
         };
         let message = plan.message.map(|m| m.0.to_string());
+        if let Some(owner) = &msg.request.owner {
+            let answer = SendAnswer {
+                session: session_ref.clone(),
+                message: message.clone(),
+                recipients: recipients.clone(),
+            };
+            if let Err(e) = self.own(owner, &session_id.0, &answer, now) {
+                // The journal has the send: it goes out once the store
+                // works, but the program is told it failed.
+                tracing::error!(error = %e, "cannot record an API key's conversation");
+                self.held = true;
+                return Box::pin(fut::ready(Err(SendError::Unavailable)));
+            }
+        }
         let queued = self.outbound.queue(&records);
         if let Err(e) = &queued {
             tracing::error!(error = %e, "cannot write the outbox; the send is held");
@@ -1175,7 +1440,7 @@ impl Handler<EndSession> for Gateway {
         let Some(e) = ended.first() else {
             return Box::pin(fut::ready(false));
         };
-        self.publish(
+        let _ = self.publish(
             &msg.0,
             SessionEvent::Expired {
                 ended_at: e.ended_at,

@@ -95,3 +95,16 @@ pub fn charge_item(first: u64, part: u32, parts: u32, c: &Cdr) -> ChargeItem {
         in_session: c.in_session,
     }
 }
+
+/// A session's public id: what the JSON bodies, the admin API and
+/// webhooks call it. The cookie's value is the session's secret; this is a
+/// one-way digest of it (SHA-256, 80 bits shown), so knowing the public id
+/// gives no access to the page's session.
+pub fn public_id(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"smsgate session ")
+        .chain_update(secret.as_bytes())
+        .finalize();
+    hex::encode(&digest[..10])
+}

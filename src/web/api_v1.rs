@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use super::client::{public_id, ClientAddr};
 use super::public::{do_send_as, live_events};
 use super::{ApiError, Shared};
-use crate::gateway::api::{RecipientAnswer, RecipientState, SendRequest, SessionRef};
+use crate::gateway::api::{
+    ApiOwner, RecipientAnswer, RecipientState, SendAnswer, SendRequest, SessionRef,
+};
 use crate::keys::KeyInfo;
 
 pub(crate) fn router() -> Router<Shared> {
@@ -131,37 +133,43 @@ fn ended() -> Response {
     .into_response()
 }
 
-/// Sends for `key`, records that it owns the session, answers 202.
-async fn send_owned(
-    ctx: &Shared,
-    key: &KeyInfo,
-    session: Option<String>,
-    req: SendRequest,
-    client: std::net::IpAddr,
-) -> Response {
-    let answer = match do_send_as(ctx, session, req, client, Some(&key.name)).await {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
+/// The request's `Idempotency-Key`: 1 to 255 visible ASCII characters,
+/// or the 400 to answer.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
     };
-    let secret = answer.session.id.clone();
-    let public = public_id(&secret);
-    let keys = ctx.state.gateway.api_keys();
-    let name = key.name.clone();
-    let p = public.clone();
-    let owned = tokio::task::spawn_blocking(move || {
-        keys.own(&name, &p, &secret, chrono::Utc::now())?;
-        keys.flush()
-    })
-    .await;
-    if !matches!(owned, Ok(Ok(()))) {
-        tracing::error!("cannot record a conversation's key; the send stands");
-        return ApiError::store_unavailable().into_response();
+    match v.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_string()))
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "an Idempotency-Key is 1 to 255 visible ASCII characters",
+        )
+        .into_response()),
     }
+}
+
+/// What a request asked, as a digest: the same `Idempotency-Key` with
+/// another request is refused.
+pub(crate) fn fingerprint(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The API's answer to a gateway answer: the conversation by public id.
+fn conversation_answer(answer: SendAnswer) -> Response {
     (
         StatusCode::ACCEPTED,
         Json(ConversationAnswer {
             conversation: SessionRef {
-                id: public,
+                id: public_id(&answer.session.id),
                 expires_at: answer.session.expires_at,
             },
             message: answer.message,
@@ -169,6 +177,44 @@ async fn send_owned(
         }),
     )
         .into_response()
+}
+
+/// Sends for `key` (the gateway records, in the same flush as the send,
+/// that the key owns the session and the answer for `idempotency`),
+/// answers 202. A retried request is answered as the first was, before
+/// any quota: it sends nothing.
+async fn send_owned(
+    ctx: &Shared,
+    key: &KeyInfo,
+    session: Option<String>,
+    mut req: SendRequest,
+    client: std::net::IpAddr,
+    idempotency: Option<(String, String)>,
+) -> Response {
+    if let Some((idem, fingerprint)) = &idempotency {
+        let keys = ctx.state.gateway.api_keys();
+        let (name, idem) = (key.name.clone(), idem.clone());
+        match tokio::task::spawn_blocking(move || keys.remembered(&name, &idem)).await {
+            Ok(Ok(Some(r))) if r.fingerprint == *fingerprint => {
+                return conversation_answer(r.answer)
+            }
+            Ok(Ok(Some(_))) => {
+                return ApiError::from(crate::gateway::api::SendError::IdempotencyKeyReused)
+                    .into_response()
+            }
+            Ok(Ok(None)) => {}
+            _ => return ApiError::store_unavailable().into_response(),
+        }
+    }
+    req.owner = Some(ApiOwner {
+        key: key.name.clone(),
+        idempotency,
+        dlr: None,
+    });
+    match do_send_as(ctx, session, req, client, Some(&key.name)).await {
+        Ok(a) => conversation_answer(a),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Opens a conversation: one message to many numbers.
@@ -188,16 +234,25 @@ pub(crate) async fn open(
         Ok(k) => k,
         Err(r) => return r,
     };
+    let idem = match idempotency_key(&headers) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
     let Json(req) = match body {
         Ok(b) => b,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let idem = idem.map(|i| {
+        let mut parts = vec!["open", req.text.as_str()];
+        parts.extend(req.to.iter().map(String::as_str));
+        (i, fingerprint(&parts))
+    });
     let req = SendRequest {
         to: req.to,
         text: req.text,
         ..Default::default()
     };
-    send_owned(&ctx, &key, None, req, client).await
+    send_owned(&ctx, &key, None, req, client, idem).await
 }
 
 /// Continues a conversation on the same pairs (R5).
@@ -220,10 +275,33 @@ pub(crate) async fn continue_(
         Ok(found) => found,
         Err(r) => return r,
     };
+    let idem = match idempotency_key(&headers) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
     let Json(req) = match body {
         Ok(b) => b,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let idem = idem.map(|i| {
+        let mut parts = vec!["message", id.as_str(), req.text.as_str()];
+        if let Some(to) = &req.to {
+            parts.extend(to.iter().map(String::as_str));
+        }
+        (i, fingerprint(&parts))
+    });
+    if let Some((i, f)) = &idem {
+        // A retry after the conversation ended still gets its answer.
+        let keys = ctx.state.gateway.api_keys();
+        let (name, i2) = (key.name.clone(), i.clone());
+        if let Ok(Ok(Some(r))) =
+            tokio::task::spawn_blocking(move || keys.remembered(&name, &i2)).await
+        {
+            if r.fingerprint == *f {
+                return conversation_answer(r.answer);
+            }
+        }
+    }
     let Some(view) = ctx.state.gateway.session(&secret).await else {
         return ended();
     };
@@ -242,7 +320,7 @@ pub(crate) async fn continue_(
         text: req.text,
         ..Default::default()
     };
-    send_owned(&ctx, &key, Some(secret), req, client).await
+    send_owned(&ctx, &key, Some(secret), req, client, idem).await
 }
 
 /// The conversation: messages with per-recipient status, and replies.

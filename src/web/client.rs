@@ -129,18 +129,7 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// A session's public id: what the JSON bodies, the admin API and
-/// webhooks call it. The cookie's value is the session's secret; this is a
-/// one-way digest of it (SHA-256, 80 bits shown), so knowing the public id
-/// gives no access to the page's session.
-pub fn public_id(secret: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(b"smsgate session ")
-        .chain_update(secret.as_bytes())
-        .finalize();
-    hex::encode(&digest[..10])
-}
+pub use crate::gateway::views::public_id;
 
 /// The `Set-Cookie` value binding this browser to session `id` (R2):
 /// HttpOnly so scripts cannot read it, SameSite=Strict so other sites

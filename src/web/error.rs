@@ -179,6 +179,7 @@ impl From<SendError> for ApiError {
         let status = match e {
             SendError::Invalid(_) | SendError::TooManyRecipients(_) => StatusCode::BAD_REQUEST,
             SendError::SendInProgress => StatusCode::CONFLICT,
+            SendError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             SendError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self::new(status, e.reason(), e.to_string())
@@ -196,6 +197,11 @@ mod tests {
             (SendError::TooManyRecipients(50), 400, "too_many_recipients"),
             (SendError::SendInProgress, 409, "send_in_progress"),
             (SendError::Unavailable, 503, "unavailable"),
+            (
+                SendError::IdempotencyKeyReused,
+                422,
+                "idempotency_key_reused",
+            ),
         ];
         for (e, status, reason) in cases {
             let a = ApiError::from(e);

@@ -173,6 +173,7 @@ pub(crate) async fn do_send_as(
                         reason: RefusalReason::RateLimited.as_str().to_string(),
                     })
                     .collect(),
+                owner: req.owner,
             },
             client,
         )

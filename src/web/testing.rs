@@ -36,13 +36,16 @@ pub struct FakeGateway {
     pub idle_timeout: Duration,
     pub fleet_prefixes: Vec<String>,
     keys: crate::keys::ApiKeys,
+    hooks: crate::hooks::Hooks,
 }
 
 impl Default for FakeGateway {
     fn default() -> Self {
         let store = crate::store::Store::temporary().expect("a temporary store");
+        let keys = crate::keys::ApiKeys::open(&store).expect("the keys table");
         FakeGateway {
-            keys: crate::keys::ApiKeys::open(&store).expect("the keys table"),
+            hooks: crate::hooks::Hooks::open(&store, keys.clone()).expect("the hook tables"),
+            keys,
             sessions: Mutex::default(),
             sends: Mutex::default(),
             next: AtomicU64::new(1),
@@ -357,6 +360,10 @@ impl GatewayApi for FakeGateway {
 
     fn api_keys(&self) -> crate::keys::ApiKeys {
         self.keys.clone()
+    }
+
+    fn hooks(&self) -> crate::hooks::Hooks {
+        self.hooks.clone()
     }
 
     fn sessions(&self) -> BoxFuture<'_, Vec<SessionSummary>> {
