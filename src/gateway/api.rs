@@ -149,6 +149,8 @@ pub struct ApiOwner {
     pub idempotency: Option<(String, String)>,
     /// A Kannel client's `dlr-url` and `dlr-mask` for this message.
     pub dlr: Option<crate::keys::DlrRequest>,
+    /// A Kannel client's `from`: new pairs are on this short code only.
+    pub from: Option<String>,
 }
 
 /// A session as named in answers: `{"id", "expires_at"}`.

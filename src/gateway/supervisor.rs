@@ -1135,7 +1135,14 @@ impl Handler<WebSend> for Gateway {
             new_id: SessionId(fresh_session_id()),
             to: msg.request.to.clone(),
             text: msg.request.text.clone(),
-            live: Some(self.live_codes()),
+            // A Kannel client's `from` is the only code new pairs may take
+            // (queued while its modem is down).
+            live: Some(
+                match msg.request.owner.as_ref().and_then(|o| o.from.as_ref()) {
+                    Some(code) => vec![ShortCode(code.clone())],
+                    None => self.live_codes(),
+                },
+            ),
             refused: msg.request.refused.clone(),
             at: now,
         }) {

@@ -30,6 +30,8 @@ pub(crate) fn router(ctx: Shared) -> Router<Shared> {
         .route("/admin/api/charges", get(charges))
         .route("/admin/api/keys", get(keys).post(add_key))
         .route("/admin/api/keys/{name}", axum::routing::delete(revoke_key))
+        .route("/admin/api/webhooks", get(webhooks))
+        .route("/admin/api/webhooks/{id}/resend", axum::routing::post(resend_webhook))
         .route("/admin/api/openapi.json", get(openapi))
         .route_layer(middleware::from_fn_with_state(ctx, require_token));
     Router::new()
@@ -186,6 +188,37 @@ async fn revoke_key(
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::not_found())
+    }
+}
+
+/// The webhook queue: events still being tried, and those given up after
+/// a day of attempts (kept until re-sent).
+#[utoipa::path(get, path = "/admin/api/webhooks", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = crate::hooks::HookQueue), (status = 401, description = "missing or wrong token"),
+        (status = 503, body = super::error::ErrorBody)))]
+async fn webhooks(State(ctx): State<Shared>) -> Result<Response, ApiError> {
+    let hooks = ctx.state.gateway.hooks();
+    match tokio::task::spawn_blocking(move || hooks.list()).await {
+        Ok(Ok(q)) => Ok(Json(q).into_response()),
+        _ => Err(store_error(StoreUnavailable)),
+    }
+}
+
+/// Puts a given-up event back in the queue: tried at once, then for
+/// another day.
+#[utoipa::path(post, path = "/admin/api/webhooks/{id}/resend", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "event id (`evt_…`)")),
+    responses((status = 202, description = "queued again"), (status = 404, body = super::error::ErrorBody),
+        (status = 401, description = "missing or wrong token"), (status = 503, body = super::error::ErrorBody)))]
+async fn resend_webhook(
+    State(ctx): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let hooks = ctx.state.gateway.hooks();
+    match tokio::task::spawn_blocking(move || hooks.resend(&id, chrono::Utc::now())).await {
+        Ok(Ok(true)) => Ok(StatusCode::ACCEPTED.into_response()),
+        Ok(Ok(false)) => Err(ApiError::not_found()),
+        _ => Err(store_error(StoreUnavailable)),
     }
 }
 

@@ -210,6 +210,7 @@ async fn send_owned(
         key: key.name.clone(),
         idempotency,
         dlr: None,
+        from: None,
     });
     match do_send_as(ctx, session, req, client, Some(&key.name)).await {
         Ok(a) => conversation_answer(a),

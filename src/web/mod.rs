@@ -16,6 +16,7 @@ mod client;
 pub mod error;
 pub mod help;
 mod i18n;
+mod kannel;
 mod limits;
 pub mod numbers;
 mod openapi;
@@ -161,6 +162,7 @@ pub fn app(state: WebState) -> Router {
         .merge(assets::router())
         .merge(public::router())
         .merge(api_v1::router())
+        .merge(kannel::router())
         .merge(admin::router(ctx.clone()))
         .merge(ops::router())
         .route_layer(axum::middleware::from_fn_with_state(
