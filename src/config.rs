@@ -98,6 +98,12 @@ pub struct EmulatorSection {
     pub mo_jitter_ms: u64,
     /// Delay of the network's answer to `AT+CMGS`.
     pub cmgs_latency_ms: u64,
+    /// The development API key `dev` made at each start: its token (empty:
+    /// a new random one, printed), its webhook URL and its Kannel-style MO
+    /// URL, so an application under test can be pointed at the sandbox.
+    pub dev_token: String,
+    pub dev_webhook_url: String,
+    pub dev_mo_url: String,
 }
 
 impl Default for EmulatorSection {
@@ -107,6 +113,9 @@ impl Default for EmulatorSection {
             report_delay_ms: 2_000,
             mo_jitter_ms: 500,
             cmgs_latency_ms: 300,
+            dev_token: String::new(),
+            dev_webhook_url: String::new(),
+            dev_mo_url: String::new(),
         }
     }
 }

@@ -70,6 +70,8 @@ pub enum KeyError {
     InvalidName,
     #[error("`{0}` is not an http:// or https:// URL")]
     InvalidUrl(String),
+    #[error("a token is 32 to 128 letters, digits, `-` or `_`")]
+    InvalidToken,
     #[error("a key named `{0}` exists")]
     Exists(String),
     #[error(transparent)]
@@ -154,6 +156,14 @@ fn digest(token: &str) -> String {
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A token: 32 to 128 letters, digits, `-` or `_`.
+pub fn valid_token(token: &str) -> bool {
+    (32..=128).contains(&token.len())
+        && token
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
@@ -316,6 +326,21 @@ impl ApiKeys {
     /// Makes key `req.name`; its token and webhook secret are in the answer
     /// and nowhere else in the clear (the token is kept as a digest).
     pub fn add(&self, req: &KeyRequest, now: DateTime<Utc>) -> Result<NewKey, KeyError> {
+        self.add_with_token(req, None, now)
+    }
+
+    /// [`ApiKeys::add`] with the token given (the development key of the
+    /// embedded network, whose token a test configuration may fix): at
+    /// least 32 URL-safe characters.
+    pub fn add_with_token(
+        &self,
+        req: &KeyRequest,
+        token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<NewKey, KeyError> {
+        if token.is_some_and(|t| !valid_token(t)) {
+            return Err(KeyError::InvalidToken);
+        }
         if !valid_name(&req.name) {
             return Err(KeyError::InvalidName);
         }
@@ -324,7 +349,7 @@ impl ApiKeys {
         if self.table.contains(&req.name)? {
             return Err(KeyError::Exists(req.name.clone()));
         }
-        let token = new_secret();
+        let token = token.map_or_else(new_secret, str::to_string);
         let webhook_secret = new_secret();
         self.table.put(
             &req.name,

@@ -154,6 +154,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
     println!("smsgate listening on http://{bound}");
     if emulator.is_some() {
         println!("phone simulator: http://{bound}/dev/phones");
+        dev_key(&gateway, &cfg.emulator, &bound);
     }
     // Store open and HTTP listening: ready. The watchdog and STATUS= run
     // on the actix system itself, so a stuck system stops feeding them.
@@ -243,4 +244,42 @@ fn driver_configs(cfg: &Config) -> Result<Vec<DriverConfig>, String> {
                 .map_err(|e| format!("modem {}: {e}", m.short_code))
         })
         .collect()
+}
+
+/// The SMS sandbox: on the embedded network, a development API key `dev`
+/// made afresh at each start and printed with a ready `curl`.
+fn dev_key(
+    gateway: &crate::gateway::handle::GatewayHandle,
+    emu: &crate::config::EmulatorSection,
+    bound: &str,
+) {
+    use crate::gateway::api::GatewayApi;
+    let keys = gateway.api_keys();
+    let url = |u: &str| (!u.is_empty()).then(|| u.to_string());
+    let req = crate::keys::KeyRequest {
+        name: "dev".into(),
+        webhook_url: url(&emu.dev_webhook_url),
+        mo_url: url(&emu.dev_mo_url),
+    };
+    let token = url(&emu.dev_token);
+    let made = keys
+        .revoke("dev")
+        .map_err(crate::keys::KeyError::from)
+        .and_then(|_| keys.add_with_token(&req, token.as_deref(), chrono::Utc::now()))
+        .and_then(|k| keys.flush().map(|()| k).map_err(Into::into));
+    match made {
+        Ok(k) => {
+            println!("development API key: dev {}", k.token);
+            println!("  webhook secret: {}", k.webhook_secret);
+            println!(
+                "  curl -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"to\": [\"+18095551234\"], \"text\": \"hola\"}}' http://{bound}/api/v1/conversations",
+                k.token
+            );
+            println!(
+                "  curl 'http://{bound}/cgi-bin/sendsms?username=dev&password={}&to=%2B18095551234&text=hola'",
+                k.token
+            );
+        }
+        Err(e) => tracing::error!(error = %e, "cannot make the development API key"),
+    }
 }

@@ -31,7 +31,10 @@ pub(crate) fn router(ctx: Shared) -> Router<Shared> {
         .route("/admin/api/keys", get(keys).post(add_key))
         .route("/admin/api/keys/{name}", axum::routing::delete(revoke_key))
         .route("/admin/api/webhooks", get(webhooks))
-        .route("/admin/api/webhooks/{id}/resend", axum::routing::post(resend_webhook))
+        .route(
+            "/admin/api/webhooks/{id}/resend",
+            axum::routing::post(resend_webhook),
+        )
         .route("/admin/api/openapi.json", get(openapi))
         .route_layer(middleware::from_fn_with_state(ctx, require_token));
     Router::new()
@@ -138,7 +141,7 @@ async fn with_keys<T: Send + 'static>(
     .await
     .map_err(ApiError::internal)?;
     done.map_err(|e| match e {
-        KeyError::InvalidName | KeyError::InvalidUrl(_) => {
+        KeyError::InvalidName | KeyError::InvalidUrl(_) | KeyError::InvalidToken => {
             ApiError::bad_request("invalid_request", e.to_string())
         }
         KeyError::Exists(_) => ApiError::new(StatusCode::CONFLICT, "key_exists", e.to_string()),

@@ -135,7 +135,7 @@ fn ended() -> Response {
 
 /// The request's `Idempotency-Key`: 1 to 255 visible ASCII characters,
 /// or the 400 to answer.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -146,8 +146,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
         _ => Err(ApiError::bad_request(
             "invalid_idempotency_key",
             "an Idempotency-Key is 1 to 255 visible ASCII characters",
-        )
-        .into_response()),
+        )),
     }
 }
 
@@ -237,7 +236,7 @@ pub(crate) async fn open(
     };
     let idem = match idempotency_key(&headers) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let Json(req) = match body {
         Ok(b) => b,
@@ -278,7 +277,7 @@ pub(crate) async fn continue_(
     };
     let idem = match idempotency_key(&headers) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let Json(req) = match body {
         Ok(b) => b,

@@ -24,12 +24,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use axum::body::Bytes;
 
 use super::client::ClientAddr;
 use super::public::do_send_as;
@@ -129,7 +129,7 @@ fn parameters(
     query: Option<&str>,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(HashMap<String, Vec<u8>>, bool), Response> {
+) -> Result<(HashMap<String, Vec<u8>>, bool), &'static str> {
     if method != Method::POST {
         return Ok((parse_cgivars(query.unwrap_or("").as_bytes()), false));
     }
@@ -168,7 +168,7 @@ fn parameters(
             vars.insert("text".into(), body.to_vec());
             Ok((vars, true))
         }
-        _ => Err(answer(StatusCode::BAD_REQUEST, BAD_CONTENT_TYPE)),
+        _ => Err(BAD_CONTENT_TYPE),
     }
 }
 
@@ -237,7 +237,7 @@ pub(crate) async fn sendsms(
 ) -> Response {
     let (vars, post) = match parameters(&method, query.as_deref(), &headers, &body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return answer(StatusCode::BAD_REQUEST, why),
     };
     let var = |names: &[&str]| {
         names
@@ -276,7 +276,10 @@ pub(crate) async fn sendsms(
     // denied; when every one is, the request is.
     let allowed: Vec<String> = numbers
         .into_iter()
-        .filter(|n| n.chars().all(|c| c.is_ascii_digit() || c == '+' || c == '-'))
+        .filter(|n| {
+            n.chars()
+                .all(|c| c.is_ascii_digit() || c == '+' || c == '-')
+        })
         .collect();
     if allowed.is_empty() {
         return answer(StatusCode::BAD_REQUEST, DENIED);
@@ -444,14 +447,14 @@ mod tests {
     /// as UCS-2BE with `charset=UTF-16BE`; RaspiSMS UTF-8 with `coding=1`.
     #[test]
     fn texts_decode_per_client() {
-        let utf16: Vec<u8> = "¿Sí?"
-            .encode_utf16()
-            .flat_map(u16::to_be_bytes)
-            .collect();
+        let utf16: Vec<u8> = "¿Sí?".encode_utf16().flat_map(u16::to_be_bytes).collect();
         assert_eq!(decode_text(&utf16, 2, "").unwrap(), "¿Sí?");
         assert_eq!(decode_text(&utf16, 2, "UTF-16BE").unwrap(), "¿Sí?");
         assert_eq!(decode_text("¿Sí?".as_bytes(), 1, "").unwrap(), "¿Sí?");
-        assert_eq!(decode_text(&[0xbf, b'S', 0xed], 0, "ISO-8859-1").unwrap(), "¿Sí");
+        assert_eq!(
+            decode_text(&[0xbf, b'S', 0xed], 0, "ISO-8859-1").unwrap(),
+            "¿Sí"
+        );
         assert_eq!(decode_text(&[0xff], 0, ""), Err(BAD_CHARSET));
         assert_eq!(decode_text(b"a", 0, "KOI8-R"), Err(BAD_CHARSET));
     }

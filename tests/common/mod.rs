@@ -8,10 +8,12 @@
 //! - [`tools`]: [`require_tool`], the one decision to skip or fail when an
 //!   external tool is missing;
 //! - [`emulator_proc`], [`serve_proc`]: `smsgate emulator` and `smsgate
-//!   serve` as child processes.
+//!   serve` as child processes;
+//! - [`receiver`]: a loopback HTTP receiver for callbacks.
 #![allow(dead_code)]
 
 pub mod emulator_proc;
+pub mod receiver;
 pub mod rig;
 pub mod serve_proc;
 pub mod tools;
