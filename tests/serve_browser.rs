@@ -171,6 +171,9 @@ fn the_whole_service_in_a_real_browser() {
 /// and with the live stream cut (as a phone browser in the background
 /// loses it) the session still ends on screen, and a reload after the
 /// end says so once.
+/// When the phone answers, counted from the send.
+const REPLY_AFTER: Duration = Duration::from_secs(7);
+
 #[test]
 fn the_thread_and_an_end_without_the_live_stream() {
     let Some(Page {
@@ -181,7 +184,7 @@ fn the_thread_and_an_end_without_the_live_stream() {
     }) = page_on_serve(&[
         // Long enough for the reply to arrive within the session on a
         // loaded machine; short enough to wait for its end.
-        ("SMSGATE_SESSION__IDLE_TIMEOUT", "20s"),
+        ("SMSGATE_SESSION__IDLE_TIMEOUT", "14s"),
         ("SMSGATE_EMULATOR__REPORT_DELAY_MS", "200"),
     ])
     else {
@@ -200,6 +203,7 @@ fn the_thread_and_an_end_without_the_live_stream() {
     d.click("#add-recipient");
     d.type_into("#text", "¿Vienes a la cena?");
     d.click("#send-button");
+    let sent_at = std::time::Instant::now();
     d.wait_for(
         "the sent message in the thread",
         &format!("{} === 1", count("#replies li.sent")),
@@ -216,7 +220,15 @@ fn the_thread_and_an_end_without_the_live_stream() {
     // A reply: without the stream it shows when the page next reads the
     // session (its own deadline), under the message.
     let code = first_sender(&url, "+18095551234");
+    let delivered = sent_at.elapsed();
+    // The reply comes well after the send: the page's deadline (the
+    // send's) then falls seconds before the server's (the reply's), and
+    // the reply stays on screen that long before the session ends; a
+    // reply right after the send would show for a moment only.
+    std::thread::sleep(REPLY_AFTER.saturating_sub(delivered));
     phone_replies(&url, "+18095551234", &code, "Sí, voy");
+    let replied = sent_at.elapsed();
+    println!("after the send: on the phone {delivered:?}, replied {replied:?}");
     // The stream is really cut: a second and a half later the reply is
     // not on the page yet (over a live stream it shows within moments;
     // the page's own deadline is seconds away).
@@ -229,7 +241,7 @@ fn the_thread_and_an_end_without_the_live_stream() {
            && li[1].textContent.indexOf('Sí, voy') >= 0",
         Duration::from_secs(60),
     );
-    // Twenty quiet seconds: the session ends, and the page says so by itself.
+    // Fourteen quiet seconds: the session ends, and the page says so by itself.
     d.wait_for(
         "the ended notice without the stream",
         "return !document.getElementById('session-ended').hidden",
