@@ -617,6 +617,19 @@ fn the_sandbox_prints_a_development_key_that_works() {
         Some(json!({"to": ["+18295551234"], "text": "hola"})),
     );
     assert_eq!(status, 202, "{v}");
+    // Home Assistant's RESTful notify (`method: POST_JSON`,
+    // `message_param_name: text`, `target_param_name: to`) posts its
+    // first target as a string (homeassistant/components/rest/notify.py:
+    // `data[self._target_param_name] = kwargs[ATTR_TARGET][0]`).
+    let (status, v) = call(
+        "POST",
+        &format!("{url}/api/v1/conversations"),
+        token,
+        &[],
+        Some(json!({"text": "Alarma: la puerta del garaje está abierta", "to": "+18495551234"})),
+    );
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["recipients"][0]["to"], "+18495551234");
 }
 
 /// Hostile input on the new endpoints changes nothing and never gets a

@@ -368,3 +368,80 @@ fn the_page_is_accessible_and_fits_a_small_screen() {
     d.goto(&format!("{url}/ayuda"));
     audit("the help page (es)");
 }
+
+/// The admin page manages API keys in a real Chromium: a key made there
+/// shows its token once and works; revoked there, it stops; the webhook
+/// queue is listed.
+#[test]
+fn the_admin_page_makes_and_revokes_api_keys() {
+    const TOKEN: &str = "browser-admin-token-0123456789";
+    let Some(Page {
+        d,
+        url,
+        _serve,
+        _store,
+    }) = page_on_serve(&[("SMSGATE_HTTP__ADMIN_TOKEN", TOKEN)])
+    else {
+        return;
+    };
+    d.goto(&format!("{url}/admin"));
+    d.type_into("#token", TOKEN);
+    d.click("#token-form button");
+    d.click("[data-view=keys]");
+    d.wait_for(
+        "the keys view",
+        "return !document.getElementById('keys-tools').hidden && document.getElementById('view').textContent.indexOf('dev') >= 0",
+        WAIT,
+    );
+    d.type_into("#key-name", "crm");
+    d.type_into("#key-webhook", "http://127.0.0.1:9/hook");
+    d.click("#key-form button");
+    d.wait_for(
+        "the new key's token, shown once",
+        "return document.getElementById('key-made').textContent.indexOf('token sg_') >= 0",
+        WAIT,
+    );
+    let shown = d.text("#key-made");
+    let token = shown
+        .split_whitespace()
+        .find(|w| w.starts_with("sg_"))
+        .unwrap()
+        .to_string();
+    // The status a request with token `t` gets.
+    let works = |t: &str| -> u16 {
+        match ureq::get(&format!("{url}/api/v1/conversations/none"))
+            .set("Authorization", &format!("Bearer {t}"))
+            .call()
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(
+        works(&token),
+        404,
+        "the token authenticates (404: no such conversation)"
+    );
+    d.wait_for(
+        "the key listed, without its token",
+        &format!(
+            "var t = document.getElementById('view').textContent; return t.indexOf('\"crm\"') >= 0 && t.indexOf('{token}') < 0"
+        ),
+        WAIT,
+    );
+    d.type_into("#revoke-name", "crm");
+    d.click("#revoke-form button");
+    d.wait_for(
+        "revoked",
+        "return document.getElementById('key-made').textContent === 'Revoked.'",
+        WAIT,
+    );
+    assert_eq!(works(&token), 401, "revoked");
+    d.click("[data-view=webhooks]");
+    d.wait_for(
+        "the webhook queue",
+        "return document.getElementById('view').textContent.indexOf('pending_total') >= 0 && !document.getElementById('webhooks-tools').hidden",
+        WAIT,
+    );
+}

@@ -34,12 +34,29 @@ pub(crate) fn router() -> Router<Shared> {
         .route("/api/v1/conversations/{id}/events", get(events))
 }
 
-/// `POST /api/v1/conversations` body.
+/// `POST /api/v1/conversations` body. `to` is a list, or one number as a
+/// string (Home Assistant's RESTful notify sends its first target so).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenRequest {
+    #[serde(deserialize_with = "one_or_many")]
+    #[schema(value_type = Vec<String>)]
     pub to: Vec<String>,
     pub text: String,
+}
+
+/// A list of strings, or one string.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 /// `POST /api/v1/conversations/{id}/messages` body: `to` defaults to every
