@@ -122,6 +122,10 @@ pub struct DlrRequest {
     pub mask: u8,
 }
 
+/// How long an ended conversation stays known to its key (410 rather than
+/// 404, late replies to its pairs sent to the key).
+pub const CONVERSATIONS_KEPT: chrono::Duration = chrono::Duration::days(30);
+
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_KEPT: chrono::Duration = chrono::Duration::hours(24);
 
@@ -249,15 +253,41 @@ impl ApiKeys {
         self.idempotency.put(&Self::idempotency_key(key, idem), r)
     }
 
-    /// Forgets answers older than [`IDEMPOTENCY_KEPT`] and DLR requests
-    /// of conversations that ended; returns how many.
-    pub fn prune(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    /// Forgets answers older than [`IDEMPOTENCY_KEPT`], and conversations
+    /// opened more than [`CONVERSATIONS_KEPT`] ago that `live` says have
+    /// ended, with the pairs they held (their late replies then reach no
+    /// key); returns how many records went.
+    pub fn prune(
+        &self,
+        now: DateTime<Utc>,
+        live: impl Fn(&str) -> bool,
+    ) -> Result<u64, StoreError> {
         let mut n = 0;
         for item in self.idempotency.iter_range("", None) {
             let (k, r) = item?;
             if now - r.at > IDEMPOTENCY_KEPT {
                 self.idempotency.remove(&k)?;
                 n += 1;
+            }
+        }
+        let mut gone = std::collections::HashSet::new();
+        for item in self.conversations.iter_range("", None) {
+            let (public, o) = item?;
+            if now - o.opened_at > CONVERSATIONS_KEPT && !live(&o.session) {
+                self.conversations.remove(&public)?;
+                gone.insert(public);
+                n += 1;
+            }
+        }
+        if !gone.is_empty() {
+            for table in [&self.pairs, &self.numbers] {
+                for item in table.iter_range("", None) {
+                    let (k, h) = item?;
+                    if gone.contains(&h.conversation) {
+                        table.remove(&k)?;
+                        n += 1;
+                    }
+                }
             }
         }
         Ok(n)
@@ -493,5 +523,59 @@ mod tests {
         r.webhook_url = Some("ftp://x".into());
         assert!(matches!(keys.add(&r, now), Err(KeyError::InvalidUrl(_))));
         assert!(keys.list().unwrap().is_empty(), "nothing made");
+    }
+
+    #[test]
+    fn old_ended_conversations_and_their_pairs_are_forgotten() {
+        let store = Store::temporary().unwrap();
+        let keys = ApiKeys::open(&store).unwrap();
+        let t0 = crate::gateway::t(0);
+        let holder = |c: &str, s: &str| Holder {
+            key: "crm".into(),
+            conversation: c.into(),
+            session: s.into(),
+        };
+        keys.own("crm", "old", "s-old", t0).unwrap();
+        keys.hold("+18095551234", "2222", &holder("old", "s-old"))
+            .unwrap();
+        keys.own("crm", "live", "s-live", t0).unwrap();
+        keys.hold("+18295551234", "2222", &holder("live", "s-live"))
+            .unwrap();
+        let later = t0 + CONVERSATIONS_KEPT + chrono::Duration::days(1);
+        let r = Remembered {
+            fingerprint: "f".into(),
+            answer: crate::gateway::api::SendAnswer {
+                session: crate::gateway::api::SessionRef {
+                    id: "s-old".into(),
+                    expires_at: t0,
+                },
+                message: None,
+                recipients: vec![],
+            },
+            at: t0,
+        };
+        keys.remember("crm", "k1", &r).unwrap();
+        // Three records of the old conversation and the idempotency answer.
+        assert_eq!(keys.prune(later, |s| s == "s-live").unwrap(), 4);
+        assert_eq!(keys.owned("crm", "old").unwrap(), None);
+        assert!(keys
+            .holder_of_pair("+18095551234", "2222")
+            .unwrap()
+            .is_none());
+        assert!(keys
+            .holder_of_number("crm", "+18095551234")
+            .unwrap()
+            .is_none());
+        assert!(keys.remembered("crm", "k1").unwrap().is_none());
+        // The live one stays, however old.
+        assert_eq!(
+            keys.owned("crm", "live").unwrap().as_deref(),
+            Some("s-live")
+        );
+        assert!(keys
+            .holder_of_pair("+18295551234", "2222")
+            .unwrap()
+            .is_some());
+        assert_eq!(keys.prune(t0, |_| false).unwrap(), 0, "nothing young goes");
     }
 }

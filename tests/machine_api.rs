@@ -206,8 +206,6 @@ fn webhooks_survive_a_kill_and_a_receiver_that_was_down() {
                 .then_some(got)
         },
     );
-    let _ = receiver.kill();
-    let _ = receiver.wait();
     let kinds: Vec<&str> = got.iter().map(|e| e["type"].as_str().unwrap()).collect();
     // In order: the queue's order is the id's number.
     let numbers: Vec<u64> = got
@@ -237,6 +235,19 @@ fn webhooks_survive_a_kill_and_a_receiver_that_was_down() {
             .collect();
         assert_eq!(statuses, ["sent", "delivered"], "{phone}: {kinds:?}");
     }
+    // R7 for programs: a late reply to the pair goes to the key too.
+    phone_sends(&url, "+18095551234", &code, "¿Sigues ahí?");
+    let late: Value = eventually("the late reply", WITHIN, || {
+        let text = std::fs::read_to_string(&events).ok()?;
+        text.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|e| e["type"] == "reply.out_of_session")
+    });
+    assert_eq!(late["data"]["conversation"], id.as_str());
+    assert_eq!(late["data"]["text"], "¿Sigues ahí?");
+    assert_eq!(late["data"]["late"], true);
+    let _ = receiver.kill();
+    let _ = receiver.wait();
     // Nothing left, nothing given up.
     eventually("the queue empty", WITHIN, || {
         let (_, q) = call(
@@ -393,7 +404,11 @@ fn kannel_clients_send_unchanged_and_get_their_dlrs_and_mos() {
     let rx = Receiver::start();
     let (token, _) = make_key(
         &url,
-        json!({"name": "rapidpro", "mo_url": format!("{}/mo?from=%p&to=%P&text=%a&ts=%T&t=%t", rx.url())}),
+        json!({
+            "name": "rapidpro",
+            "mo_url": format!("{}/mo?from=%p&to=%P&text=%a&ts=%T&t=%t", rx.url()),
+            "webhook_url": format!("{}/hook", rx.url()),
+        }),
     );
     let codes: Vec<String> = {
         let (_, v) = call("GET", &format!("{url}/admin/api/modems"), ADMIN, &[], None);
@@ -475,6 +490,21 @@ fn kannel_clients_send_unchanged_and_get_their_dlrs_and_mos() {
         "{mo}"
     );
     assert!(mo.contains("&t=20"), "{mo}");
+    // A key's webhooks carry its Kannel conversations' events too.
+    let hooks: Vec<Value> = eventually("the webhooks of the Kannel conversation", WITHIN, || {
+        let got: Vec<Value> = rx
+            .requests()
+            .into_iter()
+            .filter(|r| r.target == "/hook")
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect();
+        got.iter()
+            .any(|e| e["type"] == "reply.received")
+            .then_some(got)
+    });
+    assert!(hooks
+        .iter()
+        .any(|e| e["type"] == "message.status" && e["data"]["status"] == "delivered"));
     // playSMS (plugin/gateway/kannel/fn.php): a raw HTTP/1.0 GET with no
     // Host header; success only when a line is exactly the answer.
     let playsms = format!(

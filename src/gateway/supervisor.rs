@@ -805,10 +805,13 @@ impl Gateway {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot drop old part fingerprints"),
         }
-        match self.keys.prune(now) {
-            Ok(n) if n > 0 => tracing::debug!(dropped = n, "old idempotency records dropped"),
+        let core = self.durable.core();
+        match self.keys.prune(now, |secret| {
+            core.get(&SessionId(secret.to_string()), now).is_some()
+        }) {
+            Ok(n) if n > 0 => tracing::debug!(dropped = n, "old API records dropped"),
             Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "cannot drop old idempotency records"),
+            Err(e) => tracing::error!(error = %e, "cannot drop old API records"),
         }
         if let Some(keep) = self.settings.keep_records {
             match self.ledger.prune(now - keep) {
