@@ -109,6 +109,29 @@ pub struct Hooks {
     store: Store,
     keys: ApiKeys,
     wake: Arc<Mutex<Option<mpsc::Sender<Wake>>>>,
+    /// The pending queue in memory, without the bodies: seq → (key,
+    /// conversation, next attempt). Read from the store at the first pass
+    /// and kept in step with it, so a pass decodes only the events it
+    /// sends, however long the queue grew while a receiver was down.
+    index: Arc<Mutex<Option<Index>>>,
+}
+
+/// What a pass needs to know of a pending event.
+#[derive(Debug, Clone)]
+struct Slot {
+    key: String,
+    conversation: Option<String>,
+    next_at: DateTime<Utc>,
+}
+
+type Index = std::collections::BTreeMap<u64, Slot>;
+
+fn slot(e: &HookEvent) -> Slot {
+    Slot {
+        key: e.key.clone(),
+        conversation: e.conversation.clone(),
+        next_at: e.next_at,
+    }
 }
 
 fn info(e: &HookEvent, pending: bool) -> HookInfo {
@@ -122,6 +145,11 @@ fn info(e: &HookEvent, pending: bool) -> HookInfo {
         next_at: pending.then_some(e.next_at),
         last_error: e.last_error.clone(),
     }
+}
+
+/// Moves `next` to `t` if that is sooner.
+fn soonest(t: DateTime<Utc>, next: &mut Option<DateTime<Utc>>) {
+    *next = Some(next.map_or(t, |n| n.min(t)));
 }
 
 /// The table key of event `id` (`evt_N`): N zero-padded, so key order is
@@ -142,6 +170,7 @@ impl Hooks {
             store: store.clone(),
             keys,
             wake: Arc::new(Mutex::new(None)),
+            index: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -167,6 +196,9 @@ impl Hooks {
             last_error: None,
         };
         self.pending.put(&table_key(seq), &event)?;
+        self.indexed(|i| {
+            i.insert(seq, slot(&event));
+        });
         Ok(id)
     }
 
@@ -260,41 +292,83 @@ impl Hooks {
         e.next_at = now;
         self.pending.put(&k, &e)?;
         self.given_up.remove(&k)?;
+        self.indexed(|i| {
+            i.insert(seq, slot(&e));
+        });
         self.store.flush_blocking()?;
         self.wake();
         Ok(true)
     }
 
+    /// Runs `f` on the index, if it was built (a pass builds it).
+    fn indexed(&self, f: impl FnOnce(&mut Index)) {
+        if let Some(i) = self.index.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            f(i);
+        }
+    }
+
+    /// The index, read from the store the first time.
+    fn snapshot(&self) -> Result<Vec<(u64, Slot)>, StoreError> {
+        let mut guard = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let mut index = Index::new();
+            for item in self.pending.iter_range("", None) {
+                let (k, e) = item?;
+                if let Ok(seq) = k.parse() {
+                    index.insert(seq, slot(&e));
+                }
+            }
+            *guard = Some(index);
+        }
+        Ok(guard
+            .as_ref()
+            .map(|i| i.iter().map(|(s, v)| (*s, v.clone())).collect())
+            .unwrap_or_default())
+    }
+
     /// One pass over the queue at the clock's time: every event that is
-    /// due and not behind an undelivered event of its conversation is
-    /// tried once. Returns when the next event falls due (`None`: the
-    /// queue is empty).
+    /// due, not behind an undelivered event of its conversation, and whose
+    /// key's receiver has not just failed, is tried once. A failure defers
+    /// the key's other due events to its retry time (one dead receiver
+    /// costs one attempt per pass, not one per event). Returns when the
+    /// next event falls due (`None`: the queue is empty).
     pub fn pass(
         &self,
         transport: &dyn Transport,
         clock: &dyn Clock,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut blocked: HashSet<String> = HashSet::new();
+        let mut failed_keys: std::collections::HashMap<String, DateTime<Utc>> = Default::default();
         let mut next: Option<DateTime<Utc>> = None;
         let mut changed = false;
-        let events: Vec<(String, HookEvent)> = self.pending.all()?;
-        for (k, mut e) in events {
-            if let Some(c) = &e.conversation {
+        for (seq, queued) in self.snapshot()? {
+            if let Some(c) = &queued.conversation {
                 if blocked.contains(c) {
                     continue;
                 }
             }
             let now = clock.now();
-            if e.next_at > now {
-                if let Some(c) = &e.conversation {
+            let held = failed_keys.get(&queued.key).copied();
+            if queued.next_at > now || held.is_some() {
+                if let Some(c) = &queued.conversation {
                     blocked.insert(c.clone());
                 }
-                next = Some(next.map_or(e.next_at, |n| n.min(e.next_at)));
+                soonest(held.unwrap_or(queued.next_at).max(queued.next_at), &mut next);
                 continue;
             }
+            let k = table_key(seq);
+            let Some(mut e) = self.pending.get(&k)? else {
+                self.indexed(|i| {
+                    i.remove(&seq);
+                });
+                continue;
+            };
             let Some(target) = self.keys.hook_target(&e.key)? else {
                 tracing::warn!(event = %e.id, key = %e.key, "the key was revoked; its event is dropped");
                 self.pending.remove(&k)?;
+                self.indexed(|i| {
+                    i.remove(&seq);
+                });
                 changed = true;
                 continue;
             };
@@ -303,6 +377,9 @@ impl Hooks {
                 Ok(()) => {
                     tracing::debug!(event = %e.id, key = %e.key, kind = %e.kind, "webhook delivered");
                     self.pending.remove(&k)?;
+                    self.indexed(|i| {
+                        i.remove(&seq);
+                    });
                 }
                 Err(why) => {
                     let now = clock.now();
@@ -312,11 +389,18 @@ impl Hooks {
                         tracing::error!(event = %e.id, key = %e.key, attempts = e.attempts, error = %why, "webhook given up after a day of attempts; kept for the admin");
                         self.given_up.put(&k, &e)?;
                         self.pending.remove(&k)?;
+                        self.indexed(|i| {
+                            i.remove(&seq);
+                        });
                     } else {
                         e.next_at = now + schedule::delay(e.attempts, rand::thread_rng().gen());
                         tracing::info!(event = %e.id, key = %e.key, attempts = e.attempts, error = %why, next_at = %e.next_at, "webhook failed; it will be tried again");
                         self.pending.put(&k, &e)?;
-                        next = Some(next.map_or(e.next_at, |n| n.min(e.next_at)));
+                        self.indexed(|i| {
+                            i.insert(seq, slot(&e));
+                        });
+                        soonest(e.next_at, &mut next);
+                        failed_keys.insert(e.key.clone(), e.next_at);
                         if let Some(c) = &e.conversation {
                             blocked.insert(c.clone());
                         }

@@ -110,8 +110,9 @@ fn an_hour_down_and_a_restart_lose_nothing_and_keep_order() {
             next - clock.now() <= Duration::seconds(10),
             "first retry within 10 s"
         );
-        // One try per conversation: the later events wait behind the first.
-        assert_eq!(r.tries.get(), 2);
+        // One try: the conversation's later events wait behind its
+        // first, and the other conversation's wait for the key's receiver.
+        assert_eq!(r.tries.get(), 1);
         run_until(&h, &r, &clock, crate::gateway::t(30 * 60));
         store.flush_blocking().unwrap();
         // Dropped here without a stop: a restart.
@@ -166,6 +167,38 @@ fn a_day_of_failures_gives_up_and_the_admin_resends() {
     h.pass(&r, &clock).unwrap();
     assert_eq!(bodies(&r), vec![("a".to_string(), 0)]);
     assert!(h.list().unwrap().given_up.is_empty());
+}
+
+/// A receiver that is down costs one attempt per pass, not one per
+/// event: a day's backlog does not make each pass a day of timeouts.
+#[test]
+fn a_dead_receiver_costs_one_attempt_per_pass() {
+    let store = Store::temporary().unwrap();
+    let (h, _) = setup(&store);
+    let clock = ManualClock::new(crate::gateway::t(0));
+    for n in 0..500 {
+        queue(&h, &format!("c{n}"), n, &clock);
+    }
+    let r = Receiver::default();
+    let next = h.pass(&r, &clock).unwrap().unwrap();
+    assert_eq!(r.tries.get(), 1);
+    assert!(next > clock.now(), "no busy loop: the next pass is the retry");
+    clock.advance(next - clock.now());
+    h.pass(&r, &clock).unwrap();
+    assert_eq!(r.tries.get(), 2);
+    // Back up: the backlog goes at the next passes (the failed head at its
+    // retry time; order is kept within a conversation, not across).
+    r.up.set(true);
+    let next = h.pass(&r, &clock).unwrap();
+    clock.advance(next.map_or(chrono::Duration::zero(), |t| t - clock.now()));
+    h.pass(&r, &clock).unwrap();
+    let got = bodies(&r);
+    assert_eq!(got.len(), 500);
+    let mut numbers: Vec<u64> = got.iter().map(|(_, n)| *n).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 500, "each once");
+    assert_eq!(h.list().unwrap().pending_total, 0);
 }
 
 /// A revoked key's events are dropped, not retried for a day.
