@@ -302,7 +302,12 @@ impl Hooks {
 
     /// Runs `f` on the index, if it was built (a pass builds it).
     fn indexed(&self, f: impl FnOnce(&mut Index)) {
-        if let Some(i) = self.index.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if let Some(i) = self
+            .index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
             f(i);
         }
     }
@@ -353,7 +358,10 @@ impl Hooks {
                 if let Some(c) = &queued.conversation {
                     blocked.insert(c.clone());
                 }
-                soonest(held.unwrap_or(queued.next_at).max(queued.next_at), &mut next);
+                soonest(
+                    held.unwrap_or(queued.next_at).max(queued.next_at),
+                    &mut next,
+                );
                 continue;
             }
             let k = table_key(seq);

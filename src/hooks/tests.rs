@@ -182,7 +182,10 @@ fn a_dead_receiver_costs_one_attempt_per_pass() {
     let r = Receiver::default();
     let next = h.pass(&r, &clock).unwrap().unwrap();
     assert_eq!(r.tries.get(), 1);
-    assert!(next > clock.now(), "no busy loop: the next pass is the retry");
+    assert!(
+        next > clock.now(),
+        "no busy loop: the next pass is the retry"
+    );
     clock.advance(next - clock.now());
     h.pass(&r, &clock).unwrap();
     assert_eq!(r.tries.get(), 2);
