@@ -17,7 +17,7 @@ pub const ENV_PREFIX: &str = "SMSGATE";
 
 /// Top-level sections a config file may contain.
 const SECTIONS: &[&str] = &[
-    "http", "store", "session", "modem", "limits", "tariff", "numbers", "sms", "emulator",
+    "http", "store", "session", "modem", "limits", "tariff", "numbers", "sms", "emulator", "mqtt",
 ];
 
 /// Keys whose environment value is a comma-separated list.
@@ -28,6 +28,7 @@ const LIST_KEYS: &[&str] = &[
     "numbers.opt_in_words",
     "numbers.allowed_countries",
     "http.trusted_proxies",
+    "mqtt.notify_to",
 ];
 
 /// The whole configuration of one smsgate appliance.
@@ -46,6 +47,75 @@ pub struct Config {
     /// The embedded emulated network (used when no modem is configured).
     pub emulator: EmulatorSection,
     pub sms: SmsConfig,
+    /// `[mqtt]`: the broker smsgate publishes to and takes sends from;
+    /// none without the section.
+    pub mqtt: Option<MqttConfig>,
+}
+
+/// `[mqtt]`: sms2mqtt's topics and Home Assistant discovery on a broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://host:port` or `mqtts://host:port` (TLS).
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    /// Empty: `smsgate-<hostname>`.
+    pub client_id: String,
+    /// Topic prefix (sms2mqtt's default).
+    pub prefix: String,
+    /// Home Assistant's discovery prefix; empty turns discovery off.
+    pub discovery_prefix: String,
+    /// A PEM CA bundle for `mqtts://` (empty: the system's roots).
+    pub ca_file: String,
+    /// MQTT protocol version: 5 or 3 (3.1.1).
+    pub version: u8,
+    /// Sends taken from `{prefix}/send` per minute (0: no limit).
+    pub sends_per_minute: u32,
+    /// Numbers Home Assistant's `notify` entity writes to.
+    pub notify_to: Vec<String>,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            url: "mqtt://127.0.0.1:1883".into(),
+            username: String::new(),
+            password: String::new(),
+            client_id: String::new(),
+            prefix: "sms2mqtt".into(),
+            discovery_prefix: "homeassistant".into(),
+            ca_file: String::new(),
+            version: 5,
+            sends_per_minute: 60,
+            notify_to: Vec::new(),
+        }
+    }
+}
+
+impl MqttConfig {
+    /// (TLS, host, port) of `url`.
+    pub fn endpoint(&self) -> Result<(bool, String, u16), String> {
+        let (tls, rest) = if let Some(r) = self.url.strip_prefix("mqtts://") {
+            (true, r)
+        } else if let Some(r) = self.url.strip_prefix("mqtt://") {
+            (false, r)
+        } else {
+            return Err(format!(
+                "`{}` is not mqtt://host:port or mqtts://host:port",
+                self.url
+            ));
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse().map_err(|_| format!("`{p}` is not a port"))?),
+            None => (rest, if tls { 8883 } else { 1883 }),
+        };
+        if host.is_empty() {
+            return Err(format!("`{}` has no host", self.url));
+        }
+        Ok((tls, host.trim_matches(['[', ']']).to_string(), port))
+    }
 }
 
 /// `[sms]`: what every SMS carries.
@@ -559,6 +629,11 @@ impl Config {
         section(&raw, "numbers", &mut cfg.numbers, &mut problems, &problem);
         section(&raw, "sms", &mut cfg.sms, &mut problems, &problem);
         section(&raw, "emulator", &mut cfg.emulator, &mut problems, &problem);
+        if root.contains_key("mqtt") {
+            let mut mqtt = MqttConfig::default();
+            section(&raw, "mqtt", &mut mqtt, &mut problems, &problem);
+            cfg.mqtt = Some(mqtt);
+        }
         // Index in the file of each modem that parsed, so later problems
         // name the right `[[modem]]` even when an earlier one failed.
         let mut modem_index = Vec::new();
@@ -629,6 +704,20 @@ impl Config {
         }
         if let Err(e) = crate::emulator::model::Model::builtin(&self.emulator.model) {
             out.push(("emulator.model".into(), e.to_string()));
+        }
+        if let Some(m) = &self.mqtt {
+            if let Err(e) = m.endpoint() {
+                out.push(("mqtt.url".into(), e));
+            }
+            if m.version != 3 && m.version != 5 {
+                out.push(("mqtt.version".into(), "must be 3 (3.1.1) or 5".into()));
+            }
+            if m.prefix.is_empty() || m.prefix.contains(['+', '#']) {
+                out.push((
+                    "mqtt.prefix".into(),
+                    "must be a topic without wildcards".into(),
+                ));
+            }
         }
         if self.session.idle_timeout.is_zero() {
             out.push(("session.idle_timeout".into(), "must be more than 0".into()));

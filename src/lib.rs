@@ -21,6 +21,7 @@
 //! - [`store`]: persistence in sled (the only module that imports it).
 //! - [`keys`]: API keys (tokens kept as digests, webhook secrets).
 //! - [`hooks`]: the durable webhook queue of API keys and its worker.
+//! - [`mqtt`]: sms2mqtt's topics and Home Assistant discovery on a broker.
 //! - [`clock`]: the one clock abstraction (system or manual time).
 //! - [`config`]: the one configuration struct (TOML file plus
 //!   `SMSGATE_SECTION__KEY` environment overrides) and its validation.
@@ -43,6 +44,7 @@ pub mod keys;
 pub mod logging;
 pub mod memory;
 pub mod modem;
+pub mod mqtt;
 pub mod session;
 pub mod sms;
 pub mod store;

@@ -118,6 +118,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
             validity_minutes: cfg.validity_minutes(),
             failover_after: cfg.session.failover_after(),
             reassembly_timeout: Some(cfg.sms.reassembly_timeout),
+            mqtt: cfg.mqtt.is_some(),
         },
     ) {
         Ok(g) => g,
@@ -132,6 +133,18 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         state.dev_phones = Some(crate::emulator::phones::router(emu.clone()));
     }
     let shutdown = state.shutdown.clone();
+    if let (Some(m), Some(outbox)) = (&cfg.mqtt, gateway.mqtt_outbox()) {
+        let ctx = crate::mqtt::Context {
+            gateway: state.gateway.clone(),
+            web: state.config.clone(),
+            limiters: state.limiters.clone(),
+            outbox,
+        };
+        if let Err(e) = crate::mqtt::start(m.clone(), ctx, shutdown.clone()) {
+            eprintln!("[mqtt] {e}");
+            return 2;
+        }
+    }
     let addr: SocketAddr = match cfg.http.bind.parse() {
         Ok(a) => a,
         Err(_) => {

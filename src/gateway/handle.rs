@@ -35,6 +35,7 @@ pub struct GatewayHandle {
     outbound: Outbound,
     keys: crate::keys::ApiKeys,
     hooks: crate::hooks::Hooks,
+    mqtt: Option<crate::mqtt::Outbox>,
 }
 
 /// Charges read per blocking step of a stream.
@@ -48,6 +49,7 @@ impl GatewayHandle {
         outbound: Outbound,
         keys: crate::keys::ApiKeys,
         hooks: crate::hooks::Hooks,
+        mqtt: Option<crate::mqtt::Outbox>,
     ) -> Self {
         GatewayHandle {
             addr,
@@ -56,7 +58,13 @@ impl GatewayHandle {
             outbound,
             keys,
             hooks,
+            mqtt,
         }
+    }
+
+    /// What waits to be published on MQTT (with `[mqtt]`).
+    pub fn mqtt_outbox(&self) -> Option<crate::mqtt::Outbox> {
+        self.mqtt.clone()
     }
 
     /// SIGHUP changed the `[[modem]]` list: new modems start and take new

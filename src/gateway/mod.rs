@@ -68,6 +68,7 @@ pub fn start(
     let ledger = gateway.ledger().clone();
     let outbound = gateway.outbound().clone();
     let hooks = gateway.hooks().clone();
+    let mqtt = gateway.mqtt_outbox();
     if let Err(e) = hooks.start(clock) {
         tracing::error!(error = %e, "cannot start the webhook worker; events stay queued");
     }
@@ -78,5 +79,6 @@ pub fn start(
         outbound,
         keys,
         hooks,
+        mqtt,
     ))
 }

@@ -81,6 +81,8 @@ pub struct Settings {
     pub failover_after: Option<chrono::Duration>,
     /// `[sms] reassembly_timeout` (`None`: the default).
     pub reassembly_timeout: Option<Duration>,
+    /// `[mqtt]` is set: what the broker is told is queued durably.
+    pub mqtt: bool,
 }
 
 /// The supervisor.
@@ -116,6 +118,8 @@ pub struct Gateway {
     hooks: Hooks,
     /// Live sessions an API key owns: secret → (key, public id).
     owners: HashMap<String, (String, String)>,
+    /// What is published on MQTT (with `[mqtt]`).
+    mqtt: Option<crate::mqtt::Outbox>,
 }
 
 impl Gateway {
@@ -160,6 +164,8 @@ impl Gateway {
         if fixed > 0 {
             tracing::info!(records = fixed, "outbox brought in line with the journal");
         }
+        let settings_mqtt = settings.mqtt;
+        let store_for_mqtt = store.clone();
         Ok(Gateway {
             durable,
             inbound: Inbound::open_with(
@@ -184,6 +190,11 @@ impl Gateway {
             keys,
             hooks,
             owners,
+            mqtt: if settings_mqtt {
+                Some(crate::mqtt::Outbox::open(&store_for_mqtt)?)
+            } else {
+                None
+            },
         })
     }
 
@@ -226,6 +237,11 @@ impl Gateway {
         self.owners
             .insert(secret.to_string(), (owner.key.clone(), public));
         Ok(())
+    }
+
+    /// The MQTT outbox (with `[mqtt]`), for the bridge.
+    pub fn mqtt_outbox(&self) -> Option<crate::mqtt::Outbox> {
+        self.mqtt.clone()
     }
 
     /// The webhook queue (its worker is started beside the actor).
@@ -299,6 +315,9 @@ impl Gateway {
         };
         if let SessionEvent::Expired { .. } = event {
             self.owners.remove(session);
+        }
+        if key == crate::mqtt::OWNER {
+            return self.mqtt_status(session, event);
         }
         let Some(target) = self.keys.hook_target(&key)? else {
             return Ok(()); // revoked
@@ -386,6 +405,61 @@ impl Gateway {
             self.hooks.wake();
         }
         Ok(())
+    }
+
+    /// An MQTT conversation's status change: `{prefix}/status`, and
+    /// `{prefix}/sent` when the modem took it or it failed.
+    fn mqtt_status(&mut self, session: &str, event: &SessionEvent) -> Result<(), StoreError> {
+        let (
+            Some(outbox),
+            SessionEvent::Status {
+                message_id,
+                to,
+                status,
+                reason,
+                ..
+            },
+        ) = (&self.mqtt, event)
+        else {
+            return Ok(());
+        };
+        let now = self.now();
+        outbox.push(
+            "status",
+            serde_json::json!({
+                "number": to,
+                "status": status,
+                "reason": reason,
+                "message_id": message_id,
+                "datetime": now,
+            }),
+        )?;
+        let result = match status {
+            RecipientState::Sent => "success",
+            RecipientState::Failed => "error",
+            _ => return Ok(()),
+        };
+        let text = self
+            .durable
+            .core()
+            .get(&SessionId(session.to_string()), now)
+            .and_then(|s| {
+                s.messages
+                    .iter()
+                    .find(|m| m.id.0.to_string() == *message_id)
+                    .map(|m| m.text.clone())
+            })
+            .unwrap_or_default();
+        let mut sent = serde_json::json!({
+            "result": result,
+            "datetime": now,
+            "number": to,
+            "text": text,
+        });
+        if let Some(r) = reason {
+            sent["reason"] = serde_json::json!(r);
+        }
+        outbox.push("sent", sent)
     }
 
     /// R7 for programs: an out-of-session reply to a pair an API key's
@@ -709,6 +783,35 @@ impl Gateway {
             // reply, never lose a charge.)
             tracing::error!(error = %e, "cannot write a charge record; the SMS stays on the modem");
             return Err(e);
+        }
+        if let Some(outbox) = &self.mqtt {
+            // Every incoming SMS, in session or not: queued before the
+            // modem may delete it.
+            let (number, text, at, in_session) = match &outcome.routed {
+                Routed::ToSession { reply, .. } => (
+                    reply.from.0.clone(),
+                    reply.text.clone(),
+                    reply.received_at,
+                    true,
+                ),
+                Routed::OutOfSession { record } => (
+                    record.from.0.clone(),
+                    record.text.clone(),
+                    record.received_at,
+                    false,
+                ),
+            };
+            let received = serde_json::json!({
+                "datetime": at,
+                "number": number,
+                "text": text,
+                "short_code": short_code,
+                "in_session": in_session,
+            });
+            if let Err(e) = outbox.push("received", received) {
+                tracing::error!(error = %e, "cannot queue an MQTT publication; the SMS stays on the modem");
+                return Err(e);
+            }
         }
         let notice = outcome.notice.clone();
         let notice_to = (outcome.cdr.number.0.clone(), short_code.to_string());

@@ -20,7 +20,7 @@ use crate::config::LimitsConfig;
 /// Keyed limiters forget idle keys once they hold this many.
 const RETAIN_ABOVE: usize = 10_000;
 
-pub(crate) struct Limiters {
+pub struct Limiters {
     per_client: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_recipient: Option<DefaultKeyedRateLimiter<String>>,
     /// Sends per API key per minute (the per-client quota, per key).

@@ -17,7 +17,7 @@ pub mod error;
 pub mod help;
 mod i18n;
 mod kannel;
-mod limits;
+pub mod limits;
 pub mod numbers;
 mod openapi;
 mod ops;
@@ -39,6 +39,7 @@ use crate::gateway::api::GatewayApi;
 pub use client::public_id;
 pub use error::ApiError;
 pub use openapi::openapi_json;
+pub use public::{checked_send, SendQuota};
 
 /// Name of the cookie that binds a browser to its web session (R2).
 pub const SESSION_COOKIE: &str = "smsgate_session";
@@ -119,6 +120,8 @@ pub struct WebState {
     pub metrics: Metrics,
     /// Mounted at `/dev/phones` when set (the embedded emulator's phones).
     pub dev_phones: Option<Router>,
+    /// R13's quotas, shared by every entry point (page, API, Kannel, MQTT).
+    pub limiters: Arc<limits::Limiters>,
     /// Cancelled on shutdown: ends every open SSE stream, so graceful
     /// shutdown is not held up by them.
     pub shutdown: CancellationToken,
@@ -128,20 +131,21 @@ impl WebState {
     /// A state with a fresh metrics registry, no dev phones and a new
     /// shutdown token.
     pub fn new(gateway: Arc<dyn GatewayApi>, config: WebConfig) -> Self {
+        let limiters = Arc::new(limits::Limiters::new(&config.limits));
         WebState {
             gateway,
             config,
             metrics: Metrics::new(),
             dev_phones: None,
+            limiters,
             shutdown: CancellationToken::new(),
         }
     }
 }
 
-/// What handlers share: the state plus the rate limiters built from it.
+/// What handlers share.
 pub(crate) struct Ctx {
     pub state: WebState,
-    pub limiters: limits::Limiters,
 }
 
 pub(crate) type Shared = Arc<Ctx>;
@@ -152,10 +156,7 @@ pub(crate) type Shared = Arc<Ctx>;
 pub fn app(state: WebState) -> Router {
     let dev_phones = state.dev_phones.clone();
     let trusted = Arc::new(state.config.trusted_proxies.clone());
-    let ctx: Shared = Arc::new(Ctx {
-        limiters: limits::Limiters::new(&state.config.limits),
-        state,
-    });
+    let ctx: Shared = Arc::new(Ctx { state });
     let routes = Router::new()
         .merge(page::router())
         .merge(help::router())

@@ -96,14 +96,56 @@ pub(crate) async fn do_send_as(
     client: std::net::IpAddr,
     key: Option<&str>,
 ) -> Result<SendAnswer, ApiError> {
-    let limits = &ctx.state.config.limits;
     let quota = match key {
-        Some(name) => ctx.limiters.key_may_send(name),
-        None => ctx.limiters.client_may_send(client),
+        Some(name) => SendQuota::Key(name),
+        None => SendQuota::Client(client),
     };
-    if let Err(wait) = quota {
+    checked_send(
+        &*ctx.state.gateway,
+        &ctx.state.config,
+        &ctx.state.limiters,
+        session,
+        req,
+        quota,
+    )
+    .await
+}
+
+/// Whose send quota a send takes from.
+#[derive(Debug, Clone, Copy)]
+pub enum SendQuota<'a> {
+    /// A browser's address.
+    Client(std::net::IpAddr),
+    /// An API key.
+    Key(&'a str),
+    /// Limited by its caller (the MQTT bridge's own per-minute limit).
+    Caller,
+}
+
+/// Every send, whatever its entry point (page, API, Kannel, MQTT): the
+/// quotas, the checks, the gateway, and per-recipient refusals merged back
+/// in request order.
+pub async fn checked_send(
+    gateway: &dyn crate::gateway::api::GatewayApi,
+    config: &super::WebConfig,
+    limiters: &super::limits::Limiters,
+    session: Option<String>,
+    req: SendRequest,
+    quota: SendQuota<'_>,
+) -> Result<SendAnswer, ApiError> {
+    let limits = &config.limits;
+    let taken = match quota {
+        SendQuota::Key(name) => limiters.key_may_send(name),
+        SendQuota::Client(client) => limiters.client_may_send(client),
+        SendQuota::Caller => Ok(()),
+    };
+    if let Err(wait) = taken {
         return Err(ApiError::rate_limited(wait));
     }
+    let client = match quota {
+        SendQuota::Client(c) => c,
+        _ => std::net::IpAddr::from([127, 0, 0, 1]),
+    };
     if req.text.trim().is_empty() {
         return Err(ApiError::bad_request(
             "invalid_request",
@@ -134,8 +176,8 @@ pub(crate) async fn do_send_as(
     let mut passed = Vec::new();
     let mut soonest: Option<std::time::Duration> = None;
     for typed in &req.to {
-        let normalized = crate::session::normalize(typed, &ctx.state.config.country).map(|m| m.0);
-        match normalized.map(|n| (ctx.limiters.recipient_may_receive(&n), n)) {
+        let normalized = crate::session::normalize(typed, &config.country).map(|m| m.0);
+        match normalized.map(|n| (limiters.recipient_may_receive(&n), n)) {
             Ok((Err(wait), n)) => {
                 soonest = Some(soonest.map_or(wait, |s| s.min(wait)));
                 limited.push(Some(RecipientAnswer {
@@ -156,9 +198,7 @@ pub(crate) async fn do_send_as(
         // Every recipient is over its quota: the first to have room again.
         return Err(ApiError::rate_limited(soonest.unwrap_or_default()));
     }
-    let answer = ctx
-        .state
-        .gateway
+    let answer = gateway
         .send(
             session,
             SendRequest {
