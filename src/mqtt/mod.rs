@@ -39,7 +39,10 @@ pub use outbox::Outbox;
 /// can take it).
 pub const OWNER: &str = "@mqtt";
 
-/// How often the retained per-modem state is published.
+/// How often the modems' state is looked at: published when it changed,
+/// and at least every [`SIGNAL_EVERY`].
+const SIGNAL_CHECK: Duration = Duration::from_secs(5);
+/// The longest time between two publications of a modem's state.
 const SIGNAL_EVERY: Duration = Duration::from_secs(60);
 /// Longest wait between two connection attempts.
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
@@ -288,8 +291,8 @@ async fn run(
     // The outbox entry published and not acknowledged yet.
     let mut in_flight: Option<String> = None;
     let mut backoff = Duration::from_millis(500);
-    let mut signal = tokio::time::interval(SIGNAL_EVERY);
-    let mut day_base: HashMap<String, (chrono::NaiveDate, u64)> = HashMap::new();
+    let mut signal = tokio::time::interval(SIGNAL_CHECK);
+    let mut signals = Signals::default();
     loop {
         // Publish the outbox's head when nothing is in flight.
         if connected && in_flight.is_none() {
@@ -324,7 +327,8 @@ async fn run(
                     let _ = client.subscribe(&send_topic).await;
                     let _ = client.publish(&format!("{prefix}/connected"), b"1".to_vec(), true).await;
                     publish_discovery(&cfg, &ctx, &client).await;
-                    publish_signal(&cfg, &ctx, &client, &mut day_base).await;
+                    signals.last.clear(); // every modem again
+                    publish_signal(&cfg, &ctx, &client, &mut signals).await;
                 }
                 Ev::PubAck => {
                     if let Some(key) = in_flight.take() {
@@ -365,7 +369,7 @@ async fn run(
             },
             _ = ctx.outbox.pushed(), if connected && in_flight.is_none() => {}
             _ = signal.tick(), if connected => {
-                publish_signal(&cfg, &ctx, &client, &mut day_base).await;
+                publish_signal(&cfg, &ctx, &client, &mut signals).await;
             }
         }
     }
@@ -391,22 +395,28 @@ async fn publish_discovery(cfg: &MqttConfig, ctx: &Context, client: &Client) {
     }
 }
 
-/// `{prefix}/signal/{short_code}` (retained) for every modem.
-async fn publish_signal(
-    cfg: &MqttConfig,
-    ctx: &Context,
-    client: &Client,
-    day_base: &mut HashMap<String, (chrono::NaiveDate, u64)>,
-) {
+/// What was last published of each modem.
+#[derive(Default)]
+struct Signals {
+    /// Short code → (state published, when).
+    last: HashMap<String, (Value, std::time::Instant)>,
+    /// Short code → (day, `sent` at its start).
+    day_base: HashMap<String, (chrono::NaiveDate, u64)>,
+}
+
+/// `{prefix}/signal/{short_code}` (retained) for each modem whose state
+/// changed, or was last published [`SIGNAL_EVERY`] ago.
+async fn publish_signal(cfg: &MqttConfig, ctx: &Context, client: &Client, signals: &mut Signals) {
     let today = chrono::Local::now().date_naive();
     for m in ctx.gateway.modems().await {
-        let base = day_base
+        let base = signals
+            .day_base
             .entry(m.short_code.clone())
             .or_insert((today, m.sent));
         if base.0 != today {
             *base = (today, m.sent);
         }
-        let payload = json!({
+        let state = json!({
             "short_code": m.short_code,
             "state": serde_json::to_value(m.state).unwrap_or(Value::Null),
             "signal_dbm": m.signal_dbm,
@@ -417,9 +427,17 @@ async fn publish_signal(
             "received": m.received,
             "sent_today": m.sent.saturating_sub(base.1),
             "queued": m.queued,
-            "datetime": Utc::now(),
         });
-        let _ = client
+        if signals
+            .last
+            .get(&m.short_code)
+            .is_some_and(|(v, at)| *v == state && at.elapsed() < SIGNAL_EVERY)
+        {
+            continue;
+        }
+        let mut payload = state.clone();
+        payload["datetime"] = json!(Utc::now());
+        let published = client
             .publish(
                 &format!(
                     "{}/signal/{}",
@@ -430,6 +448,11 @@ async fn publish_signal(
                 true,
             )
             .await;
+        if published.is_ok() {
+            signals
+                .last
+                .insert(m.short_code.clone(), (state, std::time::Instant::now()));
+        }
     }
 }
 
