@@ -325,6 +325,10 @@ fn sms2mqtt_topics_and_discovery_through_a_real_broker() {
             .find(|(t, v)| t.starts_with("sms2mqtt/signal/") && v["registration"].is_string())
     });
     assert!(signal.1["signal_dbm"].is_number(), "{signal:?}");
+    assert!(
+        signal.1["storage_total"].is_number(),
+        "SIM storage: {signal:?}"
+    );
     // Home Assistant's view: a new client gets the retained configs.
     let ha = Sub::start(
         &sub,
@@ -336,7 +340,7 @@ fn sms2mqtt_topics_and_discovery_through_a_real_broker() {
     );
     let configs = eventually("the discovery configs", WITHIN, || {
         let c = ha.got();
-        (c.len() >= 3 * 6 + 2).then_some(c)
+        (c.len() >= 3 * 7 + 2).then_some(c)
     });
     let notify = configs
         .iter()
@@ -388,7 +392,11 @@ fn a_minute_without_the_broker_loses_no_reply() {
         dir.path().join("events"),
         &[],
     );
-    let s = serve(dir.path(), &format!("url = \"mqtt://127.0.0.1:{port}\"\n"));
+    // MQTT 3.1.1 here (the other tests speak 5).
+    let s = serve(
+        dir.path(),
+        &format!("url = \"mqtt://127.0.0.1:{port}\"\nversion = 3\n"),
+    );
     let url = s.url.clone();
     publish(
         &pub_,
@@ -450,9 +458,10 @@ fn a_minute_without_the_broker_loses_no_reply() {
     drop(broker);
 }
 
-/// `mqtts://` with a CA the test makes (openssl): smsgate checks the
-/// broker's certificate against `ca_file` and works over TLS; with
-/// another CA it does not connect.
+/// `mqtts://` with a CA the test makes (openssl) and a broker that wants
+/// a username and password: smsgate checks the broker's certificate
+/// against `ca_file`, logs in and works over TLS; with another CA it does
+/// not connect.
 #[test]
 fn tls_with_a_test_ca() {
     let Some((mosquitto, pub_, sub)) = common::require_tool(
@@ -522,17 +531,34 @@ fn tls_with_a_test_ca() {
     ]);
     let port = free_port();
     let conf = d.join("mosquitto.conf");
+    // Anonymous clients refused: smsgate logs in with its username.
+    let passwd = d.join("passwd");
+    let st = Command::new(tool("mosquitto_passwd").expect("mosquitto_passwd"))
+        .arg("-b")
+        .arg("-c")
+        .arg(&passwd)
+        .args(["smsgate", "s3cret-broker"])
+        .status()
+        .unwrap();
+    assert!(st.success());
     std::fs::write(
         &conf,
         format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\ncafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n{USER}",
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {0}/passwd\ncafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n{USER}",
             d.display()
         ),
     )
     .unwrap();
     let _broker = Broker::start(&mosquitto, &conf, port);
     let ca = d.join("ca.pem").display().to_string();
-    let tls = ["--cafile", ca.as_str()];
+    let tls = [
+        "--cafile",
+        ca.as_str(),
+        "-u",
+        "smsgate",
+        "-P",
+        "s3cret-broker",
+    ];
     let events = Sub::start(
         &sub,
         port,
@@ -546,7 +572,8 @@ fn tls_with_a_test_ca() {
     let w = serve(
         wrong.path(),
         &format!(
-            "url = \"mqtts://127.0.0.1:{port}\"\nca_file = \"{}/other-ca.pem\"\nversion = 3\n",
+            "url = \"mqtts://127.0.0.1:{port}\"\nca_file = \"{}/other-ca.pem\"\n\
+             username = \"smsgate\"\npassword = \"s3cret-broker\"\nclient_id = \"wrong-ca\"\n",
             d.display()
         ),
     );
@@ -558,7 +585,10 @@ fn tls_with_a_test_ca() {
     drop(w);
     let s = serve(
         d,
-        &format!("url = \"mqtts://127.0.0.1:{port}\"\nca_file = \"{ca}\"\n"),
+        &format!(
+            "url = \"mqtts://127.0.0.1:{port}\"\nca_file = \"{ca}\"\n\
+             username = \"smsgate\"\npassword = \"s3cret-broker\"\n"
+        ),
     );
     eventually("connected over TLS", WITHIN, || {
         events

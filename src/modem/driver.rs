@@ -19,7 +19,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::at::commands::{
     Attention, DeleteFlag, DeleteMessage, EnterPin, Imei, ListMessages, Manufacturer, MessageStat,
     Model, OperatorQuery, PduHex, PinQuery, ReadMessage, RegistrationQuery, SendPdu,
-    SetMessageFormat, SetRegistrationReporting, SetStorage, SignalQualityQuery,
+    SetMessageFormat, SetRegistrationReporting, SetStorage, SignalQualityQuery, StorageQuery,
 };
 use crate::at::{Failure, PinStatus, RegStatus, Urc};
 use crate::sms::{self, Pdu, SubmitOptions};
@@ -605,7 +605,7 @@ impl Driver<'_> {
         });
     }
 
-    /// Signal, registration, operator.
+    /// Signal, registration, operator, storage use.
     async fn health(&mut self) -> Result<(), SessionEnd> {
         match self.conv.exec(&SignalQualityQuery).await {
             Ok(q) => self.status.update(|s| {
@@ -624,6 +624,14 @@ impl Driver<'_> {
         }
         if let Ok(op) = self.conv.exec(&OperatorQuery).await {
             self.status.update(|s| s.operator = op.name);
+        }
+        // SIM storage use (TS 27.005 §3.2.2 `+CPMS?`): shown to the
+        // operator (admin, MQTT); a full SIM refuses new messages.
+        if let Ok(u) = self.conv.exec(&StorageQuery).await {
+            self.status.update(|s| {
+                s.storage_used = Some(u.mem1.used);
+                s.storage_total = Some(u.mem1.total);
+            });
         }
         let garbage = self.conv.garbage;
         self.status.update(|s| s.garbage = garbage);

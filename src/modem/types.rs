@@ -143,6 +143,9 @@ pub struct ModemStatus {
     pub restarts: u64,
     pub garbage: u64,
     pub last_error: Option<String>,
+    /// SIM storage (`+CPMS?` first memory): messages kept, and room.
+    pub storage_used: Option<u32>,
+    pub storage_total: Option<u32>,
     /// Messages waiting for this modem and how long the oldest has waited.
     pub queued: usize,
     pub oldest_wait_secs: Option<u64>,
@@ -168,6 +171,8 @@ impl ModemStatus {
             restarts: 0,
             garbage: 0,
             last_error: None,
+            storage_used: None,
+            storage_total: None,
             queued: 0,
             oldest_wait_secs: None,
         }

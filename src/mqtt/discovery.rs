@@ -4,7 +4,8 @@
 //!
 //! - one device per modem, its sensors read from the retained
 //!   `{prefix}/signal/{short_code}` state: signal (dBm), registration,
-//!   operator, state, messages sent today, messages waiting;
+//!   operator, state, messages sent today, messages waiting, SIM storage
+//!   used;
 //! - one `smsgate` device with the last received text (from
 //!   `{prefix}/received`) and a `notify` entity that sends to `[mqtt]
 //!   notify_to` through `{prefix}/send`.
@@ -87,6 +88,13 @@ pub fn configs(
                 Some("messages"),
                 "{{ value_json.queued }}",
             ),
+            (
+                "sim_storage",
+                "SIM storage used",
+                None,
+                Some("messages"),
+                "{{ value_json.storage_used }}",
+            ),
         ];
         for (key, name, class, unit, template) in sensors {
             let mut c = json!({
@@ -156,7 +164,7 @@ mod tests {
             &["+18095550100".into(), "+18095550101".into()],
             &["+18095551234".into()],
         );
-        assert_eq!(c.len(), 2 * 6 + 2);
+        assert_eq!(c.len(), 2 * 7 + 2);
         for (topic, v) in &c {
             assert!(
                 topic.starts_with("homeassistant/") && topic.ends_with("/config"),

@@ -427,6 +427,8 @@ async fn publish_signal(cfg: &MqttConfig, ctx: &Context, client: &Client, signal
             "received": m.received,
             "sent_today": m.sent.saturating_sub(base.1),
             "queued": m.queued,
+            "storage_used": m.storage_used,
+            "storage_total": m.storage_total,
         });
         if signals
             .last

@@ -125,6 +125,9 @@ pub struct ModemStatusDoc {
     restarts: u64,
     garbage: u64,
     last_error: Option<String>,
+    /// SIM storage use (`+CPMS?`): messages kept, and room.
+    storage_used: Option<u32>,
+    storage_total: Option<u32>,
     queued: usize,
     oldest_wait_secs: Option<u64>,
 }
