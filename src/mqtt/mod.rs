@@ -104,21 +104,39 @@ enum Loop {
 }
 
 impl Client {
-    async fn publish(&self, topic: &str, payload: Vec<u8>, retain: bool) -> Result<(), String> {
+    /// QoS 1 for the outbox's publications: with one in flight at a time,
+    /// the next `PUBACK` is its own. Retained state (connected, signal,
+    /// discovery) goes at QoS 0: it is published again anyway, and takes
+    /// no `PUBACK` that could be mistaken for the outbox's.
+    async fn publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        retain: bool,
+        acked: bool,
+    ) -> Result<(), String> {
         match self {
-            Client::V4(c) => c
-                .publish(topic, rumqttc::QoS::AtLeastOnce, retain, payload)
-                .await
-                .map_err(|e| e.to_string()),
-            Client::V5(c) => c
-                .publish(
-                    topic,
-                    rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
-                    retain,
-                    payload,
-                )
-                .await
-                .map_err(|e| e.to_string()),
+            Client::V4(c) => {
+                let qos = if acked {
+                    rumqttc::QoS::AtLeastOnce
+                } else {
+                    rumqttc::QoS::AtMostOnce
+                };
+                c.publish(topic, qos, retain, payload)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Client::V5(c) => {
+                use rumqttc::v5::mqttbytes::QoS;
+                let qos = if acked {
+                    QoS::AtLeastOnce
+                } else {
+                    QoS::AtMostOnce
+                };
+                c.publish(topic, qos, retain, payload)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
         }
     }
 
@@ -300,7 +318,7 @@ async fn run(
                 Ok(Some((key, p))) => {
                     let topic = format!("{prefix}/{}", p.topic);
                     if client
-                        .publish(&topic, p.payload.into_bytes(), false)
+                        .publish(&topic, p.payload.into_bytes(), false, true)
                         .await
                         .is_ok()
                     {
@@ -313,7 +331,7 @@ async fn run(
         }
         tokio::select! {
             _ = stop.cancelled() => {
-                let _ = client.publish(&format!("{prefix}/connected"), b"0".to_vec(), true).await;
+                let _ = client.publish(&format!("{prefix}/connected"), b"0".to_vec(), true, false).await;
                 // Let the event loop write it.
                 let _ = tokio::time::timeout(Duration::from_millis(500), eventloop.poll()).await;
                 return;
@@ -325,7 +343,7 @@ async fn run(
                     backoff = Duration::from_millis(500);
                     in_flight = None; // published again: at least once
                     let _ = client.subscribe(&send_topic).await;
-                    let _ = client.publish(&format!("{prefix}/connected"), b"1".to_vec(), true).await;
+                    let _ = client.publish(&format!("{prefix}/connected"), b"1".to_vec(), true, false).await;
                     publish_discovery(&cfg, &ctx, &client).await;
                     signals.last.clear(); // every modem again
                     publish_signal(&cfg, &ctx, &client, &mut signals).await;
@@ -390,7 +408,7 @@ async fn publish_discovery(cfg: &MqttConfig, ctx: &Context, client: &Client) {
         discovery::configs(&cfg.discovery_prefix, &cfg.prefix, &codes, &cfg.notify_to)
     {
         let _ = client
-            .publish(&topic, payload.to_string().into_bytes(), true)
+            .publish(&topic, payload.to_string().into_bytes(), true, false)
             .await;
     }
 }
@@ -448,6 +466,7 @@ async fn publish_signal(cfg: &MqttConfig, ctx: &Context, client: &Client, signal
                 ),
                 payload.to_string().into_bytes(),
                 true,
+                false,
             )
             .await;
         if published.is_ok() {
