@@ -201,6 +201,18 @@ pub struct HttpConfig {
     /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` and
     /// `X-Forwarded-Proto` are believed; empty: none.
     pub trusted_proxies: Vec<String>,
+    /// Open connections one client (address, or IPv6 /64) may hold.
+    pub max_connections_per_client: u32,
+    /// Open connections in all; 0: the file limit less a reserve.
+    pub max_connections: u32,
+    /// A request's headers must arrive within this (and a kept-alive
+    /// connection's next request).
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: std::time::Duration,
+    /// A connection that moves no byte either way for this long is closed
+    /// (a stalled body, a client that stops reading); at least 20 s.
+    #[serde(with = "humantime_serde")]
+    pub keepalive_timeout: std::time::Duration,
 }
 
 impl Default for HttpConfig {
@@ -209,6 +221,10 @@ impl Default for HttpConfig {
             bind: "127.0.0.1:8080".into(),
             admin_token: None,
             trusted_proxies: Vec::new(),
+            max_connections_per_client: 32,
+            max_connections: 0,
+            header_timeout: std::time::Duration::from_secs(10),
+            keepalive_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -689,6 +705,21 @@ impl Config {
                     "must be at least 16 characters".into(),
                 ));
             }
+        }
+        if self.http.max_connections_per_client == 0 {
+            out.push((
+                "http.max_connections_per_client".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if self.http.header_timeout.is_zero() {
+            out.push(("http.header_timeout".into(), "must be more than 0".into()));
+        }
+        if self.http.keepalive_timeout < std::time::Duration::from_secs(20) {
+            out.push((
+                "http.keepalive_timeout".into(),
+                "must be at least 20s (a live stream writes every 15 s)".into(),
+            ));
         }
         if self.store.cache_mib == 0 {
             out.push(("store.cache_mib".into(), "must be at least 1".into()));

@@ -27,6 +27,7 @@ fn no_limits() -> WebConfig {
         country: "DO".into(),
         trusted_proxies: Vec::new(),
         promises: Default::default(),
+        conn: Default::default(),
     }
 }
 

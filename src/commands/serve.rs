@@ -218,17 +218,21 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
             }
         })
     };
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let limits = state.config.conn.clone();
+    let counts = state.conns.clone();
     let stop = shutdown.clone();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            signals.wait().await;
-            tracing::info!("shutting down");
-            super::sd::stopping();
-            // Live SSE streams end, or graceful shutdown would wait on them.
-            stop.cancel();
-        })
-        .await;
+    let on_signal = actix::spawn(async move {
+        signals.wait().await;
+        tracing::info!("shutting down");
+        super::sd::stopping();
+        // No new connection; live SSE streams end, or graceful shutdown
+        // would wait on them.
+        stop.cancel();
+    });
+    // Connection caps and timeouts (crate::web::listener).
+    let served =
+        crate::web::listener::serve(listener, app(state), limits, counts, shutdown.clone()).await;
+    on_signal.abort();
     if let Err(e) = served {
         tracing::error!(error = %e, "web server failed");
     }

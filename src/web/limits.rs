@@ -73,7 +73,7 @@ fn take<K: Hash + Eq + Clone>(
 
 /// The quota key of a client address: IPv4 as is (also when it comes
 /// IPv4-mapped from a dual-stack socket), IPv6 by its /64 network.
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -18,6 +18,7 @@ pub mod help;
 mod i18n;
 mod kannel;
 pub mod limits;
+pub mod listener;
 pub mod numbers;
 mod openapi;
 mod ops;
@@ -25,7 +26,6 @@ mod page;
 mod public;
 pub mod testing;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -60,6 +60,8 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// What the page and the help page promise (price, idle timeout...).
     pub promises: help::Promises,
+    /// The listener's connection caps and timeouts.
+    pub conn: listener::ConnLimits,
 }
 
 impl WebConfig {
@@ -77,6 +79,12 @@ impl WebConfig {
                 .filter_map(|p| crate::config::parse_net(p).ok())
                 .collect(),
             promises: help::Promises::from_config(config),
+            conn: listener::ConnLimits {
+                max_connections_per_client: config.http.max_connections_per_client as usize,
+                max_connections: config.http.max_connections as usize,
+                header_timeout: config.http.header_timeout,
+                keepalive_timeout: config.http.keepalive_timeout,
+            },
         }
     }
 }
@@ -122,6 +130,8 @@ pub struct WebState {
     pub dev_phones: Option<Router>,
     /// R13's quotas, shared by every entry point (page, API, Kannel, MQTT).
     pub limiters: Arc<limits::Limiters>,
+    /// Open connections per client, and refusals (`/metrics`).
+    pub conns: Arc<listener::ConnCounts>,
     /// Cancelled on shutdown: ends every open SSE stream, so graceful
     /// shutdown is not held up by them.
     pub shutdown: CancellationToken,
@@ -138,6 +148,7 @@ impl WebState {
             metrics: Metrics::new(),
             dev_phones: None,
             limiters,
+            conns: Arc::default(),
             shutdown: CancellationToken::new(),
         }
     }
@@ -188,10 +199,7 @@ pub fn app(state: WebState) -> Router {
 /// shuts down gracefully (open SSE streams end on the same token).
 pub async fn serve(listener: TcpListener, state: WebState) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await
+    let limits = state.config.conn.clone();
+    let counts = state.conns.clone();
+    listener::serve(listener, app(state), limits, counts, shutdown).await
 }

@@ -54,6 +54,10 @@ pub(crate) async fn metrics_text(State(ctx): State<Shared>) -> Response {
         metrics::counter!("smsgate_mo_charges_total").absolute(counters.mo_charges);
         metrics::gauge!("smsgate_store_open").set(if counters.store_open { 1.0 } else { 0.0 });
         metrics::counter!("smsgate_store_errors_total").absolute(counters.store_errors);
+        let conns = &ctx.state.conns;
+        metrics::gauge!("smsgate_http_connections_open").set(conns.total() as f64);
+        metrics::counter!("smsgate_http_connections_refused_total")
+            .absolute(conns.refused.load(std::sync::atomic::Ordering::Relaxed));
         for m in &modems {
             let sc = m.short_code.clone();
             metrics::counter!("smsgate_modem_sent_total", "short_code" => sc.clone())

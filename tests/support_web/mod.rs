@@ -28,6 +28,7 @@ pub fn config() -> WebConfig {
         country: "DO".into(),
         trusted_proxies: Vec::new(),
         promises: Default::default(),
+        conn: Default::default(),
     }
 }
 

@@ -1,0 +1,290 @@
+//! The HTTP listener's accept loop, so that one client cannot take the
+//! service: axum's `serve` accepts without bound and keeps idle
+//! connections and unfinished headers for ever.
+//!
+//! - **Connection budget.** At most `[http] max_connections_per_client`
+//!   open connections per client (an IPv4 address or an IPv6 /64, as the
+//!   send quota counts them), and `max_connections` in all (by default
+//!   the process's file limit less a reserve for the modems, the store and
+//!   the admin). A connection over a cap gets `503` with `Retry-After: 1`
+//!   and is closed; each refusal is counted
+//!   (`smsgate_http_connections_refused_total`).
+//! - **Timeouts.** A request's headers must arrive within `header_timeout`
+//!   (hyper's header read timeout, which also bounds a kept-alive
+//!   connection's wait for its next request). A connection on which no
+//!   byte moves either way for `keepalive_timeout` is closed: a request
+//!   body that stops coming, a client that stops reading its answer. A
+//!   live stream writes a keep-alive comment every 15 s, so it stays (the
+//!   configuration refuses a bound under 20 s).
+//! - **Graceful shutdown.** On the shutdown token no connection is taken
+//!   and every open one finishes its request (live streams end on the
+//!   same token).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use super::limits::client_key;
+
+/// The limits of `[http]` the listener keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnLimits {
+    pub max_connections_per_client: usize,
+    /// 0: from the file limit.
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub keepalive_timeout: Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            max_connections_per_client: 32,
+            max_connections: 0,
+            header_timeout: Duration::from_secs(10),
+            keepalive_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Descriptors kept for everything but HTTP connections: modems, the
+/// store's files, the emulator's pseudo-terminals, logs, admin checks.
+const FD_RESERVE: u64 = 128;
+
+/// `max_connections`, or what the file limit allows.
+pub fn total_cap(limits: &ConnLimits) -> usize {
+    if limits.max_connections > 0 {
+        return limits.max_connections;
+    }
+    let mut lim = libc::rlimit {
+        rlim_cur: 1024,
+        rlim_max: 1024,
+    };
+    // SAFETY: getrlimit writes the struct it is given, nothing else.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur
+    } else {
+        1024
+    };
+    (soft as u64).saturating_sub(FD_RESERVE).clamp(16, 1 << 20) as usize
+}
+
+/// Connections now, per client key; refusals so far.
+#[derive(Default)]
+pub struct ConnCounts {
+    open: Mutex<HashMap<IpAddr, usize>>,
+    total: AtomicUsize,
+    pub refused: AtomicU64,
+}
+
+impl ConnCounts {
+    /// Takes a slot for `client`, or `None` over a cap.
+    fn take(self: &Arc<Self>, client: IpAddr, per_client: usize, total: usize) -> Option<Slot> {
+        let key = client_key(client);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.get(&key).copied().unwrap_or(0);
+        if n >= per_client || self.total.load(Ordering::SeqCst) >= total {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        open.insert(key, n + 1);
+        self.total.fetch_add(1, Ordering::SeqCst);
+        Some(Slot {
+            counts: self.clone(),
+            key,
+        })
+    }
+
+    /// Open connections in all.
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::SeqCst)
+    }
+}
+
+/// One connection's place in the counts, given back when dropped.
+struct Slot {
+    counts: Arc<ConnCounts>,
+    key: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+        self.counts.total.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A stream that records when a byte last moved either way.
+struct Watched {
+    inner: TcpStream,
+    last: Arc<AtomicU64>,
+    start: tokio::time::Instant,
+}
+
+impl Watched {
+    fn touch(&self) {
+        self.last
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.touch();
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The answer to a connection over a cap.
+const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
+Content-Type: application/json\r\nContent-Length: 79\r\nConnection: close\r\n\r\n\
+{\"error\":\"too_many_connections\",\"message\":\"too many connections; try again\"}\n";
+
+/// Serves `app` on `listener` within `limits` until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    counts: Arc<ConnCounts>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let total = total_cap(&limits);
+    tracing::info!(
+        per_client = limits.max_connections_per_client,
+        total,
+        "HTTP connection limits"
+    );
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(x) => {
+                    backoff = Duration::from_millis(10);
+                    x
+                }
+                Err(e) => {
+                    // EMFILE and the like: wait a little rather than spin
+                    // (and never log it in a loop).
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+        };
+        let Some(slot) = counts.take(peer.ip(), limits.max_connections_per_client.max(1), total)
+        else {
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), stream.write_all(OVER_CAP)).await;
+            });
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let last = Arc::new(AtomicU64::new(0));
+        let io = Watched {
+            inner: stream,
+            last: last.clone(),
+            start: tokio::time::Instant::now(),
+        };
+        let start = io.start;
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                let app = app.clone();
+                async move {
+                    use tower::ServiceExt;
+                    app.oneshot(req.map(axum::body::Body::new)).await
+                }
+            });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .keep_alive(true);
+        let conn = builder.serve_connection(TokioIo::new(io), service);
+        let conn = graceful.watch(conn);
+        let idle = limits.keepalive_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            tokio::pin!(conn);
+            // The idle watch: no byte either way for `idle` closes it.
+            loop {
+                let quiet_for = start
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
+                let wait = idle.saturating_sub(quiet_for);
+                tokio::select! {
+                    r = &mut conn => {
+                        if let Err(e) = r {
+                            tracing::debug!(error = %e, "connection ended");
+                        }
+                        return;
+                    }
+                    _ = tokio::time::sleep(wait) => {
+                        let quiet_for = start
+                            .elapsed()
+                            .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
+                        if quiet_for >= idle {
+                            tracing::debug!(%peer, "idle connection closed");
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    // Every open connection finishes what it was doing.
+    graceful.shutdown().await;
+    Ok(())
+}

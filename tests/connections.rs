@@ -1,0 +1,201 @@
+//! The listener's connection budget and timeouts on `smsgate serve`
+//! (loopback only, bounded in count and time): one client cannot hold
+//! more than its share of connections while another still gets answers,
+//! a client that never finishes its headers is dropped, an idle kept-alive
+//! connection is closed, a live stream outlives the idle bound, and each
+//! refusal is counted in `/metrics`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::{eventually, serve_proc};
+
+const WITHIN: Duration = Duration::from_secs(20);
+
+/// A connection from `from` (any 127/8 address: Linux routes them all to
+/// `lo`).
+fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::new(IpAddr::V4(from), 0).into())
+        .unwrap();
+    socket.connect(&to.into()).unwrap();
+    let s: TcpStream = socket.into();
+    s.set_read_timeout(Some(WITHIN)).unwrap();
+    s
+}
+
+/// Whether the server closed `s` (read gives 0 bytes or a reset) within
+/// `bound`, and after how long.
+fn closed_within(s: &mut TcpStream, bound: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    s.set_read_timeout(Some(bound)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => continue, // an answer, then the close
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(start.elapsed())
+            }
+            Err(_) => return None, // timed out: still open
+        }
+    }
+}
+
+fn get(s: &mut TcpStream, path: &str) -> String {
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = s.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn one_client_cannot_take_every_connection_and_slow_ones_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[http]\nmax_connections_per_client = 8\nheader_timeout = \"1s\"\nkeepalive_timeout = \"20s\"\n",
+    )
+    .unwrap();
+    let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
+    let url = s.url.clone();
+    let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    eventually("ready", WITHIN, || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    });
+    let hog = Ipv4Addr::new(127, 0, 0, 2);
+    // Eight connections from one client, each with its headers unfinished:
+    // all taken.
+    let mut held: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut c = connect_from(hog, addr);
+            write!(
+                c,
+                "GET /api/v1/conversations/x/events HTTP/1.1\r\nHost: x\r\n"
+            )
+            .unwrap();
+            c
+        })
+        .collect();
+    // The ninth is refused at once: 503 with Retry-After, then closed.
+    let mut ninth = connect_from(hog, addr);
+    let mut answer = String::new();
+    ninth.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("Retry-After: 1"), "{answer}");
+    assert!(answer.contains("too_many_connections"), "{answer}");
+    // Another client is served meanwhile.
+    let mut other = connect_from(Ipv4Addr::new(127, 0, 0, 3), addr);
+    assert!(get(&mut other, "/healthz").starts_with("HTTP/1.1 200"));
+    // The hog's unfinished headers are dropped after `header_timeout`,
+    // which frees its slots.
+    let took = closed_within(&mut held[0], Duration::from_secs(5)).expect("closed");
+    println!("unfinished headers closed after {took:?} (header_timeout 1 s)");
+    assert!(
+        took >= Duration::from_millis(500),
+        "not before the timeout: {took:?}"
+    );
+    for c in held.iter_mut().skip(1) {
+        assert!(closed_within(c, Duration::from_secs(5)).is_some());
+    }
+    let mut again = connect_from(hog, addr);
+    assert!(get(&mut again, "/healthz").starts_with("HTTP/1.1 200"));
+    // Counted.
+    let metrics = ureq::get(&format!("{url}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let refused = metrics
+        .lines()
+        .find(|l| l.starts_with("smsgate_http_connections_refused_total"))
+        .expect("the refusal counter");
+    assert!(!refused.ends_with(" 0"), "{refused}");
+}
+
+#[test]
+fn idle_connections_close_but_live_streams_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[http]\nheader_timeout = \"3s\"\nkeepalive_timeout = \"20s\"\n",
+    )
+    .unwrap();
+    let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
+    let url = s.url.clone();
+    let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    eventually("ready", WITHIN, || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    });
+    // A browser with a session and its live stream.
+    let r = ureq::post(&format!("{url}/api/send"))
+        .set("Origin", &url)
+        .send_json(serde_json::json!({"to": ["8095551234"], "text": "hola"}))
+        .unwrap();
+    let cookie = r
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut stream = connect_from(Ipv4Addr::LOCALHOST, addr);
+    write!(
+        stream,
+        "GET /api/session/events HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    // A request whose body stops coming: no byte moves, and after
+    // `keepalive_timeout` it is closed.
+    let mut stalled = connect_from(Ipv4Addr::LOCALHOST, addr);
+    write!(
+        stalled,
+        "POST /api/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"to\""
+    )
+    .unwrap();
+    // A kept-alive connection that asked once and went quiet: its wait for
+    // the next request is bounded by `header_timeout`.
+    let mut idle = connect_from(Ipv4Addr::LOCALHOST, addr);
+    assert!(get(&mut idle, "/healthz").starts_with("HTTP/1.1 200"));
+    let took =
+        closed_within(&mut idle, Duration::from_secs(15)).expect("the idle connection closed");
+    println!("idle kept-alive connection closed after {took:?} (header_timeout 3 s)");
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    let took =
+        closed_within(&mut stalled, Duration::from_secs(30)).expect("the stalled request closed");
+    println!(
+        "stalled request body closed after {:?} in all (keepalive_timeout 20 s)",
+        took + Duration::from_secs(3)
+    );
+    // The live stream, quiet but for its keep-alive comments (every
+    // 15 s), is open past both bounds.
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let mut seen = Vec::new();
+    let still_open = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break false,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                break matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    };
+    assert!(
+        still_open,
+        "the live stream outlives the idle bounds: {}",
+        String::from_utf8_lossy(&seen)
+    );
+    assert!(String::from_utf8_lossy(&seen).contains("200 OK"));
+}
