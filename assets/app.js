@@ -243,6 +243,17 @@
       // reconnects.
       source.addEventListener("open", refreshSession);
       source.addEventListener("expired", showEnded);
+      // A newer tab of this session took the live stream: this one stops
+      // listening (its own deadline still ends the session on screen) and
+      // listens again when it is looked at, rather than push the other out.
+      source.addEventListener("reconnect", function () {
+        if (source) { source.close(); source = null; }
+        document.addEventListener("visibilitychange", function again() {
+          if (document.visibilityState !== "visible") return;
+          document.removeEventListener("visibilitychange", again);
+          if (expiresAt) { refreshSession(); listen(); }
+        });
+      });
       source.onerror = function () {
         // The server ended the stream (shutdown or no session): check once.
         if (source && source.readyState === EventSource.CLOSED) source = null;

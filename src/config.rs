@@ -213,6 +213,11 @@ pub struct HttpConfig {
     /// (a stalled body, a client that stops reading); at least 20 s.
     #[serde(with = "humantime_serde")]
     pub keepalive_timeout: std::time::Duration,
+    /// Live streams per session (tabs); past it the oldest is told to
+    /// `reconnect` and closed. 0: no bound.
+    pub max_streams_per_session: u32,
+    /// Live streams per client address (or IPv6 /64). 0: no bound.
+    pub max_streams_per_client: u32,
 }
 
 impl Default for HttpConfig {
@@ -225,6 +230,8 @@ impl Default for HttpConfig {
             max_connections: 0,
             header_timeout: std::time::Duration::from_secs(10),
             keepalive_timeout: std::time::Duration::from_secs(60),
+            max_streams_per_session: 4,
+            max_streams_per_client: 24,
         }
     }
 }

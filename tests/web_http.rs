@@ -778,6 +778,48 @@ async fn live_events_over_a_real_socket() {
         .unwrap();
 }
 
+/// A session's fifth live stream (tabs) makes its oldest give way: that
+/// one gets `reconnect` and ends; the others stay.
+#[tokio::test]
+async fn the_oldest_stream_of_a_session_gives_way() {
+    let gw = FakeGateway::new();
+    let server = start(state(&gw, config())).await;
+    let addr = server.addr;
+    let answer = raw(
+        addr,
+        post_send(addr, &send_body(&["8095551234"], "Hola")),
+        None,
+    )
+    .await;
+    let cookie = cookie_from_raw(&answer);
+    let req = format!("GET /api/session/events HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n");
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let r = req.clone();
+        readers.push(tokio::spawn(async move { raw(addr, r, None).await }));
+        // In order: the first opened is the oldest.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let fifth = {
+        let r = req.clone();
+        tokio::spawn(async move { raw(addr, r, None).await })
+    };
+    let oldest = tokio::time::timeout(TIMEOUT, readers.remove(0))
+        .await
+        .expect("the oldest ends")
+        .unwrap();
+    assert!(oldest.contains("event: reconnect"), "{oldest}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(readers.iter().all(|r| !r.is_finished()), "the others stay");
+    assert!(!fifth.is_finished());
+    server.shutdown.cancel();
+    tokio::time::timeout(TIMEOUT, server.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
 /// An open event stream does not hold up graceful shutdown.
 #[tokio::test]
 async fn shutdown_ends_open_event_streams() {
@@ -899,4 +941,25 @@ async fn api_keys_are_made_listed_and_revoked() {
         .is_none());
     let (res, _) = call(&router, admin("DELETE", "/admin/api/keys/crm", Some(TOKEN))).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// Guessing the admin token is rate-limited per client: ten wrong tries a
+/// minute are 401, then 429 with `Retry-After`; the right token still
+/// works, and a missing token (a page asking for it) is not counted.
+#[tokio::test]
+async fn wrong_admin_tokens_are_rate_limited() {
+    let (_, router) = app_with(config());
+    for _ in 0..5 {
+        let (res, _) = call(&router, admin("GET", "/admin/api/sessions", None)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    for i in 0..10 {
+        let (res, _) = call(&router, admin("GET", "/admin/api/sessions", Some("guess"))).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "try {i}");
+    }
+    let (res, body) = call(&router, admin("GET", "/admin/api/sessions", Some("guess"))).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(res.headers().get("retry-after").is_some());
+    let (res, _) = call(&router, admin("GET", "/admin/api/sessions", Some(TOKEN))).await;
+    assert_eq!(res.status(), StatusCode::OK);
 }

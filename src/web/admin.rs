@@ -45,20 +45,39 @@ pub(crate) fn router(ctx: Shared) -> Router<Shared> {
 /// 401 with `WWW-Authenticate: Bearer` and nothing else unless the request
 /// carries the configured token (compared in constant time). With no token
 /// configured, every request is refused.
-async fn require_token(State(ctx): State<Shared>, req: Request, next: Next) -> Response {
-    let ok = match (&ctx.state.config.admin_token, bearer(req.headers())) {
+async fn require_token(
+    State(ctx): State<Shared>,
+    super::client::ClientAddr(client): super::client::ClientAddr,
+    req: Request,
+    next: Next,
+) -> Response {
+    let given = bearer(req.headers());
+    let ok = match (&ctx.state.config.admin_token, given) {
         (Some(want), Some(got)) => bool::from(want.as_bytes().ct_eq(got.as_bytes())),
         _ => false,
     };
     if ok {
-        next.run(req).await
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
-        )
-            .into_response()
+        return next.run(req).await;
     }
+    // A wrong token (not a missing one: a page asking for it is not an
+    // attack) counts against the client: guessing is rate-limited.
+    if given.is_some() {
+        let (allowed, log) = ctx.state.limiters.admin_failed(client);
+        if let Err(wait) = allowed {
+            if log {
+                tracing::warn!(%client, "repeated wrong admin tokens; refused for a while");
+            }
+            return ApiError::rate_limited(wait).into_response();
+        }
+        if log {
+            tracing::info!(%client, "wrong admin token");
+        }
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+    )
+        .into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -373,6 +373,7 @@ pub(crate) async fn read(
         (status = 404, body = super::error::ErrorBody), (status = 410, body = super::error::ErrorBody)))]
 pub(crate) async fn events(
     State(ctx): State<Shared>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -381,7 +382,7 @@ pub(crate) async fn events(
         Err(r) => return r,
     };
     match ctx.state.gateway.subscribe(&secret).await {
-        Some(rx) => live_events(rx, ctx.state.shutdown.clone()).into_response(),
+        Some(rx) => live_events(&ctx, rx, &secret, client).into_response(),
         None => ended(),
     }
 }

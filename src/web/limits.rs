@@ -25,6 +25,10 @@ pub struct Limiters {
     per_recipient: Option<DefaultKeyedRateLimiter<String>>,
     /// Sends per API key per minute (the per-client quota, per key).
     per_key: Option<DefaultKeyedRateLimiter<String>>,
+    /// Wrong admin tokens per client: 10 a minute, then 429.
+    admin_failures: DefaultKeyedRateLimiter<IpAddr>,
+    /// One log line per client and minute about its wrong tokens.
+    admin_logs: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl Limiters {
@@ -36,6 +40,8 @@ impl Limiters {
                 .map(|n| RateLimiter::keyed(Quota::per_hour(n))),
             per_key: NonZeroU32::new(limits.sends_per_minute_per_client)
                 .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+            admin_failures: RateLimiter::keyed(Quota::per_minute(NonZeroU32::new(10).unwrap())),
+            admin_logs: RateLimiter::keyed(Quota::per_minute(NonZeroU32::new(1).unwrap())),
         }
     }
 
@@ -48,6 +54,15 @@ impl Limiters {
     /// Takes one send from API key `name`'s quota.
     pub fn key_may_send(&self, name: &str) -> Result<(), Duration> {
         take(self.per_key.as_ref(), &name.to_string())
+    }
+
+    /// Counts a wrong admin token from `client`; past 10 a minute, how
+    /// long until it may try again. The second value says whether to log
+    /// this one (one line per client and minute).
+    pub fn admin_failed(&self, client: IpAddr) -> (Result<(), Duration>, bool) {
+        let key = client_key(client);
+        let log = self.admin_logs.check_key(&key).is_ok();
+        (take(Some(&self.admin_failures), &key), log)
     }
 
     /// Takes one message to `number` (E.164) from its quota; when it is

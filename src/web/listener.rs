@@ -45,6 +45,9 @@ pub struct ConnLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub keepalive_timeout: Duration,
+    /// Live streams per session (tabs) and per client; 0: no bound.
+    pub max_streams_per_session: usize,
+    pub max_streams_per_client: usize,
 }
 
 impl Default for ConnLimits {
@@ -54,6 +57,8 @@ impl Default for ConnLimits {
             max_connections: 0,
             header_timeout: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(60),
+            max_streams_per_session: 4,
+            max_streams_per_client: 24,
         }
     }
 }

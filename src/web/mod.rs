@@ -24,6 +24,7 @@ mod openapi;
 mod ops;
 mod page;
 mod public;
+mod streams;
 pub mod testing;
 
 use std::sync::Arc;
@@ -84,6 +85,8 @@ impl WebConfig {
                 max_connections: config.http.max_connections as usize,
                 header_timeout: config.http.header_timeout,
                 keepalive_timeout: config.http.keepalive_timeout,
+                max_streams_per_session: config.http.max_streams_per_session as usize,
+                max_streams_per_client: config.http.max_streams_per_client as usize,
             },
         }
     }
@@ -132,6 +135,8 @@ pub struct WebState {
     pub limiters: Arc<limits::Limiters>,
     /// Open connections per client, and refusals (`/metrics`).
     pub conns: Arc<listener::ConnCounts>,
+    /// Open live streams, per session and client.
+    pub streams: Arc<streams::Streams>,
     /// Cancelled on shutdown: ends every open SSE stream, so graceful
     /// shutdown is not held up by them.
     pub shutdown: CancellationToken,
@@ -149,6 +154,7 @@ impl WebState {
             dev_phones: None,
             limiters,
             conns: Arc::default(),
+            streams: Arc::default(),
             shutdown: CancellationToken::new(),
         }
     }

@@ -267,6 +267,7 @@ pub(crate) async fn session(
     ))]
 pub(crate) async fn events(
     State(ctx): State<Shared>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = session_cookie(&headers).ok_or_else(ApiError::no_session)?;
@@ -276,29 +277,46 @@ pub(crate) async fn events(
         .subscribe(&id)
         .await
         .ok_or_else(ApiError::no_session)?;
-    Ok(live_events(rx, ctx.state.shutdown.clone()))
+    Ok(live_events(&ctx, rx, &id, client))
 }
 
 /// A session's events as a Server-Sent Events answer with keep-alives (the
-/// page's stream and a conversation's).
+/// page's stream and a conversation's), within the session's and the
+/// client's stream bounds (the oldest past them gets `reconnect`).
 pub(crate) fn live_events(
+    ctx: &Shared,
     rx: broadcast::Receiver<SessionEvent>,
-    shutdown: CancellationToken,
+    session: &str,
+    client: std::net::IpAddr,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    Sse::new(event_stream(rx, shutdown)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    let limits = &ctx.state.config.conn;
+    let slot = ctx.state.streams.open(
+        session,
+        client,
+        limits.max_streams_per_session,
+        limits.max_streams_per_client,
+    );
+    Sse::new(event_stream(rx, ctx.state.shutdown.clone(), slot))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
 /// Turns gateway events into SSE events; ends after `expired`, when the
-/// gateway drops the channel, or on shutdown.
+/// gateway drops the channel, on shutdown, or (after a `reconnect` event)
+/// when a newer stream of the session or client took its place.
 fn event_stream(
     rx: broadcast::Receiver<SessionEvent>,
     shutdown: CancellationToken,
+    slot: super::streams::StreamSlot,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold(Some((rx, shutdown)), |st| async move {
-        let (mut rx, shutdown) = st?;
+    futures_util::stream::unfold(Some((rx, shutdown, slot)), |st| async move {
+        let (mut rx, shutdown, slot) = st?;
         loop {
             let ev = tokio::select! {
                 _ = shutdown.cancelled() => return None,
+                _ = slot.evicted.cancelled() => {
+                    let bye = Event::default().event("reconnect").data("{}");
+                    return Some((Ok(bye), None));
+                }
                 r = rx.recv() => match r {
                     Ok(ev) => ev,
                     // The browser reconnects and reads the whole session
@@ -319,7 +337,11 @@ fn event_stream(
                 }
             };
             let event = Event::default().event(ev.name()).data(data);
-            let next = if end { None } else { Some((rx, shutdown)) };
+            let next = if end {
+                None
+            } else {
+                Some((rx, shutdown, slot))
+            };
             return Some((Ok(event), next));
         }
     })
