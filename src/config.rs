@@ -218,6 +218,12 @@ pub struct HttpConfig {
     pub max_streams_per_session: u32,
     /// Live streams per client address (or IPv6 /64). 0: no bound.
     pub max_streams_per_client: u32,
+    /// PEM certificate chain and private key: HTTPS on `bind` (reloaded
+    /// on SIGHUP). Empty: plain HTTP.
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// With TLS: an address serving plain HTTP that redirects to HTTPS.
+    pub redirect_bind: String,
 }
 
 impl Default for HttpConfig {
@@ -232,6 +238,9 @@ impl Default for HttpConfig {
             keepalive_timeout: std::time::Duration::from_secs(60),
             max_streams_per_session: 4,
             max_streams_per_client: 24,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            redirect_bind: String::new(),
         }
     }
 }
@@ -718,6 +727,26 @@ impl Config {
                 "http.max_connections_per_client".into(),
                 "must be at least 1".into(),
             ));
+        }
+        if self.http.tls_cert.is_empty() != self.http.tls_key.is_empty() {
+            out.push((
+                "http.tls_cert".into(),
+                "tls_cert and tls_key go together".into(),
+            ));
+        }
+        if !self.http.redirect_bind.is_empty() {
+            if self.http.tls_cert.is_empty() {
+                out.push((
+                    "http.redirect_bind".into(),
+                    "redirects to HTTPS: needs tls_cert and tls_key".into(),
+                ));
+            }
+            if self.http.redirect_bind.parse::<SocketAddr>().is_err() {
+                out.push((
+                    "http.redirect_bind".into(),
+                    format!("`{}` is not an address:port", self.http.redirect_bind),
+                ));
+            }
         }
         if self.http.header_timeout.is_zero() {
             out.push(("http.header_timeout".into(), "must be more than 0".into()));

@@ -152,6 +152,18 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
             return 2;
         }
     };
+    // `[http] tls_cert`/`tls_key`: HTTPS on `bind`.
+    let tls = if cfg.http.tls_cert.is_empty() {
+        None
+    } else {
+        match crate::web::tls::TlsKeys::load(&cfg.http.tls_cert, &cfg.http.tls_key) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                eprintln!("[http] TLS: {e}");
+                return 2;
+            }
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -164,7 +176,8 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%bound, "listening");
-    println!("smsgate listening on http://{bound}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("smsgate listening on {scheme}://{bound}");
     if emulator.is_some() {
         println!("phone simulator: http://{bound}/dev/phones");
         dev_key(&gateway, &cfg.emulator, &bound);
@@ -186,9 +199,18 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         // The embedded network's modems are not configured ones: a switch
         // between the two needs a restart.
         let live_modems = emulator.is_none();
+        let tls = tls.clone();
         actix::spawn(async move {
             loop {
                 hangups.next().await;
+                // New connections get the certificate as it is on disk now;
+                // open ones (live streams) go on.
+                if let Some(keys) = &tls {
+                    match keys.reload() {
+                        Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                        Err(e) => tracing::warn!("SIGHUP: TLS certificate kept: {e}"),
+                    }
+                }
                 let Some((new, changed)) =
                     super::reload::on_hangup(file.as_deref(), &running, live_modems)
                 else {
@@ -220,6 +242,43 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
     };
     let limits = state.config.conn.clone();
     let counts = state.conns.clone();
+    let acceptor = match &tls {
+        Some(keys) => match keys.acceptor() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("[http] TLS: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    // `[http] redirect_bind`: plain HTTP that points at HTTPS.
+    let redirect = if cfg.http.redirect_bind.is_empty() || tls.is_none() {
+        None
+    } else {
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(443);
+        match tokio::net::TcpListener::bind(&cfg.http.redirect_bind).await {
+            Ok(l) => {
+                tracing::info!(bind = %cfg.http.redirect_bind, "redirecting plain HTTP to HTTPS");
+                let (limits, counts, stop) = (limits.clone(), counts.clone(), shutdown.clone());
+                Some(actix::spawn(async move {
+                    let _ = crate::web::listener::serve(
+                        l,
+                        crate::web::redirect_app(port),
+                        limits,
+                        counts,
+                        stop,
+                        None,
+                    )
+                    .await;
+                }))
+            }
+            Err(e) => {
+                eprintln!("cannot listen on {}: {e}", cfg.http.redirect_bind);
+                return 1;
+            }
+        }
+    };
     let stop = shutdown.clone();
     let on_signal = actix::spawn(async move {
         signals.wait().await;
@@ -230,9 +289,19 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         stop.cancel();
     });
     // Connection caps and timeouts (crate::web::listener).
-    let served =
-        crate::web::listener::serve(listener, app(state), limits, counts, shutdown.clone()).await;
+    let served = crate::web::listener::serve(
+        listener,
+        app(state),
+        limits,
+        counts,
+        shutdown.clone(),
+        acceptor,
+    )
+    .await;
     on_signal.abort();
+    if let Some(r) = redirect {
+        r.abort();
+    }
     if let Err(e) = served {
         tracing::error!(error = %e, "web server failed");
     }

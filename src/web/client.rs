@@ -111,6 +111,8 @@ pub async fn resolve(
 ) -> Response {
     let (mut parts, body) = req.into_parts();
     let (addr, https) = client_behind(peer(&parts), &parts.headers, &trusted);
+    // TLS to smsgate itself is HTTPS whoever the peer is.
+    let https = https || parts.extensions.get::<super::tls::ViaTls>().is_some();
     parts.extensions.insert(Resolved { addr, https });
     next.run(axum::extract::Request::from_parts(parts, body))
         .await

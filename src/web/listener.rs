@@ -32,7 +32,7 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::limits::client_key;
@@ -137,20 +137,20 @@ impl Drop for Slot {
 }
 
 /// A stream that records when a byte last moved either way.
-struct Watched {
-    inner: TcpStream,
+struct Watched<S> {
+    inner: S,
     last: Arc<AtomicU64>,
     start: tokio::time::Instant,
 }
 
-impl Watched {
+impl<S> Watched<S> {
     fn touch(&self) {
         self.last
             .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -165,7 +165,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -197,6 +197,7 @@ pub async fn serve(
     limits: ConnLimits,
     counts: Arc<ConnCounts>,
     shutdown: CancellationToken,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     let total = total_cap(&limits);
     tracing::info!(
@@ -234,55 +235,19 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let last = Arc::new(AtomicU64::new(0));
-        let io = Watched {
-            inner: stream,
-            last: last.clone(),
-            start: tokio::time::Instant::now(),
-        };
-        let start = io.start;
-        let app = app.clone();
-        let service =
-            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                let app = app.clone();
-                async move {
-                    use tower::ServiceExt;
-                    app.oneshot(req.map(axum::body::Body::new)).await
-                }
-            });
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .keep_alive(true);
-        let conn = builder.serve_connection(TokioIo::new(io), service);
-        let conn = graceful.watch(conn);
-        let idle = limits.keepalive_timeout;
+        let (app, limits, tls) = (app.clone(), limits.clone(), tls.clone());
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _slot = slot;
-            tokio::pin!(conn);
-            // The idle watch: no byte either way for `idle` closes it.
-            loop {
-                let quiet_for = start
-                    .elapsed()
-                    .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
-                let wait = idle.saturating_sub(quiet_for);
-                tokio::select! {
-                    r = &mut conn => {
-                        if let Err(e) = r {
-                            tracing::debug!(error = %e, "connection ended");
-                        }
-                        return;
-                    }
-                    _ = tokio::time::sleep(wait) => {
-                        let quiet_for = start
-                            .elapsed()
-                            .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
-                        if quiet_for >= idle {
-                            tracing::debug!(%peer, "idle connection closed");
-                            return;
-                        }
+            match tls {
+                None => serve_conn(stream, peer, app, &limits, watcher, false).await,
+                Some(acceptor) => {
+                    // The handshake is bounded like a request's headers.
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(tls)) => serve_conn(tls, peer, app, &limits, watcher, true).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
             }
@@ -292,4 +257,67 @@ pub async fn serve(
     // Every open connection finishes what it was doing.
     graceful.shutdown().await;
     Ok(())
+}
+
+/// One connection: HTTP/1.1 with the header timeout, closed after
+/// `keepalive_timeout` without a byte moving.
+async fn serve_conn<S>(
+    stream: S,
+    peer: SocketAddr,
+    app: Router,
+    limits: &ConnLimits,
+    watcher: hyper_util::server::graceful::Watcher,
+    via_tls: bool,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let last = Arc::new(AtomicU64::new(0));
+    let io = Watched {
+        inner: stream,
+        last: last.clone(),
+        start: tokio::time::Instant::now(),
+    };
+    let start = io.start;
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            if via_tls {
+                req.extensions_mut().insert(super::tls::ViaTls);
+            }
+            let app = app.clone();
+            async move {
+                use tower::ServiceExt;
+                app.oneshot(req.map(axum::body::Body::new)).await
+            }
+        });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    let conn = watcher.watch(builder.serve_connection(TokioIo::new(io), service));
+    tokio::pin!(conn);
+    let idle = limits.keepalive_timeout;
+    // The idle watch: no byte either way for `idle` closes it.
+    loop {
+        let quiet_for = || {
+            start
+                .elapsed()
+                .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)))
+        };
+        tokio::select! {
+            r = &mut conn => {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended");
+                }
+                return;
+            }
+            _ = tokio::time::sleep(idle.saturating_sub(quiet_for())) => {
+                if quiet_for() >= idle {
+                    tracing::debug!(%peer, "idle connection closed");
+                    return;
+                }
+            }
+        }
+    }
 }

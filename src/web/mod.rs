@@ -26,6 +26,7 @@ mod page;
 mod public;
 mod streams;
 pub mod testing;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -207,5 +208,43 @@ pub async fn serve(listener: TcpListener, state: WebState) -> std::io::Result<()
     let shutdown = state.shutdown.clone();
     let limits = state.config.conn.clone();
     let counts = state.conns.clone();
-    listener::serve(listener, app(state), limits, counts, shutdown).await
+    listener::serve(listener, app(state), limits, counts, shutdown, None).await
+}
+
+/// The plain-HTTP side of `[http] redirect_bind`: every request is sent to
+/// the same path on HTTPS at `https_port` (308, so a POST stays a POST).
+pub fn redirect_app(https_port: u16) -> Router {
+    use axum::http::{header, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    Router::new().fallback(move |headers: axum::http::HeaderMap, uri: Uri| async move {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|h| {
+                // The host without its port (an IPv6 literal keeps its brackets).
+                match h.rsplit_once(':') {
+                    Some((name, port))
+                        if !name.is_empty()
+                            && port.bytes().all(|b| b.is_ascii_digit())
+                            && !h.ends_with(']') =>
+                    {
+                        name.to_string()
+                    }
+                    _ => h.to_string(),
+                }
+            })
+            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+            .unwrap_or_else(|| "localhost".into());
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let port = if https_port == 443 {
+            String::new()
+        } else {
+            format!(":{https_port}")
+        };
+        (
+            StatusCode::PERMANENT_REDIRECT,
+            [(header::LOCATION, format!("https://{host}{port}{path}"))],
+        )
+            .into_response()
+    })
 }
