@@ -224,6 +224,9 @@ pub struct HttpConfig {
     pub tls_key: String,
     /// With TLS: an address serving plain HTTP that redirects to HTTPS.
     pub redirect_bind: String,
+    /// An address of its own for `/admin`, its API and `/metrics` (a
+    /// loopback or LAN address); empty: the same listener as the page.
+    pub admin_bind: String,
 }
 
 impl Default for HttpConfig {
@@ -241,6 +244,7 @@ impl Default for HttpConfig {
             tls_cert: String::new(),
             tls_key: String::new(),
             redirect_bind: String::new(),
+            admin_bind: String::new(),
         }
     }
 }
@@ -747,6 +751,12 @@ impl Config {
                     format!("`{}` is not an address:port", self.http.redirect_bind),
                 ));
             }
+        }
+        if !self.http.admin_bind.is_empty() && self.http.admin_bind.parse::<SocketAddr>().is_err() {
+            out.push((
+                "http.admin_bind".into(),
+                format!("`{}` is not an address:port", self.http.admin_bind),
+            ));
         }
         if self.http.header_timeout.is_zero() {
             out.push(("http.header_timeout".into(), "must be more than 0".into()));

@@ -199,3 +199,52 @@ fn idle_connections_close_but_live_streams_stay() {
     );
     assert!(String::from_utf8_lossy(&seen).contains("200 OK"));
 }
+
+/// `[http] admin_bind`: the admin page, its API and `/metrics` answer on
+/// their own address only; the page's address keeps the page, the API
+/// and the health checks.
+#[test]
+fn the_admin_surface_on_its_own_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[http]\nadmin_token = \"admin-bind-token-0123456789\"\nadmin_bind = \"127.0.0.1:{admin_port}\"\n"
+        ),
+    )
+    .unwrap();
+    let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
+    let url = s.url.clone();
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    eventually("ready", WITHIN, || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    });
+    let status = |u: String| match ureq::get(&u)
+        .set("Authorization", "Bearer admin-bind-token-0123456789")
+        .call()
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(c, _)) => c,
+        Err(e) => panic!("{u}: {e}"),
+    };
+    assert_eq!(status(format!("{url}/admin/api/sessions")), 404);
+    assert_eq!(status(format!("{url}/admin")), 404);
+    assert_eq!(status(format!("{url}/metrics")), 404);
+    assert_eq!(status(format!("{url}/")), 200);
+    assert_eq!(status(format!("{url}/healthz")), 200);
+    assert_eq!(status(format!("{admin}/admin/api/sessions")), 200);
+    assert_eq!(status(format!("{admin}/admin")), 200);
+    assert_eq!(status(format!("{admin}/metrics")), 200);
+    assert_eq!(status(format!("{admin}/assets/app.css")), 200);
+    assert_eq!(
+        status(format!("{admin}/")),
+        404,
+        "no page on the admin address"
+    );
+}

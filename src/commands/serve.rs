@@ -23,7 +23,7 @@ use crate::modem::pool::ModemPool;
 use crate::modem::profile::Profile;
 use crate::session::{CoreConfig, SessionCore, ShortCode};
 use crate::store::Store;
-use crate::web::{app, WebConfig, WebState};
+use crate::web::{WebConfig, WebState};
 
 /// Runs the gateway; returns the exit code.
 pub async fn run(config_file: Option<&Path>) -> i32 {
@@ -289,9 +289,31 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         stop.cancel();
     });
     // Connection caps and timeouts (crate::web::listener).
+    // `[http] admin_bind`: the admin surface and `/metrics` on their own
+    // address (plain HTTP: keep it on loopback or the LAN).
+    let (public_app, admin_app) = crate::web::apps(state, !cfg.http.admin_bind.is_empty());
+    let admin = if cfg.http.admin_bind.is_empty() {
+        None
+    } else {
+        match tokio::net::TcpListener::bind(&cfg.http.admin_bind).await {
+            Ok(l) => {
+                let bound = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                println!("smsgate admin on http://{bound}");
+                let (limits, counts, stop) = (limits.clone(), counts.clone(), shutdown.clone());
+                Some(actix::spawn(async move {
+                    let _ =
+                        crate::web::listener::serve(l, admin_app, limits, counts, stop, None).await;
+                }))
+            }
+            Err(e) => {
+                eprintln!("cannot listen on {}: {e}", cfg.http.admin_bind);
+                return 1;
+            }
+        }
+    };
     let served = crate::web::listener::serve(
         listener,
-        app(state),
+        public_app,
         limits,
         counts,
         shutdown.clone(),
@@ -301,6 +323,9 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
     on_signal.abort();
     if let Some(r) = redirect {
         r.abort();
+    }
+    if let Some(a) = admin {
+        a.abort();
     }
     if let Err(e) = served {
         tracing::error!(error = %e, "web server failed");

@@ -172,34 +172,59 @@ pub(crate) type Shared = Arc<Ctx>;
 /// `into_make_service_with_connect_info::<SocketAddr>()` (see [`serve`]) so
 /// the per-client limit sees the peer address.
 pub fn app(state: WebState) -> Router {
+    let (all, _) = apps(state, false);
+    all
+}
+
+/// The application split for `[http] admin_bind`: with `split`, the first
+/// router is the public one (no `/admin`, no `/metrics`) and the second
+/// serves the admin page and API, `/metrics` and the health checks on
+/// their own address; without it, the first is everything and the second
+/// is empty.
+pub fn apps(state: WebState, split: bool) -> (Router, Router) {
     let dev_phones = state.dev_phones.clone();
     let trusted = Arc::new(state.config.trusted_proxies.clone());
     let ctx: Shared = Arc::new(Ctx { state });
-    let routes = Router::new()
+    let finish = |routes: Router<Shared>| {
+        routes
+            .route_layer(axum::middleware::from_fn_with_state(
+                ctx.clone(),
+                ops::count_requests,
+            ))
+            .fallback(|| async { ApiError::not_found() })
+            .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(axum::middleware::map_response(client::security_headers))
+            .layer(axum::middleware::from_fn_with_state(
+                trusted.clone(),
+                client::resolve,
+            ))
+            .with_state(ctx.clone())
+    };
+    let public = Router::new()
         .merge(page::router())
         .merge(help::router())
         .merge(assets::router())
         .merge(public::router())
         .merge(api_v1::router())
-        .merge(kannel::router())
+        .merge(kannel::router());
+    let admin = Router::new()
         .merge(admin::router(ctx.clone()))
-        .merge(ops::router())
-        .route_layer(axum::middleware::from_fn_with_state(
-            ctx.clone(),
-            ops::count_requests,
-        ))
-        .fallback(|| async { ApiError::not_found() })
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::map_response(client::security_headers))
-        .layer(axum::middleware::from_fn_with_state(
-            trusted,
-            client::resolve,
-        ))
-        .with_state(ctx);
-    match dev_phones {
-        Some(phones) => routes.nest("/dev/phones", phones),
-        None => routes,
-    }
+        .merge(ops::router());
+    let (first, second) = if split {
+        // The page keeps its health checks (a load balancer asks there);
+        // the admin page needs its stylesheet.
+        let public = public
+            .route("/healthz", axum::routing::get(ops::healthz))
+            .route("/readyz", axum::routing::get(ops::readyz));
+        (finish(public), finish(admin.merge(assets::router())))
+    } else {
+        (finish(public.merge(admin)), Router::new())
+    };
+    let first = match dev_phones {
+        Some(phones) => first.nest("/dev/phones", phones),
+        None => first,
+    };
+    (first, second)
 }
 
 /// Serves [`app`] on `listener` until `state.shutdown` is cancelled, then
