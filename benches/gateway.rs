@@ -270,7 +270,7 @@ struct Serve {
 impl Serve {
     fn start(dir: &Path, emu: &Emu) -> Serve {
         let config = format!(
-            "[http]\nadmin_token = \"{TOKEN}\"\n[session]\nidle_timeout = \"1h\"\n\
+            "[http]\nadmin_token = \"{TOKEN}\"\nmax_connections_per_client = 0\nmax_streams_per_client = 0\n[session]\nidle_timeout = \"1h\"\n\
              [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n{}",
             emu.0.modem_config()
         );

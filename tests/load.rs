@@ -45,7 +45,9 @@ async fn ten_thousand_live_streams_with_replies_flowing() {
     let cfg = dir.path().join("config.toml");
     std::fs::write(
         &cfg,
-        "[limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n",
+        // 10 000 browsers, all at 127.0.0.1: no per-client bounds.
+        "[limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n\
+         [http]\nmax_connections_per_client = 0\nmax_streams_per_client = 0\n",
     )
     .unwrap();
     let serve = common::serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);

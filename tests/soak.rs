@@ -298,7 +298,7 @@ fn soak_with_traffic_both_ways_and_faults() {
     std::fs::write(
         &cfg,
         format!(
-            "[http]\nadmin_token = \"{TOKEN}\"\n[session]\nidle_timeout = \"{IDLE_TIMEOUT}\"\n\
+            "[http]\nadmin_token = \"{TOKEN}\"\nmax_connections_per_client = 0\nmax_streams_per_client = 0\n[session]\nidle_timeout = \"{IDLE_TIMEOUT}\"\n\
              [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n{}",
             emu.modem_config()
         ),

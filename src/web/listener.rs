@@ -225,8 +225,11 @@ pub async fn serve(
                 }
             },
         };
-        let Some(slot) = counts.take(peer.ip(), limits.max_connections_per_client.max(1), total)
-        else {
+        let per_client = match limits.max_connections_per_client {
+            0 => usize::MAX,
+            n => n,
+        };
+        let Some(slot) = counts.take(peer.ip(), per_client, total) else {
             tokio::spawn(async move {
                 let mut stream = stream;
                 let _ =
