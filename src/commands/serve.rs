@@ -152,6 +152,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
             return 2;
         }
     };
+    crate::web::listener::raise_fd_limit();
     // `[http] tls_cert`/`tls_key`: HTTPS on `bind`.
     let tls = if cfg.http.tls_cert.is_empty() {
         None

@@ -67,6 +67,26 @@ impl Default for ConnLimits {
 /// store's files, the emulator's pseudo-terminals, logs, admin checks.
 const FD_RESERVE: u64 = 128;
 
+/// Raises the soft file limit to the hard one (at most 65 536): systemd
+/// starts services with 1 024, which would cap connections far below
+/// what the per-client bound lets many clients hold.
+pub fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            let want = lim.rlim_max.min(65_536);
+            if want > lim.rlim_cur {
+                lim.rlim_cur = want;
+                let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
+}
+
 /// `max_connections`, or what the file limit allows.
 pub fn total_cap(limits: &ConnLimits) -> usize {
     if limits.max_connections > 0 {
@@ -90,8 +110,15 @@ pub fn total_cap(limits: &ConnLimits) -> usize {
 pub struct ConnCounts {
     open: Mutex<HashMap<IpAddr, usize>>,
     total: AtomicUsize,
+    /// The most connections open since memory was last given back.
+    peak: AtomicUsize,
     pub refused: AtomicU64,
 }
+
+/// Past a crowd this large, once three quarters of it has gone, freed
+/// heap is given back to the system (a flood's buffers would otherwise
+/// stay as the process's high-water mark).
+const TRIM_AFTER_PEAK: usize = 256;
 
 impl ConnCounts {
     /// Takes a slot for `client`, or `None` over a cap.
@@ -104,7 +131,8 @@ impl ConnCounts {
             return None;
         }
         open.insert(key, n + 1);
-        self.total.fetch_add(1, Ordering::SeqCst);
+        let now = self.total.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
         Some(Slot {
             counts: self.clone(),
             key,
@@ -132,7 +160,19 @@ impl Drop for Slot {
                 open.remove(&self.key);
             }
         }
-        self.counts.total.fetch_sub(1, Ordering::SeqCst);
+        let now = self.counts.total.fetch_sub(1, Ordering::SeqCst) - 1;
+        drop(open);
+        let peak = self.counts.peak.load(Ordering::Relaxed);
+        if peak >= TRIM_AFTER_PEAK
+            && now <= peak / 4
+            && self
+                .counts
+                .peak
+                .compare_exchange(peak, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            crate::memory::give_back_free_memory();
+        }
     }
 }
 
