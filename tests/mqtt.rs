@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::phones::{inbox, phone_sends};
 use common::{eventually, serve_proc};
 use serde_json::{json, Value};
 
@@ -158,31 +159,6 @@ fn publish(pub_: &Path, port: u16, topic: &str, payload: &str, extra: &[&str]) {
     assert!(st.success());
 }
 
-fn inbox(url: &str, phone: &str) -> Vec<(String, String)> {
-    let v: Value = ureq::get(&format!("{url}/dev/phones/api/inbox/{phone}"))
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["complete"] == true)
-        .map(|m| {
-            (
-                m["from"].as_str().unwrap().to_string(),
-                m["text"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn phone_sends(url: &str, from: &str, to: &str, text: &str) {
-    ureq::post(&format!("{url}/dev/phones/api/send"))
-        .send_json(json!({"from": from, "to": to, "text": text}))
-        .unwrap();
-}
-
 fn serve(dir: &Path, mqtt: &str) -> serve_proc::Serve {
     let cfg = dir.join("config.toml");
     std::fs::write(
@@ -217,11 +193,7 @@ fn serve(dir: &Path, mqtt: &str) -> serve_proc::Serve {
 /// available while smsgate is connected.
 #[test]
 fn sms2mqtt_topics_and_discovery_through_a_real_broker() {
-    let Some((mosquitto, pub_, sub)) = common::require_tool(
-        "mosquitto and its clients",
-        tools(),
-        "apt-get install mosquitto mosquitto-clients; scripts/test installs them",
-    ) else {
+    let Some((mosquitto, pub_, sub)) = tools() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -365,11 +337,7 @@ fn sms2mqtt_topics_and_discovery_through_a_real_broker() {
 /// automation's persistent session gets them).
 #[test]
 fn a_minute_without_the_broker_loses_no_reply() {
-    let Some((mosquitto, pub_, sub)) = common::require_tool(
-        "mosquitto and its clients",
-        tools(),
-        "apt-get install mosquitto mosquitto-clients; scripts/test installs them",
-    ) else {
+    let Some((mosquitto, pub_, sub)) = tools() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -464,11 +432,7 @@ fn a_minute_without_the_broker_loses_no_reply() {
 /// not connect.
 #[test]
 fn tls_with_a_test_ca() {
-    let Some((mosquitto, pub_, sub)) = common::require_tool(
-        "mosquitto and its clients",
-        tools(),
-        "apt-get install mosquitto mosquitto-clients; scripts/test installs them",
-    ) else {
+    let Some((mosquitto, pub_, sub)) = tools() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

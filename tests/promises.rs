@@ -19,6 +19,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::phones::{inbox, phone_sends};
 use common::{eventually, serve_proc};
 use serde_json::{json, Value};
 
@@ -78,32 +79,6 @@ fn short_codes(url: &str) -> Vec<String> {
                 .unwrap_or_else(|| c["number"].as_str().unwrap().to_string())
         })
         .collect()
-}
-
-/// The (from, text) of every complete SMS `phone` received.
-fn inbox(url: &str, phone: &str) -> Vec<(String, String)> {
-    let v: Value = ureq::get(&format!("{url}/dev/phones/api/inbox/{phone}"))
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["complete"] == true)
-        .map(|m| {
-            (
-                m["from"].as_str().unwrap().to_string(),
-                m["text"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn phone_sends(url: &str, from: &str, to: &str, text: &str) {
-    ureq::post(&format!("{url}/dev/phones/api/send"))
-        .send_json(json!({"from": from, "to": to, "text": text}))
-        .unwrap();
 }
 
 #[test]

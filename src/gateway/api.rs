@@ -151,6 +151,10 @@ pub struct ApiOwner {
     pub dlr: Option<crate::keys::DlrRequest>,
     /// A Kannel client's `from`: new pairs are on this short code only.
     pub from: Option<String>,
+    /// A client that cannot be told to try again (Kannel, MQTT): while the
+    /// conversation's previous send is still being accepted (R11), this
+    /// one waits its turn instead of a 409.
+    pub wait_turn: bool,
 }
 
 /// A session as named in answers: `{"id", "expires_at"}`.

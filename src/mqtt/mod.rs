@@ -31,7 +31,7 @@ use crate::config::MqttConfig;
 use crate::gateway::api::{ApiOwner, GatewayApi, RecipientState, SendRequest};
 use crate::web::limits::Limiters;
 use crate::web::WebConfig;
-use crate::web::{checked_send, SendQuota};
+use crate::web::{checked_send, live_conversation, SendQuota};
 
 pub use outbox::Outbox;
 
@@ -521,7 +521,7 @@ async fn take_send(ctx: &Context, p: &Incoming, limiter: Option<&DefaultDirectRa
     // Each number continues its live MQTT conversation, or joins one new.
     let mut groups: Vec<(Option<String>, Vec<String>)> = vec![(None, Vec::new())];
     for n in numbers {
-        let live = live_conversation(ctx, &n).await;
+        let live = live_conversation(&*ctx.gateway, &ctx.web.country, OWNER, &n, None).await;
         match groups.iter_mut().find(|(c, _)| *c == live) {
             Some((_, v)) => v.push(n),
             None => groups.push((live, vec![n])),
@@ -533,67 +533,42 @@ async fn take_send(ctx: &Context, p: &Incoming, limiter: Option<&DefaultDirectRa
             text: req.text.clone(),
             owner: Some(ApiOwner {
                 key: OWNER.into(),
+                wait_turn: true,
                 ..Default::default()
             }),
             ..Default::default()
         };
-        let mut tries = 0;
-        loop {
-            let answer = checked_send(
-                &*ctx.gateway,
-                &ctx.web,
-                &ctx.limiters,
-                session.clone(),
-                send.clone(),
-                SendQuota::Caller,
-            )
-            .await;
-            match answer {
-                Ok(a) => {
-                    for r in a
-                        .recipients
-                        .iter()
-                        .filter(|r| r.status == RecipientState::Refused)
-                    {
-                        let reason = r.reason.map(|x| x.as_str()).unwrap_or("refused");
-                        push(error(&r.to, &req.text, reason));
-                    }
-                    break;
+        let answer = checked_send(
+            &*ctx.gateway,
+            &ctx.web,
+            &ctx.limiters,
+            session,
+            send,
+            SendQuota::Caller,
+        )
+        .await;
+        match answer {
+            Ok(a) => {
+                for r in a
+                    .recipients
+                    .iter()
+                    .filter(|r| r.status == RecipientState::Refused)
+                {
+                    let reason = r.reason.map(|x| x.as_str()).unwrap_or("refused");
+                    push(error(&r.to, &req.text, reason));
                 }
-                // R11: the conversation's previous send is still being
-                // accepted.
-                Err(e) if e.reason == "send_in_progress" && tries < 100 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) if e.recipients.is_empty() => {
+                for n in &to {
+                    push(error(n, &req.text, e.reason));
                 }
-                Err(e) => {
-                    let refused = e.recipients.clone();
-                    if refused.is_empty() {
-                        for n in &to {
-                            push(error(n, &req.text, e.reason));
-                        }
-                    } else {
-                        for r in refused {
-                            let reason = r.reason.map(|x| x.as_str()).unwrap_or(e.reason);
-                            push(error(&r.to, &req.text, reason));
-                        }
-                    }
-                    break;
+            }
+            Err(e) => {
+                for r in &e.recipients {
+                    let reason = r.reason.map(|x| x.as_str()).unwrap_or(e.reason);
+                    push(error(&r.to, &req.text, reason));
                 }
             }
         }
     }
-}
-
-/// The live MQTT conversation holding `number`, by its session secret.
-async fn live_conversation(ctx: &Context, number: &str) -> Option<String> {
-    let normalized = crate::session::normalize(number, &ctx.web.country).ok()?.0;
-    let keys = ctx.gateway.api_keys();
-    let n = normalized.clone();
-    let holder = tokio::task::spawn_blocking(move || keys.holder_of_number(OWNER, &n))
-        .await
-        .ok()?
-        .ok()??;
-    ctx.gateway.session(&holder.session).await?;
-    Some(holder.session)
 }

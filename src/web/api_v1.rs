@@ -227,6 +227,8 @@ async fn send_owned(
         idempotency,
         dlr: None,
         from: None,
+        // A program over the API is told 409 and may retry.
+        wait_turn: false,
     });
     match do_send_as(ctx, session, req, client, Some(&key.name)).await {
         Ok(a) => conversation_answer(a),

@@ -22,7 +22,6 @@
 //! opens. `dlr-url` gets Kannel's DLR GETs (see [`crate::hooks::kannel`]).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -32,7 +31,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::client::ClientAddr;
-use super::public::do_send_as;
+use super::public::{do_send_as, live_conversation};
 use super::Shared;
 use crate::gateway::api::{ApiOwner, RecipientState, SendRequest};
 use crate::keys::DlrRequest;
@@ -41,10 +40,6 @@ use crate::modem::types::ModemState;
 pub(crate) fn router() -> Router<Shared> {
     Router::new().route("/cgi-bin/sendsms", get(sendsms).post(sendsms))
 }
-
-/// How long a send to a conversation whose previous send is still being
-/// accepted (R11) waits for its turn.
-const TURN_WAIT: Duration = Duration::from_secs(10);
 
 /// One of smsbox's answers.
 fn answer(status: StatusCode, body: &'static str) -> Response {
@@ -327,7 +322,14 @@ pub(crate) async fn sendsms(
     // same pair), or joins one new conversation.
     let mut groups: Vec<(Option<String>, Vec<String>)> = vec![(None, Vec::new())];
     for n in allowed {
-        let conversation = live_conversation(&ctx, &key.name, &n, from.as_deref()).await;
+        let conversation = live_conversation(
+            &*ctx.state.gateway,
+            &ctx.state.config.country,
+            &key.name,
+            &n,
+            from.as_deref(),
+        )
+        .await;
         match groups.iter_mut().find(|(c, _)| *c == conversation) {
             Some((_, numbers)) => numbers.push(n),
             None => groups.push((conversation, vec![n])),
@@ -341,32 +343,21 @@ pub(crate) async fn sendsms(
             idempotency: None,
             dlr: dlr.clone(),
             from: from.clone(),
+            wait_turn: true,
         };
-        let deadline = Instant::now() + TURN_WAIT;
-        loop {
-            let req = SendRequest {
-                to: to.clone(),
-                text: text.clone(),
-                owner: Some(owner.clone()),
-                ..Default::default()
-            };
-            match do_send_as(&ctx, session.clone(), req, client, Some(&key.name)).await {
-                Ok(a) => {
-                    accepted.extend(a.recipients.into_iter().filter_map(|r| {
-                        (r.status != RecipientState::Refused).then_some(r.short_code)
-                    }));
-                    break;
-                }
-                // R11: the conversation's previous send is still being
-                // accepted; this one waits its turn.
-                Err(e) if e.reason == "send_in_progress" && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
+        let req = SendRequest {
+            to,
+            text: text.clone(),
+            owner: Some(owner),
+            ..Default::default()
+        };
+        match do_send_as(&ctx, session, req, client, Some(&key.name)).await {
+            Ok(a) => accepted.extend(
+                a.recipients
+                    .into_iter()
+                    .filter_map(|r| (r.status != RecipientState::Refused).then_some(r.short_code)),
+            ),
+            Err(e) => failure = Some(e),
         }
     }
     if accepted.is_empty() {
@@ -388,37 +379,6 @@ pub(crate) async fn sendsms(
             .any(|m| m.short_code == *code && m.state != ModemState::Up)
     });
     answer(StatusCode::ACCEPTED, if down { QUEUED } else { ACCEPTED })
-}
-
-/// The live conversation of `key` that holds `number` (on `from` when
-/// given), by its session secret.
-async fn live_conversation(
-    ctx: &Shared,
-    key: &str,
-    number: &str,
-    from: Option<&str>,
-) -> Option<String> {
-    let normalized = crate::session::normalize(number, &ctx.state.config.country)
-        .ok()?
-        .0;
-    let keys = ctx.state.gateway.api_keys();
-    let (k, n) = (key.to_string(), normalized.clone());
-    let holder = tokio::task::spawn_blocking(move || keys.holder_of_number(&k, &n))
-        .await
-        .ok()?
-        .ok()??;
-    let view = ctx.state.gateway.session(&holder.session).await?;
-    // The pair the conversation holds with the number.
-    let code = view
-        .messages
-        .iter()
-        .flat_map(|m| &m.recipients)
-        .find(|r| r.to == normalized && r.status != RecipientState::Refused)
-        .and_then(|r| r.short_code.clone())?;
-    if from.is_some_and(|f| f != code) {
-        return None;
-    }
-    Some(holder.session)
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ use crate::gateway::api::GatewayApi;
 pub use client::public_id;
 pub use error::ApiError;
 pub use openapi::openapi_json;
-pub use public::{checked_send, SendQuota};
+pub use public::{checked_send, live_conversation, SendQuota};
 
 /// Name of the cookie that binds a browser to its web session (R2).
 pub const SESSION_COOKIE: &str = "smsgate_session";

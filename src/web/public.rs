@@ -28,6 +28,8 @@ use crate::gateway::api::{
 
 /// SSE keep-alive comment interval.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long a send that waits its turn (R11) waits at most.
+const TURN_WAIT: Duration = Duration::from_secs(10);
 
 pub(crate) fn router() -> Router<Shared> {
     Router::new()
@@ -198,26 +200,34 @@ pub async fn checked_send(
         // Every recipient is over its quota: the first to have room again.
         return Err(ApiError::rate_limited(soonest.unwrap_or_default()));
     }
-    let answer = gateway
-        .send(
-            session,
-            SendRequest {
-                to: passed,
-                text: req.text,
-                // Kept in the session's message, with their reason.
-                refused: limited
-                    .iter()
-                    .flatten()
-                    .map(|r| crate::session::RefusedRecipient {
-                        to: r.to.clone(),
-                        reason: RefusalReason::RateLimited.as_str().to_string(),
-                    })
-                    .collect(),
-                owner: req.owner,
-            },
-            client,
-        )
-        .await?;
+    let wait_turn = req.owner.as_ref().is_some_and(|o| o.wait_turn);
+    let request = SendRequest {
+        to: passed,
+        text: req.text,
+        // Kept in the session's message, with their reason.
+        refused: limited
+            .iter()
+            .flatten()
+            .map(|r| crate::session::RefusedRecipient {
+                to: r.to.clone(),
+                reason: RefusalReason::RateLimited.as_str().to_string(),
+            })
+            .collect(),
+        owner: req.owner,
+    };
+    // R11: a client that cannot retry waits for the conversation's
+    // previous send (the quotas above were taken once).
+    let turn_until = std::time::Instant::now() + TURN_WAIT;
+    let answer = loop {
+        match gateway.send(session.clone(), request.clone(), client).await {
+            Err(crate::gateway::api::SendError::SendInProgress)
+                if wait_turn && std::time::Instant::now() < turn_until =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => break other?,
+        }
+    };
     let mut from_gateway = answer.recipients.into_iter();
     let mut recipients: Vec<RecipientAnswer> = limited
         .into_iter()
@@ -236,6 +246,37 @@ pub async fn checked_send(
         message: answer.message,
         recipients,
     })
+}
+
+/// The live conversation of owner `key` (an API key, or MQTT) that holds
+/// `number`, on `from` when one is asked for, by its session secret: what
+/// a Kannel or MQTT send to that number continues (R5).
+pub async fn live_conversation(
+    gateway: &dyn crate::gateway::api::GatewayApi,
+    country: &str,
+    key: &str,
+    number: &str,
+    from: Option<&str>,
+) -> Option<String> {
+    let normalized = crate::session::normalize(number, country).ok()?.0;
+    let keys = gateway.api_keys();
+    let (k, n) = (key.to_string(), normalized.clone());
+    let holder = tokio::task::spawn_blocking(move || keys.holder_of_number(&k, &n))
+        .await
+        .ok()?
+        .ok()??;
+    let view = gateway.session(&holder.session).await?;
+    // The pair the conversation holds with the number.
+    let code = view
+        .messages
+        .iter()
+        .flat_map(|m| &m.recipients)
+        .find(|r| r.to == normalized && r.status != RecipientState::Refused)
+        .and_then(|r| r.short_code.clone())?;
+    if from.is_some_and(|f| f != code) {
+        return None;
+    }
+    Some(holder.session)
 }
 
 /// The browser's live session (R2, R4).

@@ -9,10 +9,12 @@
 //!   external tool is missing;
 //! - [`emulator_proc`], [`serve_proc`]: `smsgate emulator` and `smsgate
 //!   serve` as child processes;
-//! - [`receiver`]: a loopback HTTP receiver for callbacks.
+//! - [`receiver`]: a loopback HTTP receiver for callbacks;
+//! - [`phones`]: the embedded network's phones through `serve`'s `/dev/phones`.
 #![allow(dead_code)]
 
 pub mod emulator_proc;
+pub mod phones;
 pub mod receiver;
 pub mod rig;
 pub mod serve_proc;
