@@ -107,7 +107,11 @@ async fn bench(model: Option<&str>) -> Result<Bench, String> {
             Some(net.emu),
             net.drivers,
             "+18095551234".to_string(),
-            Duration::from_secs(20),
+            // A command the modem swallowed during a fault waits for its own
+            // bound before the driver moves on: the sweep's `AT+CMGL` (30 s)
+            // is the longest one sent while idle, and a loaded machine can
+            // land it inside the fault's window.
+            smsgate::at::commands::CMGL_TIMEOUT + Duration::from_secs(15),
         )
     } else {
         let codes = list("HIL_SHORT_CODES");

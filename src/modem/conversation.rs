@@ -44,6 +44,9 @@ pub struct Conversation<P> {
     pub garbage: u64,
     /// How long a command with a body waits for the `> ` prompt.
     pub prompt_timeout: Duration,
+    /// Commands in a row that got no answer at all; any answer (`OK`, an
+    /// error) sets it back to 0.
+    pub unanswered: u32,
 }
 
 impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
@@ -54,6 +57,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
             urcs: VecDeque::new(),
             garbage: 0,
             prompt_timeout: PROMPT_TIMEOUT,
+            unanswered: 0,
         }
     }
 
@@ -144,6 +148,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
             self.drain_events(&mut body, &mut answer);
             match answer.take() {
                 Some(Answer::Response(r)) => {
+                    self.unanswered = 0;
                     // What followed the answer in the same read (a `+CMTI`
                     // right after `OK`) is taken now: nothing else would
                     // read it out of the digester until more bytes come.
@@ -164,6 +169,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
             match tokio::time::timeout_at(until, self.port.read(&mut buf)).await {
                 Err(_elapsed) => {
                     self.digester.command_done();
+                    self.unanswered += 1;
                     let command = match body {
                         Some(_) => format!("{command} (the `> ` prompt)"),
                         None => command,
@@ -252,6 +258,35 @@ mod tests {
         let mut buf = [0u8; 256];
         let n = modem.read(&mut buf).await.unwrap_or(0);
         buf[..n].to_vec()
+    }
+
+    /// Only commands in a row without any answer count towards giving the
+    /// modem up: an answer in between, even `ERROR`, starts again at 0
+    /// (two timeouts hours apart are not a dead modem).
+    #[tokio::test]
+    async fn unanswered_counts_only_commands_in_a_row() {
+        let (port, mut modem) = duplex(1024);
+        let mut conv = Conversation::new(port);
+        let short = Duration::from_millis(50);
+        assert!(conv.raw("AT+CSQ", short).await.is_err());
+        assert!(conv.raw("AT+CSQ", short).await.is_err());
+        assert_eq!(conv.unanswered, 2);
+        let _ = read_some(&mut modem).await;
+        let answer = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            modem.write_all(b"\r\nERROR\r\n").await.unwrap_or(());
+            modem
+        };
+        let (result, mut modem) =
+            tokio::join!(conv.raw("AT+CREG?", Duration::from_secs(5)), answer);
+        assert!(
+            matches!(result, Err(ConversationError::At(_))),
+            "{result:?}"
+        );
+        assert_eq!(conv.unanswered, 0, "an error is an answer");
+        assert!(conv.raw("AT+COPS?", short).await.is_err());
+        assert_eq!(conv.unanswered, 1);
+        let _ = read_some(&mut modem).await;
     }
 
     /// A modem that swallows `AT+CMGS=` (hung, or deaf after a fault) is

@@ -43,7 +43,9 @@ const IDLE_SLICE: Duration = Duration::from_millis(50);
 /// Attempts of one part on retryable errors, and the first backoff.
 const SEND_ATTEMPTS: u32 = 4;
 const SEND_BACKOFF: Duration = Duration::from_millis(500);
-/// Consecutive command timeouts after which the link is considered dead.
+/// Commands in a row without any answer after which the link is
+/// considered dead (an answer to anything in between, even an error,
+/// starts the count again).
 const MAX_TIMEOUTS: u32 = 2;
 /// While the port is missing (a modem unplugged), how often to look for it
 /// between reconnect attempts: it is used as soon as it is back.
@@ -199,7 +201,6 @@ pub async fn run(
                     conv: Conversation::new(port),
                     events: &events,
                     status: &status,
-                    timeouts: 0,
                     limiter: limiter(cfg.sends_per_minute),
                     sweep_soon: None,
                     has_sr: false,
@@ -307,7 +308,6 @@ struct Driver<'a> {
     conv: Conversation<tokio_serial::SerialStream>,
     events: &'a mpsc::UnboundedSender<ModemEvent>,
     status: &'a SharedStatus,
-    timeouts: u32,
     limiter: Option<Limiter>,
     /// When to sweep early, after a stored SMS could not be read.
     sweep_soon: Option<Instant>,
@@ -398,8 +398,7 @@ impl Driver<'_> {
             return Err(SessionEnd::Link(e));
         }
         if matches!(e, ConversationError::Timeout { .. }) {
-            self.timeouts += 1;
-            if self.timeouts >= MAX_TIMEOUTS {
+            if self.conv.unanswered >= MAX_TIMEOUTS {
                 return Err(SessionEnd::NoAnswer);
             }
         }
@@ -515,7 +514,6 @@ impl Driver<'_> {
                 .await
             {
                 Ok(_) => {
-                    self.timeouts = 0;
                     if cnmi != self.cfg.cnmi {
                         tracing::warn!(modem = %self.cfg.short_code, wanted = %self.cfg.cnmi, used = %cnmi, "new message indications: the profile's were refused");
                     }
@@ -541,10 +539,7 @@ impl Driver<'_> {
         cmd: &C,
     ) -> Result<C::Response, SessionEnd> {
         match self.conv.exec(cmd).await {
-            Ok(r) => {
-                self.timeouts = 0;
-                Ok(r)
-            }
+            Ok(r) => Ok(r),
             Err(e) => {
                 let e = self.check(e)?;
                 Err(SessionEnd::Sim(e.to_string()))
@@ -943,15 +938,15 @@ impl Driver<'_> {
                 let result =
                     tokio::time::timeout(self.cfg.cmgs_timeout, self.conv.send_pdu(&cmd)).await;
                 let err = match result {
-                    Ok(Ok(mr)) => {
-                        self.timeouts = 0;
-                        break mr;
-                    }
+                    Ok(Ok(mr)) => break mr,
                     Ok(Err(e)) => e,
-                    Err(_) => ConversationError::Timeout {
-                        command: "AT+CMGS".into(),
-                        timeout: self.cfg.cmgs_timeout,
-                    },
+                    Err(_) => {
+                        self.conv.unanswered += 1;
+                        ConversationError::Timeout {
+                            command: "AT+CMGS".into(),
+                            timeout: self.cfg.cmgs_timeout,
+                        }
+                    }
                 };
                 let err = match self.check(err) {
                     Ok(e) => e,
