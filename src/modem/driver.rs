@@ -397,10 +397,8 @@ impl Driver<'_> {
         if e.is_link_failure() {
             return Err(SessionEnd::Link(e));
         }
-        if matches!(e, ConversationError::Timeout { .. }) {
-            if self.conv.unanswered >= MAX_TIMEOUTS {
-                return Err(SessionEnd::NoAnswer);
-            }
+        if matches!(e, ConversationError::Timeout { .. }) && self.conv.unanswered >= MAX_TIMEOUTS {
+            return Err(SessionEnd::NoAnswer);
         }
         Ok(e)
     }
