@@ -74,6 +74,7 @@ send_in_progress = wait until the previous send is done
 unavailable = the service is not available right now; try again in a moment
 cross_origin = send the message from this page itself
 payload_too_large = the message is too large
+body_timeout = the connection is too slow; try again
 unsupported_media_type = the page sent data in a format that cannot be read; reload it
 no_session = there is no live session; send a message to start one
 not_found = that address does not exist

@@ -75,6 +75,7 @@ send_in_progress = espera a que termine el envío anterior
 unavailable = el servicio no está disponible ahora; intenta en un momento
 cross_origin = envía el mensaje desde esta misma página
 payload_too_large = el mensaje es demasiado grande
+body_timeout = la conexión es demasiado lenta; inténtalo de nuevo
 unsupported_media_type = la página envió datos en un formato que no se entiende; recárgala
 no_session = no hay una sesión activa; envía un mensaje para empezar una
 not_found = esa dirección no existe

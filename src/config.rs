@@ -214,6 +214,14 @@ pub struct HttpConfig {
     /// (a stalled body, a client that stops reading); at least 20 s.
     #[serde(with = "humantime_serde")]
     pub keepalive_timeout: std::time::Duration,
+    /// A request body must have come whole within this of its headers
+    /// (a slow sender gets `408` and the connection closes).
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: std::time::Duration,
+    /// A response write that cannot go on for this long (the client does
+    /// not read, or has left the network) closes the connection.
+    #[serde(with = "humantime_serde")]
+    pub write_timeout: std::time::Duration,
     /// Live streams per session (tabs); past it the oldest is told to
     /// `reconnect` and closed. 0: no bound.
     pub max_streams_per_session: u32,
@@ -240,6 +248,8 @@ impl Default for HttpConfig {
             max_connections: 0,
             header_timeout: std::time::Duration::from_secs(10),
             keepalive_timeout: std::time::Duration::from_secs(60),
+            body_timeout: std::time::Duration::from_secs(30),
+            write_timeout: std::time::Duration::from_secs(30),
             max_streams_per_session: 4,
             max_streams_per_client: 24,
             tls_cert: String::new(),
@@ -753,8 +763,14 @@ impl Config {
                 format!("`{}` is not an address:port", self.http.admin_bind),
             ));
         }
-        if self.http.header_timeout.is_zero() {
-            out.push(("http.header_timeout".into(), "must be more than 0".into()));
+        for (key, d) in [
+            ("http.header_timeout", self.http.header_timeout),
+            ("http.body_timeout", self.http.body_timeout),
+            ("http.write_timeout", self.http.write_timeout),
+        ] {
+            if d.is_zero() {
+                out.push((key.into(), "must be more than 0".into()));
+            }
         }
         if self.http.keepalive_timeout < std::time::Duration::from_secs(20) {
             out.push((

@@ -62,6 +62,10 @@ fn defaults_match_the_spec() {
     assert_eq!(cfg.numbers.country, "DO");
     assert_eq!(cfg.store.cache_mib, 8);
     assert_eq!(cfg.store.cache_bytes(), 8 * 1024 * 1024);
+    assert_eq!(cfg.http.header_timeout, Duration::from_secs(10));
+    assert_eq!(cfg.http.body_timeout, Duration::from_secs(30));
+    assert_eq!(cfg.http.write_timeout, Duration::from_secs(30));
+    assert_eq!(cfg.http.keepalive_timeout, Duration::from_secs(60));
     assert_eq!(
         cfg.store.keep_records(),
         Some(chrono::Duration::days(400)),
@@ -260,6 +264,8 @@ fn meaning_is_checked_not_only_shape() {
 [http]
 bind = "not-an-address"
 admin_token = "short"
+body_timeout = "0s"
+write_timeout = "0s"
 [store]
 cache_mib = 0
 [session]
@@ -278,6 +284,8 @@ short_code = "call me"
     for key in [
         "http.bind",
         "http.admin_token",
+        "http.body_timeout",
+        "http.write_timeout",
         "session.idle_timeout",
         "store.cache_mib",
         "limits.max_parts",

@@ -124,7 +124,7 @@ fn idle_connections_close_but_live_streams_stay() {
     let cfg = dir.path().join("config.toml");
     std::fs::write(
         &cfg,
-        "[http]\nheader_timeout = \"3s\"\nkeepalive_timeout = \"20s\"\n",
+        "[http]\nheader_timeout = \"3s\"\nkeepalive_timeout = \"20s\"\nbody_timeout = \"4s\"\n",
     )
     .unwrap();
     let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
@@ -151,14 +151,25 @@ fn idle_connections_close_but_live_streams_stay() {
         "GET /api/session/events HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
     )
     .unwrap();
-    // A request whose body stops coming: no byte moves, and after
-    // `keepalive_timeout` it is closed.
+    // A request whose body stops coming, then trickles a byte at a time
+    // (slowloris): it must be whole within `body_timeout`, else 408 with
+    // the reason, and the connection closes.
     let mut stalled = connect_from(Ipv4Addr::LOCALHOST, addr);
     write!(
         stalled,
         "POST /api/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"to\""
     )
     .unwrap();
+    let body_sent = Instant::now();
+    let mut trickle = stalled.try_clone().unwrap();
+    let trickler = std::thread::spawn(move || {
+        for _ in 0..12 {
+            std::thread::sleep(Duration::from_millis(500));
+            if trickle.write_all(b" ").is_err() {
+                break;
+            }
+        }
+    });
     // A kept-alive connection that asked once and went quiet: its wait for
     // the next request is bounded by `header_timeout`.
     let mut idle = connect_from(Ipv4Addr::LOCALHOST, addr);
@@ -167,12 +178,19 @@ fn idle_connections_close_but_live_streams_stay() {
         closed_within(&mut idle, Duration::from_secs(15)).expect("the idle connection closed");
     println!("idle kept-alive connection closed after {took:?} (header_timeout 3 s)");
     assert!(took >= Duration::from_secs(2), "{took:?}");
-    let took =
-        closed_within(&mut stalled, Duration::from_secs(30)).expect("the stalled request closed");
-    println!(
-        "stalled request body closed after {:?} in all (keepalive_timeout 20 s)",
-        took + Duration::from_secs(3)
-    );
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stalled.read_to_end(&mut answer);
+    let took = body_sent.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    println!("trickled request body answered 408 and closed after {took:?} (body_timeout 4 s)");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within 4s"), "{answer}");
+    assert!(took >= Duration::from_secs(3), "{took:?}");
+    assert!(took < Duration::from_secs(12), "{took:?}");
+    trickler.join().unwrap();
     // The live stream, quiet but for its keep-alive comments (every
     // 15 s), is open past both bounds.
     stream
@@ -198,6 +216,78 @@ fn idle_connections_close_but_live_streams_stay() {
         String::from_utf8_lossy(&seen)
     );
     assert!(String::from_utf8_lossy(&seen).contains("200 OK"));
+}
+
+/// `[http] write_timeout`: a client that asks and asks but never reads
+/// its answers is dropped once a write has waited that long, and it gets
+/// less than it asked for; a client that reads gets everything.
+#[test]
+fn a_client_that_does_not_read_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[http]\nwrite_timeout = \"2s\"\nkeepalive_timeout = \"20s\"\n",
+    )
+    .unwrap();
+    let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
+    let url = s.url.clone();
+    let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    eventually("ready", WITHIN, || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    });
+    let one = ureq::get(&format!("{url}/assets/app.js"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap()
+        .len();
+    const ASKS: usize = 400;
+    let pipelined = "GET /assets/app.js HTTP/1.1\r\nHost: x\r\n\r\n".repeat(ASKS);
+    // A small receive window, so the server's writes wait soon.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut lazy: TcpStream = socket.into();
+    lazy.write_all(pipelined.as_bytes()).unwrap();
+    // It does not read for a while.
+    std::thread::sleep(Duration::from_secs(6));
+    let started = Instant::now();
+    lazy.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = loop {
+        match lazy.read(&mut buf) {
+            Ok(0) => break "closed",
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "reset",
+            Err(e) => panic!("still open after {:?}: {e}", started.elapsed()),
+        }
+    };
+    println!(
+        "a client that did not read got {got} of {} bytes asked for, then the connection was {ended} (write_timeout 2 s)",
+        one * ASKS
+    );
+    assert!(got < one * ASKS / 2, "{got} of {}", one * ASKS);
+    // A client that reads gets all its answers on one connection.
+    let mut reader = connect_from(Ipv4Addr::LOCALHOST, addr);
+    reader
+        .write_all(
+            "GET /assets/app.js HTTP/1.1\r\nHost: x\r\n\r\n"
+                .repeat(40)
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut total = 0usize;
+    while total < one * 40 {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(total >= one * 40, "{total} of {}", one * 40);
 }
 
 /// `[http] admin_bind`: the admin page, its API and `/metrics` answer on

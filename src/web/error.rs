@@ -125,8 +125,19 @@ impl ApiError {
         )
     }
 
-    fn from_body_status(status: StatusCode, detail: String) -> Self {
+    fn from_body_status(
+        status: StatusCode,
+        detail: String,
+        cause: &(dyn std::error::Error + 'static),
+    ) -> Self {
         tracing::debug!(%detail, "rejected request body");
+        let mut source = Some(cause);
+        while let Some(e) = source {
+            if let Some(t) = e.downcast_ref::<super::listener::BodyTimedOut>() {
+                return Self::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", t.to_string());
+            }
+            source = e.source();
+        }
         match status {
             StatusCode::PAYLOAD_TOO_LARGE => Self::new(
                 status,
@@ -157,13 +168,13 @@ impl IntoResponse for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        Self::from_body_status(r.status(), r.body_text())
+        Self::from_body_status(r.status(), r.body_text(), &r)
     }
 }
 
 impl From<BytesRejection> for ApiError {
     fn from(r: BytesRejection) -> Self {
-        Self::from_body_status(r.status(), r.body_text())
+        Self::from_body_status(r.status(), r.body_text(), &r)
     }
 }
 

@@ -235,6 +235,7 @@ const PUBLIC_CODES: &[&str] = &[
     "unavailable",
     "cross_origin",
     "payload_too_large",
+    "body_timeout",
     "unsupported_media_type",
     "no_session",
     "not_found",

@@ -15,12 +15,18 @@
 //!   byte moves either way for `keepalive_timeout` is closed: a request
 //!   body that stops coming, a client that stops reading its answer. A
 //!   live stream writes a keep-alive comment every 15 s, so it stays (the
-//!   configuration refuses a bound under 20 s).
+//!   configuration refuses a bound under 20 s). A request body must have
+//!   come whole within `body_timeout` of its headers (else `408`, and the
+//!   connection closes). A response write that cannot go on for
+//!   `write_timeout` closes the connection: userland sees the write wait,
+//!   and the kernel's `TCP_USER_TIMEOUT` (tcp(7)) gives up on data the
+//!   client never acknowledges (a phone that left the network mid-stream).
 //! - **Graceful shutdown.** On the shutdown token no connection is taken
 //!   and every open one finishes its request (live streams end on the
 //!   same token).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -45,6 +51,8 @@ pub struct ConnLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub keepalive_timeout: Duration,
+    pub body_timeout: Duration,
+    pub write_timeout: Duration,
     /// Live streams per session (tabs) and per client; 0: no bound.
     pub max_streams_per_session: usize,
     pub max_streams_per_client: usize,
@@ -57,6 +65,8 @@ impl Default for ConnLimits {
             max_connections: 0,
             header_timeout: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             max_streams_per_session: 4,
             max_streams_per_client: 24,
         }
@@ -176,17 +186,38 @@ impl Drop for Slot {
     }
 }
 
-/// A stream that records when a byte last moved either way.
+/// A stream that records when a byte last moved either way, and since
+/// when a write has been waiting.
 struct Watched<S> {
     inner: S,
-    last: Arc<AtomicU64>,
+    marks: Arc<Marks>,
     start: tokio::time::Instant,
 }
 
+/// Milliseconds since the connection's start.
+#[derive(Default)]
+struct Marks {
+    /// A byte last moved.
+    last: AtomicU64,
+    /// A write began to wait, plus 1; 0: no write waits.
+    write_waits: AtomicU64,
+}
+
 impl<S> Watched<S> {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
     fn touch(&self) {
-        self.last
-            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.marks.last.store(self.now(), Ordering::Relaxed);
+    }
+    /// Notes whether a write could go on.
+    fn write_waits(&self, pending: bool) {
+        let w = &self.marks.write_waits;
+        if !pending {
+            w.store(0, Ordering::Relaxed);
+        } else if w.load(Ordering::Relaxed) == 0 {
+            w.store(self.now() + 1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -215,10 +246,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.touch();
         }
+        self.write_waits(r.is_pending());
         r
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.write_waits(r.is_pending());
+        r
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
@@ -278,6 +312,9 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // Data the client does not acknowledge for `write_timeout` ends
+        // the connection in the kernel (tcp(7) TCP_USER_TIMEOUT).
+        let _ = socket2::SockRef::from(&stream).set_tcp_user_timeout(Some(limits.write_timeout));
         let (app, limits, tls) = (app.clone(), limits.clone(), tls.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -303,7 +340,8 @@ pub async fn serve(
 }
 
 /// One connection: HTTP/1.1 with the header timeout, closed after
-/// `keepalive_timeout` without a byte moving.
+/// `keepalive_timeout` without a byte moving or a write waiting
+/// `write_timeout`; request bodies bounded by `body_timeout`.
 async fn serve_conn<S>(
     stream: S,
     peer: SocketAddr,
@@ -314,13 +352,14 @@ async fn serve_conn<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let last = Arc::new(AtomicU64::new(0));
+    let marks = Arc::new(Marks::default());
     let io = Watched {
         inner: stream,
-        last: last.clone(),
+        marks: marks.clone(),
         start: tokio::time::Instant::now(),
     };
     let start = io.start;
+    let body_timeout = limits.body_timeout;
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
@@ -330,7 +369,14 @@ async fn serve_conn<S>(
             let app = app.clone();
             async move {
                 use tower::ServiceExt;
-                app.oneshot(req.map(axum::body::Body::new)).await
+                let req = req.map(|body| {
+                    if http_body::Body::is_end_stream(&body) {
+                        axum::body::Body::new(body)
+                    } else {
+                        axum::body::Body::new(Deadline::new(body, body_timeout))
+                    }
+                });
+                app.oneshot(req).await
             }
         });
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -341,12 +387,25 @@ async fn serve_conn<S>(
     let conn = watcher.watch(builder.serve_connection(TokioIo::new(io), service));
     tokio::pin!(conn);
     let idle = limits.keepalive_timeout;
-    // The idle watch: no byte either way for `idle` closes it.
+    let write = limits.write_timeout;
+    let since = |ms: u64| start.elapsed().saturating_sub(Duration::from_millis(ms));
     loop {
-        let quiet_for = || {
-            start
-                .elapsed()
-                .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)))
+        let quiet_for = since(marks.last.load(Ordering::Relaxed));
+        let waits = marks.write_waits.load(Ordering::Relaxed);
+        let write_waits_for = (waits > 0).then(|| since(waits - 1));
+        if quiet_for >= idle {
+            tracing::debug!(%peer, "idle connection closed");
+            return;
+        }
+        if write_waits_for.is_some_and(|w| w >= write) {
+            tracing::debug!(%peer, "connection closed: the client does not take its answer");
+            return;
+        }
+        let next = match write_waits_for {
+            Some(w) => (idle - quiet_for).min(write - w),
+            // A write may begin to wait at any moment: look again within
+            // `write_timeout`.
+            None => (idle - quiet_for).min(write),
         };
         tokio::select! {
             r = &mut conn => {
@@ -355,12 +414,56 @@ async fn serve_conn<S>(
                 }
                 return;
             }
-            _ = tokio::time::sleep(idle.saturating_sub(quiet_for())) => {
-                if quiet_for() >= idle {
-                    tracing::debug!(%peer, "idle connection closed");
-                    return;
-                }
-            }
+            _ = tokio::time::sleep(next) => {}
         }
+    }
+}
+
+/// A request body that must come whole by a deadline: a client sending
+/// a byte now and then (slowloris) cannot hold a request open.
+struct Deadline {
+    inner: hyper::body::Incoming,
+    timeout: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Deadline {
+    fn new(inner: hyper::body::Incoming, timeout: Duration) -> Self {
+        Deadline {
+            inner,
+            timeout,
+            sleep: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+}
+
+/// The error of a body that did not come in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {0:?}")]
+pub struct BodyTimedOut(Duration);
+
+impl http_body::Body for Deadline {
+    type Data = bytes::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(BodyTimedOut(self.timeout).into())));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -86,6 +86,8 @@ impl WebConfig {
                 max_connections: config.http.max_connections as usize,
                 header_timeout: config.http.header_timeout,
                 keepalive_timeout: config.http.keepalive_timeout,
+                body_timeout: config.http.body_timeout,
+                write_timeout: config.http.write_timeout,
                 max_streams_per_session: config.http.max_streams_per_session as usize,
                 max_streams_per_client: config.http.max_streams_per_client as usize,
             },

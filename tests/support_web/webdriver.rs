@@ -43,6 +43,11 @@ pub struct Driver {
 
 impl Driver {
     pub fn start(chromium: &Path, chromedriver: &Path) -> Driver {
+        Self::start_with(chromium, chromedriver, &[])
+    }
+
+    /// As [`Driver::start`], with more Chromium switches.
+    pub fn start_with(chromium: &Path, chromedriver: &Path, extra: &[String]) -> Driver {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -74,7 +79,7 @@ impl Driver {
             std::thread::sleep(Duration::from_millis(100));
         }
         let profile = tempfile::tempdir().unwrap();
-        let args = [
+        let mut args = vec![
             "--headless".to_string(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
@@ -85,6 +90,7 @@ impl Driver {
             "--window-size=480,1000".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        args.extend_from_slice(extra);
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args}
@@ -136,6 +142,12 @@ impl Driver {
 
     pub fn goto(&self, url: &str) {
         self.call("POST", &self.s("/url"), Some(json!({ "url": url })));
+    }
+
+    /// The cookies of the current page's site (WebDriver's Get All
+    /// Cookies: name, value, secure, httpOnly...).
+    pub fn cookies(&self) -> Value {
+        self.call("GET", &self.s("/cookie"), None)
     }
 
     pub fn find(&self, css: &str) -> String {
