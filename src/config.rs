@@ -32,7 +32,7 @@ const LIST_KEYS: &[&str] = &[
 ];
 
 /// The whole configuration of one smsgate appliance.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub http: HttpConfig,
@@ -53,12 +53,14 @@ pub struct Config {
 }
 
 /// `[mqtt]`: sms2mqtt's topics and Home Assistant discovery on a broker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MqttConfig {
     /// `mqtt://host:port` or `mqtts://host:port` (TLS).
     pub url: String,
+    /// The broker's user name; empty: connect without one.
     pub username: String,
+    /// The broker's password for `username`.
     pub password: String,
     /// Empty: `smsgate-<hostname>`.
     pub client_id: String,
@@ -119,7 +121,7 @@ impl MqttConfig {
 }
 
 /// `[sms]`: what every SMS carries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmsConfig {
     /// TP-VP of every SMS: `"session"` (the session's idle timeout: a
@@ -129,6 +131,7 @@ pub struct SmsConfig {
     /// How long a multipart reply waits for its missing parts; then it is
     /// routed with a marker for each and charged for the parts received.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub reassembly_timeout: std::time::Duration,
 }
 
@@ -157,7 +160,7 @@ impl Config {
 /// `[emulator]`: the embedded network `serve` runs with no modem
 /// configured. Its delays are a real network's, so that a person trying
 /// the page sees what a deployment shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmulatorSection {
     /// The modem model of every emulated modem (`firmware-config/models/`).
@@ -172,7 +175,10 @@ pub struct EmulatorSection {
     /// a new random one, printed), its webhook URL and its Kannel-style MO
     /// URL, so an application under test can be pointed at the sandbox.
     pub dev_token: String,
+    /// Where the `dev` key's signed webhooks go (empty: none).
     pub dev_webhook_url: String,
+    /// The `dev` key's Kannel-style URL template for incoming SMS (empty:
+    /// none).
     pub dev_mo_url: String,
 }
 
@@ -190,7 +196,8 @@ impl Default for EmulatorSection {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[http]`: the web page, the APIs, and what one client may hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Address the web server listens on.
@@ -209,18 +216,22 @@ pub struct HttpConfig {
     /// A request's headers must arrive within this (and a kept-alive
     /// connection's next request).
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub header_timeout: std::time::Duration,
     /// A connection that moves no byte either way for this long is closed
     /// (a stalled body, a client that stops reading); at least 20 s.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub keepalive_timeout: std::time::Duration,
     /// A request body must have come whole within this of its headers
     /// (a slow sender gets `408` and the connection closes).
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub body_timeout: std::time::Duration,
     /// A response write that cannot go on for this long (the client does
     /// not read, or has left the network) closes the connection.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub write_timeout: std::time::Duration,
     /// Live streams per session (tabs); past it the oldest is told to
     /// `reconnect` and closed. 0: no bound.
@@ -230,6 +241,7 @@ pub struct HttpConfig {
     /// PEM certificate chain and private key: HTTPS on `bind` (reloaded
     /// on SIGHUP). Empty: plain HTTP.
     pub tls_cert: String,
+    /// The PEM private key of `tls_cert`.
     pub tls_key: String,
     /// With TLS: an address serving plain HTTP that redirects to HTTPS.
     pub redirect_bind: String,
@@ -260,10 +272,13 @@ impl Default for HttpConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[store]`: where sessions, the outbox, replies, charges and opt-outs
+/// are kept on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// Directory of the sled store; see [`StoreConfig::resolved_dir`].
+    /// Directory of the store. Unset: `$STATE_DIRECTORY` under systemd
+    /// (`/var/lib/smsgate`), else `./smsgate-data`.
     pub dir: Option<PathBuf>,
     /// Memory sled may use to cache the store, in MiB (at least 1). The
     /// live state is held by the gateway itself; the cache only speeds up
@@ -272,6 +287,7 @@ pub struct StoreConfig {
     /// How long charge records and out-of-session replies are kept; older
     /// ones are dropped in the background. `0` keeps them for ever.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub keep_records: Duration,
 }
 
@@ -326,15 +342,18 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[session]`: how long a conversation lives and what ends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
     /// R4: a session ends after this long without a sent or received message.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub idle_timeout: Duration,
     /// R6: how long a (number, short code) pair of an ended session stays
     /// retired.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub retired_cooldown: Duration,
     /// R7: text sent back to a phone that replies after its conversation
     /// ended; unset (the default) sends nothing.
@@ -343,6 +362,7 @@ pub struct SessionConfig {
     /// short code moves to a live one when that code's modem is down this
     /// long; `0` never moves it.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub failover_after: Duration,
 }
 
@@ -366,7 +386,7 @@ impl SessionConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModemConfig {
     /// Serial device (`/dev/serial/by-id/...`, `/dev/ttyUSB0`, a
@@ -377,6 +397,7 @@ pub struct ModemConfig {
     /// A profile name from `firmware-config/profiles/`.
     #[serde(default = "default_profile")]
     pub profile: String,
+    /// Line speed of the serial port (USB modems accept and ignore it).
     #[serde(default = "default_baud")]
     pub baud: u32,
     /// Finds the modem among USB serial ports when `port = "auto"`.
@@ -396,12 +417,16 @@ fn default_baud() -> u32 {
 }
 
 /// R13 abuse limits; 0 means no limit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
+    /// Sends one web client (address, or IPv6 /64) may make a minute.
     pub sends_per_minute_per_client: u32,
+    /// Messages one phone number may be sent an hour, from everyone.
     pub sends_per_hour_per_recipient: u32,
+    /// Recipients of one message.
     pub max_recipients: u32,
+    /// SMS parts of one message (a longer text is refused).
     pub max_parts: u32,
 }
 
@@ -418,11 +443,14 @@ impl Default for LimitsConfig {
 
 /// R10 tariff of mobile-originated messages. Amounts are decimal strings and
 /// never floats.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TariffConfig {
+    /// ISO 4217 code the charges are in.
     pub currency: String,
+    /// What one reply SMS (one part) costs the phone, before taxes.
     pub mo_price: DecimalString,
+    /// Taxes on `mo_price`, each `{ name = "ITBIS", rate = "0.18" }`.
     pub taxes: Vec<TaxConfig>,
 }
 
@@ -439,16 +467,18 @@ impl Default for TariffConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaxConfig {
+    /// The tax's name, as charges show it.
     pub name: String,
+    /// Its rate, a decimal fraction of the price (`"0.18"`: 18 %).
     pub rate: DecimalString,
 }
 
 /// A decimal amount written as a string (`"1.00"`). A bare TOML number is
 /// accepted too and kept as its shortest decimal text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct DecimalString(pub String);
 
@@ -485,7 +515,9 @@ impl<'de> Deserialize<'de> for DecimalString {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[numbers]`: which numbers the page accepts, fleet numbers that
+/// cannot reply, and the words that opt a phone out and in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NumbersConfig {
     /// ISO 3166 country whose national numbers the form accepts.
@@ -514,10 +546,12 @@ pub struct NumbersConfig {
 }
 
 /// An inclusive range of numbers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FleetRange {
+    /// The first number of the range.
     pub from: String,
+    /// The last number of the range.
     pub to: String,
 }
 

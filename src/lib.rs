@@ -26,7 +26,9 @@
 //! - [`config`]: the one configuration struct (TOML file plus
 //!   `SMSGATE_SECTION__KEY` environment overrides) and its validation.
 //! - [`commands`]: the command-line subcommands (`pdu`, `config check`,
-//!   `emulator`, `probe`).
+//!   `emulator`, `probe`, `doctor`).
+//! - [`doctor`]: `smsgate doctor`'s checks of the box (ports, ModemManager,
+//!   power, clock, store, service), each with what to do about it.
 //! - [`logging`]: tracing set-up (plain text on stdout, for journald).
 //! - [`memory`]: giving freed heap pages back to the system.
 //!
@@ -37,11 +39,13 @@ pub mod at;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod emulator;
 pub mod gateway;
 pub mod hooks;
 pub mod keys;
 pub mod logging;
+pub mod manual;
 pub mod memory;
 pub mod modem;
 pub mod mqtt;

@@ -5,11 +5,25 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The version, the commit and the build date (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SMSGATE_COMMIT"),
+    ", built ",
+    env!("SMSGATE_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "smsgate",
-    version,
-    about = "Web-to-SMS gateway with live two-way conversations"
+    version = VERSION,
+    about = "Web-to-SMS gateway with live two-way conversations",
+    long_about = "Web-to-SMS gateway with live two-way conversations: anyone on the web \
+writes one message to many phones, the phones get an ordinary SMS from a short code \
+(a USB GSM modem's SIM), and their replies appear live in the sender's page until \
+five quiet minutes end the conversation. Configuration: smsgate.toml(5)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -105,12 +119,36 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Check this box for the usual field faults and say what to do about
+    /// each (ports, ModemManager, dialout, modems, power, clock, store,
+    /// disk, service). Exit code: 0 all ok, 1 a warning, 2 an error.
+    Doctor {
+        /// Print one JSON object: {"checks": [{"id", "status", "message", "fix"}]}.
+        #[arg(long)]
+        json: bool,
+        /// TOML configuration file (default: /etc/smsgate/config.toml if it
+        /// exists, else the defaults).
+        #[arg(long, short, env = "SMSGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Print the shell completion script for SHELL on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages into DIR: smsgate(1), one page per
+    /// subcommand, and smsgate.toml(5).
+    Man {
+        /// Output directory (made if missing).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Make a key; its token and webhook secret are printed this once.
     Add {
+        /// The key's name (letters, digits, `-`, `_`), e.g. `crm`.
         name: String,
         /// Where its webhooks go.
         #[arg(long)]
@@ -128,6 +166,7 @@ enum KeysCommand {
     },
     /// Revoke a key: its token stops working.
     Revoke {
+        /// The key's name.
         name: String,
         #[command(flatten)]
         at: StoreAt,
@@ -138,12 +177,14 @@ enum KeysCommand {
 enum StoreCommand {
     /// Write every record of the store to FILE as JSON lines.
     Export {
+        /// The JSON-lines file to write.
         file: PathBuf,
         #[command(flatten)]
         at: StoreAt,
     },
     /// Load FILE (made by `store export`) into a new, empty store.
     Import {
+        /// The JSON-lines file `store export` wrote.
         file: PathBuf,
         #[command(flatten)]
         at: StoreAt,
@@ -314,6 +355,25 @@ fn main() -> ExitCode {
             };
             ExitCode::from(run(command, at.config.as_deref(), at.dir) as u8)
         }
+        Command::Doctor { json, config } => {
+            // No logging set-up: stdout carries the report and nothing else.
+            ExitCode::from(smsgate::commands::doctor::run(json, config.as_deref()) as u8)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "smsgate", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man { dir } => match write_manual(&dir) {
+            Ok(n) => {
+                println!("{n} manual pages in {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("smsgate man: {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
         Command::Pdu(args) => match args.command {
             PduCommand::Decode { hex, no_smsc } => {
                 ExitCode::from(smsgate::commands::pdu::decode(&hex, !no_smsc) as u8)
@@ -332,5 +392,113 @@ fn main() -> ExitCode {
                 reference,
             ) as u8),
         },
+    }
+}
+
+/// smsgate(1), a page per subcommand (`smsgate-serve(1)`...), and
+/// smsgate.toml(5) into `dir`; how many pages.
+fn write_manual(dir: &std::path::Path) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let date = env!("SMSGATE_BUILD_DATE");
+    let mut n = 0;
+    // clap_mangen's generate_to writes the pages but sets no date or
+    // manual name: render each page here to give them.
+    fn pages(
+        cmd: &clap::Command,
+        prefix: &str,
+        date: &str,
+        dir: &std::path::Path,
+        n: &mut usize,
+    ) -> std::io::Result<()> {
+        let name = if prefix.is_empty() {
+            cmd.get_name().to_string()
+        } else {
+            format!("{prefix}-{}", cmd.get_name())
+        };
+        let cmd = cmd
+            .clone()
+            .name(name.clone())
+            .bin_name(name.replace('-', " "));
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .title(name.to_uppercase())
+            .date(date)
+            .source(format!("smsgate {}", env!("CARGO_PKG_VERSION")))
+            .manual("smsgate manual")
+            .render(&mut buf)?;
+        std::fs::write(dir.join(format!("{name}.1")), buf)?;
+        *n += 1;
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            pages(sub, &name, date, dir, n)?;
+        }
+        Ok(())
+    }
+    pages(&cmd, "", date, dir, &mut n)?;
+    std::fs::write(
+        dir.join("smsgate.toml.5"),
+        smsgate::manual::config_page(env!("CARGO_PKG_VERSION"), date),
+    )?;
+    Ok(n + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every subcommand and every argument says what it is: the manual
+    /// pages and `--help` are made from these words.
+    #[test]
+    fn every_subcommand_and_argument_is_documented() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "smsgate", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:?}");
+    }
+
+    #[test]
+    fn the_manual_has_a_page_per_subcommand() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = write_manual(dir.path()).unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(n, names.len());
+        for page in [
+            "smsgate.1",
+            "smsgate-serve.1",
+            "smsgate-config-check.1",
+            "smsgate-keys-add.1",
+            "smsgate-store-export.1",
+            "smsgate.toml.5",
+        ] {
+            assert!(names.iter().any(|x| x == page), "{page} not in {names:?}");
+        }
+        let serve = std::fs::read_to_string(dir.path().join("smsgate-serve.1")).unwrap();
+        assert!(serve.contains("SMSGATE_CONFIG"), "{serve}");
     }
 }

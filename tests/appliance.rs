@@ -42,3 +42,49 @@ fn tool(name: &str) -> Option<PathBuf> {
 fn repo(path: &str) -> PathBuf {
     Path::new(ROOT).join(path)
 }
+
+/// The package's generated files (manual pages, completions) in
+/// target/gen, made once by scripts/package-files with the binary under
+/// test (the amd64 and arm64 package tests share them).
+fn package_files() {
+    static MADE: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if *made {
+        return;
+    }
+    let out = std::process::Command::new(repo("scripts/package-files"))
+        .arg(BIN)
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/package-files: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    *made = true;
+}
+
+/// lintian's errors and warnings on `deb` (none is the goal; deliberate
+/// choices carry an override with their reason in
+/// debian/smsgate.lintian-overrides).
+fn lintian(deb: &Path) -> Vec<String> {
+    let Some(lintian) = tool("lintian") else {
+        return Vec::new();
+    };
+    let out = std::process::Command::new(lintian)
+        .args(["--tag-display-limit", "0", "--fail-on", "none"])
+        .arg(deb)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "lintian failed to run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("E:") || l.starts_with("W:"))
+        .map(str::to_string)
+        .collect()
+}

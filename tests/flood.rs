@@ -434,16 +434,17 @@ fn limits_hold_under_a_flood_while_a_browser_works() {
 /// more unfinished requests than its cap, and live streams without a
 /// session (which end at once).
 const CONN_FLOOD_ADDRS: u8 = 64;
-const CONN_CAP: usize = 16;
-const SLOW_PER_ADDR: usize = 18;
+/// `[http] max_connections_per_client`'s default.
+const CONN_CAP: usize = 32;
+const SLOW_PER_ADDR: usize = CONN_CAP + 2;
 const CONNS_PER_ADDR: usize = SLOW_PER_ADDR + 4;
 
-/// Issue #22's flood: 64 loopback addresses each open 18 connections that
-/// never finish their headers (over their cap, set to 16 here) and 4 live
+/// Issue #22's flood: 64 loopback addresses each open 34 connections that
+/// never finish their headers (over their cap, the default 32) and 4 live
 /// streams without a session; what is let in is held. Meanwhile a real Chromium on
 /// 127.0.0.1 sends and sees the phone's reply live. Checked: the refusals
-/// are 503 with `Retry-After` and counted; the server's RSS stays under
-/// 64 MiB; the page answers the legitimate client (a generous 5 s bound;
+/// are 503 with `Retry-After` and counted; the server's RSS grows by a
+/// bounded amount per held connection; the page answers the legitimate client (a generous 5 s bound;
 /// the figure is reported); memory after the flood is reported.
 #[test]
 fn a_connection_flood_from_64_addresses_locks_no_one_out() {
@@ -638,7 +639,15 @@ fn a_connection_flood_from_64_addresses_locks_no_one_out() {
         counted >= refused.load(Relaxed) as f64,
         "every refusal counted"
     );
-    assert!(peak_kib <= 64 * 1024, "RSS {peak_kib} KiB under the flood");
+    // What one held connection costs: hyper keeps an 8 KiB read buffer
+    // and an 8 KiB header write buffer per connection
+    // (hyper/src/proto/h1/io.rs, INIT_BUFFER_SIZE), plus the task. The
+    // bound is per connection, as the crowd's size is set by the caps; this
+    // debug build's figure is printed above (docs/reliability.md).
+    let per_conn_kib = peak_kib.saturating_sub(idle_kib) / held.load(Relaxed).max(1) as u64;
+    println!("connection flood: {per_conn_kib} KiB of RSS per held connection");
+    assert!(per_conn_kib <= 28, "{per_conn_kib} KiB per held connection");
+    assert!(peak_kib <= 96 * 1024, "RSS {peak_kib} KiB under the flood");
     assert!(
         answered_after <= Duration::from_secs(5),
         "{answered_after:?}"

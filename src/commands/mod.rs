@@ -2,6 +2,7 @@
 //! stdout/stderr and returns an exit code; none panics on bad input.
 
 pub mod config_check;
+pub mod doctor;
 pub mod emulator;
 pub mod keys;
 pub mod pdu;

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::require_tool;
-use crate::{tool, BIN, ROOT};
+use crate::{lintian, package_files, tool, BIN, ROOT};
 
 /// The aarch64 (Raspberry Pi OS 64-bit) binary, cross-built with Debian's
 /// gcc-aarch64-linux-gnu, runs under Debian's qemu-user: `--version` and a
@@ -83,4 +83,40 @@ fn arm64_binary_runs_under_qemu_user() {
     ]);
     assert!(decoded.contains("\"text\":\"How are you?\""), "{decoded}");
     assert!(decoded.contains("\"from\":\"+31641600986\""), "{decoded}");
+
+    // Its Debian package (from this debug build, as the amd64 test does;
+    // scripts/build-arm64 makes the release one) is lintian-clean too.
+    package_files();
+    let dir = tempfile::tempdir().unwrap();
+    let deb = dir.path().join("smsgate_arm64.deb");
+    let version = format!("{}-1", env!("CARGO_PKG_VERSION"));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "deb",
+            "--no-build",
+            "--target",
+            "aarch64-unknown-linux-gnu",
+            "--profile",
+            "dev",
+            "--fast",
+            "--deb-version",
+            &version,
+            "-o",
+        ])
+        .arg(&deb)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .current_dir(ROOT)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo deb for arm64 failed");
+    let arch = Command::new("dpkg-deb")
+        .arg("-f")
+        .arg(&deb)
+        .arg("Architecture")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&arch.stdout).trim(), "arm64");
+    let hints = lintian(&deb);
+    assert!(hints.is_empty(), "lintian on arm64:\n{}", hints.join("\n"));
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::common::require_tool;
-use crate::{tool, BIN, ROOT};
+use crate::{lintian, package_files, tool, BIN, ROOT};
 
 /// Builds the .deb of the binary under test (the debug build: a release
 /// build with LTO takes too long for the suite; scripts/build-deb makes the
@@ -17,6 +17,7 @@ fn build_deb(out: &Path, version: &str) -> PathBuf {
     // The binary under test lives in <target>/debug; cargo-deb looks in
     // <target>/<profile>.
     let target_dir = Path::new(BIN).parent().unwrap().parent().unwrap();
+    package_files();
     let status = Command::new(cargo)
         .args([
             "deb",
@@ -98,8 +99,19 @@ fn deb_installs_upgrades_and_purges_in_a_throwaway_root() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let v1 = build_deb(dir.path(), "0.1.0-1");
-    let v2 = build_deb(dir.path(), "0.1.0-2");
+    // The package's version is the crate's, with the revision of
+    // debian/changelog's first entry.
+    let changelog = std::fs::read_to_string(Path::new(ROOT).join("debian/changelog")).unwrap();
+    let first = changelog.lines().next().unwrap();
+    let version = format!("{}-1", env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        first,
+        format!("smsgate ({version}) unstable; urgency=medium")
+    );
+    let v1 = build_deb(dir.path(), &version);
+    let v2 = build_deb(dir.path(), &format!("{}-2", env!("CARGO_PKG_VERSION")));
+    let hints = lintian(&v1);
+    assert!(hints.is_empty(), "lintian:\n{}", hints.join("\n"));
 
     // What is in it.
     let out = Command::new("dpkg-deb")
@@ -115,6 +127,15 @@ fn deb_installs_upgrades_and_purges_in_a_throwaway_root() {
         "./lib/udev/rules.d/90-smsgate.rules",
         "./usr/share/smsgate/profiles/huawei.toml",
         "./usr/share/doc/smsgate/operations.md",
+        "./usr/share/doc/smsgate/copyright",
+        "./usr/share/doc/smsgate/changelog.Debian.gz",
+        "./usr/share/man/man1/smsgate.1.gz",
+        "./usr/share/man/man1/smsgate-serve.1.gz",
+        "./usr/share/man/man5/smsgate.toml.5.gz",
+        "./usr/share/bash-completion/completions/smsgate",
+        "./usr/share/zsh/vendor-completions/_smsgate",
+        "./usr/share/fish/vendor_completions.d/smsgate.fish",
+        "./usr/share/lintian/overrides/smsgate",
     ] {
         assert!(
             listing.contains(path),
@@ -177,6 +198,50 @@ fn deb_installs_upgrades_and_purges_in_a_throwaway_root() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+
+    // `man smsgate` and `man smsgate.toml` find the installed pages.
+    if let Some(man) = tool("man") {
+        let manpath = root.join("usr/share/man");
+        for (section, page, says) in [
+            ("1", "smsgate", "SUBCOMMANDS"),
+            ("5", "smsgate.toml", "http.body_timeout"),
+        ] {
+            let out = Command::new(&man)
+                .arg("--manpath")
+                .arg(&manpath)
+                .args([section, page])
+                .env("MANPAGER", "cat")
+                .env("MANWIDTH", "100")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && text.contains(says),
+                "man {section} {page}: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    // Tab completion: bash completes `smsgate se` to `serve` with the
+    // installed script.
+    if let Some(bash) = tool("bash") {
+        let script = root.join("usr/share/bash-completion/completions/smsgate");
+        let out = Command::new(bash)
+            .arg("-c")
+            .arg(format!(
+                "source '{}'; COMP_WORDS=(smsgate se); COMP_CWORD=1; COMP_LINE='smsgate se'; COMP_POINT=10; _smsgate smsgate se smsgate; echo \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .unwrap();
+        let words = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            words.trim(),
+            "serve",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     // The same version again, then an upgrade: a local edit of the conffile
     // survives both.

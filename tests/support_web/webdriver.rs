@@ -64,7 +64,8 @@ impl Driver {
             .timeout(Duration::from_secs(30))
             .build();
         let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // Generous: a loaded CI machine can take long to start it.
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let ready = agent
                 .get(&format!("{base}/status"))
