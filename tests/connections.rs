@@ -290,6 +290,96 @@ fn a_client_that_does_not_read_is_dropped() {
     assert!(total >= one * 40, "{total} of {}", one * 40);
 }
 
+/// A live stream whose client stops reading (a phone whose browser froze,
+/// or that left the network) while replies keep coming: once a write has
+/// waited `write_timeout` the connection is closed, well before the idle
+/// bound, and the page's other visitors are served meanwhile. (With
+/// `write_timeout` at 60 s the same stream is still open 27 s later.)
+#[test]
+fn a_live_stream_the_client_does_not_read_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[http]\nwrite_timeout = \"2s\"\nkeepalive_timeout = \"30s\"\n",
+    )
+    .unwrap();
+    let s = serve_proc::start(
+        &dir.path().join("store"),
+        Some(&cfg),
+        &[("SMSGATE_EMULATOR__MO_JITTER_MS", "0")],
+    );
+    let url = s.url.clone();
+    let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    eventually("ready", WITHIN, || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    });
+    let phone = "+18095551234";
+    let r = ureq::post(&format!("{url}/api/send"))
+        .set("Origin", &url)
+        .send_json(serde_json::json!({"to": ["8095551234"], "text": "hola"}))
+        .unwrap();
+    let cookie = r
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let code = eventually("the phone has it", WITHIN, || {
+        common::phones::inbox(&url, phone)
+            .first()
+            .map(|(from, _)| from.clone())
+    });
+    // The stream, on a socket with a small receive window, read once (its
+    // headers) and then never again.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut lazy: TcpStream = socket.into();
+    write!(
+        lazy,
+        "GET /api/session/events HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    lazy.set_read_timeout(Some(WITHIN)).unwrap();
+    let n = lazy.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Replies, more than the socket buffers hold.
+    let text = "respuesta larga para llenar el búfer del navegador que no lee ".repeat(2);
+    const REPLIES: usize = 300;
+    for i in 0..REPLIES {
+        common::phones::phone_sends(&url, phone, &code, &format!("{i} {text}"));
+    }
+    let started = Instant::now();
+    // Everyone else is served meanwhile.
+    assert!(ureq::get(&format!("{url}/healthz")).call().is_ok());
+    std::thread::sleep(Duration::from_secs(8));
+    lazy.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = 0usize;
+    let ended = loop {
+        match lazy.read(&mut buf) {
+            Ok(0) => break "closed",
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "reset",
+            Err(e) => panic!(
+                "the stream is still open {:?} after the replies: {e}",
+                started.elapsed()
+            ),
+        }
+    };
+    println!(
+        "a live stream that was not read: {ended} after the replies, with {got} bytes still in flight (write_timeout 2 s, keepalive_timeout 30 s)"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 /// `[http] admin_bind`: the admin page, its API and `/metrics` answer on
 /// their own address only; the page's address keeps the page, the API
 /// and the health checks.
