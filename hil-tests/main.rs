@@ -9,6 +9,8 @@
 //!   HIL_SHORT_CODES=+1809...[,+1809...]     their SIM numbers
 //!   HIL_PHONE=+1809...                      a phone that receives the sends
 //!   HIL_PIN, HIL_BAUD (default 115200), HIL_WAIT_S (reports, default 120)
+//!   HIL_RECORD=DIR: record each modem's serial line to
+//!   DIR/<model>-<short code>.jsonl
 //! With two modems, the second sends to the first, so receiving needs no
 //! human. Scenarios that need fault injection run on the emulator only.
 //!
@@ -131,6 +133,28 @@ async fn bench(model: Option<&str>) -> Result<Bench, String> {
             .map(|(p, c)| driver_config(c, p, baud, env("HIL_PIN")))
             .collect();
         (None, configs, phone, Duration::from_secs(wait))
+    };
+    // HIL_RECORD=DIR: every modem's serial line as a transcript,
+    // DIR/<model>-<short code>.jsonl (`smsgate transcript show` reads it;
+    // docs/hil.md says how to share it).
+    let configs: Vec<DriverConfig> = match env("HIL_RECORD") {
+        None => configs,
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("HIL_RECORD {dir}: {e}"))?;
+            configs
+                .into_iter()
+                .map(|c| DriverConfig {
+                    record: Some(smsgate::transcript::RecordTo::file(
+                        PathBuf::from(&dir).join(format!(
+                            "{}-{}.jsonl",
+                            model.unwrap_or("hardware"),
+                            c.short_code.trim_start_matches('+')
+                        )),
+                    )),
+                    ..c
+                })
+                .collect()
+        }
     };
     let codes: Vec<String> = configs
         .iter()

@@ -406,6 +406,19 @@ pub struct ModemConfig {
     /// SIM PIN, entered at initialisation when the SIM asks for it.
     #[serde(default)]
     pub pin: Option<String>,
+    /// A file that records every byte of the serial line both ways, with
+    /// timestamps, as JSON lines (`smsgate transcript show FILE` reads it;
+    /// `smsgate emulator --replay FILE` plays it back). Empty: off.
+    #[serde(default)]
+    pub record: String,
+    /// The recording rotates past this many MiB (`FILE.1`, `FILE.2` and
+    /// `FILE.3` are kept).
+    #[serde(default = "default_record_max_mib")]
+    pub record_max_mib: u32,
+}
+
+fn default_record_max_mib() -> u32 {
+    16
 }
 
 fn default_profile() -> String {

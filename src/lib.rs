@@ -52,4 +52,5 @@ pub mod mqtt;
 pub mod session;
 pub mod sms;
 pub mod store;
+pub mod transcript;
 pub mod web;

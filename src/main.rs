@@ -100,6 +100,15 @@ enum Command {
         /// Line speed.
         #[arg(long, default_value_t = smsgate::commands::probe::DEFAULT_BAUD)]
         baud: u32,
+        /// Record every byte of the conversation both ways, with times,
+        /// to FILE (JSON lines; read it with `smsgate transcript show`).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+    },
+    /// Read a recording of a modem's serial line.
+    Transcript {
+        #[command(subcommand)]
+        command: TranscriptCommand,
     },
     /// Configuration tools.
     Config {
@@ -170,6 +179,20 @@ enum KeysCommand {
         name: String,
         #[command(flatten)]
         at: StoreAt,
+    },
+}
+
+#[derive(Subcommand)]
+enum TranscriptCommand {
+    /// Show a transcript: each line with its time and direction,
+    /// unsolicited result codes marked, PDUs decoded.
+    Show {
+        /// The transcript (`probe --record`, `[[modem]] record`,
+        /// `HIL_RECORD`, the emulator's transcript API).
+        file: PathBuf,
+        /// Colour the output.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: smsgate::commands::transcript::Color,
     },
 }
 
@@ -303,7 +326,15 @@ fn main() -> ExitCode {
             ));
             ExitCode::from(code as u8)
         }
-        Command::Probe { port, json, baud } => {
+        Command::Transcript {
+            command: TranscriptCommand::Show { file, color },
+        } => ExitCode::from(smsgate::commands::transcript::show(&file, color) as u8),
+        Command::Probe {
+            port,
+            json,
+            baud,
+            record,
+        } => {
             // No logging set-up: stdout carries the report (one JSON line
             // with --json) and nothing else.
             let rt = match tokio::runtime::Runtime::new() {
@@ -317,6 +348,7 @@ fn main() -> ExitCode {
                 std::path::Path::new(&port),
                 json,
                 baud,
+                record.as_deref(),
             ));
             ExitCode::from(code as u8)
         }

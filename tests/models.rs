@@ -112,6 +112,8 @@ fn gateway_on(
         baud: 115_200,
         imei: None,
         pin: None,
+        record: String::new(),
+        record_max_mib: 16,
     };
     let driver = DriverConfig::from_config(&modem, profile);
     let store = Store::open(&dir.join("store"), DEFAULT_CACHE_BYTES).map_err(|e| e.to_string())?;

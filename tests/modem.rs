@@ -51,12 +51,20 @@ fn driver_config(short_code: &str, port: &str) -> DriverConfig {
 }
 
 async fn rig_with(config: EmulatorConfig, before_start: impl FnOnce(&Emulator)) -> Rig {
+    rig_configured(config, before_start, |c| c).await
+}
+
+async fn rig_configured(
+    config: EmulatorConfig,
+    before_start: impl FnOnce(&Emulator),
+    adjust: impl Fn(DriverConfig) -> DriverConfig,
+) -> Rig {
     let emu = Emulator::start(config).await.unwrap();
     before_start(&emu);
     let configs = emu
         .modems()
         .iter()
-        .map(|m| driver_config(&m.number, &m.path.to_string_lossy()))
+        .map(|m| adjust(driver_config(&m.number, &m.path.to_string_lossy())))
         .collect();
     let (tx, rx) = mpsc::unbounded_channel();
     let pool = ModemPool::start(configs, tx);
@@ -590,6 +598,8 @@ async fn every_builtin_profile_drives_a_modem() {
                 baud: 115_200,
                 imei: None,
                 pin: None,
+                record: String::new(),
+                record_max_mib: 16,
             };
             DriverConfig {
                 registration_timeout: Duration::from_secs(5),
@@ -637,5 +647,78 @@ async fn a_withdrawn_message_is_not_sent() {
     );
     assert_eq!(refs(&rig.send(0, 8, "a tiempo").await).len(), 1);
     assert_eq!(rig.inbox(), vec!["a tiempo".to_string()]);
+    rig.emu.shutdown();
+}
+
+/// `[[modem]] record`: the driver writes every byte of its serial line
+/// both ways to the transcript file, exactly the bytes the emulator saw
+/// (a send with its prompt and PDU, a receive with its `+CMTI`), across
+/// the session.
+#[actix::test]
+async fn the_driver_records_its_serial_line_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("modem0.jsonl");
+    let record = smsgate::transcript::RecordTo::file(&file);
+    let rig = rig_configured(
+        EmulatorConfig {
+            modems: 1,
+            ..EmulatorConfig::default()
+        },
+        |_| {},
+        |c| DriverConfig {
+            record: Some(record.clone()),
+            ..c
+        },
+    )
+    .await;
+    assert_eq!(refs(&rig.send(0, 1, "grabado").await).len(), 1);
+    rig.emu
+        .phone_send(
+            PHONE,
+            &rig.short(0),
+            "respuesta grabada",
+            PartOrder::InOrder,
+        )
+        .unwrap();
+    rig.received("respuesta grabada").await;
+    // Let the last answers land, then stop the driver (the recording is
+    // flushed as the port closes).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = rig.emu.transcript(0).unwrap();
+    rig.pool.shutdown().await;
+    let join = |dir_: smsgate::transcript::Dir, name: &str| {
+        let rec: Vec<u8> = smsgate::transcript::read(&file)
+            .unwrap()
+            .iter()
+            .filter(|e| e.dir == dir_)
+            .flat_map(|e| e.bytes().unwrap())
+            .collect();
+        let emu: Vec<u8> = seen
+            .iter()
+            .filter(|e| e.dir == name)
+            .flat_map(|e| smsgate::transcript::unescape(&e.data).unwrap())
+            .collect();
+        (rec, emu)
+    };
+    let (rec, emu) = join(smsgate::transcript::Dir::ToModem, "to_modem");
+    assert!(
+        rec.starts_with(&emu),
+        "the host's bytes differ:\n{}\n{}",
+        String::from_utf8_lossy(&rec),
+        String::from_utf8_lossy(&emu)
+    );
+    let sent = String::from_utf8_lossy(&rec);
+    assert!(sent.contains("AT+CMGS="), "{sent}");
+    assert!(sent.contains('\x1a'), "{sent}");
+    let (rec, emu) = join(smsgate::transcript::Dir::FromModem, "from_modem");
+    assert!(
+        emu.starts_with(&rec),
+        "the modem's bytes differ:\n{}\n{}",
+        String::from_utf8_lossy(&rec),
+        String::from_utf8_lossy(&emu)
+    );
+    let got = String::from_utf8_lossy(&rec);
+    assert!(got.contains("+CMTI:"), "{got}");
+    assert!(got.contains("> "), "{got}");
     rig.emu.shutdown();
 }

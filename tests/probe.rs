@@ -214,3 +214,67 @@ async fn find_by_unknown_imei_lists_what_was_tried() {
     );
     emu.shutdown();
 }
+
+/// `smsgate probe --record FILE` writes the whole conversation both ways
+/// as a transcript, the same bytes the emulator saw, and `smsgate
+/// transcript show` reads it back with the modem's answers under their
+/// commands.
+#[tokio::test]
+async fn probe_records_the_conversation_and_transcript_show_reads_it() {
+    let emu = emulator(1).await;
+    let modem = emu.modems()[0].clone();
+    let path = modem.path.to_string_lossy().into_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.jsonl");
+    let out = run_probe_cli(&[&path, "--record", file.to_str().unwrap()]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries = smsgate::transcript::read(&file).expect("a transcript");
+    let sent: Vec<u8> = entries
+        .iter()
+        .filter(|e| e.dir == smsgate::transcript::Dir::ToModem)
+        .flat_map(|e| e.bytes().unwrap())
+        .collect();
+    let got: Vec<u8> = entries
+        .iter()
+        .filter(|e| e.dir == smsgate::transcript::Dir::FromModem)
+        .flat_map(|e| e.bytes().unwrap())
+        .collect();
+    let sent = String::from_utf8_lossy(&sent);
+    let got = String::from_utf8_lossy(&got);
+    assert!(sent.starts_with("AT\r"), "{sent}");
+    assert!(sent.contains("AT+CGSN\r"), "{sent}");
+    assert!(got.contains(&modem.imei), "{got}");
+    // The emulator's own transcript of the same line holds the same
+    // bytes the host wrote.
+    let seen: String = emu
+        .transcript(0)
+        .unwrap()
+        .iter()
+        .filter(|e| e.dir == "to_modem")
+        .map(|e| String::from_utf8(smsgate::transcript::unescape(&e.data).unwrap()).unwrap())
+        .collect();
+    assert_eq!(seen, sent);
+    let show = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["transcript", "show", "--color", "never"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(show.status.success());
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("→ AT+CGSN\\r"), "{text}");
+    assert!(text.contains(&format!("← {}", modem.imei)), "{text}");
+    // Not a transcript: exit 2 with the line named.
+    std::fs::write(dir.path().join("bad.jsonl"), "{\"t_ms\":0}\n").unwrap();
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["transcript", "show"])
+        .arg(dir.path().join("bad.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bad.jsonl:1"));
+    emu.shutdown();
+}

@@ -12,3 +12,4 @@ pub mod sd;
 pub mod serve;
 pub mod signals;
 pub mod store;
+pub mod transcript;

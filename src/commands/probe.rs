@@ -5,15 +5,28 @@
 
 use std::path::Path;
 
-use crate::modem::probe::{probe, ProbeReport};
+use crate::modem::probe::{probe_recorded, ProbeReport};
+use crate::transcript::{RecordTo, Recorder};
 
 /// Default line speed: what USB modems accept (and ignore).
 pub const DEFAULT_BAUD: u32 = 115_200;
 
 /// Probes `port`, prints the report on stdout and returns 0; or prints the
-/// error on stderr and returns 1.
-pub async fn run(port: &Path, json: bool, baud: u32) -> i32 {
-    match probe(port, baud).await {
+/// error on stderr and returns 1. With `record`, every byte of the
+/// conversation goes to that transcript file too.
+pub async fn run(port: &Path, json: bool, baud: u32, record: Option<&Path>) -> i32 {
+    let recorder = match record.map(|p| Recorder::open(RecordTo::file(p))) {
+        None => None,
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            eprintln!(
+                "smsgate probe: cannot record to {}: {e}",
+                record.unwrap_or(port).display()
+            );
+            return 1;
+        }
+    };
+    match probe_recorded(port, baud, recorder).await {
         Ok(report) => {
             println!("{}", render(&report, json));
             0

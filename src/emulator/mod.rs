@@ -422,7 +422,7 @@ impl Emulator {
         t.push_back(TranscriptEntry {
             t_ms: self.inner.started.elapsed().as_millis() as u64,
             dir,
-            data: escape(bytes),
+            data: crate::transcript::escape(bytes),
         });
     }
 
@@ -786,20 +786,6 @@ async fn write_paced(
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take the whole network down with it.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn escape(bytes: &[u8]) -> String {
-    let mut s = String::new();
-    for &b in bytes {
-        match b {
-            b'\r' => s.push_str("\\r"),
-            b'\n' => s.push_str("\\n"),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s
 }
 
 /// Identity of modem `i`: a valid IMEI (Luhn), a Dominican IMSI and ICCID.

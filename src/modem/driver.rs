@@ -92,6 +92,9 @@ pub struct DriverConfig {
     /// it (an attempt costs a few `AT`s, nothing a modem minds).
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// Every byte of the serial line goes to this transcript (`[[modem]]
+    /// record`).
+    pub record: Option<crate::transcript::RecordTo>,
 }
 
 impl DriverConfig {
@@ -114,6 +117,7 @@ impl DriverConfig {
             sends_per_minute: 0,
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(4),
+            record: None,
         }
     }
 
@@ -129,6 +133,11 @@ impl DriverConfig {
             cmgs_timeout: Duration::from_secs(profile.quirks.cmgs_timeout_s.max(1)),
             registration_timeout: Duration::from_secs(profile.quirks.registration_timeout_s),
             post_pin_delay: Duration::from_millis(profile.quirks.post_pin_delay_ms),
+            record: (!modem.record.trim().is_empty()).then(|| crate::transcript::RecordTo {
+                path: modem.record.trim().into(),
+                max_bytes: u64::from(modem.record_max_mib) * 1024 * 1024,
+                keep: 3,
+            }),
             ..DriverConfig::new(&modem.short_code, &modem.port)
         }
         .sweeping_for(profile)
@@ -187,6 +196,14 @@ pub async fn run(
     let mut backoff = cfg.backoff_min;
     let mut current: Option<InProgress> = None;
     let mut first = true;
+    // One recording across reconnects.
+    let recorder = cfg.record.clone().and_then(|to| {
+        crate::transcript::Recorder::open(to.clone())
+            .map_err(|e| {
+                tracing::warn!(modem = %cfg.short_code, path = %to.path.display(), error = %e, "cannot record the modem's serial line")
+            })
+            .ok()
+    });
     loop {
         if !first {
             status.update(|s| s.reconnects += 1);
@@ -198,7 +215,10 @@ pub async fn run(
             Ok(port) => {
                 let mut driver = Driver {
                     cfg: &cfg,
-                    conv: Conversation::new(port),
+                    conv: Conversation::new(crate::transcript::Recorded::new(
+                        port,
+                        recorder.clone(),
+                    )),
                     events: &events,
                     status: &status,
                     limiter: limiter(cfg.sends_per_minute),
@@ -305,7 +325,7 @@ fn limiter(per_minute: u32) -> Option<Limiter> {
 
 struct Driver<'a> {
     cfg: &'a DriverConfig,
-    conv: Conversation<tokio_serial::SerialStream>,
+    conv: Conversation<crate::transcript::Recorded<tokio_serial::SerialStream>>,
     events: &'a mpsc::UnboundedSender<ModemEvent>,
     status: &'a SharedStatus,
     limiter: Option<Limiter>,

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_serial::{SerialPortBuilderExt, SerialStream};
 
 use super::conversation::{Conversation, ConversationError};
@@ -179,7 +180,10 @@ pub fn open_port(path: &Path, baud: u32) -> Result<SerialStream, ProbeError> {
 
 /// Sends `AT` until the modem answers (two tries of [`WAKE_TIMEOUT`]), then
 /// turns echo off. Any final result, even `ERROR`, proves a modem.
-pub async fn wake(conv: &mut Conversation<SerialStream>, port: &str) -> Result<(), ProbeError> {
+pub async fn wake<P: AsyncRead + AsyncWrite + Unpin>(
+    conv: &mut Conversation<P>,
+    port: &str,
+) -> Result<(), ProbeError> {
     let mut answered = false;
     for _ in 0..2 {
         match conv.raw("AT", WAKE_TIMEOUT).await {
@@ -203,8 +207,21 @@ pub async fn wake(conv: &mut Conversation<SerialStream>, port: &str) -> Result<(
 /// Identifies the modem on `path`: opens it exclusively, wakes it, and asks
 /// everything a technician needs, read-only.
 pub async fn probe(path: &Path, baud: u32) -> Result<ProbeReport, ProbeError> {
+    probe_recorded(path, baud, None).await
+}
+
+/// [`probe`], with every byte of the conversation going to `recorder`
+/// (`smsgate probe --record FILE`).
+pub async fn probe_recorded(
+    path: &Path,
+    baud: u32,
+    recorder: Option<std::sync::Arc<crate::transcript::Recorder>>,
+) -> Result<ProbeReport, ProbeError> {
     let port = path.display().to_string();
-    let mut conv = Conversation::new(open_port(path, baud)?);
+    let mut conv = Conversation::new(crate::transcript::Recorded::new(
+        open_port(path, baud)?,
+        recorder,
+    ));
     wake(&mut conv, &port).await?;
     // Numeric +CME ERROR codes (TS 27.007 §9.1) tell "SIM not inserted"
     // from "SIM PIN required".
@@ -268,7 +285,7 @@ pub async fn probe(path: &Path, baud: u32) -> Result<ProbeReport, ProbeError> {
 /// The ICCID through whichever vendor command the modem knows, the
 /// profile's own first (Huawei `^ICCID?`, Quectel `+QCCID`, else `+CCID`).
 async fn read_iccid(
-    conv: &mut Conversation<SerialStream>,
+    conv: &mut Conversation<impl AsyncRead + AsyncWrite + Unpin>,
     port: &str,
     profile: &str,
 ) -> Result<Option<String>, ProbeError> {

@@ -158,6 +158,8 @@ mod tests {
             baud: 115_200,
             imei: None,
             pin: None,
+            record: String::new(),
+            record_max_mib: 16,
         });
         let core = CoreConfig::from_config(&cfg).unwrap();
         assert_eq!(core.idle(), chrono::Duration::minutes(5));

@@ -257,6 +257,8 @@ fn appliance(m: &ModemInfo, profile: &Profile) -> DriverConfig {
         baud: 115_200,
         imei: None,
         pin: None,
+        record: String::new(),
+        record_max_mib: 16,
     };
     DriverConfig::from_config(&modem, profile)
 }
