@@ -42,9 +42,14 @@ enum Command {
     /// Run the emulated GSM network on its own: modems on pseudo-terminals
     /// and a control API for playing the phones.
     Emulator {
-        /// Number of emulated modems.
-        #[arg(long, default_value_t = 3)]
-        modems: usize,
+        /// Number of emulated modems (default 3; 1 with --replay).
+        #[arg(long)]
+        modems: Option<usize>,
+        /// Modem 0 answers each command as this recording (a transcript:
+        /// `probe --record`, `[[modem]] record`) answered it; what the
+        /// recording lacks, the emulated modem answers.
+        #[arg(long, value_name = "FILE")]
+        replay: Option<PathBuf>,
         /// Loopback address of the control API.
         #[arg(long, default_value = "127.0.0.1:8081")]
         control: String,
@@ -294,6 +299,7 @@ fn main() -> ExitCode {
             heartbeat_ms,
             report_delay_ms,
             mo_jitter_ms,
+            replay,
         } => {
             smsgate::logging::init();
             let rt = match tokio::runtime::Runtime::new() {
@@ -305,7 +311,8 @@ fn main() -> ExitCode {
             };
             let code = rt.block_on(smsgate::commands::emulator::run(
                 smsgate::commands::emulator::Options {
-                    modems,
+                    modems: modems.unwrap_or(if replay.is_some() { 1 } else { 3 }),
+                    replay,
                     control,
                     json,
                     link_dir,

@@ -20,6 +20,8 @@ pub struct Options {
     /// Knobs every modem starts with.
     pub settings: Settings,
     pub fleet_prefixes: Vec<String>,
+    /// Modem 0 answers from this recording (a transcript).
+    pub replay: Option<PathBuf>,
 }
 
 /// Runs until a signal; returns the exit code.
@@ -58,6 +60,13 @@ pub async fn run(opts: Options) -> i32 {
             return 1;
         }
     };
+    if let Some(file) = &opts.replay {
+        if let Err(e) = emulator.replay(0, file) {
+            eprintln!("emulator: {e}");
+            emulator.shutdown();
+            return 2;
+        }
+    }
     let bound = match emulator.serve_control(addr).await {
         Ok(a) => a,
         Err(e) => {

@@ -31,6 +31,7 @@ pub fn router(emulator: Emulator) -> Router {
             get(get_settings).put(put_settings).post(put_settings),
         )
         .route("/modems/{id}/transcript", get(transcript))
+        .route("/modems/{id}/replay", get(replay_status).post(replay))
         .route("/phones", get(phones))
         .route("/phones/{number}/inbox", get(inbox))
         .route("/phones/{number}/send", post(send))
@@ -51,7 +52,9 @@ impl From<EmulatorError> for ApiError {
     fn from(e: EmulatorError) -> Self {
         let status = match e {
             EmulatorError::NoSuchModem(_) => StatusCode::NOT_FOUND,
-            EmulatorError::Refused(_) | EmulatorError::Model(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            EmulatorError::Refused(_) | EmulatorError::Model(_) | EmulatorError::Replay(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             EmulatorError::Pty(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
@@ -113,6 +116,32 @@ async fn put_settings(
 
 async fn transcript(State(e): State<Emulator>, Path(id): Path<usize>) -> ApiResult {
     Ok(Json(e.transcript(id)?).into_response())
+}
+
+/// `{"file": "/path/to/recording.jsonl"}`: the modem answers from it.
+#[derive(serde::Deserialize)]
+struct ReplayRequest {
+    file: std::path::PathBuf,
+}
+
+async fn replay(
+    State(e): State<Emulator>,
+    Path(id): Path<usize>,
+    Json(r): Json<ReplayRequest>,
+) -> ApiResult {
+    e.replay(id, &r.file)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// What the replay answered, and the commands the recording lacked.
+async fn replay_status(State(e): State<Emulator>, Path(id): Path<usize>) -> ApiResult {
+    match e.replay_status(id)? {
+        Some(s) => Ok(Json(s).into_response()),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("modem {id} does not replay"),
+        )),
+    }
 }
 
 async fn phones(State(e): State<Emulator>) -> Json<Vec<String>> {

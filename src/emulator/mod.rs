@@ -21,6 +21,7 @@ pub mod model;
 pub mod network;
 pub mod phones;
 pub mod pty;
+pub mod replay;
 mod timer;
 
 use std::collections::VecDeque;
@@ -82,6 +83,8 @@ pub enum EmulatorError {
     Pty(#[from] std::io::Error),
     #[error(transparent)]
     Model(#[from] model::ModelError),
+    #[error("replay: {0}")]
+    Replay(String),
 }
 
 /// What the outside world sees of one modem.
@@ -394,6 +397,29 @@ impl Emulator {
         ))
     }
 
+    /// Modem `id` answers from the recording at `path` from now on (see
+    /// [`replay`]); what it lacks, the emulated modem answers.
+    pub fn replay(&self, id: usize, path: &std::path::Path) -> Result<(), EmulatorError> {
+        let entries = crate::transcript::read(path).map_err(EmulatorError::Replay)?;
+        let script = replay::Script::new(&path.display().to_string(), &entries)
+            .map_err(EmulatorError::Replay)?;
+        let mut st = lock(&self.inner.state);
+        let m = st
+            .modems
+            .get_mut(id)
+            .ok_or(EmulatorError::NoSuchModem(id))?;
+        m.dce.replay = Some(replay::Replay::new(std::sync::Arc::new(script)));
+        Ok(())
+    }
+
+    /// The replay of modem `id`: what it answered and what the recording
+    /// lacked; `None` when it does not replay.
+    pub fn replay_status(&self, id: usize) -> Result<Option<replay::ReplayStatus>, EmulatorError> {
+        let st = lock(&self.inner.state);
+        let m = st.modems.get(id).ok_or(EmulatorError::NoSuchModem(id))?;
+        Ok(m.dce.replay.as_ref().map(replay::Replay::status))
+    }
+
     pub fn transcript(&self, id: usize) -> Result<Vec<TranscriptEntry>, EmulatorError> {
         let st = lock(&self.inner.state);
         let m = st.modems.get(id).ok_or(EmulatorError::NoSuchModem(id))?;
@@ -595,7 +621,19 @@ impl Emulator {
                         }
                         let mut st = lock(&self.inner.state);
                         self.transcript_push(&mut st, id, "to_modem", &buf[..n]);
+                        let unseen = st.modems[id].dce.replay.as_ref().map_or(0, |r| r.unseen.len());
                         let step = st.modems[id].dce.input(&buf[..n]);
+                        // A command the recording never saw is noted in
+                        // the transcript too.
+                        let new: Vec<String> = st.modems[id]
+                            .dce
+                            .replay
+                            .as_ref()
+                            .map(|r| r.unseen[unseen..].to_vec())
+                            .unwrap_or_default();
+                        for cmd in new {
+                            self.transcript_push(&mut st, id, "unseen", cmd.as_bytes());
+                        }
                         self.process(&mut st, id, step);
                     }
                     Err(e) => {

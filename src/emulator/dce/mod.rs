@@ -273,6 +273,10 @@ pub struct Dce {
     urc_port: usize,
     /// Restarts so far (a restart asked on one port resets both).
     restarts: u64,
+    /// A recording this modem answers from (`smsgate emulator --replay`).
+    pub replay: Option<super::replay::Replay>,
+    /// The emulator's time at the last tick (for the replay's schedule).
+    now: Duration,
 }
 
 impl Dce {
@@ -331,6 +335,8 @@ impl Dce {
             active: 0,
             urc_port: 0,
             restarts: 0,
+            replay: None,
+            now: Duration::ZERO,
             settings,
         };
         if dce.model.second_port {
@@ -460,7 +466,8 @@ impl Dce {
     }
 
     fn command_byte(&mut self, b: u8, step: &mut Step) {
-        if self.echo {
+        // A replay's answers carry the recorded modem's echo.
+        if self.echo && self.replay.is_none() {
             step.write(Duration::ZERO, [b]);
         }
         match b {
@@ -488,11 +495,24 @@ impl Dce {
     fn prompt_byte(&mut self, b: u8, target: PromptFor, step: &mut Step) {
         match b {
             CTRL_Z => {
-                if self.echo {
+                if self.echo && self.replay.is_none() {
                     step.write(Duration::ZERO, [b]);
                 }
                 let body = std::mem::take(&mut self.body);
                 self.mode = Mode::Command;
+                let now = self.now;
+                if let Some(answer) = self.replay.as_mut().and_then(|r| r.answer_pdu(now)) {
+                    // The message goes into the emulated network (the
+                    // phone gets it); the modem answers as recorded.
+                    let mut scratch = Step::default();
+                    let outcome = self.finish_cmgs(target, &body, &mut scratch);
+                    self.final_result(outcome, Duration::ZERO, &mut scratch);
+                    step.effects.append(&mut scratch.effects);
+                    for (d, bytes) in answer {
+                        step.write(d, bytes);
+                    }
+                    return;
+                }
                 let outcome = self.finish_cmgs(target, &body, step);
                 let delay =
                     Duration::from_millis(self.settings.latency_ms + self.settings.cmgs_latency_ms);
@@ -523,6 +543,25 @@ impl Dce {
     }
 
     fn command_line(&mut self, raw: &[u8], step: &mut Step) {
+        if self.replay.is_some() && raw.to_ascii_uppercase().windows(2).any(|w| w == b"AT") {
+            let now = self.now;
+            if let Some(answer) = self.replay.as_mut().and_then(|r| r.answer(raw, now)) {
+                // The emulated modem runs the command too, so that its
+                // state (echo, prompt, storage, the network) follows;
+                // what the host reads is the recording's.
+                let mut scratch = Step::default();
+                self.execute_line(raw, &mut scratch);
+                step.effects.append(&mut scratch.effects);
+                for (d, bytes) in answer {
+                    step.write(d, bytes);
+                }
+                return;
+            }
+        }
+        self.execute_line(raw, step);
+    }
+
+    fn execute_line(&mut self, raw: &[u8], step: &mut Step) {
         let text = String::from_utf8_lossy(raw);
         // Anything before `AT` (a stray Ctrl-Z, noise) is ignored, as modems do.
         let Some(at) = text.to_ascii_uppercase().find("AT") else {
@@ -697,6 +736,12 @@ impl Dce {
     /// the boot sequence and the model's heartbeat.
     pub fn tick(&mut self, now: Duration) -> Step {
         let mut step = Step::default();
+        self.now = now;
+        if let Some(r) = &mut self.replay {
+            for bytes in r.due(now) {
+                step.write(Duration::ZERO, bytes);
+            }
+        }
         if let Some(run) = &mut self.boot {
             let started = *run.started.get_or_insert(now);
             let elapsed = now.saturating_sub(started).as_millis() as u64;
