@@ -109,6 +109,10 @@ enum Command {
         /// to FILE (JSON lines; read it with `smsgate transcript show`).
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
+        /// With --record: replace phone numbers, IMEI/IMSI/ICCID and SMS
+        /// texts in the recording with placeholders of the same shape.
+        #[arg(long, requires = "record")]
+        redact: bool,
     },
     /// Read a recording of a modem's serial line.
     Transcript {
@@ -198,6 +202,15 @@ enum TranscriptCommand {
         /// Colour the output.
         #[arg(long, value_enum, default_value = "auto")]
         color: smsgate::commands::transcript::Color,
+    },
+    /// Write a copy of a transcript with phone numbers, IMEI/IMSI/ICCID
+    /// and SMS texts replaced by placeholders of the same shape (PDUs
+    /// re-encoded at the same lengths), fit to publish.
+    Redact {
+        /// The transcript to read.
+        input: PathBuf,
+        /// Where to write the redacted copy.
+        output: PathBuf,
     },
 }
 
@@ -336,11 +349,15 @@ fn main() -> ExitCode {
         Command::Transcript {
             command: TranscriptCommand::Show { file, color },
         } => ExitCode::from(smsgate::commands::transcript::show(&file, color) as u8),
+        Command::Transcript {
+            command: TranscriptCommand::Redact { input, output },
+        } => ExitCode::from(smsgate::commands::transcript::redact_file(&input, &output) as u8),
         Command::Probe {
             port,
             json,
             baud,
             record,
+            redact,
         } => {
             // No logging set-up: stdout carries the report (one JSON line
             // with --json) and nothing else.
@@ -357,6 +374,12 @@ fn main() -> ExitCode {
                 baud,
                 record.as_deref(),
             ));
+            if let (true, Some(file)) = (redact, &record) {
+                let r = smsgate::commands::transcript::redact_file(file, file);
+                if r != 0 {
+                    return ExitCode::from(r as u8);
+                }
+            }
             ExitCode::from(code as u8)
         }
         Command::Config {

@@ -278,3 +278,48 @@ async fn probe_records_the_conversation_and_transcript_show_reads_it() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bad.jsonl:1"));
     emu.shutdown();
 }
+
+/// `probe --record FILE --redact`: the recording keeps the commands and
+/// the answers' shapes but not the modem's IMEI, IMSI or ICCID, and `smsgate
+/// transcript redact` gives the same from the raw recording.
+#[tokio::test]
+async fn a_redacted_recording_keeps_the_behaviour_and_loses_the_identity() {
+    let emu = emulator(1).await;
+    let modem = emu.modems()[0].clone();
+    let path = modem.path.to_string_lossy().into_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.jsonl");
+    let out = run_probe_cli(&[&path, "--record", file.to_str().unwrap(), "--redact"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    for secret in [&modem.imei, &modem.imsi] {
+        assert!(!text.contains(secret.as_str()), "{secret} in {text}");
+    }
+    assert!(text.contains("AT+CGSN"), "{text}");
+    assert!(text.contains("+CSQ: 20,99"), "{text}");
+    // The same from a raw recording.
+    let raw = dir.path().join("raw.jsonl");
+    let out = run_probe_cli(&[&path, "--record", raw.to_str().unwrap()]).await;
+    assert!(out.status.success());
+    assert!(std::fs::read_to_string(&raw).unwrap().contains(&modem.imei));
+    let clean = dir.path().join("clean.jsonl");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["transcript", "redact"])
+        .arg(&raw)
+        .arg(&clean)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let clean_text = std::fs::read_to_string(&clean).unwrap();
+    assert!(!clean_text.contains(&modem.imei));
+    let (a, b) = (
+        smsgate::transcript::read(&raw).unwrap(),
+        smsgate::transcript::read(&clean).unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    emu.shutdown();
+}

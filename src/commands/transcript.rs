@@ -38,6 +38,36 @@ pub fn show(path: &Path, color: Color) -> i32 {
     0
 }
 
+/// Writes `input` redacted to `output` (see
+/// [`crate::transcript::redact`]); 0, or 2 when `input` is not a
+/// transcript, 1 when `output` cannot be written.
+pub fn redact_file(input: &Path, output: &Path) -> i32 {
+    let entries = match read(input) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("smsgate transcript: {e}");
+            return 2;
+        }
+    };
+    let redacted = match crate::transcript::redact::redact(&entries) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("smsgate transcript: {}: {e}", input.display());
+            return 2;
+        }
+    };
+    let mut text = String::new();
+    for e in &redacted {
+        text.push_str(&serde_json::to_string(e).unwrap_or_default());
+        text.push('\n');
+    }
+    if let Err(e) = std::fs::write(output, text) {
+        eprintln!("smsgate transcript: {}: {e}", output.display());
+        return 1;
+    }
+    0
+}
+
 /// Final result codes (TS 27.007 §5.7.1, TS 27.005 §3.2.5) and the prompt:
 /// after one, the modem waits for the next command.
 fn is_final(line: &str) -> bool {

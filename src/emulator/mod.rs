@@ -408,7 +408,7 @@ impl Emulator {
             .modems
             .get_mut(id)
             .ok_or(EmulatorError::NoSuchModem(id))?;
-        m.dce.replay = Some(replay::Replay::new(std::sync::Arc::new(script)));
+        m.dce.start_replay(std::sync::Arc::new(script));
         Ok(())
     }
 

@@ -41,9 +41,24 @@ pub struct Script {
     pub source: String,
     answers: HashMap<String, Vec<Answer>>,
     pdus: Vec<Answer>,
+    /// Lines before the first command: boot lines (at their times from the
+    /// start, usually before any host listens) and message notices (after
+    /// the host's `AT+CNMI`, which asks for them).
+    boot: Vec<(Duration, Vec<u8>)>,
+    notices: Vec<(Duration, Vec<u8>)>,
+}
+
+/// Whether `bytes` announce a message or report (TS 27.005 §3.4.1).
+fn is_notice(bytes: &[u8]) -> bool {
+    let t = String::from_utf8_lossy(bytes);
+    ["+CMTI:", "+CDSI:", "+CMT:", "+CDS:"]
+        .iter()
+        .any(|p| t.contains(p))
 }
 
 const CMGS: &str = "AT+CMGS=";
+/// How long after the host's `AT+CNMI` the recording's early notices come.
+const NOTICE_AFTER_CNMI: Duration = Duration::from_millis(500);
 /// Where every recorded `AT+CMGS=<n>` answer is also kept.
 const ANY_CMGS: &str = "AT+CMGS=*";
 
@@ -109,11 +124,14 @@ impl Script {
                             continue;
                         }
                         finish(&mut script, current.take());
-                        let mut answer = Answer::default();
-                        if script.answers.is_empty() && script.pdus.is_empty() {
-                            // What came before the first command.
-                            answer.urcs =
-                                lead.drain(..).map(|(_, b)| (Duration::ZERO, b)).collect();
+                        let answer = Answer::default();
+                        for (t, b) in lead.drain(..) {
+                            let at = Duration::from_millis(t);
+                            if is_notice(&b) {
+                                script.notices.push((at, b));
+                            } else {
+                                script.boot.push((at, b));
+                            }
                         }
                         current = Some(((!is_pdu).then_some(k), e.t_ms, answer, false));
                     }
@@ -162,6 +180,7 @@ pub struct Replay {
     due: Vec<(Duration, Vec<u8>)>,
     pub answered: u64,
     pub unseen: Vec<String>,
+    notices_sent: bool,
 }
 
 /// The replay's state for the control API.
@@ -178,14 +197,22 @@ pub struct ReplayStatus {
 }
 
 impl Replay {
-    pub fn new(script: Arc<Script>) -> Self {
+    /// Starts playing `script` at `now` (the boot lines come at their
+    /// recorded times from here).
+    pub fn new(script: Arc<Script>, now: Duration) -> Self {
+        let due = script
+            .boot
+            .iter()
+            .map(|(t, b)| (now + *t, b.clone()))
+            .collect();
         Replay {
             script,
             next: HashMap::new(),
             next_pdu: 0,
-            due: Vec::new(),
+            due,
             answered: 0,
             unseen: Vec::new(),
+            notices_sent: false,
         }
     }
 
@@ -203,6 +230,16 @@ impl Replay {
     /// recording never saw it (noted in [`Replay::unseen`]).
     pub fn answer(&mut self, command: &[u8], now: Duration) -> Option<Vec<(Duration, Vec<u8>)>> {
         let k = key(command);
+        if k.starts_with("AT+CNMI=") && !self.notices_sent {
+            // The notices recorded before any command come once the host
+            // has asked for notices, as far apart as they were.
+            self.notices_sent = true;
+            let first = self.script.notices.first().map_or(Duration::ZERO, |n| n.0);
+            for (t, b) in &self.script.notices {
+                self.due
+                    .push((now + NOTICE_AFTER_CNMI + t.saturating_sub(first), b.clone()));
+            }
+        }
         let found = self.script.answers.get(&k).map(|_| k.clone()).or_else(|| {
             (k.starts_with(CMGS) && self.script.answers.contains_key(ANY_CMGS))
                 .then(|| ANY_CMGS.to_string())
@@ -294,7 +331,7 @@ mod tests {
     #[test]
     fn commands_are_answered_by_content_in_order_then_the_last_again() {
         let script = Arc::new(Script::new("t", &recording()).unwrap());
-        let mut r = Replay::new(script);
+        let mut r = Replay::new(script, Duration::from_secs(10));
         let first = r.answer(b"AT+CSQ", Duration::from_secs(10)).unwrap();
         assert_eq!(
             first,
@@ -303,7 +340,7 @@ mod tests {
                 (Duration::from_millis(10), b"\r\nOK\r\n".to_vec()),
             ]
         );
-        // The boot line before the first command, and the ^RSSI 2.04 s after.
+        // The boot line at the start, and the ^RSSI 2.04 s after the command.
         assert_eq!(
             r.due(Duration::from_secs(10)),
             vec![b"\r\nRDY\r\n".to_vec()]
@@ -323,7 +360,8 @@ mod tests {
     #[test]
     fn a_send_gets_its_prompt_then_the_pdus_answer_and_the_urc_after() {
         let script = Arc::new(Script::new("t", &recording()).unwrap());
-        let mut r = Replay::new(script);
+        let mut r = Replay::new(script, Duration::ZERO);
+        let _ = r.due(Duration::ZERO);
         // A send of another length is answered as the recorded send was.
         let prompt = r.answer(b"AT+CMGS=23", Duration::ZERO).unwrap();
         assert_eq!(prompt[0].1, b"\r\n> ".to_vec());
@@ -344,5 +382,45 @@ mod tests {
     fn a_recording_without_commands_is_refused() {
         let only_urcs = vec![e(0, Dir::FromModem, b"\r\nRDY\r\n")];
         assert!(Script::new("t", &only_urcs).is_err());
+    }
+}
+
+#[cfg(test)]
+mod notice_tests {
+    use super::*;
+    use crate::transcript::escape;
+
+    /// A notice recorded before any command (a fragment of a log) comes
+    /// once the host asks for notices, not before anyone listens.
+    #[test]
+    fn early_notices_wait_for_the_hosts_cnmi() {
+        let rec = vec![
+            Entry {
+                t_ms: 0,
+                dir: Dir::FromModem,
+                data: escape(b"\r\n+CDSI: \"SM\",0\r\n"),
+            },
+            Entry {
+                t_ms: 100,
+                dir: Dir::ToModem,
+                data: escape(b"AT+CMGR=0\r"),
+            },
+            Entry {
+                t_ms: 130,
+                dir: Dir::FromModem,
+                data: escape(b"\r\nOK\r\n"),
+            },
+        ];
+        let mut r = Replay::new(Arc::new(Script::new("t", &rec).unwrap()), Duration::ZERO);
+        assert!(r.due(Duration::from_secs(60)).is_empty());
+        assert!(r
+            .answer(b"AT+CNMI=2,1,0,2,0", Duration::from_secs(60))
+            .is_none());
+        assert!(r.due(Duration::from_millis(60_400)).is_empty());
+        assert_eq!(r.due(Duration::from_millis(60_500)).len(), 1);
+        assert_eq!(
+            r.answer(b"AT+CMGR=0", Duration::from_secs(61)).unwrap()[0].1,
+            b"\r\nOK\r\n".to_vec()
+        );
     }
 }

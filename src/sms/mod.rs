@@ -13,6 +13,7 @@ mod dcs;
 mod deliver;
 mod error;
 mod gsm7;
+pub use gsm7::septet_cost;
 mod pdu;
 mod reader;
 mod split;

@@ -732,6 +732,11 @@ impl Dce {
         template.replace("{cpin}", cpin)
     }
 
+    /// Answers from `script` from now on (see [`super::replay`]).
+    pub fn start_replay(&mut self, script: std::sync::Arc<super::replay::Script>) {
+        self.replay = Some(super::replay::Replay::new(script, self.now));
+    }
+
     /// Time passes: `now` is the emulator's time since it started. Plays
     /// the boot sequence and the model's heartbeat.
     pub fn tick(&mut self, now: Duration) -> Step {
