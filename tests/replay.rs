@@ -193,6 +193,18 @@ fn recording_says_not_ready(file: &Path) -> bool {
     matches!(last_creg.as_deref(), Some("0" | "2" | "3")) || text.contains("+CPIN: SIM PIN")
 }
 
+/// Whether a recording announces a message (`+CMTI`) and reads it back
+/// (`+CMGR:` with a PDU).
+fn recording_receives(file: &Path) -> bool {
+    let text: String = smsgate::transcript::read(file)
+        .unwrap()
+        .iter()
+        .filter(|e| e.dir == smsgate::transcript::Dir::FromModem)
+        .map(|e| String::from_utf8_lossy(&e.bytes().unwrap()).into_owned())
+        .collect();
+    text.contains("+CMTI:") && text.contains("+CMGR: ")
+}
+
 /// Recordings whose modem the driver cannot use yet, and why: each is a
 /// gap of the driver that the corpus found (the test fails when one starts
 /// working, so that this list is kept true).
@@ -231,10 +243,16 @@ async fn every_transcript_of_the_corpus_drives_the_driver() {
         let m = emu.modems()[0].clone();
         let (tx, mut rx) = mpsc::unbounded_channel::<PoolEvent>();
         let pool = ModemPool::start(vec![driver(&m.number, &m.path, None)], tx);
+        let received = Arc::new(Mutex::new(0usize));
+        let count = received.clone();
         actix::spawn(async move {
             while let Some(PoolEvent { event, .. }) = rx.recv().await {
                 match event {
-                    ModemEvent::Received { ack, .. } | ModemEvent::DeliveryReport { ack, .. } => {
+                    ModemEvent::Received { ack, .. } => {
+                        *count.lock().unwrap() += 1;
+                        let _ = ack.send(());
+                    }
+                    ModemEvent::DeliveryReport { ack, .. } => {
                         let _ = ack.send(());
                     }
                 }
@@ -277,6 +295,15 @@ async fn every_transcript_of_the_corpus_drives_the_driver() {
                 emu.inbox(PHONE).iter().any(|m| m.text == "corpus"),
                 "{name}"
             );
+            // A message the recording announced (`+CMTI`) and read is
+            // received from it.
+            if recording_receives(&file) {
+                common::try_eventually_async("a received SMS", WITHIN, async || {
+                    (*received.lock().unwrap() > 0).then_some(())
+                })
+                .await
+                .unwrap_or_else(|_| panic!("{name}: the recorded SMS was not received"));
+            }
         }
         // Notices recorded before any command come after the driver's
         // AT+CNMI, and what it reads then is answered from the recording.
@@ -296,5 +323,32 @@ async fn every_transcript_of_the_corpus_drives_the_driver() {
         assert!(replay.answered > 0, "{name}: nothing answered from it");
         pool.shutdown().await;
         emu.shutdown();
+    }
+}
+
+/// Makes the corpus's recordings of the emulator's own models
+/// (`tests/fixtures/transcripts/emulator-<model>.jsonl`): for each model,
+/// the driver's initialisation, a send and a receive, recorded through
+/// the driver. Run by hand when a model changes: `cargo test --test replay
+/// -- --ignored record_the_emulator_models`.
+#[actix::test]
+#[ignore = "writes the corpus's emulator recordings; run by hand"]
+async fn record_the_emulator_models() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcripts");
+    for model in smsgate::emulator::model::Model::names() {
+        let file = dir.join(format!("emulator-{model}.jsonl"));
+        let _ = std::fs::remove_file(&file);
+        let rec = rig(model, None, Some(&file)).await;
+        assert!(matches!(
+            rec.send(1, "hola").await,
+            SendOutcome::Sent { .. }
+        ));
+        rec.emu
+            .phone_send(PHONE, &rec.code(), "sí, recibido", PartOrder::InOrder)
+            .unwrap();
+        rec.received("sí, recibido").await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        rec.pool.shutdown().await;
+        rec.emu.shutdown();
     }
 }
