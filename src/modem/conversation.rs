@@ -22,7 +22,13 @@ pub enum ConversationError {
     #[error("the port was closed")]
     Closed,
     #[error("no answer to {command} within {timeout:?}")]
-    Timeout { command: String, timeout: Duration },
+    Timeout {
+        command: String,
+        timeout: Duration,
+        /// Information lines that came before the wait ran out (a modem
+        /// that leaves out the final result).
+        partial: Vec<String>,
+    },
     #[error(transparent)]
     At(#[from] AtError),
 }
@@ -69,6 +75,27 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
     /// Whether URCs wait to be taken.
     pub fn has_urcs(&self) -> bool {
         !self.urcs.is_empty()
+    }
+
+    /// `AT+CPIN?`, also for a modem that sends its `+CPIN:` line and no
+    /// final result: Wavecom's (python-gsmmodem issue #19, and its
+    /// test/fakemodems.py: "missing 'OK'"). The line counts as the answer,
+    /// and as an answer for [`Conversation::unanswered`].
+    pub async fn pin_status(&mut self) -> Result<crate::at::PinStatus, ConversationError> {
+        match self.exec(&crate::at::commands::PinQuery).await {
+            Err(ConversationError::Timeout { partial, .. })
+                if partial.iter().any(|l| l.trim_start().starts_with("+CPIN:")) =>
+            {
+                self.unanswered = 0;
+                let line = partial
+                    .iter()
+                    .find(|l| l.trim_start().starts_with("+CPIN:"))
+                    .map(|l| l.trim_start()["+CPIN:".len()..].to_string())
+                    .unwrap_or_default();
+                Ok(crate::at::PinStatus::parse(&line))
+            }
+            other => other,
+        }
     }
 
     /// Runs one command and parses its answer.
@@ -168,7 +195,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
             };
             match tokio::time::timeout_at(until, self.port.read(&mut buf)).await {
                 Err(_elapsed) => {
-                    self.digester.command_done();
+                    let partial = self.digester.abandon();
                     self.unanswered += 1;
                     let command = match body {
                         Some(_) => format!("{command} (the `> ` prompt)"),
@@ -177,6 +204,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
                     return Err(ConversationError::Timeout {
                         command,
                         timeout: waited,
+                        partial,
                     });
                 }
                 Ok(Ok(0)) => return Err(ConversationError::Closed),
@@ -258,6 +286,22 @@ mod tests {
         let mut buf = [0u8; 256];
         let n = modem.read(&mut buf).await.unwrap_or(0);
         buf[..n].to_vec()
+    }
+
+    /// A Wavecom answers `AT+CPIN?` with its `+CPIN:` line and no `OK`:
+    /// the line is the answer.
+    #[tokio::test]
+    async fn a_cpin_line_without_ok_is_the_answer() {
+        let (port, mut modem) = duplex(1024);
+        let mut conv = Conversation::new(port);
+        let answer = async {
+            let _ = read_some(&mut modem).await;
+            modem.write_all(b"\r\n+CPIN: READY\r\n").await.unwrap_or(());
+            modem
+        };
+        let (status, _modem) = tokio::join!(conv.pin_status(), answer);
+        assert_eq!(status.unwrap(), crate::at::PinStatus::Ready);
+        assert_eq!(conv.unanswered, 0);
     }
 
     /// Only commands in a row without any answer count towards giving the

@@ -18,8 +18,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::at::commands::{
     Attention, DeleteFlag, DeleteMessage, EnterPin, Imei, ListMessages, Manufacturer, MessageStat,
-    Model, OperatorQuery, PduHex, PinQuery, ReadMessage, RegistrationQuery, SendPdu,
-    SetMessageFormat, SetRegistrationReporting, SetStorage, SignalQualityQuery, StorageQuery,
+    Model, OperatorQuery, PduHex, ReadMessage, RegistrationQuery, SendPdu, SetMessageFormat,
+    SetRegistrationReporting, SetStorage, SignalQualityQuery, StorageQuery,
 };
 use crate::at::{Failure, PinStatus, RegStatus, Urc};
 use crate::sms::{self, Pdu, SubmitOptions};
@@ -568,7 +568,7 @@ impl Driver<'_> {
     async fn unlock_sim(&mut self) -> Result<(), SessionEnd> {
         let mut tries = 0;
         loop {
-            match self.conv.exec(&PinQuery).await {
+            match self.conv.pin_status().await {
                 Ok(PinStatus::Ready) => return Ok(()),
                 Ok(PinStatus::SimPin) => {
                     let Some(pin) = self.cfg.pin.clone() else {
@@ -963,6 +963,7 @@ impl Driver<'_> {
                         ConversationError::Timeout {
                             command: "AT+CMGS".into(),
                             timeout: self.cfg.cmgs_timeout,
+                            partial: Vec::new(),
                         }
                     }
                 };

@@ -18,8 +18,8 @@ use tokio_serial::{SerialPortBuilderExt, SerialStream};
 use super::conversation::{Conversation, ConversationError};
 use super::profile::Profile;
 use crate::at::commands::{
-    EchoOff, Imei, Imsi, Manufacturer, MemUsage, Model, OperatorQuery, PinQuery, RegistrationQuery,
-    Revision, SignalQualityQuery, StorageQuery,
+    EchoOff, Imei, Imsi, Manufacturer, MemUsage, Model, OperatorQuery, RegistrationQuery, Revision,
+    SignalQualityQuery, StorageQuery,
 };
 use crate::at::{AtError, CmeError, PinStatus, RegStatus};
 
@@ -234,7 +234,7 @@ pub async fn probe_recorded(
     let maker = manufacturer.clone().unwrap_or_default();
     let profile = Profile::best_fit(&maker, model.as_deref().unwrap_or("")).name;
 
-    let sim = match conv.exec(&PinQuery).await {
+    let sim = match conv.pin_status().await {
         Ok(status) => Some(status),
         Err(ConversationError::At(AtError::Cme(CmeError::SimNotInserted))) => {
             Some(PinStatus::NotInserted)

@@ -169,6 +169,14 @@ impl Digester {
 
     /// Forgets the command in flight (the driver timed out or cancelled);
     /// its late final result will come out as [`Event::Stray`].
+    /// Gives the command up (no final result came): the information
+    /// lines it had collected, then as [`Digester::command_done`].
+    pub fn abandon(&mut self) -> Vec<String> {
+        let lines = std::mem::take(&mut self.lines);
+        self.command_done();
+        lines
+    }
+
     pub fn command_done(&mut self) {
         self.in_flight = None;
         self.prompt_seen = false;
