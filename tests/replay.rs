@@ -349,3 +349,63 @@ async fn record_the_emulator_models() {
         rec.emu.shutdown();
     }
 }
+
+/// `smsgate emulator --replay FILE`: one modem (no `--modems`), answering
+/// as the recording did; `smsgate probe` on it sees the recorded Quectel,
+/// and the control API lists what the probe asked that the recording
+/// lacks (the driver never asks for the IMSI, the probe does).
+#[test]
+fn the_emulator_command_replays_a_file() {
+    use std::io::BufRead;
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/transcripts/emulator-quectel-ec25.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["emulator", "--control", "127.0.0.1:0", "--json", "--replay"])
+        .arg(&file)
+        .arg("--link-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(info["modems"].as_array().unwrap().len(), 1, "{info}");
+    let control = info["control"].as_str().unwrap().to_string();
+    let port = dir.path().join("modem0");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["probe", "--json"])
+        .arg(&port)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let status: serde_json::Value = ureq::get(&format!("{control}/modems/0/replay"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let none = ureq::get(&format!("{control}/modems/9/replay")).call();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report["manufacturer"], "Quectel", "{report}");
+    assert_eq!(report["model"], "EC25");
+    assert!(status["answered"].as_u64().unwrap() > 3, "{status}");
+    assert!(
+        status["unseen"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "AT+CIMI"),
+        "{status}"
+    );
+    assert!(matches!(none, Err(ureq::Error::Status(404, _))));
+}
