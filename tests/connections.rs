@@ -46,6 +46,25 @@ fn closed_within(s: &mut TcpStream, bound: Duration) -> Option<Duration> {
     }
 }
 
+/// `smsgate serve` with `config` as its configuration file (and `env`),
+/// ready: its directory (kept while the server runs), the process, its URL
+/// and its address.
+fn serve_with(
+    config: &str,
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, serve_proc::Serve, String, SocketAddr) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), env);
+    let url = s.url.clone();
+    let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    eventually("ready", WITHIN, || {
+        ureq::get(&format!("{url}/readyz")).call().ok()
+    });
+    (dir, s, url, addr)
+}
+
 fn get(s: &mut TcpStream, path: &str) -> String {
     write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut buf = vec![0u8; 65536];
@@ -55,19 +74,10 @@ fn get(s: &mut TcpStream, path: &str) -> String {
 
 #[test]
 fn one_client_cannot_take_every_connection_and_slow_ones_are_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.toml");
-    std::fs::write(
-        &cfg,
+    let (_dir, _s, url, addr) = serve_with(
         "[http]\nmax_connections_per_client = 8\nheader_timeout = \"1s\"\nkeepalive_timeout = \"20s\"\n",
-    )
-    .unwrap();
-    let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
-    let url = s.url.clone();
-    let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-    eventually("ready", WITHIN, || {
-        ureq::get(&format!("{url}/readyz")).call().ok()
-    });
+        &[],
+    );
     let hog = Ipv4Addr::new(127, 0, 0, 2);
     // Eight connections from one client, each with its headers unfinished:
     // all taken.
@@ -120,19 +130,10 @@ fn one_client_cannot_take_every_connection_and_slow_ones_are_dropped() {
 
 #[test]
 fn idle_connections_close_but_live_streams_stay() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.toml");
-    std::fs::write(
-        &cfg,
+    let (_dir, _s, url, addr) = serve_with(
         "[http]\nheader_timeout = \"3s\"\nkeepalive_timeout = \"20s\"\nbody_timeout = \"4s\"\n",
-    )
-    .unwrap();
-    let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
-    let url = s.url.clone();
-    let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-    eventually("ready", WITHIN, || {
-        ureq::get(&format!("{url}/readyz")).call().ok()
-    });
+        &[],
+    );
     // A browser with a session and its live stream.
     let r = ureq::post(&format!("{url}/api/send"))
         .set("Origin", &url)
@@ -223,19 +224,10 @@ fn idle_connections_close_but_live_streams_stay() {
 /// less than it asked for; a client that reads gets everything.
 #[test]
 fn a_client_that_does_not_read_is_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.toml");
-    std::fs::write(
-        &cfg,
+    let (_dir, _s, url, addr) = serve_with(
         "[http]\nwrite_timeout = \"2s\"\nkeepalive_timeout = \"20s\"\n",
-    )
-    .unwrap();
-    let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
-    let url = s.url.clone();
-    let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-    eventually("ready", WITHIN, || {
-        ureq::get(&format!("{url}/readyz")).call().ok()
-    });
+        &[],
+    );
     let one = ureq::get(&format!("{url}/assets/app.js"))
         .call()
         .unwrap()
@@ -297,23 +289,10 @@ fn a_client_that_does_not_read_is_dropped() {
 /// `write_timeout` at 60 s the same stream is still open 27 s later.)
 #[test]
 fn a_live_stream_the_client_does_not_read_is_closed() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.toml");
-    std::fs::write(
-        &cfg,
+    let (_dir, _s, url, addr) = serve_with(
         "[http]\nwrite_timeout = \"2s\"\nkeepalive_timeout = \"30s\"\n",
-    )
-    .unwrap();
-    let s = serve_proc::start(
-        &dir.path().join("store"),
-        Some(&cfg),
         &[("SMSGATE_EMULATOR__MO_JITTER_MS", "0")],
     );
-    let url = s.url.clone();
-    let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-    eventually("ready", WITHIN, || {
-        ureq::get(&format!("{url}/readyz")).call().ok()
-    });
     let phone = "+18095551234";
     let r = ureq::post(&format!("{url}/api/send"))
         .set("Origin", &url)
