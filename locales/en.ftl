@@ -42,6 +42,7 @@ need_recipient = Add at least one number.
 
 queued = queued
 waiting_for_modem = waiting for the modem
+waiting_for_cap = waiting: the SIM reached its sending limit
 sending = sending
 sent = sent
 delivered = delivered

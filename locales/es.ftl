@@ -43,6 +43,7 @@ need_recipient = Agrega al menos un número.
 
 queued = en cola
 waiting_for_modem = esperando al módem
+waiting_for_cap = en espera: la SIM llegó a su límite de envíos
 sending = enviando
 sent = enviado
 delivered = entregado

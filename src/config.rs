@@ -415,6 +415,98 @@ pub struct ModemConfig {
     /// `FILE.3` are kept).
     #[serde(default = "default_record_max_mib")]
     pub record_max_mib: u32,
+    /// A USSD code whose answer tells the SIM's balance (`*123#`), asked
+    /// once the modem is ready and then every `balance_every`. Empty: no
+    /// balance watch.
+    #[serde(default)]
+    pub balance_ussd: String,
+    /// A regular expression over the balance answer; its first group is
+    /// the amount (by default the first number in the answer).
+    #[serde(default = "default_balance_pattern")]
+    pub balance_pattern: String,
+    /// How often the balance is asked.
+    #[serde(default = "default_balance_every", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub balance_every: Duration,
+    /// Below this amount the balance is low (admin page, `/metrics`).
+    /// Empty: never low.
+    #[serde(default)]
+    pub balance_warn: String,
+    /// The decimal point of the amount: `.` (`,` separates thousands) or
+    /// `,` (then `.` separates thousands).
+    #[serde(default = "default_balance_decimal")]
+    pub balance_decimal: String,
+    /// SMS this SIM may send per calendar day, local time (0: no cap).
+    /// A message counts when it is allocated to the SIM.
+    #[serde(default)]
+    pub max_per_day: u32,
+    /// SMS this SIM may send per calendar month (0: no cap).
+    #[serde(default)]
+    pub max_per_month: u32,
+    /// Distinct numbers this SIM may send to per calendar month (0: no
+    /// cap).
+    #[serde(default)]
+    pub max_recipients_per_month: u32,
+    /// A prepaid SIM that sent nothing this long sends one SMS to
+    /// `keepalive_to`, so the operator does not deactivate it.
+    #[serde(default = "default_keepalive_every", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub keepalive_every: Duration,
+    /// The number the keep-alive SMS goes to (E.164 or national). Empty:
+    /// no keep-alive.
+    #[serde(default)]
+    pub keepalive_to: String,
+    /// The keep-alive SMS's text.
+    #[serde(default = "default_keepalive_text")]
+    pub keepalive_text: String,
+}
+
+impl ModemConfig {
+    /// A modem on `port` with the short code `short_code` and every other
+    /// key at its default.
+    pub fn new(port: &str, short_code: &str) -> Self {
+        ModemConfig {
+            port: port.into(),
+            short_code: short_code.into(),
+            profile: default_profile(),
+            baud: default_baud(),
+            imei: None,
+            pin: None,
+            record: String::new(),
+            record_max_mib: default_record_max_mib(),
+            balance_ussd: String::new(),
+            balance_pattern: default_balance_pattern(),
+            balance_every: default_balance_every(),
+            balance_warn: String::new(),
+            balance_decimal: default_balance_decimal(),
+            max_per_day: 0,
+            max_per_month: 0,
+            max_recipients_per_month: 0,
+            keepalive_every: default_keepalive_every(),
+            keepalive_to: String::new(),
+            keepalive_text: default_keepalive_text(),
+        }
+    }
+}
+
+fn default_balance_pattern() -> String {
+    r"([0-9][0-9.,]*)".into()
+}
+
+fn default_balance_every() -> Duration {
+    Duration::from_secs(6 * 3600)
+}
+
+fn default_balance_decimal() -> String {
+    ".".into()
+}
+
+fn default_keepalive_every() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
+}
+
+fn default_keepalive_text() -> String {
+    "keep-alive".into()
 }
 
 fn default_record_max_mib() -> u32 {
@@ -936,6 +1028,34 @@ impl Config {
             }
             if m.baud == 0 {
                 out.push((format!("modem[{i}].baud"), "must be more than 0".into()));
+            }
+            if let Err(e) = crate::gateway::balance::BalanceRule::from_modem(m) {
+                out.push((format!("modem[{i}].{}", e.0), e.1));
+            }
+            if !m.keepalive_to.trim().is_empty() {
+                if m.keepalive_every.is_zero() {
+                    out.push((
+                        format!("modem[{i}].keepalive_every"),
+                        "must be more than 0".into(),
+                    ));
+                }
+                if m.keepalive_text.trim().is_empty() {
+                    out.push((
+                        format!("modem[{i}].keepalive_text"),
+                        "must not be empty".into(),
+                    ));
+                }
+                match crate::session::normalize(&m.keepalive_to, &self.numbers.country) {
+                    Ok(n) if self.modem.iter().any(|o| o.short_code == n.0) => out.push((
+                        format!("modem[{i}].keepalive_to"),
+                        "is a short code of this gateway".into(),
+                    )),
+                    Ok(_) => {}
+                    Err(e) => out.push((
+                        format!("modem[{i}].keepalive_to"),
+                        format!("`{}`: {e}", m.keepalive_to),
+                    )),
+                }
             }
         }
         out

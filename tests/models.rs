@@ -106,14 +106,8 @@ fn gateway_on(
     dir: &std::path::Path,
 ) -> Result<GatewayHandle, String> {
     let modem = ModemConfig {
-        port: port.to_string(),
-        short_code: code.to_string(),
         profile: profile.name.clone(),
-        baud: 115_200,
-        imei: None,
-        pin: None,
-        record: String::new(),
-        record_max_mib: 16,
+        ..ModemConfig::new(port, code)
     };
     let driver = DriverConfig::from_config(&modem, profile);
     let store = Store::open(&dir.join("store"), DEFAULT_CACHE_BYTES).map_err(|e| e.to_string())?;

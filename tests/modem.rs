@@ -592,14 +592,8 @@ async fn every_builtin_profile_drives_a_modem() {
         .zip(&profiles)
         .map(|(m, p)| {
             let modem = ModemConfig {
-                port: m.path.to_string_lossy().into_owned(),
-                short_code: m.number.clone(),
                 profile: p.name.clone(),
-                baud: 115_200,
-                imei: None,
-                pin: None,
-                record: String::new(),
-                record_max_mib: 16,
+                ..ModemConfig::new(&m.path.to_string_lossy(), &m.number)
             };
             DriverConfig {
                 registration_timeout: Duration::from_secs(5),

@@ -119,6 +119,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
             failover_after: cfg.session.failover_after(),
             reassembly_timeout: Some(cfg.sms.reassembly_timeout),
             mqtt: cfg.mqtt.is_some(),
+            keepalive: crate::gateway::supervisor::KeepAlive::from_config(&cfg),
         },
     ) {
         Ok(g) => g,
@@ -227,6 +228,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
                     match driver_configs(&new) {
                         Ok(drivers) => {
                             let done = gateway.reconfigure(drivers).await;
+                            gateway.reconfigure_sims(&new).await;
                             tracing::info!(
                                 added = ?done.added,
                                 restarted = ?done.restarted,

@@ -20,6 +20,7 @@ use crate::session::{DeliveryStatus, Refusal};
 pub enum RecipientState {
     Queued,
     WaitingForModem,
+    WaitingForCap,
     Sent,
     Delivered,
     Failed,
@@ -32,6 +33,7 @@ impl RecipientState {
         match self {
             RecipientState::Queued => "queued",
             RecipientState::WaitingForModem => "waiting_for_modem",
+            RecipientState::WaitingForCap => "waiting_for_cap",
             RecipientState::Sent => "sent",
             RecipientState::Delivered => "delivered",
             RecipientState::Failed => "failed",
@@ -59,6 +61,7 @@ impl From<DeliveryStatus> for RecipientState {
         match s {
             DeliveryStatus::Queued => RecipientState::Queued,
             DeliveryStatus::WaitingForModem => RecipientState::WaitingForModem,
+            DeliveryStatus::WaitingForCap => RecipientState::WaitingForCap,
             DeliveryStatus::Sent => RecipientState::Sent,
             DeliveryStatus::Delivered => RecipientState::Delivered,
             DeliveryStatus::Failed => RecipientState::Failed,

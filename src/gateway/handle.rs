@@ -81,6 +81,40 @@ impl GatewayHandle {
         done
     }
 
+    /// SIGHUP: the modems' caps and keep-alives as configured now.
+    pub async fn reconfigure_sims(&self, cfg: &crate::config::Config) {
+        let caps = match crate::session::CoreConfig::from_config(cfg) {
+            Ok(core) => core.caps,
+            Err(e) => {
+                tracing::warn!("SIGHUP: {e}; keeping the SIMs' caps");
+                return;
+            }
+        };
+        let _ = self
+            .addr
+            .send(super::supervisor::SetSims {
+                keepalive: super::supervisor::KeepAlive::from_config(cfg),
+                caps,
+            })
+            .await;
+    }
+
+    /// Each SIM's caps, counts and keep-alive.
+    pub async fn sim_usages(&self) -> Vec<super::supervisor::SimUsageView> {
+        self.addr
+            .send(super::supervisor::SimUsages)
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Admin: lifts a SIM's reached caps until their periods end.
+    pub async fn lift_caps(&self, short_code: &str) -> Result<(), String> {
+        self.addr
+            .send(super::supervisor::LiftCaps(short_code.to_string()))
+            .await
+            .unwrap_or_else(|_| Err("the gateway is stopping".into()))
+    }
+
     /// Saves, flushes and stops the supervisor, then stops the modems.
     pub async fn shutdown(&self) {
         self.hooks.stop();

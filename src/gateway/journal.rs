@@ -114,6 +114,11 @@ impl Durable {
         self.core.set_pool(pool);
     }
 
+    /// The per-SIM caps changed (SIGHUP).
+    pub fn set_caps(&mut self, caps: std::collections::BTreeMap<ShortCode, crate::session::Caps>) {
+        self.core.set_caps(caps);
+    }
+
     /// The sequence number of the last journaled change.
     pub fn seq(&self) -> u64 {
         self.seq

@@ -14,6 +14,7 @@
 //! - [`records`], [`views`]: what it persists, and the API's shapes.
 
 pub mod api;
+pub mod balance;
 pub mod handle;
 pub mod inbound;
 pub mod journal;

@@ -400,7 +400,12 @@ impl Outbound {
                     let key = outbox_key(m.id.0, &r.to.0);
                     let record = self.outbox.get(&key)?;
                     match (r.status, record) {
-                        (DeliveryStatus::Queued, None) => {
+                        (
+                            DeliveryStatus::Queued
+                            | DeliveryStatus::WaitingForModem
+                            | DeliveryStatus::WaitingForCap,
+                            None,
+                        ) => {
                             self.outbox.put(
                                 &key,
                                 &OutboxRecord {

@@ -18,7 +18,7 @@
 //!   follow it, so that a restart can bring them in line
 //!   ([`Outbound::reconcile`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,12 +31,13 @@ use crate::hooks::{kannel, Hooks};
 use crate::keys::{ApiKeys, Holder, Remembered};
 use crate::modem::pool::PoolEvent;
 use crate::modem::types::{ModemEvent, OutgoingSms, Withdraw};
-use crate::session::OutOfSession;
 use crate::session::{
     Applied, Change, DeliveryStatus, Msisdn, Routed, SessionCore, SessionId, ShortCode,
 };
+use crate::session::{CapKind, OutOfSession};
 use crate::sms::Deliver;
 use crate::store::{Store, StoreError};
+use serde::Serialize;
 
 use super::api::{
     GatewayCounters, RecipientAnswer, RecipientState, SendAnswer, SendError, SendRequest,
@@ -83,7 +84,42 @@ pub struct Settings {
     pub reassembly_timeout: Option<Duration>,
     /// `[mqtt]` is set: what the broker is told is queued durably.
     pub mqtt: bool,
+    /// Keep-alive SMS of prepaid SIMs, by short code.
+    pub keepalive: BTreeMap<String, KeepAlive>,
 }
+
+/// One SIM's keep-alive: after `every` without any outgoing SMS, one SMS
+/// of `text` to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeepAlive {
+    pub every: chrono::Duration,
+    pub to: Msisdn,
+    pub text: String,
+}
+
+impl KeepAlive {
+    /// The keep-alive of each configured modem that has one.
+    pub fn from_config(cfg: &crate::config::Config) -> BTreeMap<String, KeepAlive> {
+        cfg.modem
+            .iter()
+            .filter(|m| !m.keepalive_to.trim().is_empty())
+            .filter_map(|m| {
+                Some((
+                    m.short_code.clone(),
+                    KeepAlive {
+                        every: chrono::Duration::from_std(m.keepalive_every).ok()?,
+                        to: crate::session::normalize(&m.keepalive_to, &cfg.numbers.country)
+                            .ok()?,
+                        text: m.keepalive_text.clone(),
+                    },
+                ))
+            })
+            .collect()
+    }
+}
+
+/// A keep-alive that failed is tried again this much later.
+const KEEPALIVE_RETRY: chrono::Duration = chrono::Duration::hours(1);
 
 /// The supervisor.
 pub struct Gateway {
@@ -120,6 +156,15 @@ pub struct Gateway {
     owners: HashMap<String, (String, String)>,
     /// What is published on MQTT (with `[mqtt]`).
     mqtt: Option<crate::mqtt::Outbox>,
+    /// The caps each SIM has reached, as last seen (a new one is logged
+    /// and counted once).
+    reached: BTreeMap<String, Vec<CapKind>>,
+    /// Caps reached so far, by short code and cap (`/metrics`).
+    crossings: BTreeMap<(String, CapKind), u64>,
+    /// Keep-alives sent, and those that failed, by short code; a failed
+    /// one is tried again at the time kept here.
+    keepalives: BTreeMap<String, (u64, u64)>,
+    keepalive_retry: HashMap<String, DateTime<Utc>>,
 }
 
 impl Gateway {
@@ -195,6 +240,10 @@ impl Gateway {
             } else {
                 None
             },
+            reached: BTreeMap::new(),
+            crossings: BTreeMap::new(),
+            keepalives: BTreeMap::new(),
+            keepalive_retry: HashMap::new(),
         })
     }
 
@@ -266,11 +315,49 @@ impl Gateway {
     /// Journals and applies one change. An error is logged here; the
     /// caller refuses or holds what depended on it.
     fn change(&mut self, change: Change) -> Result<Applied, StoreError> {
+        let counts = matches!(
+            change,
+            Change::Send { .. }
+                | Change::Reply { .. }
+                | Change::Rebind { .. }
+                | Change::Admit { .. }
+                | Change::LiftCap { .. }
+                | Change::KeepAlive { .. }
+        );
+        let at = change.at();
         let applied = self.durable.change(change);
         if let Err(e) = &applied {
             tracing::error!(error = %e, "cannot journal a session change; it was not made");
+        } else if counts {
+            self.note_caps(at);
         }
         applied
+    }
+
+    /// Logs and counts each cap a SIM newly reached.
+    fn note_caps(&mut self, at: DateTime<Utc>) {
+        let core = self.durable.core();
+        let day = crate::session::local_day(at);
+        let mut now_reached = BTreeMap::new();
+        for (code, caps) in &core.config().caps {
+            let reached = core
+                .state()
+                .usage
+                .get(code)
+                .map(|u| u.reached(caps, day))
+                .unwrap_or_default();
+            now_reached.insert(code.0.clone(), reached);
+        }
+        for (code, reached) in &now_reached {
+            let before = self.reached.get(code);
+            for kind in reached {
+                if before.is_none_or(|b| !b.contains(kind)) {
+                    tracing::warn!(short_code = %code, cap = %kind, "the SIM reached its sending cap: it takes no new conversation until the cap resets or an admin lifts it");
+                    *self.crossings.entry((code.clone(), *kind)).or_default() += 1;
+                }
+            }
+        }
+        self.reached = now_reached;
     }
 
     /// Snapshots when due. Called between handler turns (the expiry tick),
@@ -524,6 +611,9 @@ impl Gateway {
         if key.as_ref().is_some_and(|k| self.in_flight.contains_key(k)) {
             return; // already at its modem
         }
+        if key.is_some() && self.recipient_status(&record) == Some(DeliveryStatus::WaitingForCap) {
+            return; // its SIM is at a cap: it goes when the cap lets it
+        }
         if key.is_some()
             && !self.configured(&record.short_code)
             && !self.draining.contains(&record.short_code)
@@ -576,17 +666,126 @@ impl Gateway {
         true
     }
 
-    /// The configured short codes whose modem is up.
+    /// The configured short codes whose modem is up and whose SIM takes
+    /// new conversations (no cap reached).
     fn live_codes(&self) -> Vec<ShortCode> {
         let down = self.sender.down();
-        self.durable
-            .core()
-            .config()
+        let now = self.now();
+        let core = self.durable.core();
+        core.config()
             .pool
             .iter()
             .filter(|c| !down.contains(&c.0))
+            .filter(|c| core.state().usage.takes_new(c, &core.caps_of(c), now))
             .cloned()
             .collect()
+    }
+
+    /// Per-SIM caps: what waits for a cap that has room now (a new day or
+    /// month, a lift) goes.
+    fn admit_waiting(&mut self, ctx: &mut Context<Self>) {
+        let now = self.now();
+        if !self.durable.core().admission_due(now) {
+            return;
+        }
+        let Ok(Applied::Admitted(admitted)) = self.change(Change::Admit { at: now }) else {
+            return;
+        };
+        for a in admitted {
+            tracing::info!(to = %a.to, short_code = %a.short_code, "the SIM's cap lets a waiting message through");
+            let _ = self.publish(
+                &a.session.0,
+                SessionEvent::Status {
+                    message_id: a.message.0.to_string(),
+                    to: a.to.0.clone(),
+                    status: RecipientState::Queued,
+                    reason: None,
+                    short_code: None,
+                },
+            );
+            let key = crate::gateway::records::outbox_key(a.message.0, &a.to.0);
+            if let Some(r) = self.outbound.pending_record(&key) {
+                self.dispatch(r, ctx);
+            }
+        }
+        self.flush_later();
+    }
+
+    /// Prepaid SIMs: one SMS after `keepalive_every` without any.
+    fn keep_alive(&mut self, ctx: &mut Context<Self>) {
+        if self.settings.keepalive.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let down = self.sender.down();
+        let unseen: Vec<ShortCode> = self
+            .settings
+            .keepalive
+            .keys()
+            .map(|c| ShortCode(c.clone()))
+            .filter(|c| self.durable.core().state().usage.get(c).is_none())
+            .collect();
+        if !unseen.is_empty()
+            && self
+                .change(Change::Seen {
+                    codes: unseen,
+                    at: now,
+                })
+                .is_ok()
+        {
+            self.flush_later();
+        }
+        let due: Vec<(String, KeepAlive)> = self
+            .settings
+            .keepalive
+            .iter()
+            .filter(|(code, _)| !down.contains(code))
+            .filter(|(code, k)| {
+                let usage = self
+                    .durable
+                    .core()
+                    .state()
+                    .usage
+                    .get(&ShortCode((*code).clone()));
+                let last = usage.and_then(|u| u.last_sent.or(u.first_seen));
+                let retry = self.keepalive_retry.get(*code);
+                match retry {
+                    Some(at) => now >= *at,
+                    None => last.is_some_and(|t| now - t >= k.every),
+                }
+            })
+            .map(|(c, k)| (c.clone(), k.clone()))
+            .collect();
+        for (code, k) in due {
+            if self
+                .change(Change::KeepAlive {
+                    code: ShortCode(code.clone()),
+                    to: k.to.clone(),
+                    at: now,
+                })
+                .is_err()
+            {
+                continue;
+            }
+            self.keepalive_retry.remove(&code);
+            tracing::info!(short_code = %code, to = %k.to, "keep-alive SMS for a prepaid SIM that sent nothing for {}", humantime::format_duration(k.every.to_std().unwrap_or_default()));
+            let sender = self.sender.clone();
+            let addr = ctx.address();
+            let id = now.timestamp().unsigned_abs();
+            let sms = OutgoingSms {
+                message_id: id,
+                recipient: k.to.0.clone(),
+                text: k.text.clone(),
+                concat_ref: outbound::concat_ref(id),
+                validity_minutes: self.settings.validity_minutes,
+                withdraw: Withdraw::default(),
+            };
+            actix::spawn(async move {
+                let outcome = sender.send(&code, sms).await;
+                addr.do_send(KeptAlive { code, outcome });
+            });
+        }
+        self.flush_later();
     }
 
     /// R4/R7: a session ended; whatever of it waits for a modem that is
@@ -965,8 +1164,11 @@ impl Gateway {
             let since = self.down_since.get(&r.short_code).copied();
             // A draining modem's conversations move at once; a dead one's
             // after `failover_after`.
+            // A SIM at its cap holds a message like a modem that is down.
+            let capped_since =
+                (status == Some(DeliveryStatus::WaitingForCap)).then_some(r.queued_at);
             let due = self.draining.contains(&r.short_code)
-                || since.is_some_and(|since| {
+                || since.or(capped_since).is_some_and(|since| {
                     self.settings
                         .failover_after
                         .is_some_and(|f| now - since >= f)
@@ -1183,8 +1385,10 @@ impl Actor for Gateway {
         ctx.run_interval(PRUNE_EVERY, |act, _| act.prune());
         ctx.run_interval(STORE_PROBE_EVERY, |act, ctx| act.probe_store(ctx));
         ctx.run_interval(MODEM_WATCH, |act, ctx| {
+            act.admit_waiting(ctx);
             act.watch_modems(ctx);
             act.release_incomplete(ctx);
+            act.keep_alive(ctx);
         });
     }
 
@@ -1270,6 +1474,23 @@ impl Handler<WebSend> for Gateway {
             }
         };
         let records = Outbound::records(&plan, &msg.request.text, now);
+        // Recipients whose SIM is at a cap wait for it (per-SIM caps).
+        let held: Vec<String> = match (&plan.session, plan.message) {
+            (Some(session), Some(message)) => self
+                .durable
+                .core()
+                .get(session, now)
+                .and_then(|s| s.messages.iter().find(|m| m.id == message))
+                .map(|m| {
+                    m.recipients
+                        .iter()
+                        .filter(|r| r.status == DeliveryStatus::WaitingForCap)
+                        .map(|r| r.to.0.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let recipients: Vec<RecipientAnswer> = plan
             .recipients
             .iter()
@@ -1283,8 +1504,12 @@ impl Handler<WebSend> for Gateway {
                         short_code,
                         can_reply,
                     } => RecipientAnswer {
+                        status: if held.contains(&to) {
+                            RecipientState::WaitingForCap
+                        } else {
+                            RecipientState::Queued
+                        },
                         to,
-                        status: RecipientState::Queued,
                         short_code: Some(short_code.0.clone()),
                         can_reply: *can_reply,
                         reason: None,
@@ -1598,5 +1823,169 @@ impl Handler<Shutdown> for Gateway {
             drop(tx);
         }
         ctx.stop();
+    }
+}
+
+/// How a keep-alive SMS ended.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct KeptAlive {
+    code: String,
+    outcome: crate::modem::types::SendOutcome,
+}
+
+impl Handler<KeptAlive> for Gateway {
+    type Result = ();
+    fn handle(&mut self, msg: KeptAlive, _: &mut Context<Self>) {
+        let entry = self.keepalives.entry(msg.code.clone()).or_default();
+        match msg.outcome {
+            crate::modem::types::SendOutcome::Sent { .. } => {
+                entry.0 += 1;
+                tracing::info!(short_code = %msg.code, "keep-alive SMS sent");
+            }
+            crate::modem::types::SendOutcome::Failed { reason, .. } => {
+                entry.1 += 1;
+                let retry = self.now() + KEEPALIVE_RETRY;
+                tracing::warn!(short_code = %msg.code, %reason, %retry, "keep-alive SMS failed; tried again later");
+                self.keepalive_retry.insert(msg.code, retry);
+            }
+        }
+    }
+}
+
+/// Each SIM's usage and caps, and what the gateway counted of them.
+#[derive(Message)]
+#[rtype(result = "Vec<SimUsageView>")]
+pub struct SimUsages;
+
+/// One SIM's usage as the admin sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimUsageView {
+    pub short_code: String,
+    pub caps: crate::session::Caps,
+    pub sent_today: u32,
+    pub sent_this_month: u32,
+    /// Distinct recipients this month (counted only with a recipients cap).
+    pub recipients_this_month: u32,
+    /// The caps reached now (`day`, `month`, `recipients`).
+    pub reached: Vec<CapKind>,
+    /// The admin lifted the reached caps until their periods end.
+    pub lifted: bool,
+    pub last_sent: Option<DateTime<Utc>>,
+    /// Messages waiting for this SIM's cap.
+    pub waiting_for_cap: usize,
+    /// Times each cap was reached since start.
+    pub crossings: BTreeMap<CapKind, u64>,
+    /// Keep-alive SMS sent and failed since start, and when the next is due.
+    pub keepalives_sent: u64,
+    pub keepalives_failed: u64,
+    pub next_keepalive: Option<DateTime<Utc>>,
+}
+
+impl Handler<SimUsages> for Gateway {
+    type Result = MessageResult<SimUsages>;
+    fn handle(&mut self, _: SimUsages, _: &mut Context<Self>) -> Self::Result {
+        let now = self.now();
+        let day = crate::session::local_day(now);
+        let core = self.durable.core();
+        let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in core.live_sessions(now) {
+            for r in s.messages.iter().flat_map(|m| m.recipients.iter()) {
+                if r.status == DeliveryStatus::WaitingForCap {
+                    *waiting.entry(r.short_code.as_str()).or_default() += 1;
+                }
+            }
+        }
+        let views =
+            core.config()
+                .pool
+                .iter()
+                .map(|code| {
+                    let caps = core.caps_of(code);
+                    let usage = core.state().usage.get(code).cloned().unwrap_or_default();
+                    let keep = self.settings.keepalive.get(&code.0);
+                    let (sent, failed) = self.keepalives.get(&code.0).copied().unwrap_or_default();
+                    SimUsageView {
+                        short_code: code.0.clone(),
+                        caps,
+                        sent_today: usage.sent_on(day),
+                        sent_this_month: usage.sent_in_month(day),
+                        recipients_this_month: usage.recipients_in_month(day),
+                        reached: usage.reached(&caps, day),
+                        lifted: usage.lifted_day == Some(day),
+                        last_sent: usage.last_sent,
+                        waiting_for_cap: waiting.get(code.as_str()).copied().unwrap_or(0),
+                        crossings: self
+                            .crossings
+                            .iter()
+                            .filter(|((c, _), _)| c == &code.0)
+                            .map(|((_, k), n)| (*k, *n))
+                            .collect(),
+                        keepalives_sent: sent,
+                        keepalives_failed: failed,
+                        next_keepalive: keep.and_then(|k| {
+                            self.keepalive_retry.get(&code.0).copied().or_else(|| {
+                                usage.last_sent.or(usage.first_seen).map(|t| t + k.every)
+                            })
+                        }),
+                    }
+                })
+                .collect();
+        MessageResult(views)
+    }
+}
+
+/// Admin: lifts a SIM's reached caps until their periods end.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct LiftCaps(pub String);
+
+impl Handler<LiftCaps> for Gateway {
+    type Result = ResponseActFuture<Self, Result<(), String>>;
+    fn handle(&mut self, msg: LiftCaps, _: &mut Context<Self>) -> Self::Result {
+        let now = self.now();
+        if !self.configured(&msg.0) {
+            return Box::pin(fut::ready(Err(format!(
+                "no modem has the short code {}",
+                msg.0
+            ))));
+        }
+        if self
+            .change(Change::LiftCap {
+                code: ShortCode(msg.0.clone()),
+                at: now,
+            })
+            .is_err()
+        {
+            return Box::pin(fut::ready(Err("the store cannot take it".into())));
+        }
+        tracing::info!(short_code = %msg.0, "an admin lifted the SIM's caps until their periods end");
+        self.reached.remove(&msg.0);
+        let store = self.store.clone();
+        Box::pin(
+            async move { store.flush().await }
+                .into_actor(self)
+                .map(|flushed, act, ctx| {
+                    act.admit_waiting(ctx);
+                    flushed.map_err(|e| e.to_string())
+                }),
+        )
+    }
+}
+
+/// SIGHUP changed the modems' keep-alives and caps.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetSims {
+    pub keepalive: BTreeMap<String, KeepAlive>,
+    pub caps: BTreeMap<ShortCode, crate::session::Caps>,
+}
+
+impl Handler<SetSims> for Gateway {
+    type Result = ();
+    fn handle(&mut self, msg: SetSims, ctx: &mut Context<Self>) {
+        self.settings.keepalive = msg.keepalive;
+        self.durable.set_caps(msg.caps);
+        self.admit_waiting(ctx);
     }
 }

@@ -589,3 +589,270 @@ async fn a_long_reply_straddling_the_expiry_with_a_lost_part() {
     assert_eq!((charges[0].part, charges[1].part), (1, 2));
     assert!(charges.iter().all(|c| c.in_session));
 }
+
+/// A supervisor whose SIMs have the caps `caps` (by index into `CODES`).
+fn start_capped(
+    store: Store,
+    t0: DateTime<Utc>,
+    caps: &[(usize, crate::session::Caps)],
+    settings: Settings,
+) -> Rig {
+    let mut cfg = CoreConfig::from_config(&Config::default()).unwrap();
+    cfg.pool = CODES.iter().map(|c| ShortCode(c.to_string())).collect();
+    cfg.caps = caps
+        .iter()
+        .map(|(i, c)| (ShortCode(CODES[*i].to_string()), *c))
+        .collect();
+    let clock = Arc::new(ManualClock::new(t0));
+    let sender = Arc::new(FakeSender::default());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let gw = Gateway::new(
+        SessionCore::new(cfg),
+        store.clone(),
+        sender.clone(),
+        clock.clone(),
+        rx,
+        settings,
+    )
+    .unwrap();
+    Rig {
+        addr: gw.start(),
+        clock,
+        sender,
+        events: tx,
+        store,
+    }
+}
+
+/// `day`'s local wall-clock time `h:m`, in UTC (caps count local days).
+fn local(day: &str, h: u32, m: u32) -> DateTime<Utc> {
+    day.parse::<chrono::NaiveDate>()
+        .unwrap()
+        .and_hms_opt(h, m, 0)
+        .unwrap()
+        .and_local_timezone(chrono::Local)
+        .earliest()
+        .unwrap()
+        .to_utc()
+}
+
+impl Rig {
+    fn sent_from(&self, code: &str) -> Vec<String> {
+        self.sender
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(c, _)| c == code)
+            .map(|(_, s)| s.recipient.clone())
+            .collect()
+    }
+
+    async fn usage(&self, code: &str) -> SimUsageView {
+        self.addr
+            .send(SimUsages)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|u| u.short_code == code)
+            .unwrap()
+    }
+}
+
+/// Per-SIM caps: a SIM at its daily cap takes no new conversation (the
+/// other SIM does), a message of a conversation bound to it waits as
+/// `waiting_for_cap` and is not sent, and it goes once the local day
+/// turns — on virtual time, a minute past midnight.
+#[actix::test]
+async fn a_sim_at_its_daily_cap_leaves_allocation_and_its_waiting_message_goes_next_day() {
+    let caps = crate::session::Caps {
+        per_day: 1,
+        ..Default::default()
+    };
+    let rig = start_capped(
+        Store::temporary().unwrap(),
+        local("2026-11-25", 23, 57),
+        &[(0, caps), (1, caps)],
+        Settings::default(),
+    );
+    let a = rig.send(None, "8095551001").await.unwrap();
+    assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
+    assert_eq!(a.recipients[0].status, RecipientState::Queued);
+    let b = rig.send(None, "8095551002").await.unwrap();
+    assert_eq!(
+        b.recipients[0].short_code.as_deref(),
+        Some(CODES[1]),
+        "the capped SIM takes no new conversation"
+    );
+    let c = rig.send(None, "8095551003").await.unwrap();
+    assert_eq!(c.recipients[0].status, RecipientState::Refused);
+    eventually("two sent", async || {
+        (rig.sender.sent.lock().unwrap().len() == 2).then_some(())
+    })
+    .await;
+    // The first conversation's next message stays on its SIM (R5) and
+    // waits for the cap.
+    let again = rig
+        .send(Some(a.session.id.clone()), "8095551001")
+        .await
+        .unwrap();
+    assert_eq!(again.recipients[0].status, RecipientState::WaitingForCap);
+    let usage = rig.usage(CODES[0]).await;
+    assert_eq!(usage.sent_today, 1);
+    assert_eq!(usage.reached, vec![crate::session::CapKind::Day]);
+    assert_eq!(usage.waiting_for_cap, 1);
+    assert_eq!(usage.crossings.get(&crate::session::CapKind::Day), Some(&1));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rig.sent_from(CODES[0]).len(), 1, "not sent while capped");
+
+    rig.clock.advance(chrono::Duration::minutes(4));
+    eventually("sent after midnight", async || {
+        (rig.sent_from(CODES[0]).len() == 2).then_some(())
+    })
+    .await;
+    let v = rig
+        .addr
+        .send(GetSession(again.session.id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.messages[1].recipients[0].status, RecipientState::Sent);
+    let usage = rig.usage(CODES[0]).await;
+    assert_eq!((usage.sent_today, usage.waiting_for_cap), (1, 0));
+    assert_eq!(usage.sent_this_month, 2);
+}
+
+/// An admin's lift lets the waiting message go at once, and the SIM takes
+/// new conversations again until its day ends.
+#[actix::test]
+async fn a_lift_lets_waiting_messages_go_and_the_sim_back_into_allocation() {
+    let caps = crate::session::Caps {
+        per_day: 1,
+        ..Default::default()
+    };
+    let rig = start_capped(
+        Store::temporary().unwrap(),
+        local("2026-11-25", 10, 0),
+        &[(0, caps)],
+        Settings::default(),
+    );
+    let a = rig.send(None, "8095551001").await.unwrap();
+    let again = rig
+        .send(Some(a.session.id.clone()), "8095551001")
+        .await
+        .unwrap();
+    assert_eq!(again.recipients[0].status, RecipientState::WaitingForCap);
+    let b = rig.send(None, "8095551002").await.unwrap();
+    assert_eq!(b.recipients[0].short_code.as_deref(), Some(CODES[1]));
+    assert_eq!(
+        rig.addr.send(LiftCaps(CODES[0].into())).await.unwrap(),
+        Ok(())
+    );
+    assert!(rig
+        .addr
+        .send(LiftCaps("+19999".into()))
+        .await
+        .unwrap()
+        .is_err());
+    eventually("the waiting message sent", async || {
+        (rig.sent_from(CODES[0]).len() == 2).then_some(())
+    })
+    .await;
+    let usage = rig.usage(CODES[0]).await;
+    assert!(usage.lifted && usage.reached.is_empty());
+    assert_eq!(usage.sent_today, 2);
+    // Lifted: new conversations may land on it again (fewest live first).
+    let c = rig.send(None, "8095551003").await.unwrap();
+    assert_eq!(c.recipients[0].status, RecipientState::Queued);
+}
+
+/// Counts survive a restart: they are journaled with the send.
+#[actix::test]
+async fn cap_counts_are_durable_across_a_restart() {
+    let caps = crate::session::Caps {
+        per_day: 5,
+        per_month: 10,
+        recipients_per_month: 3,
+    };
+    let store = Store::temporary().unwrap();
+    let t = local("2026-11-25", 10, 0);
+    {
+        let rig = start_capped(
+            store.clone(),
+            t,
+            &[(0, caps), (1, caps)],
+            Settings::default(),
+        );
+        for n in ["8095551001", "8095551002", "8095551003"] {
+            rig.send(None, n).await.unwrap();
+        }
+        rig.addr.send(Shutdown).await.unwrap();
+    }
+    let rig = start_capped(store, t, &[(0, caps), (1, caps)], Settings::default());
+    let a = rig.usage(CODES[0]).await;
+    let b = rig.usage(CODES[1]).await;
+    assert_eq!(a.sent_today + b.sent_today, 3);
+    assert_eq!(a.recipients_this_month + b.recipients_this_month, 3);
+    assert_eq!(a.caps, caps);
+}
+
+/// Keep-alive on virtual time: nothing before `every` without a send,
+/// one SMS once it passed, none again until another `every`; a real send
+/// starts the wait again.
+#[actix::test]
+async fn a_quiet_prepaid_sim_sends_one_keep_alive_per_period() {
+    let mut keepalive = std::collections::BTreeMap::new();
+    keepalive.insert(
+        CODES[0].to_string(),
+        KeepAlive {
+            every: chrono::Duration::days(30),
+            to: crate::session::Msisdn("+18095559999".into()),
+            text: "keep-alive".into(),
+        },
+    );
+    let rig = start_capped(
+        Store::temporary().unwrap(),
+        t0(),
+        &[],
+        Settings {
+            keepalive,
+            ..Settings::default()
+        },
+    );
+    eventually("seen", async || rig.usage(CODES[0]).await.next_keepalive).await;
+    let first = rig.usage(CODES[0]).await.next_keepalive.unwrap();
+    assert_eq!(first, t0() + chrono::Duration::days(30));
+    rig.clock.advance(chrono::Duration::days(29));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(rig.sent_from(CODES[0]).is_empty());
+    rig.clock.advance(chrono::Duration::days(1));
+    eventually("one keep-alive", async || {
+        (rig.sent_from(CODES[0]) == vec!["+18095559999".to_string()]).then_some(())
+    })
+    .await;
+    assert_eq!(rig.sender.sent.lock().unwrap()[0].1.text, "keep-alive");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rig.sent_from(CODES[0]).len(), 1, "once per period");
+    let u = rig.usage(CODES[0]).await;
+    assert_eq!(u.keepalives_sent, 1);
+    assert_eq!(u.sent_today, 1, "counted like any send");
+    // A real send 20 days later starts the wait again.
+    rig.clock.advance(chrono::Duration::days(20));
+    rig.send(None, "8095551001").await.unwrap();
+    eventually("sent", async || {
+        (rig.sent_from(CODES[0]).len() == 2).then_some(())
+    })
+    .await;
+    rig.clock.advance(chrono::Duration::days(20));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        rig.sent_from(CODES[0]).len(),
+        2,
+        "20 days after a send: nothing"
+    );
+    rig.clock.advance(chrono::Duration::days(11));
+    eventually("the second keep-alive", async || {
+        (rig.sent_from(CODES[0]).len() == 3).then_some(())
+    })
+    .await;
+}

@@ -174,7 +174,12 @@ impl Dlr<'_> {
         match (self.status, self.reason) {
             (RecipientState::Delivered, _) => Some(DLR_DELIVERED),
             (RecipientState::Sent, _) => Some(DLR_SMSC_SUCCESS),
-            (RecipientState::Queued | RecipientState::WaitingForModem, _) => Some(DLR_BUFFERED),
+            (
+                RecipientState::Queued
+                | RecipientState::WaitingForModem
+                | RecipientState::WaitingForCap,
+                _,
+            ) => Some(DLR_BUFFERED),
             (RecipientState::Failed, Some("undelivered")) => Some(DLR_UNDELIVERED),
             (RecipientState::Failed, _) => Some(DLR_SMSC_FAIL),
             _ => None,

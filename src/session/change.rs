@@ -93,6 +93,23 @@ pub enum Change {
         code: ShortCode,
         at: DateTime<Utc>,
     },
+    /// Per-SIM caps: the messages waiting for a cap that fit now (a new
+    /// day or month, a lift) go, counted on their SIM.
+    Admit { at: DateTime<Utc> },
+    /// Admin: `code`'s reached caps are lifted until their periods end.
+    LiftCap { code: ShortCode, at: DateTime<Utc> },
+    /// A keep-alive SMS to `to` was allocated to `code`.
+    KeepAlive {
+        code: ShortCode,
+        to: Msisdn,
+        at: DateTime<Utc>,
+    },
+    /// The SIMs of `codes` are known from `at` on (keep-alive counts from
+    /// then while they send nothing).
+    Seen {
+        codes: Vec<ShortCode>,
+        at: DateTime<Utc>,
+    },
 }
 
 fn one() -> u32 {
@@ -111,7 +128,11 @@ impl Change {
             | Change::Expire { at }
             | Change::End { at, .. }
             | Change::Recover { at }
-            | Change::Rebind { at, .. } => *at,
+            | Change::Rebind { at, .. }
+            | Change::Admit { at }
+            | Change::LiftCap { at, .. }
+            | Change::KeepAlive { at, .. }
+            | Change::Seen { at, .. } => *at,
         }
     }
 }
@@ -129,6 +150,10 @@ pub enum Applied {
     Rebound(bool),
     /// `Part`: the session whose idle clock it restarted, if any.
     Touched(Option<super::table::SessionId>),
+    /// `Admit`: the messages let through.
+    Admitted(Vec<super::engine::Admitted>),
+    /// `LiftCap`, `KeepAlive`, `Seen`.
+    Counted,
 }
 
 impl SessionCore {
@@ -192,6 +217,19 @@ impl SessionCore {
                 code,
                 at,
             } => Applied::Rebound(self.rebind(session, to, from, code, *at)),
+            Change::Admit { at } => Applied::Admitted(self.admit_waiting(*at)),
+            Change::LiftCap { code, at } => {
+                self.lift_cap(code, *at);
+                Applied::Counted
+            }
+            Change::KeepAlive { code, to, at } => {
+                self.keep_alive(code, to, *at);
+                Applied::Counted
+            }
+            Change::Seen { codes, at } => {
+                self.seen(codes, *at);
+                Applied::Counted
+            }
         }
     }
 }

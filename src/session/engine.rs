@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::allocator::{Allocator, ShortCode};
+use super::caps::{Caps, Usage};
 use super::notices::{NoticeKind, Notices};
 use super::numbers::{destination_allowed, normalize, Msisdn};
 use super::optout::OptOutList;
@@ -52,6 +53,10 @@ pub struct CoreState {
     /// per pair and kind per cool-down).
     #[serde(default)]
     pub notices: Notices,
+    /// What each SIM sent in the current day and month (per-SIM caps,
+    /// keep-alive).
+    #[serde(default)]
+    pub usage: Usage,
 }
 
 /// Numbers of ledger records made so far. They also number the records:
@@ -97,6 +102,11 @@ impl SessionCore {
         self.config.pool = pool;
     }
 
+    /// The per-SIM caps changed (SIGHUP).
+    pub fn set_caps(&mut self, caps: BTreeMap<ShortCode, Caps>) {
+        self.config.caps = caps;
+    }
+
     /// R5 refined: whether `to`'s conversation in `session` may move from
     /// `from` to `code`: the phone has seen nothing from `from` (no part
     /// sent, no reply) and `(to, code)` is free. A read, so a caller can
@@ -125,7 +135,9 @@ impl SessionCore {
             .all(|r| {
                 matches!(
                     r.status,
-                    DeliveryStatus::Queued | DeliveryStatus::WaitingForModem
+                    DeliveryStatus::Queued
+                        | DeliveryStatus::WaitingForModem
+                        | DeliveryStatus::WaitingForCap
                 )
             })
     }
@@ -189,6 +201,7 @@ impl SessionCore {
             return false;
         };
         s.bindings.insert(to.clone(), code.clone());
+        let caps = self.config.caps_of(code);
         for r in s
             .messages
             .iter_mut()
@@ -198,6 +211,9 @@ impl SessionCore {
             r.short_code = code.clone();
             r.status = DeliveryStatus::Queued;
             r.reason = None;
+            // Allocated to the new SIM: it counts there (chosen among the
+            // SIMs with room).
+            self.state.usage.count(code, &caps, to, now);
         }
         self.state.allocator.release(to, from);
         self.state.allocator.bind(to, code, session);
@@ -309,32 +325,46 @@ impl SessionCore {
         let opened = live.is_none();
 
         let up: Vec<ShortCode> = live_codes.map_or_else(|| self.config.pool.clone(), <[_]>::to_vec);
-        let plans: Vec<RecipientPlan> = {
-            let mut seen = Vec::new();
-            recipients
+        // One recipient after the other, each counted on its SIM before
+        // the next is decided: a SIM that reaches a cap inside this send
+        // takes no new conversation after that (per-SIM caps).
+        let mut plans: Vec<RecipientPlan> = Vec::with_capacity(recipients.len());
+        let mut queued: Vec<RecipientStatus> = Vec::new();
+        let mut seen = Vec::new();
+        for raw in recipients {
+            let room: Vec<ShortCode> = up
                 .iter()
-                .map(|raw| self.decide(raw, &bindings, &up, &mut seen, now))
-                .collect()
-        };
-        let queued: Vec<RecipientStatus> = plans
-            .iter()
-            .filter_map(|p| match (&p.to, &p.decision) {
-                (
-                    Some(to),
-                    Decision::Queued {
-                        short_code,
-                        can_reply,
-                    },
-                ) => Some(RecipientStatus {
+                .filter(|c| self.state.usage.takes_new(c, &self.config.caps_of(c), now))
+                .cloned()
+                .collect();
+            let plan = self.decide(raw, &bindings, &room, &mut seen, now);
+            if let (
+                Some(to),
+                Decision::Queued {
+                    short_code,
+                    can_reply,
+                },
+            ) = (&plan.to, &plan.decision)
+            {
+                // R5 keeps a bound recipient on its SIM even at its cap:
+                // the message waits there (`waiting_for_cap`), counted
+                // when the cap lets it through.
+                let caps = self.config.caps_of(short_code);
+                let status = if self.state.usage.admit(short_code, &caps, to, now) {
+                    DeliveryStatus::Queued
+                } else {
+                    DeliveryStatus::WaitingForCap
+                };
+                queued.push(RecipientStatus {
                     to: to.clone(),
                     short_code: short_code.clone(),
-                    status: DeliveryStatus::Queued,
+                    status,
                     reason: None,
                     can_reply: *can_reply,
-                }),
-                _ => None,
-            })
-            .collect();
+                });
+            }
+            plans.push(plan);
+        }
         if queued.is_empty() {
             let deadline = live.map(|s| s.deadline);
             return Ok(SendPlan {
@@ -531,6 +561,12 @@ impl SessionCore {
                 .notices
                 .take(&from, short_code, kind, now, cooldown)
         });
+        if notice.is_some() {
+            // The notice goes out from this SIM: it counts there, past a
+            // cap too (the phone asked for it).
+            let caps = self.config.caps_of(short_code);
+            self.state.usage.count(short_code, &caps, &from, now);
+        }
         let mut routed = routed;
         if let (Routed::OutOfSession { record }, NoticeKind::AutoReply) = (&mut routed, kind) {
             record.auto_reply = notice.clone();
@@ -586,4 +622,87 @@ impl SessionCore {
             .table
             .update_status(message, to, status, reason, now)
     }
+
+    /// Per-SIM caps: whether a message waiting for its SIM's cap would be
+    /// let through at `now` (a new day or month, or a lift): the
+    /// supervisor journals an [`Change::Admit`](super::Change) only then.
+    pub fn admission_due(&self, now: DateTime<Utc>) -> bool {
+        self.state.table.live(now).any(|s| {
+            s.messages
+                .iter()
+                .flat_map(|m| m.recipients.iter())
+                .any(|r| {
+                    r.status == DeliveryStatus::WaitingForCap
+                        && self.state.usage.has_room(
+                            &r.short_code,
+                            &self.config.caps_of(&r.short_code),
+                            &r.to,
+                            now,
+                        )
+                })
+        })
+    }
+
+    /// Lets through, oldest first, the messages waiting for a cap that now
+    /// have room, each counted on its SIM. Returns them.
+    pub(super) fn admit_waiting(&mut self, now: DateTime<Utc>) -> Vec<Admitted> {
+        let mut out = Vec::new();
+        let ids: Vec<SessionId> = self.state.table.live(now).map(|s| s.id.clone()).collect();
+        for id in ids {
+            let Some(s) = self.state.table.get_mut(&id, now) else {
+                continue;
+            };
+            for m in &mut s.messages {
+                for r in &mut m.recipients {
+                    if r.status != DeliveryStatus::WaitingForCap {
+                        continue;
+                    }
+                    let caps = self.config.caps_of(&r.short_code);
+                    if self.state.usage.admit(&r.short_code, &caps, &r.to, now) {
+                        r.status = DeliveryStatus::Queued;
+                        out.push(Admitted {
+                            session: id.clone(),
+                            message: m.id,
+                            to: r.to.clone(),
+                            short_code: r.short_code.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The admin lifts `code`'s reached caps until their periods end.
+    pub(super) fn lift_cap(&mut self, code: &ShortCode, now: DateTime<Utc>) {
+        self.state.usage.lift(code, now);
+    }
+
+    /// A keep-alive SMS to `to` was allocated to `code`.
+    pub(super) fn keep_alive(&mut self, code: &ShortCode, to: &Msisdn, now: DateTime<Utc>) {
+        let caps = self.config.caps_of(code);
+        self.state.usage.count(code, &caps, to, now);
+    }
+
+    /// The SIMs of `codes` are known from `now` on (keep-alive counts from
+    /// then while they send nothing).
+    pub(super) fn seen(&mut self, codes: &[ShortCode], now: DateTime<Utc>) {
+        for c in codes {
+            self.state.usage.seen(c, now);
+        }
+    }
+
+    /// The caps of `code` (none when not configured).
+    pub fn caps_of(&self, code: &ShortCode) -> Caps {
+        self.config.caps_of(code)
+    }
+}
+
+/// A message let through by [`SessionCore::admit_waiting`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    pub session: SessionId,
+    pub message: MessageId,
+    pub to: Msisdn,
+    pub short_code: ShortCode,
 }

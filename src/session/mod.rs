@@ -26,6 +26,7 @@
 //!   `status` when it returns `Ok(true)`.
 
 mod allocator;
+mod caps;
 mod change;
 mod engine;
 mod notices;
@@ -42,8 +43,9 @@ mod proptests;
 mod tests;
 
 pub use allocator::{Allocator, ShortCode};
+pub use caps::{local_day, CapKind, Caps, SimUsage, Usage};
 pub use change::{Applied, Change};
-pub use engine::{CoreState, LedgerCounts, SessionCore};
+pub use engine::{Admitted, CoreState, LedgerCounts, SessionCore};
 pub use notices::{NoticeKind, Notices};
 pub use numbers::{calling_code, destination_allowed, normalize, FleetPlan, Msisdn, NumberError};
 pub use optout::{Keyword, OptOutList, OptOutWords, DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY};

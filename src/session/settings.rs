@@ -52,6 +52,15 @@ pub struct CoreConfig {
     pub tariff: Tariff,
     /// ISO 3166 countries whose numbers may be recipients.
     pub allowed_countries: Vec<String>,
+    /// Per-SIM sending caps, by short code (none when absent).
+    pub caps: std::collections::BTreeMap<ShortCode, super::caps::Caps>,
+}
+
+impl CoreConfig {
+    /// The caps of `code` (none when not configured).
+    pub fn caps_of(&self, code: &ShortCode) -> super::caps::Caps {
+        self.caps.get(code).copied().unwrap_or_default()
+    }
 }
 
 impl Default for CoreConfig {
@@ -67,6 +76,7 @@ impl Default for CoreConfig {
             auto_reply: None,
             tariff: Tariff::default(),
             allowed_countries: vec!["DO".into()],
+            caps: Default::default(),
         }
     }
 }
@@ -127,6 +137,21 @@ impl CoreConfig {
             auto_reply: cfg.session.auto_reply.clone(),
             tariff: Tariff::from_config(&cfg.tariff)?,
             allowed_countries,
+            caps: cfg
+                .modem
+                .iter()
+                .map(|m| {
+                    (
+                        ShortCode(m.short_code.clone()),
+                        super::caps::Caps {
+                            per_day: m.max_per_day,
+                            per_month: m.max_per_month,
+                            recipients_per_month: m.max_recipients_per_month,
+                        },
+                    )
+                })
+                .filter(|(_, c)| !c.is_none())
+                .collect(),
         })
     }
 
@@ -152,14 +177,8 @@ mod tests {
         let mut cfg = Config::default();
         cfg.numbers.fleet_prefixes = vec!["809777".into()];
         cfg.modem.push(ModemConfig {
-            port: "/dev/ttyUSB0".into(),
-            short_code: "+18095550100".into(),
             profile: "generic".into(),
-            baud: 115_200,
-            imei: None,
-            pin: None,
-            record: String::new(),
-            record_max_mib: 16,
+            ..ModemConfig::new("/dev/ttyUSB0", "+18095550100")
         });
         let core = CoreConfig::from_config(&cfg).unwrap();
         assert_eq!(core.idle(), chrono::Duration::minutes(5));

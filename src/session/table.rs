@@ -45,6 +45,10 @@ pub enum DeliveryStatus {
     /// Queued for a short code whose modem is down (R5: the phone must
     /// get it from that code, so it waits).
     WaitingForModem,
+    /// Queued for a short code whose SIM reached a sending cap (per day,
+    /// month or distinct recipients): it goes when the cap resets or the
+    /// admin lifts it.
+    WaitingForCap,
     Sent,
     Delivered,
     Failed,

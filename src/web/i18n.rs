@@ -212,6 +212,7 @@ pub fn script_words(lang: Lang) -> String {
 const PUBLIC_CODES: &[&str] = &[
     "queued",
     "waiting_for_modem",
+    "waiting_for_cap",
     "sending",
     "sent",
     "delivered",
@@ -257,6 +258,7 @@ mod tests {
         let states = [
             RecipientState::Queued,
             RecipientState::WaitingForModem,
+            RecipientState::WaitingForCap,
             RecipientState::Sent,
             RecipientState::Delivered,
             RecipientState::Failed,

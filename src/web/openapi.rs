@@ -57,6 +57,7 @@ pub struct RecipientViewDoc {
     to: String,
     short_code: Option<String>,
     /// `queued`, `waiting_for_modem` (its short code's modem is down),
+    /// `waiting_for_cap` (its SIM reached a sending cap),
     /// `sent`, `delivered`, `failed` or `refused`.
     status: String,
     reason: Option<String>,

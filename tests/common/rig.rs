@@ -251,14 +251,8 @@ fn quick(m: &ModemInfo) -> DriverConfig {
 fn appliance(m: &ModemInfo, profile: &Profile) -> DriverConfig {
     let port = m.link.as_ref().unwrap_or(&m.path);
     let modem = ModemConfig {
-        port: port.to_string_lossy().into_owned(),
-        short_code: m.number.clone(),
         profile: profile.name.clone(),
-        baud: 115_200,
-        imei: None,
-        pin: None,
-        record: String::new(),
-        record_max_mib: 16,
+        ..ModemConfig::new(&port.to_string_lossy(), &m.number)
     };
     DriverConfig::from_config(&modem, profile)
 }
