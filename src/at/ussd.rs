@@ -319,7 +319,7 @@ mod tests {
         );
         // 0x11 with the language "es" packed first (CR fill in the spare bits).
         let lang = {
-            let mut o = crate::sms::gsm7::pack(&[b'e', b's'], 0);
+            let mut o = crate::sms::gsm7::pack(b"es", 0);
             o[1] |= 0x40; // the low two bits of CR
             hex::encode_upper(o)
         };
