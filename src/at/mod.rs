@@ -3,7 +3,8 @@
 //! Owns: the [`Digester`] that turns modem bytes into typed [`Event`]s
 //! (responses, the `> ` prompt, [`Urc`]s, garbage), typed commands
 //! ([`commands`]) that build their bytes and parse their responses,
-//! `+CMS`/`+CME` error codes, and the layer error [`AtError`].
+//! `+CMS`/`+CME` error codes, USSD strings ([`ussd`]: `+CUSD` and its
+//! data coding schemes), and the layer error [`AtError`].
 //! May not touch: serial ports, clocks, async runtimes, actors or storage.
 //! A driver (the `Modem` actor) owns the port and the timers and calls in.
 //!
@@ -28,11 +29,14 @@ mod pin;
 mod registration;
 mod result;
 mod urc;
+pub mod ussd;
 
 pub use cme::CmeError;
 pub use cms::CmsError;
 pub use commands::AtCommand;
-pub use digester::{Digester, Event, InFlight, Response, MAX_LINE, MAX_RESPONSE_LINES};
+pub use digester::{
+    Digester, Event, InFlight, Response, MAX_LINE, MAX_RESPONSE_LINES, MAX_USSD_LINES,
+};
 pub use error::{AtError, Failure};
 pub use pin::PinStatus;
 pub use registration::{RegStatus, Registration};

@@ -10,6 +10,7 @@
 use super::fields::{int, opt_int, opt_string, split_params, strip_prefix};
 use super::pin::PinStatus;
 use super::registration::Registration;
+use super::ussd::{parse_cusd, string_is_open};
 
 /// An unsolicited result code.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -71,6 +72,19 @@ pub enum Urc {
     },
     /// Huawei `^DSFLOWRPT:...` (verbatim parameters).
     HuaweiDataFlow(String),
+    /// `+CUSD: <m>[,<str>[,<dcs>]]`: a USSD answer or a network-initiated
+    /// USSD (TS 27.007 §7.15). A `<str>` that spans several lines comes
+    /// joined with `\n`. `text` is `<str>` as printed: decode it with
+    /// [`crate::at::ussd::decode`] and `dcs`.
+    Ussd {
+        /// `<m>`: 0 done, 1 menu open, 2 ended by the network, 3 another
+        /// local client answered, 4 not supported, 5 network time out.
+        status: u8,
+        /// `<str>`, without its quotes.
+        text: Option<String>,
+        /// `<dcs>` (TS 23.038 §5).
+        dcs: Option<u8>,
+    },
     /// Any other unsolicited line, verbatim.
     Other(String),
 }
@@ -130,6 +144,8 @@ pub(crate) enum Recognised {
     Urc(Urc),
     /// The header of `+CMT`/`+CDS`; the next line is its PDU.
     NeedsPdu(PduUrcHeader),
+    /// A `+CUSD:` whose quoted string goes on in the next lines.
+    UssdContinues,
     /// Not a URC.
     No,
 }
@@ -143,7 +159,6 @@ const KNOWN_OTHER: &[&str] = &[
     "UNDER-VOLTAGE POWER DOWN",
     "UNDER-VOLTAGE WARNNING",
     "OVER-VOLTAGE WARNNING",
-    "+CUSD:",
     "+CLIP:",
     "+CRING:",
     "+CGEV:",
@@ -221,6 +236,12 @@ fn recognise_typed(line: &str) -> Option<Recognised> {
             _ => Recognised::Urc(Urc::Other(line.to_owned())),
         });
     }
+    if strip_prefix(line, "+CUSD").is_some() {
+        if string_is_open(line) {
+            return Some(Recognised::UssdContinues);
+        }
+        return urc(ussd(line));
+    }
     if let Some(rest) = strip_prefix(line, "+CREG") {
         return urc(Registration::parse(rest, line)
             .map(Urc::Registration)
@@ -264,6 +285,15 @@ fn recognise_typed(line: &str) -> Option<Recognised> {
         });
     }
     None
+}
+
+/// The typed `+CUSD:` of a whole (possibly joined) line, or the line
+/// verbatim when its parameters are not `<m>[,<str>[,<dcs>]]`.
+pub(crate) fn ussd(line: &str) -> Urc {
+    match parse_cusd(line) {
+        Some((status, text, dcs)) => Urc::Ussd { status, text, dcs },
+        None => Urc::Other(line.to_owned()),
+    }
 }
 
 fn stored(rest: &str, line: &str, report: bool) -> Urc {
@@ -400,6 +430,32 @@ mod tests {
             panic!()
         };
         assert_eq!((r.stat, r.act), (RegStatus::Roaming, Some(2)));
+    }
+
+    /// TS 27.007 §7.15 forms: with and without `<str>`/`<dcs>`.
+    #[test]
+    fn cusd_forms() {
+        assert_eq!(
+            urc(r#"+CUSD: 0,"Su saldo es RD$ 25.00",15"#),
+            Urc::Ussd {
+                status: 0,
+                text: Some("Su saldo es RD$ 25.00".into()),
+                dcs: Some(15)
+            }
+        );
+        assert_eq!(
+            urc("+CUSD: 4"),
+            Urc::Ussd {
+                status: 4,
+                text: None,
+                dcs: None
+            }
+        );
+        assert_eq!(urc("+CUSD: what"), Urc::Other("+CUSD: what".into()));
+        assert_eq!(
+            recognise(r#"+CUSD: 1,"1. Saldo"#, false),
+            Recognised::UssdContinues
+        );
     }
 
     #[test]

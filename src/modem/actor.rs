@@ -1,5 +1,6 @@
 //! The `Modem` actor: a thin actix shell around one driver task. It owns
-//! the send queue, forwards `SendSms` to the driver, answers `GetStatus`,
+//! the send and USSD queues, forwards `SendSms` and `Ussd` to the driver,
+//! answers `GetStatus`,
 //! and restarts the driver task if it ever panics (an actix Supervisor
 //! would not: a panicking actor is simply gone), so a bug never leaves a
 //! dead modem behind.
@@ -10,8 +11,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::driver::{self, DriverConfig, SendQueue, SendRequest};
-use super::types::{ModemEvent, ModemStatus, OutgoingSms, SendOutcome, SharedStatus};
+use super::driver::{self, DriverConfig, Queues, SendQueue, SendRequest, UssdJob};
+use super::types::{
+    ModemEvent, ModemState, ModemStatus, OutgoingSms, SendOutcome, SharedStatus, UssdAnswer,
+    UssdError,
+};
 
 /// Pause before a panicked driver is started again.
 const RESTART_DELAY: Duration = Duration::from_millis(500);
@@ -23,6 +27,19 @@ const QUEUE_CAPACITY: usize = 10_000;
 #[derive(Message)]
 #[rtype(result = "SendOutcome")]
 pub struct SendSms(pub OutgoingSms);
+
+/// USSD requests waiting for the driver; beyond it a request is refused
+/// at once (a person waits for each one).
+const USSD_QUEUE: usize = 8;
+/// The longest a USSD request is waited for: a send in progress (up to
+/// its `+CMGS` timeout), then the exchange itself.
+const USSD_WAIT: Duration = Duration::from_secs(180);
+
+/// Sends a USSD code (`*123#`), or the answer to the open menu, through
+/// this modem. Fails at once when the modem is not up.
+#[derive(Message)]
+#[rtype(result = "Result<UssdAnswer, UssdError>")]
+pub struct Ussd(pub String);
 
 /// The modem's status.
 #[derive(Message)]
@@ -44,6 +61,7 @@ pub struct Modem {
     runner: Runner,
     cfg: DriverConfig,
     sender: mpsc::Sender<SendRequest>,
+    ussd: mpsc::Sender<UssdJob>,
     queue: SendQueue,
     events: mpsc::UnboundedSender<ModemEvent>,
     status: SharedStatus,
@@ -69,12 +87,17 @@ impl Modem {
         events: mpsc::UnboundedSender<ModemEvent>,
         status: SharedStatus,
     ) -> Self {
-        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let (sender, sends) = mpsc::channel(QUEUE_CAPACITY);
+        let (ussd, ussd_jobs) = mpsc::channel(USSD_QUEUE);
         Modem {
             runner,
             cfg,
             sender,
-            queue: Arc::new(Mutex::new(receiver)),
+            ussd,
+            queue: Arc::new(Mutex::new(Queues {
+                sends,
+                ussd: ussd_jobs,
+            })),
             events,
             status,
             driver: None,
@@ -171,5 +194,85 @@ impl Handler<GetStatus> for Modem {
 
     fn handle(&mut self, _: GetStatus, _ctx: &mut Self::Context) -> Self::Result {
         MessageResult(self.status.get())
+    }
+}
+
+impl Handler<Ussd> for Modem {
+    type Result = ResponseFuture<Result<UssdAnswer, UssdError>>;
+
+    fn handle(&mut self, msg: Ussd, _ctx: &mut Self::Context) -> Self::Result {
+        let jobs = self.ussd.clone();
+        let status = self.status.clone();
+        Box::pin(async move {
+            let state = status.get().state;
+            if state != ModemState::Up {
+                return Err(UssdError::NotReady(format!("the modem is {state:?}")));
+            }
+            let (reply, answer) = oneshot::channel();
+            jobs.try_send(UssdJob { code: msg.0, reply })
+                .map_err(|_| UssdError::NotReady("too many USSD requests waiting".into()))?;
+            match tokio::time::timeout(USSD_WAIT, answer).await {
+                Ok(Ok(answer)) => answer,
+                // The driver restarted while serving it.
+                Ok(Err(_)) => Err(UssdError::NotReady("the modem restarted".into())),
+                Err(_) => Err(UssdError::NoAnswer),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modem(runner: Runner) -> (Addr<Modem>, SharedStatus) {
+        let cfg = DriverConfig::new("1234", "/dev/null");
+        let status = SharedStatus::new(ModemStatus::new("1234", "/dev/null"));
+        let (events, _) = mpsc::unbounded_channel();
+        let addr = Modem::with_runner(runner, cfg, events, status.clone()).start();
+        (addr, status)
+    }
+
+    /// A modem that is not up refuses USSD at once, without queueing it.
+    #[actix::test]
+    async fn ussd_on_a_modem_not_up_fails_at_once() {
+        let runner: Runner = Arc::new(|_, _, _, _| Box::pin(std::future::pending()));
+        let (addr, _) = modem(runner);
+        let answer = tokio::time::timeout(Duration::from_secs(1), addr.send(Ussd("*123#".into())))
+            .await
+            .ok()
+            .and_then(Result::ok);
+        assert!(
+            matches!(answer, Some(Err(UssdError::NotReady(_)))),
+            "{answer:?}"
+        );
+    }
+
+    /// A request reaches the driver's USSD queue and its answer comes back.
+    #[actix::test]
+    async fn ussd_goes_through_the_driver_queue() {
+        let runner: Runner = Arc::new(|_, queue, _, status| {
+            Box::pin(async move {
+                status.update(|s| s.state = ModemState::Up);
+                let job = queue.lock().await.ussd.recv().await;
+                if let Some(job) = job {
+                    let _ = job.reply.send(Ok(UssdAnswer {
+                        reply: format!("answer to {}", job.code),
+                        session_open: false,
+                        status: 0,
+                    }));
+                }
+                std::future::pending::<()>().await;
+            })
+        });
+        let (addr, status) = modem(runner);
+        while status.get().state != ModemState::Up {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let answer = addr.send(Ussd("*123#".into())).await.ok();
+        assert_eq!(
+            answer.and_then(Result::ok).map(|a| a.reply),
+            Some("answer to *123#".into())
+        );
     }
 }

@@ -72,6 +72,21 @@ impl<P: AsyncRead + AsyncWrite + Unpin> Conversation<P> {
         self.urcs.drain(..).collect()
     }
 
+    /// Takes the oldest waiting URC that `wanted` picks (a `+CUSD:` the
+    /// caller waits for); the others stay, in order, for
+    /// [`Conversation::take_urcs`].
+    pub fn take_urc(&mut self, wanted: impl Fn(&Urc) -> bool) -> Option<Urc> {
+        let i = self.urcs.iter().position(wanted)?;
+        self.urcs.remove(i)
+    }
+
+    /// Drops the waiting URCs that `stale` picks; how many.
+    pub fn drop_urcs(&mut self, stale: impl Fn(&Urc) -> bool) -> usize {
+        let before = self.urcs.len();
+        self.urcs.retain(|u| !stale(u));
+        before - self.urcs.len()
+    }
+
     /// Whether URCs wait to be taken.
     pub fn has_urcs(&self) -> bool {
         !self.urcs.is_empty()

@@ -4,6 +4,10 @@
 //! health between sends, and reconnect with capped exponential backoff
 //! when the modem or its port fails.
 //!
+//! USSD requests are served by the same loop, between sends (an `AT+CMGS`
+//! exchange always finishes first), through [`UssdSession`]; an open menu
+//! is cancelled after [`super::ussd::USSD_SESSION_TIMEOUT`].
+//!
 //! Receiving follows one rule: `+CMTI` → `AT+CMGR` → decode → hand over →
 //! wait for the acknowledgement (persisted) → only then `AT+CMGD`.
 //!
@@ -17,9 +21,10 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::at::commands::{
-    Attention, DeleteFlag, DeleteMessage, EnterPin, Imei, ListMessages, Manufacturer, MessageStat,
-    Model, OperatorQuery, PduHex, ReadMessage, RegistrationQuery, SendPdu, SetMessageFormat,
-    SetRegistrationReporting, SetStorage, SignalQualityQuery, StorageQuery,
+    Attention, CcidQuery, DeleteFlag, DeleteMessage, EnterPin, Imei, Imsi, ListMessages,
+    Manufacturer, MessageStat, Model, OperatorQuery, PduHex, ReadIccid, ReadMessage,
+    RegistrationQuery, SendPdu, SetMessageFormat, SetRegistrationReporting, SetStorage,
+    SignalQualityQuery, StorageQuery,
 };
 use crate::at::{Failure, PinStatus, RegStatus, Urc};
 use crate::sms::{self, Pdu, SubmitOptions};
@@ -27,7 +32,11 @@ use crate::sms::{self, Pdu, SubmitOptions};
 use super::conversation::{Conversation, ConversationError};
 use super::discovery;
 use super::profile::Profile;
-use super::types::{ModemEvent, ModemState, OutgoingSms, SendOutcome, SharedStatus};
+use super::types::{
+    ModemEvent, ModemState, OutgoingSms, SendOutcome, SharedStatus, SignalSample, UssdAnswer,
+    UssdError,
+};
+use super::ussd::{UssdSession, USSD_TIMEOUT};
 
 /// How long to wait for the wake-up `AT`.
 const WAKE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -95,6 +104,11 @@ pub struct DriverConfig {
     /// Every byte of the serial line goes to this transcript (`[[modem]]
     /// record`).
     pub record: Option<crate::transcript::RecordTo>,
+    /// USSD strings go both ways as packed GSM 7-bit hex (the profile's
+    /// `ussd_packed_hex`: Huawei).
+    pub ussd_packed_hex: bool,
+    /// How long to wait for the `+CUSD:` answer after the `OK`.
+    pub ussd_timeout: Duration,
 }
 
 impl DriverConfig {
@@ -118,6 +132,8 @@ impl DriverConfig {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(4),
             record: None,
+            ussd_packed_hex: false,
+            ussd_timeout: USSD_TIMEOUT,
         }
     }
 
@@ -133,6 +149,7 @@ impl DriverConfig {
             cmgs_timeout: Duration::from_secs(profile.quirks.cmgs_timeout_s.max(1)),
             registration_timeout: Duration::from_secs(profile.quirks.registration_timeout_s),
             post_pin_delay: Duration::from_millis(profile.quirks.post_pin_delay_ms),
+            ussd_packed_hex: profile.quirks.ussd_packed_hex,
             record: (!modem.record.trim().is_empty()).then(|| crate::transcript::RecordTo {
                 path: modem.record.trim().into(),
                 max_bytes: u64::from(modem.record_max_mib) * 1024 * 1024,
@@ -159,9 +176,23 @@ pub struct SendRequest {
     pub reply: oneshot::Sender<SendOutcome>,
 }
 
-/// The queue of send requests, shared so it outlives a driver task that
-/// panicked (the actor starts a new one on the same queue).
-pub type SendQueue = Arc<Mutex<mpsc::Receiver<SendRequest>>>;
+/// A USSD request (a code, or the answer to an open menu) with the channel
+/// its answer goes to.
+pub struct UssdJob {
+    pub code: String,
+    pub reply: oneshot::Sender<Result<UssdAnswer, UssdError>>,
+}
+
+/// What the driver is asked to do: sends, and USSD requests (served first,
+/// between sends).
+pub struct Queues {
+    pub sends: mpsc::Receiver<SendRequest>,
+    pub ussd: mpsc::Receiver<UssdJob>,
+}
+
+/// The queues of requests, shared so they outlive a driver task that
+/// panicked (the actor starts a new one on the same queues).
+pub type SendQueue = Arc<Mutex<Queues>>;
 
 /// Why a session with the modem ended.
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +255,7 @@ pub async fn run(
                     limiter: limiter(cfg.sends_per_minute),
                     sweep_soon: None,
                     has_sr: false,
+                    ussd: UssdSession::new(cfg.ussd_packed_hex, cfg.ussd_timeout),
                 };
                 driver.session(&queue, &mut current).await
             }
@@ -247,6 +279,13 @@ pub async fn run(
         pause(&cfg.port, backoff).await;
         backoff = (backoff * 2).min(cfg.backoff_max);
     }
+}
+
+/// Seconds since the Unix epoch (0 before it: a clock not yet set).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A failure that may pass if the command is sent again later.
@@ -334,6 +373,8 @@ struct Driver<'a> {
     /// The modem keeps status reports in an `SR` memory of their own
     /// (`AT+CPMS=?` offers it): reports are read and swept there.
     has_sr: bool,
+    /// The USSD menu open on this modem, if any.
+    ussd: UssdSession,
 }
 
 impl Driver<'_> {
@@ -367,10 +408,26 @@ impl Driver<'_> {
                 *current = Some(progress);
             }
             let soon = self.sweep_soon;
+            let menu_expiry = self.ussd.expires_at();
             let mut q = queue.lock().await;
+            let Queues { sends, ussd } = &mut *q;
             tokio::select! {
                 biased;
-                request = q.recv(), if registered => {
+                job = ussd.recv() => {
+                    drop(q);
+                    let Some(job) = job else { return SessionEnd::Shutdown };
+                    if let Err(end) = self.ussd(job).await {
+                        return end;
+                    }
+                }
+                _ = tokio::time::sleep_until(menu_expiry.unwrap_or_else(Instant::now)), if menu_expiry.is_some() => {
+                    drop(q);
+                    tracing::info!(modem = %self.cfg.short_code, "USSD menu left unanswered; cancelled");
+                    if let Err(e) = self.ussd.cancel(&mut self.conv).await {
+                        return SessionEnd::Link(e);
+                    }
+                }
+                request = sends.recv(), if registered => {
                     drop(q);
                     let Some(request) = request else { return SessionEnd::Shutdown };
                     self.status.dequeued();
@@ -409,6 +466,40 @@ impl Driver<'_> {
 
     fn registered(&self) -> bool {
         self.status.get().state == ModemState::Up
+    }
+
+    /// Serves one USSD request: at once `NotReady` when the modem is not
+    /// up; else the exchange, with URCs that came meanwhile handled by the
+    /// loop afterwards.
+    async fn ussd(&mut self, job: UssdJob) -> Result<(), SessionEnd> {
+        if job.reply.is_closed() {
+            return Ok(());
+        }
+        let state = self.status.get().state;
+        if state != ModemState::Up {
+            let _ = job
+                .reply
+                .send(Err(UssdError::NotReady(format!("the modem is {state:?}"))));
+            return Ok(());
+        }
+        match self.ussd.request(&mut self.conv, &job.code).await {
+            Ok(answer) => {
+                if let Err(e) = &answer {
+                    tracing::info!(modem = %self.cfg.short_code, code = %job.code, error = %e, "USSD failed");
+                }
+                let _ = job.reply.send(answer);
+                if self.conv.unanswered >= MAX_TIMEOUTS {
+                    return Err(SessionEnd::NoAnswer);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = job
+                    .reply
+                    .send(Err(UssdError::NotReady(format!("the port failed: {e}"))));
+                Err(SessionEnd::Link(e))
+            }
+        }
     }
 
     /// Classifies a command error: the link is gone, or the modem stopped
@@ -459,6 +550,7 @@ impl Driver<'_> {
             s.imei = imei;
         });
         self.unlock_sim().await?;
+        self.sim_identity().await;
         self.exec_or_end(&SetRegistrationReporting(1)).await?;
         self.sms_setup().await?;
         self.wait_registration().await?;
@@ -478,6 +570,21 @@ impl Driver<'_> {
         }
         self.sweep().await?;
         Ok(())
+    }
+
+    /// The SIM's IMSI and ICCID for the status: the ICCID from EF_ICCID
+    /// (`+CRSM`, as ModemManager `mm-base-sim.c` reads it), else `+CCID`.
+    /// A modem that knows neither simply shows none.
+    async fn sim_identity(&mut self) {
+        let imsi = self.conv.exec(&Imsi).await.ok();
+        let iccid = match self.conv.exec(&ReadIccid).await {
+            Ok(iccid) => Some(iccid),
+            Err(_) => self.conv.exec(&CcidQuery).await.ok(),
+        };
+        self.status.update(|s| {
+            s.imsi = imsi;
+            s.iccid = iccid;
+        });
     }
 
     /// PDU mode, storage and new-message notices, tried again while the
@@ -624,6 +731,11 @@ impl Driver<'_> {
             Ok(q) => self.status.update(|s| {
                 s.rssi = Some(q.rssi);
                 s.signal_dbm = q.dbm().map(i32::from);
+                s.push_signal(SignalSample {
+                    at: unix_now(),
+                    rssi: q.rssi,
+                    dbm: s.signal_dbm,
+                });
             }),
             Err(e) => {
                 self.check(e)?;
@@ -667,6 +779,12 @@ impl Driver<'_> {
                         self.hand_over(&pdu).await;
                     }
                     Urc::Registration(r) => self.set_registration(r.stat),
+                    Urc::Ussd { status, text, .. } => {
+                        // Nobody waits for it: the network's own USSD, or
+                        // it ending the dialogue.
+                        tracing::info!(modem = %self.cfg.short_code, status, text = ?text, "unsolicited USSD");
+                        self.ussd.on_unsolicited(status);
+                    }
                     // Heartbeats and status lines (^BOOT, ^RSSI, ^MODE,
                     // +ZUSIMR, +QIND: PB DONE...): nothing to do.
                     _ => {}

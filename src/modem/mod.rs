@@ -8,6 +8,8 @@
 //! - [`probe`]: identifying the modem on one port for a technician.
 //! - [`discovery`]: finding a modem's port again by its IMEI.
 //! - [`types`]: messages, outcomes, events and status shared by the rest.
+//! - [`ussd`]: one modem's USSD session (`AT+CUSD`), for the driver and
+//!   the offline `smsgate ussd`.
 //! - [`driver`]: the task that owns one port: init, send, receive, health,
 //!   reconnect.
 //! - [`actor`]: the actix `Modem` shell that restarts a panicked driver.
@@ -21,3 +23,4 @@ pub mod pool;
 pub mod probe;
 pub mod profile;
 pub mod types;
+pub mod ussd;

@@ -16,9 +16,11 @@ use std::sync::{Arc, RwLock};
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
-use super::actor::{Modem, SendSms, StopModem};
+use super::actor::{Modem, SendSms, StopModem, Ussd};
 use super::driver::DriverConfig;
-use super::types::{ModemEvent, ModemStatus, OutgoingSms, SendOutcome, SharedStatus};
+use super::types::{
+    ModemEvent, ModemStatus, OutgoingSms, SendOutcome, SharedStatus, UssdAnswer, UssdError,
+};
 
 /// An event of one modem of the pool.
 #[derive(Debug)]
@@ -176,6 +178,20 @@ impl ModemPool {
             .map_err(|_| PoolError::Stopped(short_code.to_string()))
     }
 
+    /// Sends the USSD `code` (`*123#`), or the answer to the open menu,
+    /// through the modem of `short_code`. Fails at once when that modem is
+    /// not up; never waits for it to come back.
+    pub async fn ussd(&self, short_code: &str, code: &str) -> Result<UssdAnswer, UssdError> {
+        let addr = self
+            .members()
+            .get(short_code)
+            .map(|m| m.addr.clone())
+            .ok_or_else(|| UssdError::NoSuchModem(short_code.to_string()))?;
+        addr.send(Ussd(code.to_string()))
+            .await
+            .map_err(|_| UssdError::NotReady(format!("the modem of {short_code} is not running")))?
+    }
+
     /// Every modem's status.
     pub fn statuses(&self) -> Vec<ModemStatus> {
         self.members().values().map(|m| m.status.get()).collect()
@@ -191,5 +207,20 @@ impl ModemPool {
         for addr in addrs {
             let _ = addr.send(StopModem).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix::test]
+    async fn ussd_for_an_unknown_short_code_says_so() {
+        let (events, _) = mpsc::unbounded_channel();
+        let pool = ModemPool::start(Vec::new(), events);
+        assert_eq!(
+            pool.ussd("9999", "*123#").await,
+            Err(UssdError::NoSuchModem("9999".into()))
+        );
     }
 }

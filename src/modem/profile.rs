@@ -81,6 +81,13 @@ pub struct Quirks {
     /// Pause after the PIN is accepted before SMS commands (the SIM loads
     /// its files first; SIM800 answers `+CMS ERROR: 302` until "SMS Ready").
     pub post_pin_delay_ms: u64,
+    /// USSD strings go both ways as GSM 7-bit packed into octets and
+    /// printed as hex (`*100#` → `AA180C3602`), whatever `+CSCS` says:
+    /// Huawei firmware (ModemManager `src/plugins/huawei/
+    /// mm-broadband-modem-huawei.c`, `huawei_modem_3gpp_ussd_encode` and
+    /// `..._decode`; gammu's phone feature `F_ENCODED_USSD`: "USSD prompts
+    /// and responses are encoded like PDU in SMS").
+    pub ussd_packed_hex: bool,
 }
 
 /// How often a modem whose URCs may go to another port is swept for
@@ -96,6 +103,7 @@ impl Default for Quirks {
             cmgs_timeout_s: 120,
             registration_timeout_s: 60,
             post_pin_delay_ms: 0,
+            ussd_packed_hex: false,
         }
     }
 }
@@ -333,6 +341,8 @@ mod tests {
         assert!(huawei.fits("Huawei Technologies", "E173"));
         assert!(huawei.init.iter().any(|l| l == "AT^CURC=0"));
         assert!(huawei.quirks.urc_noise);
+        assert!(huawei.quirks.ussd_packed_hex);
+        assert!(!Profile::builtin("simcom").is_some_and(|p| p.quirks.ussd_packed_hex));
     }
 
     #[test]

@@ -149,6 +149,70 @@ pub struct ModemStatus {
     /// Messages waiting for this modem and how long the oldest has waited.
     pub queued: usize,
     pub oldest_wait_secs: Option<u64>,
+    /// The SIM's IMSI (`+CIMI`, TS 27.007 §5.6), read at start.
+    pub imsi: Option<String>,
+    /// The SIM's ICCID (`+CRSM` EF_ICCID, else `+CCID`), read at start.
+    pub iccid: Option<String>,
+    /// The last [`SIGNAL_HISTORY`] signal readings of the health poll,
+    /// oldest first.
+    pub signal_history: Vec<SignalSample>,
+}
+
+/// How many signal readings [`ModemStatus::signal_history`] keeps.
+pub const SIGNAL_HISTORY: usize = 24;
+
+/// One `+CSQ` reading of the health poll (TS 27.007 §8.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SignalSample {
+    /// When, in Unix seconds.
+    pub at: u64,
+    /// 0–31, 99 unknown.
+    pub rssi: u8,
+    /// `rssi` in dBm, when known.
+    pub dbm: Option<i32>,
+}
+
+impl ModemStatus {
+    /// Records a signal reading, keeping the last [`SIGNAL_HISTORY`].
+    pub fn push_signal(&mut self, sample: SignalSample) {
+        self.signal_history.push(sample);
+        let extra = self.signal_history.len().saturating_sub(SIGNAL_HISTORY);
+        self.signal_history.drain(..extra);
+    }
+}
+
+/// The answer to a USSD request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UssdAnswer {
+    /// The network's text, decoded.
+    pub reply: String,
+    /// A menu waits for an answer (`+CUSD: 1`): send it with the same call
+    /// within the session timeout.
+    pub session_open: bool,
+    /// `<m>` of `+CUSD:` (TS 27.007 §7.15): 0 done, 1 menu, 2 ended by the
+    /// network.
+    pub status: u8,
+}
+
+/// Why a USSD request gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UssdError {
+    #[error("no modem serves short code {0}")]
+    NoSuchModem(String),
+    #[error("the modem is not ready for USSD: {0}")]
+    NotReady(String),
+    #[error("the modem refused the USSD request: {0}")]
+    Refused(String),
+    #[error("the network does not support this USSD operation (+CUSD: 4)")]
+    NotSupported,
+    #[error("the network timed out the USSD session (+CUSD: 5)")]
+    NetworkTimeout,
+    #[error("no USSD answer in time")]
+    NoAnswer,
+    #[error("undecodable USSD answer: {0}")]
+    Garbled(String),
+    #[error("invalid USSD code: {0}")]
+    Invalid(String),
 }
 
 impl ModemStatus {
@@ -175,6 +239,9 @@ impl ModemStatus {
             storage_total: None,
             queued: 0,
             oldest_wait_secs: None,
+            imsi: None,
+            iccid: None,
+            signal_history: Vec::new(),
         }
     }
 }
@@ -221,5 +288,25 @@ impl SharedStatus {
     pub fn oldest_wait(&self) -> Option<Duration> {
         let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         guard.1.front().map(|t| t.elapsed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_history_keeps_the_last_24() {
+        let mut s = ModemStatus::new("1234", "/dev/null");
+        for at in 0..30 {
+            s.push_signal(SignalSample {
+                at,
+                rssi: 20,
+                dbm: Some(-73),
+            });
+        }
+        assert_eq!(s.signal_history.len(), SIGNAL_HISTORY);
+        assert_eq!(s.signal_history.first().map(|x| x.at), Some(6));
+        assert_eq!(s.signal_history.last().map(|x| x.at), Some(29));
     }
 }

@@ -17,7 +17,9 @@ mod general;
 mod network;
 mod pdu_hex;
 mod send;
+mod sim;
 mod storage;
+mod ussd;
 
 pub use general::{
     Attention, EchoOff, EnterPin, FunctionalityQuery, IdentificationInfo, Imei, Imsi, Manufacturer,
@@ -29,10 +31,12 @@ pub use network::{
 };
 pub use pdu_hex::PduHex;
 pub use send::{SendPdu, SetNewMessageIndications, SmscAddress, SmscQuery, CTRL_Z};
+pub use sim::{iccid_from_bcd, CcidQuery, ReadIccid};
 pub use storage::{
     DeleteFlag, DeleteMessage, ListMessages, MemUsage, MessageStat, ReadMessage, SetStorage,
     StorageQuery, StorageUsage, StoredPdu,
 };
+pub use ussd::{UssdCancel, UssdRequest, CUSD_TIMEOUT};
 
 /// Plain commands: V.250 and TS 27.007 queries answer within a few hundred
 /// milliseconds (SIMCom SIM800 manual: "max response time 300 ms" for most).

@@ -17,7 +17,8 @@ use std::collections::VecDeque;
 use super::error::AtError;
 use super::fields::{is_hex_line, strip_prefix};
 use super::result::FinalResult;
-use super::urc::{recognise, PduUrcHeader, Recognised, Urc};
+use super::urc::{recognise, ussd, PduUrcHeader, Recognised, Urc};
+use super::ussd::string_is_open;
 
 #[cfg(test)]
 mod props;
@@ -32,6 +33,12 @@ pub const MAX_LINE: usize = 4096;
 /// Most information lines collected for one response (a full `+CMGL` of a
 /// 255-slot store is 510 lines). Extra lines are reported as garbage.
 pub const MAX_RESPONSE_LINES: usize = 1024;
+
+/// Most lines one `+CUSD:` string may span (a USSD menu is at most 182
+/// characters, TS 23.038 §6.1.2.3, so a few dozen lines at most). A string
+/// still open after them was never going to close: it is handed over
+/// verbatim.
+pub const MAX_USSD_LINES: usize = 32;
 
 /// What the driver tells the digester about the command it just sent.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -119,6 +126,9 @@ enum Pending {
     Nothing,
     UrcPdu(PduUrcHeader, String),
     ResponsePdu,
+    /// A `+CUSD:` whose quoted string has not closed yet: the lines so
+    /// far, joined with `\n`, and how many.
+    Ussd(String, usize),
 }
 
 /// The stateful, sans-IO digester. Feed it bytes as they arrive and drain
@@ -281,6 +291,25 @@ impl Digester {
                 }
                 keep_response_pdu = true;
             }
+            Pending::Ussd(mut text, lines) => {
+                // A final result cannot be part of the text: the string
+                // was never closed (a broken modem). What came is handed
+                // over verbatim and the line is read as usual.
+                if FinalResult::parse(&line).is_some() || lines >= MAX_USSD_LINES {
+                    self.events.push_back(Event::Urc(Urc::Other(text)));
+                } else {
+                    text.push('\n');
+                    text.push_str(&line);
+                    if !string_is_open(&text) {
+                        self.events.push_back(Event::Urc(ussd(&text)));
+                    } else if text.len() > MAX_LINE {
+                        self.events.push_back(Event::Garbage(text.into_bytes()));
+                    } else {
+                        self.pending = Pending::Ussd(text, lines + 1);
+                    }
+                    return;
+                }
+            }
         }
         if self.is_echo(&line) {
             return;
@@ -310,6 +339,7 @@ impl Digester {
                 self.events.push_back(Event::Urc(urc));
             }
             Recognised::NeedsPdu(header) => self.pending = Pending::UrcPdu(header, line),
+            Recognised::UssdContinues => self.pending = Pending::Ussd(line, 1),
             Recognised::No if self.in_flight.is_some() => self.push_line(line),
             Recognised::No => self.events.push_back(Event::Urc(Urc::Other(line))),
         }

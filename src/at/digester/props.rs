@@ -58,6 +58,11 @@ const PIECES: &[&[u8]] = &[
     b"0001021A\x1a\r\n",
     b"huawei\r\n",
     b"COMMAND NOT SUPPORT\r\n",
+    b"+CUSD: 1,\"1. Saldo\r\n",
+    b"2. Paquetes\",15\r\n",
+    b"+CUSD: 0,\"Saldo RD$ 5\",15\r\n",
+    b"+CUSD: 4\r\n",
+    b"+CUSD: 0,\"00410042\",72\r\n",
 ];
 
 fn piece() -> impl Strategy<Value = Vec<u8>> {

@@ -450,3 +450,107 @@ fn cmgl_response_huawei_e3131_fixture_file() {
     assert_eq!(list.len(), 2);
     assert_eq!((list[0].pdu.as_str(), list[1].length), (PDU_A, 22));
 }
+
+fn ussd(status: u8, text: Option<&str>, dcs: Option<u8>) -> Event {
+    Event::Urc(Urc::Ussd {
+        status,
+        text: text.map(str::to_owned),
+        dcs,
+    })
+}
+
+/// `AT+CUSD=1` answers `OK` at once; the `+CUSD:` comes on its own later
+/// (TS 27.007 §7.15).
+#[test]
+fn cusd_after_ok_sim800() {
+    use crate::at::commands::UssdRequest;
+    let cmd = UssdRequest::new("*123#", false).unwrap_or_else(|e| panic!("{e}"));
+    let ev = run(
+        Some(cmd.in_flight()),
+        b"AT+CUSD=1,\"*123#\",15\r\r\nOK\r\n\r\n+CUSD: 0,\"Su saldo es RD$ 25.00\",15\r\n",
+    );
+    assert_eq!(
+        ev,
+        vec![
+            response(&[], FinalResult::Ok),
+            ussd(0, Some("Su saldo es RD$ 25.00"), Some(15)),
+        ]
+    );
+}
+
+/// A menu whose text spans lines (python-gsmmodem issue #20): the lines
+/// are read until the quoted string closes, and joined with `\n`; a URC
+/// before and after stays separate.
+#[test]
+fn cusd_menu_over_several_lines() {
+    let ev = run(
+        None,
+        b"\r\n+CMTI: \"SM\",1\r\n\r\n+CUSD: 1,\"1. Saldo\r\n2. Paquetes\r\n3. Salir\",15\r\n\
+          \r\n+CMTI: \"SM\",2\r\n",
+    );
+    assert_eq!(
+        ev,
+        vec![
+            Event::Urc(Urc::MessageStored {
+                mem: "SM".into(),
+                index: 1
+            }),
+            ussd(1, Some("1. Saldo\n2. Paquetes\n3. Salir"), Some(15)),
+            Event::Urc(Urc::MessageStored {
+                mem: "SM".into(),
+                index: 2
+            }),
+        ]
+    );
+}
+
+/// While a command is in flight, a multi-line `+CUSD:` is still a URC and
+/// its lines never become the command's information lines.
+#[test]
+fn multi_line_cusd_during_a_command() {
+    let ev = run(
+        Some(SignalQualityQuery.in_flight()),
+        b"+CUSD: 1,\"1. Saldo\r\n2. Salir\",15\r\n+CSQ: 20,99\r\n\r\nOK\r\n",
+    );
+    assert_eq!(
+        ev,
+        vec![
+            ussd(1, Some("1. Saldo\n2. Salir"), Some(15)),
+            response(&["+CSQ: 20,99"], FinalResult::Ok),
+        ]
+    );
+}
+
+/// A `+CUSD:` string that never closes does not swallow the next final
+/// result: it is handed over verbatim and the `OK` ends the command.
+#[test]
+fn unclosed_cusd_string_gives_way_to_the_final_result() {
+    let ev = run(
+        Some(InFlight::new(b"AT+CUSD=2\r")),
+        b"+CUSD: 1,\"broken\r\nmore\r\nOK\r\n",
+    );
+    assert_eq!(
+        ev,
+        vec![
+            Event::Urc(Urc::Other("+CUSD: 1,\"broken\nmore".into())),
+            response(&[], FinalResult::Ok),
+        ]
+    );
+}
+
+/// Status-only forms and UCS-2 (dcs 72): the text is kept as printed.
+#[test]
+fn cusd_status_only_and_ucs2_hex() {
+    let ev = run(
+        None,
+        b"+CUSD: 4\r\n+CUSD: 2\r\n+CUSD: 0,\"00410042\",72\r\n",
+    );
+    assert_eq!(
+        ev,
+        vec![
+            ussd(4, None, None),
+            ussd(2, None, None),
+            ussd(0, Some("00410042"), Some(72)),
+        ]
+    );
+}
