@@ -1,7 +1,10 @@
 // smsgate admin page: asks for the token and shows the admin API's JSON
 // (as text only). The token stays in this page's memory. API keys are
 // made (their token and webhook secret shown this once) and revoked here;
-// given-up webhook events are sent again.
+// given-up webhook events are sent again. On the modems view: USSD
+// (balance, operator menus), lifting a SIM's reached caps, and a line per
+// SIM that needs an eye (low or stale balance, a reached cap). Everything
+// a modem or a network said is shown as text, never as markup.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
   var token = "", view = "sessions";
@@ -27,11 +30,61 @@ document.addEventListener("DOMContentLoaded", function () {
     document.getElementById("view-title").textContent = view;
     document.getElementById("keys-tools").hidden = view !== "keys";
     document.getElementById("webhooks-tools").hidden = view !== "webhooks";
+    document.getElementById("modems-tools").hidden = view !== "modems";
     api("GET", view)
-      .then(function (j) { err.textContent = ""; out.textContent = JSON.stringify(j, null, 2); })
+      .then(function (j) {
+        err.textContent = ""; out.textContent = JSON.stringify(j, null, 2);
+        if (view === "modems") modemTools(j);
+      })
       .catch(function (e) { err.textContent = String(e.message || e); out.textContent = ""; });
   }
   function value(id) { return document.getElementById(id).value.trim(); }
+  function fill(select, modems) {
+    var keep = select.value;
+    select.textContent = "";
+    modems.forEach(function (m) {
+      var o = document.createElement("option");
+      o.value = m.short_code; o.textContent = m.short_code + " (" + m.state + ")";
+      select.appendChild(o);
+    });
+    if (keep) select.value = keep;
+  }
+  function modemTools(modems) {
+    fill(document.getElementById("ussd-modem"), modems);
+    fill(document.getElementById("caps-modem"), modems);
+    var alerts = document.getElementById("sim-alerts");
+    alerts.textContent = "";
+    modems.forEach(function (m) {
+      var s = m.sim || {}, b = s.balance, lines = [];
+      if (b && b.low) lines.push("balance low: " + b.amount + " (warning below " + b.warn + ")");
+      if (b && b.stale) lines.push("balance stale: " + (b.error || "") + (b.raw ? " — answer: " + b.raw : ""));
+      (s.reached || []).forEach(function (k) { lines.push(k + " cap reached (" + s.waiting_for_cap + " waiting)"); });
+      lines.forEach(function (t) {
+        var li = document.createElement("li");
+        li.className = "error";
+        li.textContent = m.short_code + ": " + t;
+        alerts.appendChild(li);
+      });
+    });
+  }
+  document.getElementById("ussd-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var reply = document.getElementById("ussd-reply");
+    reply.textContent = "…";
+    api("POST", "modems/" + encodeURIComponent(value("ussd-modem")) + "/ussd", { code: value("ussd-code") })
+      .then(function (a) {
+        err.textContent = "";
+        reply.textContent = a.reply + (a.session_open ? "\n\n(menu open: type your choice above)" : "");
+        document.getElementById("ussd-code").value = "";
+      })
+      .catch(function (e) { reply.textContent = ""; err.textContent = String(e.message || e); });
+  });
+  document.getElementById("caps-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    api("POST", "modems/" + encodeURIComponent(value("caps-modem")) + "/caps/reset")
+      .then(function () { err.textContent = ""; load(); })
+      .catch(function (e) { err.textContent = String(e.message || e); });
+  });
   document.getElementById("token-form").addEventListener("submit", function (e) {
     e.preventDefault();
     token = document.getElementById("token").value;

@@ -129,6 +129,9 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         }
     };
 
+    if emulator.is_none() {
+        gateway.watch_balances(&cfg);
+    }
     let mut state = WebState::new(Arc::new(gateway.clone()), WebConfig::from_config(&cfg));
     if let Some(emu) = &emulator {
         state.dev_phones = Some(crate::emulator::phones::router(emu.clone()));

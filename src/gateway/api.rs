@@ -440,4 +440,41 @@ pub trait GatewayApi: Send + Sync + 'static {
     fn counters(&self) -> BoxFuture<'_, GatewayCounters>;
     /// `/readyz`: the store is open and at least one modem is up.
     fn ready(&self) -> BoxFuture<'_, bool>;
+
+    /// Each SIM's caps, counts, keep-alive and balance.
+    fn sims(&self) -> BoxFuture<'_, Vec<SimView>> {
+        Box::pin(async { Vec::new() })
+    }
+
+    /// USSD questions asked so far, by short code and outcome.
+    fn ussd_asked(&self) -> std::collections::BTreeMap<(String, &'static str), u64> {
+        Default::default()
+    }
+
+    /// Admin: lifts a SIM's reached caps until their periods end.
+    fn lift_caps(&self, short_code: &str) -> BoxFuture<'_, Result<(), String>> {
+        let e = format!("no modem has the short code {short_code}");
+        Box::pin(async move { Err(e) })
+    }
+
+    /// A USSD through the modem of `short_code` (a technician's: balance,
+    /// menus), queued with its SMS traffic.
+    fn ussd(
+        &self,
+        short_code: &str,
+        _code: &str,
+    ) -> BoxFuture<'_, Result<crate::modem::types::UssdAnswer, crate::modem::types::UssdError>>
+    {
+        let e = crate::modem::types::UssdError::NoSuchModem(short_code.to_string());
+        Box::pin(async move { Err(e) })
+    }
+}
+
+/// One SIM as the admin sees it: caps, counts, keep-alive and balance.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimView {
+    #[serde(flatten)]
+    pub usage: super::supervisor::SimUsageView,
+    /// `None` without `balance_ussd`.
+    pub balance: Option<super::sims::BalanceView>,
 }

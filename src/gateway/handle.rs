@@ -18,7 +18,7 @@ use crate::session::ShortCode;
 
 use super::api::{
     ChargeStream, GatewayApi, GatewayCounters, OutOfSessionItem, OutboxItem, SendAnswer, SendError,
-    SendRequest, SessionEvent, SessionSummary, SessionView, StoreUnavailable,
+    SendRequest, SessionEvent, SessionSummary, SessionView, SimView, StoreUnavailable,
 };
 use super::ledger::Ledger;
 use super::outbound::Outbound;
@@ -36,6 +36,8 @@ pub struct GatewayHandle {
     keys: crate::keys::ApiKeys,
     hooks: crate::hooks::Hooks,
     mqtt: Option<crate::mqtt::Outbox>,
+    sims: super::sims::SimOps,
+    watching: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Charges read per blocking step of a stream.
@@ -51,6 +53,11 @@ impl GatewayHandle {
         hooks: crate::hooks::Hooks,
         mqtt: Option<crate::mqtt::Outbox>,
     ) -> Self {
+        let sims = super::sims::SimOps::new(
+            pool.clone(),
+            std::sync::Arc::new(crate::clock::SystemClock),
+            Vec::new(),
+        );
         GatewayHandle {
             addr,
             pool,
@@ -59,6 +66,20 @@ impl GatewayHandle {
             keys,
             hooks,
             mqtt,
+            sims,
+            watching: Default::default(),
+        }
+    }
+
+    /// Watches the balances of the modems of `cfg` that have a
+    /// `balance_ussd` (again on SIGHUP, with the new rules).
+    pub fn watch_balances(&self, cfg: &crate::config::Config) {
+        self.sims.set_rules(super::sims::SimOps::rules_of(cfg));
+        if !self
+            .watching
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.sims.start();
         }
     }
 
@@ -97,22 +118,7 @@ impl GatewayHandle {
                 caps,
             })
             .await;
-    }
-
-    /// Each SIM's caps, counts and keep-alive.
-    pub async fn sim_usages(&self) -> Vec<super::supervisor::SimUsageView> {
-        self.addr
-            .send(super::supervisor::SimUsages)
-            .await
-            .unwrap_or_default()
-    }
-
-    /// Admin: lifts a SIM's reached caps until their periods end.
-    pub async fn lift_caps(&self, short_code: &str) -> Result<(), String> {
-        self.addr
-            .send(super::supervisor::LiftCaps(short_code.to_string()))
-            .await
-            .unwrap_or_else(|_| Err("the gateway is stopping".into()))
+        self.watch_balances(cfg);
     }
 
     /// Saves, flushes and stops the supervisor, then stops the modems.
@@ -247,6 +253,48 @@ impl GatewayApi for GatewayHandle {
             });
             Ok(chunks.flatten().boxed())
         })
+    }
+
+    fn sims(&self) -> BoxFuture<'_, Vec<SimView>> {
+        Box::pin(async move {
+            let usages = self
+                .addr
+                .send(super::supervisor::SimUsages)
+                .await
+                .unwrap_or_default();
+            let mut balances = self.sims.balances();
+            usages
+                .into_iter()
+                .map(|usage| SimView {
+                    balance: balances.remove(&usage.short_code),
+                    usage,
+                })
+                .collect()
+        })
+    }
+
+    fn ussd_asked(&self) -> std::collections::BTreeMap<(String, &'static str), u64> {
+        self.sims.asked()
+    }
+
+    fn lift_caps(&self, short_code: &str) -> BoxFuture<'_, Result<(), String>> {
+        let code = short_code.to_string();
+        Box::pin(async move {
+            self.addr
+                .send(super::supervisor::LiftCaps(code))
+                .await
+                .unwrap_or_else(|_| Err("the gateway is stopping".into()))
+        })
+    }
+
+    fn ussd(
+        &self,
+        short_code: &str,
+        code: &str,
+    ) -> BoxFuture<'_, Result<crate::modem::types::UssdAnswer, crate::modem::types::UssdError>>
+    {
+        let (short_code, code) = (short_code.to_string(), code.to_string());
+        Box::pin(async move { self.sims.ussd(&short_code, &code).await })
     }
 
     fn counters(&self) -> BoxFuture<'_, GatewayCounters> {

@@ -21,6 +21,7 @@ pub mod journal;
 pub mod ledger;
 pub mod outbound;
 pub mod records;
+pub mod sims;
 pub mod supervisor;
 pub mod views;
 

@@ -856,3 +856,50 @@ async fn a_quiet_prepaid_sim_sends_one_keep_alive_per_period() {
     })
     .await;
 }
+
+/// A message waiting for its SIM's cap, in a conversation whose phone has
+/// seen nothing from that SIM, moves to a SIM with room after
+/// `failover_after`, with the rest of that conversation.
+#[actix::test]
+async fn a_capped_sims_unseen_conversation_fails_over_to_a_sim_with_room() {
+    let caps = crate::session::Caps {
+        per_day: 1,
+        ..Default::default()
+    };
+    let rig = start_capped(
+        Store::temporary().unwrap(),
+        local("2026-11-25", 10, 0),
+        &[(0, caps)],
+        Settings {
+            failover_after: Some(chrono::Duration::seconds(30)),
+            ..Settings::default()
+        },
+    );
+    // The first message sits at a modem that never answers: the phone
+    // has seen nothing from that SIM.
+    rig.sender.stuck.lock().unwrap().push(CODES[0].to_string());
+    let a = rig.send(None, "8095551001").await.unwrap();
+    assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
+    let again = rig
+        .send(Some(a.session.id.clone()), "8095551001")
+        .await
+        .unwrap();
+    assert_eq!(again.recipients[0].status, RecipientState::WaitingForCap);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(rig.sent_from(CODES[1]).is_empty(), "not before failover_after");
+    rig.clock.advance(chrono::Duration::seconds(31));
+    eventually("both moved and sent from the other SIM", async || {
+        (rig.sent_from(CODES[1]).len() == 2).then_some(())
+    })
+    .await;
+    let v = rig
+        .addr
+        .send(GetSession(a.session.id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    for m in &v.messages {
+        assert_eq!(m.recipients[0].short_code.as_deref(), Some(CODES[1]));
+        assert_eq!(m.recipients[0].status, RecipientState::Sent);
+    }
+}

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use super::client::public_id;
 use super::openapi::{
     ChargeItemDoc, ModemStatusDoc, OutOfSessionItemDoc, OutboxItemDoc, SessionSummaryDoc,
-    SessionViewDoc,
+    SessionViewDoc, UssdAnswerDoc,
 };
 use super::{ApiError, Shared};
 use crate::gateway::api::{ChargeItem, ChargeStream, StoreUnavailable};
@@ -25,6 +25,14 @@ pub(crate) fn router(ctx: Shared) -> Router<Shared> {
         .route("/admin/api/sessions", get(sessions))
         .route("/admin/api/sessions/{id}", get(session).delete(end_session))
         .route("/admin/api/modems", get(modems))
+        .route(
+            "/admin/api/modems/{short_code}/ussd",
+            axum::routing::post(ussd),
+        )
+        .route(
+            "/admin/api/modems/{short_code}/caps/reset",
+            axum::routing::post(reset_caps),
+        )
         .route("/admin/api/outbox", get(outbox))
         .route("/admin/api/out-of-session", get(out_of_session))
         .route("/admin/api/charges", get(charges))
@@ -248,7 +256,103 @@ async fn resend_webhook(
 #[utoipa::path(get, path = "/admin/api/modems", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = [ModemStatusDoc]), (status = 401, description = "missing or wrong token")))]
 async fn modems(State(ctx): State<Shared>) -> impl IntoResponse {
-    Json(ctx.state.gateway.modems().await)
+    let modems = ctx.state.gateway.modems().await;
+    let sims = ctx.state.gateway.sims().await;
+    let out: Vec<serde_json::Value> = modems
+        .iter()
+        .map(|m| {
+            let mut v = serde_json::to_value(m).unwrap_or_default();
+            if let (Some(obj), Some(sim)) = (
+                v.as_object_mut(),
+                sims.iter().find(|s| s.usage.short_code == m.short_code),
+            ) {
+                obj.insert(
+                    "sim".into(),
+                    serde_json::to_value(sim).unwrap_or_default(),
+                );
+            }
+            v
+        })
+        .collect();
+    Json(out)
+}
+
+/// A USSD question for a modem.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UssdRequest {
+    /// A service code (`*123#`), or the answer to an open menu (`1`).
+    code: String,
+}
+
+/// Runs a USSD code on a modem (balance, operator menus), queued with its
+/// SMS traffic. An answer with `session_open` is a menu: the next
+/// request's `code` answers it (within 60 s).
+#[utoipa::path(post, path = "/admin/api/modems/{short_code}/ussd", tag = "admin", security(("bearer" = [])),
+    params(("short_code" = String, Path, description = "the modem's short code")),
+    request_body = UssdRequest,
+    responses((status = 200, body = UssdAnswerDoc),
+        (status = 400, description = "invalid_json, invalid_ussd", body = super::error::ErrorBody),
+        (status = 401, description = "missing or wrong token"),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "modem_not_ready", body = super::error::ErrorBody),
+        (status = 502, description = "ussd_refused, ussd_not_supported, ussd_garbled (the network's answer)", body = super::error::ErrorBody),
+        (status = 504, description = "ussd_timeout", body = super::error::ErrorBody)))]
+async fn ussd(
+    State(ctx): State<Shared>,
+    Path(short_code): Path<String>,
+    body: Result<Json<UssdRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    use crate::modem::types::UssdError as E;
+    let Json(req) = body?;
+    match ctx.state.gateway.ussd(&short_code, &req.code).await {
+        Ok(answer) => Ok(Json(answer).into_response()),
+        Err(e) => {
+            let message = e.to_string();
+            Err(match e {
+                E::NoSuchModem(_) => ApiError::not_found(),
+                E::Invalid(_) => ApiError::bad_request("invalid_ussd", message),
+                E::NotReady(_) => ApiError::new(StatusCode::CONFLICT, "modem_not_ready", message),
+                E::Refused(_) => ApiError::new(StatusCode::BAD_GATEWAY, "ussd_refused", message),
+                E::NotSupported => {
+                    ApiError::new(StatusCode::BAD_GATEWAY, "ussd_not_supported", message)
+                }
+                E::Garbled(_) => ApiError::new(StatusCode::BAD_GATEWAY, "ussd_garbled", message),
+                E::NetworkTimeout | E::NoAnswer => {
+                    ApiError::new(StatusCode::GATEWAY_TIMEOUT, "ussd_timeout", message)
+                }
+            })
+        }
+    }
+}
+
+/// Lifts a SIM's reached caps (day, month, recipients) until their
+/// periods end: messages waiting for the cap go, and the SIM takes new
+/// conversations again.
+#[utoipa::path(post, path = "/admin/api/modems/{short_code}/caps/reset", tag = "admin", security(("bearer" = [])),
+    params(("short_code" = String, Path, description = "the modem's short code")),
+    responses((status = 200, description = "the SIM's caps and counts now", body = Object),
+        (status = 401, description = "missing or wrong token"),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 503, body = super::error::ErrorBody)))]
+async fn reset_caps(
+    State(ctx): State<Shared>,
+    Path(short_code): Path<String>,
+) -> Result<Response, ApiError> {
+    let gw = &ctx.state.gateway;
+    if !gw.modems().await.iter().any(|m| m.short_code == short_code) {
+        return Err(ApiError::not_found());
+    }
+    if let Err(e) = gw.lift_caps(&short_code).await {
+        tracing::error!(%short_code, error = %e, "cannot lift the caps");
+        return Err(ApiError::store_unavailable());
+    }
+    let sim = gw
+        .sims()
+        .await
+        .into_iter()
+        .find(|s| s.usage.short_code == short_code);
+    Ok(Json(sim).into_response())
 }
 
 /// Queued and failed messages.

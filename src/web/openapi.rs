@@ -131,6 +131,34 @@ pub struct ModemStatusDoc {
     storage_total: Option<u32>,
     queued: usize,
     oldest_wait_secs: Option<u64>,
+    /// The SIM's IMSI (`AT+CIMI`) and ICCID, read at start.
+    imsi: Option<String>,
+    iccid: Option<String>,
+    /// The last 24 signal readings of the health poll, oldest first:
+    /// `{at` (Unix seconds)`, rssi, dbm}`.
+    #[schema(value_type = Vec<Object>)]
+    signal_history: Vec<()>,
+    /// The SIM: `caps` (`per_day`, `per_month`, `recipients_per_month`; 0
+    /// none), `sent_today`, `sent_this_month`, `recipients_this_month`,
+    /// `reached` (`day`, `month`, `recipients`), `lifted`, `last_sent`,
+    /// `waiting_for_cap`, `crossings`, `keepalives_sent`,
+    /// `keepalives_failed`, `next_keepalive`, and `balance` (`null`
+    /// without `balance_ussd`: `code`, `amount`, `checked_at`, `asked_at`,
+    /// `stale`, `low`, `raw`, `error`, `warn`, `next_check`).
+    #[schema(value_type = Option<Object>)]
+    sim: Option<()>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = UssdAnswer)]
+pub struct UssdAnswerDoc {
+    /// The network's answer, as text.
+    reply: String,
+    /// A menu waits for a choice: send it as the next request's `code`.
+    session_open: bool,
+    /// `<m>` of `+CUSD:` (3GPP TS 27.007 §7.15): 0 done, 1 menu, 2 ended
+    /// by the network.
+    status: u8,
 }
 
 #[derive(ToSchema)]
@@ -207,7 +235,7 @@ impl Modify for BearerAuth {
         super::api_v1::open, super::api_v1::continue_, super::api_v1::read, super::api_v1::events,
         admin::sessions, admin::session, admin::end_session, admin::modems, admin::outbox,
         admin::out_of_session, admin::charges, admin::keys, admin::add_key, admin::revoke_key,
-        admin::webhooks, admin::resend_webhook, admin::openapi,
+        admin::webhooks, admin::resend_webhook, admin::openapi, admin::ussd, admin::reset_caps,
         super::kannel::sendsms,
         ops::metrics_text, ops::healthz, ops::readyz,
     ),

@@ -46,6 +46,8 @@ pub(crate) async fn metrics_text(State(ctx): State<Shared>) -> Response {
     let gw = &ctx.state.gateway;
     let counters = gw.counters().await;
     let modems = gw.modems().await;
+    let sims = gw.sims().await;
+    let asked = gw.ussd_asked();
     ctx.state.metrics.record(|| {
         metrics::gauge!("smsgate_live_sessions").set(counters.live_sessions as f64);
         metrics::gauge!("smsgate_queue_depth").set(counters.queue_depth as f64);
@@ -65,6 +67,56 @@ pub(crate) async fn metrics_text(State(ctx): State<Shared>) -> Response {
             metrics::counter!("smsgate_modem_received_total", "short_code" => sc.clone())
                 .absolute(m.received);
             metrics::counter!("smsgate_modem_failed_total", "short_code" => sc).absolute(m.failed);
+        }
+        for s in &sims {
+            let u = &s.usage;
+            let sc = u.short_code.clone();
+            metrics::gauge!("smsgate_sim_sent_today", "short_code" => sc.clone())
+                .set(f64::from(u.sent_today));
+            metrics::gauge!("smsgate_sim_sent_this_month", "short_code" => sc.clone())
+                .set(f64::from(u.sent_this_month));
+            metrics::gauge!("smsgate_sim_recipients_this_month", "short_code" => sc.clone())
+                .set(f64::from(u.recipients_this_month));
+            metrics::gauge!("smsgate_sim_waiting_for_cap", "short_code" => sc.clone())
+                .set(u.waiting_for_cap as f64);
+            for (kind, cap) in [
+                (crate::session::CapKind::Day, u.caps.per_day),
+                (crate::session::CapKind::Month, u.caps.per_month),
+                (crate::session::CapKind::Recipients, u.caps.recipients_per_month),
+            ] {
+                if cap == 0 {
+                    continue;
+                }
+                let labels = [("short_code", sc.clone()), ("cap", kind.as_str().to_string())];
+                metrics::gauge!("smsgate_sim_cap", &labels).set(f64::from(cap));
+                metrics::gauge!("smsgate_sim_cap_reached", &labels)
+                    .set(if u.reached.contains(&kind) { 1.0 } else { 0.0 });
+                metrics::counter!("smsgate_sim_cap_reached_total", &labels)
+                    .absolute(u.crossings.get(&kind).copied().unwrap_or(0));
+            }
+            metrics::counter!("smsgate_sim_keepalives_total", "short_code" => sc.clone(), "result" => "sent")
+                .absolute(u.keepalives_sent);
+            metrics::counter!("smsgate_sim_keepalives_total", "short_code" => sc.clone(), "result" => "failed")
+                .absolute(u.keepalives_failed);
+            if let Some(b) = &s.balance {
+                if let Some(amount) = b.balance.amount {
+                    use rust_decimal::prelude::ToPrimitive;
+                    metrics::gauge!("smsgate_sim_balance", "short_code" => sc.clone())
+                        .set(amount.to_f64().unwrap_or(f64::NAN));
+                }
+                if let Some(at) = b.balance.checked_at {
+                    metrics::gauge!("smsgate_sim_balance_checked_timestamp_seconds", "short_code" => sc.clone())
+                        .set(at.timestamp() as f64);
+                }
+                metrics::gauge!("smsgate_sim_balance_low", "short_code" => sc.clone())
+                    .set(if b.balance.low { 1.0 } else { 0.0 });
+                metrics::gauge!("smsgate_sim_balance_stale", "short_code" => sc.clone())
+                    .set(if b.balance.stale { 1.0 } else { 0.0 });
+            }
+        }
+        for ((sc, outcome), n) in &asked {
+            metrics::counter!("smsgate_ussd_requests_total", "short_code" => sc.clone(), "outcome" => *outcome)
+                .absolute(*n);
         }
     });
     (
