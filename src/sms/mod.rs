@@ -12,7 +12,7 @@ mod compose;
 mod dcs;
 mod deliver;
 mod error;
-mod gsm7;
+pub mod gsm7;
 pub use gsm7::septet_cost;
 mod pdu;
 mod reader;
