@@ -56,6 +56,8 @@ async fn every_basic_command_answers_like_a_modem() {
         ("AT+CGMR", "smsgate-emulator"),
         ("AT+CGSN", &m.imei),
         ("AT+CIMI", &m.imsi),
+        ("AT+CCID", &format!("+CCID: {}", m.iccid)),
+        ("AT+CRSM=176,12258,0,0,10", "+CRSM: 144,0,\"98"),
         ("AT+CPIN?", "+CPIN: READY"),
         ("AT+CSQ", "+CSQ: 20,99"),
         ("AT+CREG?", "+CREG: 0,1"),

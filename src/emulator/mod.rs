@@ -107,6 +107,8 @@ pub struct ModemInfo {
     pub second_link: Option<PathBuf>,
     pub imei: String,
     pub imsi: String,
+    /// The SIM's ICCID (19 digits), as `AT+CCID` tells it.
+    pub iccid: String,
     pub manufacturer: String,
     pub model: String,
     pub plugged: bool,
@@ -259,6 +261,7 @@ impl Emulator {
                     second_link,
                     imei: identity.imei.clone(),
                     imsi: identity.imsi.clone(),
+                    iccid: identity.iccid.clone(),
                     manufacturer: identity.manufacturer.clone(),
                     model: identity.model.clone(),
                     plugged: true,
@@ -895,7 +898,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Identity of modem `i`: a valid IMEI (Luhn), a Dominican IMSI and ICCID.
+/// Identity of modem `i`: a valid IMEI (Luhn), a Dominican IMSI (MCC 370,
+/// MNC 02: Claro, the operator it names) and ICCID (19 digits: 89 for
+/// telecom, 1 for the Dominican Republic's +1, then issuer and SIM number).
 fn identity(i: usize, number: &str, smsc: &str) -> Identity {
     let body = format!("35693803{:06}", 564_000 + i);
     Identity {
