@@ -4,7 +4,8 @@
 //!
 //! The service's decisions (scripts, menu sessions, faults) are
 //! [`super::ussd`]'s; this file turns AT parameters into a request, an
-//! answer into its line (plain text, UCS-2 hex or a Huawei's packed hex),
+//! answer into its line (plain text, UCS-2 hex, or a Huawei's packed hex)
+//! in the TE character set `+CSCS` chose,
 //! and schedules it on the DCE's time.
 
 use std::time::Duration;
@@ -62,6 +63,13 @@ impl Dce {
                 Some(t) => t,
                 None => return Outcome::Cme(100),
             }
+        } else if self.cscs == "UCS2" {
+            // The TE's character set is UCS-2: the string comes as UCS-2
+            // hex (TS 27.007 §7.15 and TS 27.005 Annex A).
+            match codec::ucs2_hex_to_string(raw) {
+                Some(t) => t,
+                None => return Outcome::Cme(100),
+            }
         } else {
             raw.clone()
         };
@@ -89,6 +97,13 @@ impl Dce {
             Some((text, Dcs::Gsm7)) if self.model.ussd.packed_hex => {
                 let hex = codec::gsm7_packed_hex(text).unwrap_or_default();
                 format!("+CUSD: {m},\"{hex}\",15")
+            }
+            // "if <dcs> indicates that 3GPP TS 23.038 7 bit default
+            // alphabet is used: ME/TA converts GSM alphabet into current TE
+            // character set" (TS 27.007 §7.15): under +CSCS="UCS2" that is
+            // UCS-2 hex, still with dcs 15.
+            Some((text, Dcs::Gsm7)) if self.cscs == "UCS2" => {
+                format!("+CUSD: {m},\"{}\",15", codec::ucs2_hex(text))
             }
             Some((text, Dcs::Gsm7)) => {
                 format!("+CUSD: {m},\"{}\",15", text.replace('\n', "\r\n"))

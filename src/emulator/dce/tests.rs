@@ -703,6 +703,28 @@ fn cusd_ucs2_answer_is_ucs2_hex() {
     );
 }
 
+/// Under `+CSCS="UCS2"` the request and a dcs-15 answer are UCS-2 hex
+/// (TS 27.007 §7.15: the ME converts into the TE character set).
+#[test]
+fn cusd_follows_cscs_ucs2() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CMEE=1\r");
+    feed(&mut d, "AT+CSCS=\"UCS2\"\r");
+    // "*123#" in UCS-2 hex; the answer "Su balance es RD$45.50" too.
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"002A0031003200330023\",15", 200),
+        (
+            "\r\nOK\r\n".into(),
+            "\r\n+CUSD: 0,\"00530075002000620061006C0061006E00630065002000650073002000520044002400340035002E00350030\",15\r\n".into()
+        )
+    );
+    assert_eq!(
+        feed(&mut d, "AT+CUSD=1,\"*123#\",15\r").0,
+        "\r\n+CME ERROR: 100\r\n"
+    );
+}
+
 /// Huawei: requests and dcs-15 answers are packed GSM 7-bit hex
 /// (ModemManager's Huawei plugin: "*100#" is "AA180C3602"); plain text is
 /// refused by the stick; UCS-2 answers stay UCS-2 hex.
