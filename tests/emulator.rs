@@ -56,6 +56,8 @@ async fn every_basic_command_answers_like_a_modem() {
         ("AT+CGMR", "smsgate-emulator"),
         ("AT+CGSN", &m.imei),
         ("AT+CIMI", &m.imsi),
+        ("AT+CCID", &format!("+CCID: {}", m.iccid)),
+        ("AT+CRSM=176,12258,0,0,10", "+CRSM: 144,0,\"98"),
         ("AT+CPIN?", "+CPIN: READY"),
         ("AT+CSQ", "+CSQ: 20,99"),
         ("AT+CREG?", "+CREG: 0,1"),
@@ -510,6 +512,91 @@ async fn control_api_plays_the_phone_and_injects_faults() {
         serde_json::json!([]),
         "the garbage fault was used up"
     );
+    emu.shutdown();
+}
+
+/// The USSD control API: a script with a menu, a fault, bad scripts
+/// refused with a reason, the request log, and DELETE back to defaults.
+#[tokio::test]
+async fn control_api_scripts_ussd_and_logs_requests() {
+    let emu = emulator(1).await;
+    let addr = emu
+        .serve_control("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{addr}/modems/0/ussd");
+    let mut c = Client::open(&emu.modems()[0].path);
+    ready(&mut c).await;
+
+    let b = base.clone();
+    let statuses = tokio::task::spawn_blocking(move || {
+        let put = |body: serde_json::Value| match ureq::put(&b).send_json(body) {
+            Ok(r) => (r.status(), String::new()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+            Err(e) => panic!("{e}"),
+        };
+        vec![
+            put(serde_json::json!({"code": "*555#", "reply": "Hola",
+                "menu": {"1": {"reply": "Uno"}, "2": {"reply": "Дос", "dcs": "ucs2"}}})),
+            put(serde_json::json!({"code": "*556#", "fault": "network_timeout"})),
+            put(serde_json::json!({"code": "555", "reply": "x"})),
+            put(serde_json::json!({"code": "*1#", "reply": "Баланс"})),
+            put(serde_json::json!({"code": "*1#", "reply": "x", "fault": "explode"})),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(statuses[0].0, 204);
+    assert_eq!(statuses[1].0, 204);
+    assert_eq!(statuses[2].0, 422);
+    assert!(statuses[2].1.contains("USSD code"), "{:?}", statuses[2]);
+    assert_eq!(statuses[3].0, 422);
+    assert!(statuses[3].1.contains("ucs2"), "{:?}", statuses[3]);
+    assert!(matches!(statuses[4].0, 400 | 422), "{:?}", statuses[4]);
+
+    assert!(c.cmd("AT+CUSD=1,\"*555#\",15").await.ends_with("OK\r\n"));
+    c.read_until("+CUSD: 1,\"Hola\",15\r\n").await;
+    assert!(c.cmd("AT+CUSD=1,\"2\",15").await.ends_with("OK\r\n"));
+    c.read_until("+CUSD: 0,\"0414043E0441\",72\r\n").await;
+    assert!(c.cmd("AT+CUSD=1,\"*556#\",15").await.ends_with("OK\r\n"));
+    c.read_until("+CUSD: 5\r\n").await;
+
+    let b = base.clone();
+    let (state, deleted, after) = tokio::task::spawn_blocking(move || {
+        let state = http_get(&b);
+        let deleted = ureq::delete(&b).call().unwrap().status();
+        (state, deleted, http_get(&b))
+    })
+    .await
+    .unwrap();
+    let codes: Vec<&str> = state["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["*555#", "2", "*556#"]);
+    assert_eq!(state["requests"][1]["session"], "*555#");
+    for r in state["requests"].as_array().unwrap() {
+        chrono::DateTime::parse_from_rfc3339(r["at"].as_str().unwrap()).unwrap();
+    }
+    let scripts = state["scripts"].as_array().unwrap();
+    assert!(scripts
+        .iter()
+        .any(|s| s["code"] == "*556#" && s["fault"] == "network_timeout"));
+    assert!(scripts.iter().any(|s| s["code"] == "*123#"));
+    assert_eq!(deleted, 204);
+    assert_eq!(after["requests"], serde_json::json!([]));
+    let codes: Vec<&str> = after["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["*123#", "*100#", "*124#"]);
+    // The scripted code is gone: the network does not know it.
+    assert!(c.cmd("AT+CUSD=1,\"*555#\",15").await.ends_with("OK\r\n"));
+    c.read_until("+CUSD: 4\r\n").await;
     emu.shutdown();
 }
 

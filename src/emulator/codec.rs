@@ -195,3 +195,47 @@ pub fn phone_delivers(
         })
         .collect()
 }
+
+/// UCS-2 big-endian hex of `text`, four hex digits per UTF-16 unit (how
+/// `+CUSD` shows a dcs-72 string, TS 27.007 §7.15: "ME/TA converts each
+/// 16-bit character into four IRA character long hexadecimal number").
+pub fn ucs2_hex(text: &str) -> String {
+    text.encode_utf16().map(|u| format!("{u:04X}")).collect()
+}
+
+/// Packed GSM 7-bit in hex, as a Huawei stick wants and gives USSD
+/// strings (ModemManager src/plugins/huawei/mm-broadband-modem-huawei.c,
+/// encode/decode of USSD: `mm_charset_gsm_pack` then hex). Seven spare bits
+/// at the end get a CR so they are not read as `@` (TS 23.038 §6.1.2.3.1).
+/// `None` for text outside the GSM alphabet.
+pub fn gsm7_packed_hex(text: &str) -> Option<String> {
+    let mut septets = sms::gsm7::encode(text).ok()?;
+    if septets.len() % 8 == 7 {
+        septets.push(b'\r');
+    }
+    Some(hex::encode_upper(sms::gsm7::pack(&septets, 0)))
+}
+
+/// The text of packed GSM 7-bit hex (the inverse of [`gsm7_packed_hex`]):
+/// `None` when it is not hex. A last septet filling a whole octet's spare
+/// bits is padding when it is CR or `@` (TS 23.038 §6.1.2.3.1).
+pub fn gsm7_unpack_hex(hex_text: &str) -> Option<String> {
+    let octets = hex::decode(hex_text.trim()).ok()?;
+    let count = octets.len() * 8 / 7;
+    let mut septets = sms::gsm7::unpack(&octets, count);
+    if count % 8 == 0 && matches!(septets.last(), Some(b'\r' | 0)) {
+        septets.pop();
+    }
+    Some(sms::gsm7::decode(&septets))
+}
+
+/// An ICCID as a SIM stores it in EF_ICCID (TS 31.102 §4.1.1 / TS 51.011
+/// §10.1.1): BCD with the digits of each octet swapped, padded with `F`
+/// to 20 nibbles. `8918020000000001000` → `981820000000001000F0`.
+pub fn iccid_swapped(iccid: &str) -> String {
+    let mut digits: Vec<char> = iccid.chars().collect();
+    while digits.len() < 20 || digits.len() % 2 != 0 {
+        digits.push('F');
+    }
+    digits.chunks(2).flat_map(|p| [p[1], p[0]]).collect()
+}

@@ -1,6 +1,6 @@
 //! The emulator's JSON control API (loopback only): list modems and phones,
-//! play a phone (send, read its inbox), inject faults, change knobs, read
-//! transcripts.
+//! play a phone (send, read its inbox), inject faults, change knobs, script
+//! the network's USSD answers, read transcripts.
 //!
 //! Only HTTP lives here; every action is a call on [`Emulator`].
 
@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::dce::ussd::Script;
 use super::dce::Settings;
 use super::faults::Fault;
 use super::network::PartOrder;
@@ -29,6 +30,10 @@ pub fn router(emulator: Emulator) -> Router {
         .route(
             "/modems/{id}/settings",
             get(get_settings).put(put_settings).post(put_settings),
+        )
+        .route(
+            "/modems/{id}/ussd",
+            get(get_ussd).put(put_ussd).delete(reset_ussd),
         )
         .route("/modems/{id}/transcript", get(transcript))
         .route("/modems/{id}/replay", get(replay_status).post(replay))
@@ -52,9 +57,10 @@ impl From<EmulatorError> for ApiError {
     fn from(e: EmulatorError) -> Self {
         let status = match e {
             EmulatorError::NoSuchModem(_) => StatusCode::NOT_FOUND,
-            EmulatorError::Refused(_) | EmulatorError::Model(_) | EmulatorError::Replay(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            EmulatorError::Refused(_)
+            | EmulatorError::Model(_)
+            | EmulatorError::Replay(_)
+            | EmulatorError::Ussd(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EmulatorError::Pty(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
@@ -111,6 +117,27 @@ async fn put_settings(
     Json(s): Json<Settings>,
 ) -> ApiResult {
     e.set_settings(id, s)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `{"scripts": [...], "requests": [{"code", "session"?, "at"}...]}`.
+async fn get_ussd(State(e): State<Emulator>, Path(id): Path<usize>) -> ApiResult {
+    Ok(Json(e.ussd(id)?).into_response())
+}
+
+/// One code's script: `{"code", "reply", "dcs"?, "menu"?, "fault"?}`.
+async fn put_ussd(
+    State(e): State<Emulator>,
+    Path(id): Path<usize>,
+    Json(s): Json<Script>,
+) -> ApiResult {
+    e.set_ussd(id, s)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Back to the default scripts; the log is emptied.
+async fn reset_ussd(State(e): State<Emulator>, Path(id): Path<usize>) -> ApiResult {
+    e.reset_ussd(id)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -85,6 +85,8 @@ pub enum EmulatorError {
     Model(#[from] model::ModelError),
     #[error("replay: {0}")]
     Replay(String),
+    #[error("USSD script: {0}")]
+    Ussd(#[from] dce::ussd::ScriptError),
 }
 
 /// What the outside world sees of one modem.
@@ -105,6 +107,8 @@ pub struct ModemInfo {
     pub second_link: Option<PathBuf>,
     pub imei: String,
     pub imsi: String,
+    /// The SIM's ICCID (19 digits), as `AT+CCID` tells it.
+    pub iccid: String,
     pub manufacturer: String,
     pub model: String,
     pub plugged: bool,
@@ -119,6 +123,25 @@ pub struct TranscriptEntry {
     pub dir: &'static str,
     /// The bytes, with control characters escaped (`\r`, `\n`, `\x1a`).
     pub data: String,
+}
+
+/// A modem's USSD service as the control API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct UssdState {
+    pub scripts: Vec<dce::ussd::Script>,
+    pub requests: Vec<UssdRequest>,
+}
+
+/// One USSD request a modem received.
+#[derive(Debug, Clone, Serialize)]
+pub struct UssdRequest {
+    /// The code, or the menu choice.
+    pub code: String,
+    /// The code whose menu the choice answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// When it came (RFC 3339).
+    pub at: String,
 }
 
 /// The state of one modem behind the lock.
@@ -238,6 +261,7 @@ impl Emulator {
                     second_link,
                     imei: identity.imei.clone(),
                     imsi: identity.imsi.clone(),
+                    iccid: identity.iccid.clone(),
                     manufacturer: identity.manufacturer.clone(),
                     model: identity.model.clone(),
                     plugged: true,
@@ -418,6 +442,54 @@ impl Emulator {
         let st = lock(&self.inner.state);
         let m = st.modems.get(id).ok_or(EmulatorError::NoSuchModem(id))?;
         Ok(m.dce.replay.as_ref().map(replay::Replay::status))
+    }
+
+    /// Modem `id`'s USSD scripts and the requests it received.
+    pub fn ussd(&self, id: usize) -> Result<UssdState, EmulatorError> {
+        let st = lock(&self.inner.state);
+        let m = st.modems.get(id).ok_or(EmulatorError::NoSuchModem(id))?;
+        let now = self.inner.clock.now_fixed();
+        let elapsed = self.inner.started.elapsed();
+        let requests = m
+            .dce
+            .ussd
+            .log()
+            .iter()
+            .map(|r| {
+                let ago =
+                    chrono::Duration::from_std(elapsed.saturating_sub(r.at)).unwrap_or_default();
+                UssdRequest {
+                    code: r.code.clone(),
+                    session: r.session.clone(),
+                    at: (now - ago).to_rfc3339(),
+                }
+            })
+            .collect();
+        Ok(UssdState {
+            scripts: m.dce.ussd.scripts().to_vec(),
+            requests,
+        })
+    }
+
+    /// Sets (or replaces) the USSD script of one code on modem `id`.
+    pub fn set_ussd(&self, id: usize, script: dce::ussd::Script) -> Result<(), EmulatorError> {
+        let mut st = lock(&self.inner.state);
+        let m = st
+            .modems
+            .get_mut(id)
+            .ok_or(EmulatorError::NoSuchModem(id))?;
+        Ok(m.dce.ussd.set(script)?)
+    }
+
+    /// Modem `id`'s USSD service back to the default scripts, its log empty.
+    pub fn reset_ussd(&self, id: usize) -> Result<(), EmulatorError> {
+        let mut st = lock(&self.inner.state);
+        let m = st
+            .modems
+            .get_mut(id)
+            .ok_or(EmulatorError::NoSuchModem(id))?;
+        m.dce.ussd.reset();
+        Ok(())
     }
 
     pub fn transcript(&self, id: usize) -> Result<Vec<TranscriptEntry>, EmulatorError> {
@@ -826,7 +898,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Identity of modem `i`: a valid IMEI (Luhn), a Dominican IMSI and ICCID.
+/// Identity of modem `i`: a valid IMEI (Luhn), a Dominican IMSI (MCC 370,
+/// MNC 02: Claro, the operator it names) and ICCID (19 digits: 89 for
+/// telecom, 1 for the Dominican Republic's +1, then issuer and SIM number).
 fn identity(i: usize, number: &str, smsc: &str) -> Identity {
     let body = format!("35693803{:06}", 564_000 + i);
     Identity {

@@ -48,6 +48,10 @@ pub struct Model {
     /// that gets them by default.
     #[serde(default)]
     pub second_port: bool,
+    #[serde(default)]
+    pub sim: SimQuirks,
+    #[serde(default)]
+    pub ussd: UssdQuirks,
 }
 
 fn error_text() -> String {
@@ -157,6 +161,57 @@ impl Default for SmsQuirks {
 
 fn all_ds() -> Vec<u8> {
     vec![0, 1, 2]
+}
+
+/// How the modem tells its SIM's ICCID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimQuirks {
+    /// The answer line to `AT+CCID` (`{iccid}`: the digits; `{iccid_bcd}`:
+    /// as EF_ICCID stores them, nibble-swapped and `F`-padded); empty: the
+    /// modem does not know the command.
+    #[serde(default = "ccid_line")]
+    pub ccid: String,
+    /// Vendor ICCID commands (as typed after `AT`, e.g. `+QCCID`,
+    /// `^ICCID?`) and their answer lines, with the same placeholders.
+    #[serde(default)]
+    pub iccid_commands: Vec<Refusal>,
+}
+
+impl Default for SimQuirks {
+    fn default() -> Self {
+        SimQuirks {
+            ccid: ccid_line(),
+            iccid_commands: Vec::new(),
+        }
+    }
+}
+
+fn ccid_line() -> String {
+    "+CCID: {iccid}".into()
+}
+
+/// How the modem carries USSD strings in `AT+CUSD`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UssdQuirks {
+    /// Requests and dcs-15 answers are packed GSM 7-bit in hex, not text
+    /// (Huawei).
+    #[serde(default)]
+    pub packed_hex: bool,
+}
+
+impl SimQuirks {
+    /// The answer template for a command typed as `text` (after `AT`).
+    pub fn iccid_answer(&self, text: &str) -> Option<&str> {
+        if text.eq_ignore_ascii_case("+CCID") || text.eq_ignore_ascii_case("+CCID?") {
+            return Some(self.ccid.as_str()).filter(|c| !c.is_empty());
+        }
+        self.iccid_commands
+            .iter()
+            .find(|r| r.command.eq_ignore_ascii_case(text))
+            .map(|r| r.answer.as_str())
+    }
 }
 
 /// The built-in models: (name, TOML).

@@ -7,9 +7,12 @@
 //! (`emulator::pty`) applies delays and pacing, the network
 //! (`emulator::network`) routes what is sent.
 
+mod cusd;
 pub mod line;
+mod sim;
 mod sms;
 pub mod storage;
+pub mod ussd;
 
 use std::time::Duration;
 
@@ -73,6 +76,12 @@ pub struct Settings {
     /// Each SMS part a phone sends reaches the modem after a random delay
     /// of up to this long (parts may overtake each other).
     pub mo_jitter_ms: u64,
+    /// The network's USSD answer comes this long after `AT+CUSD` (a real
+    /// one takes a second or more).
+    pub ussd_delay_ms: u64,
+    /// A USSD menu left unanswered this long is ended by the network
+    /// (`+CUSD: 2`).
+    pub ussd_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -89,6 +98,8 @@ impl Default for Settings {
             heartbeat_ms: 0,
             report_delay_ms: 0,
             mo_jitter_ms: 0,
+            ussd_delay_ms: 200,
+            ussd_timeout_ms: 60_000,
         }
     }
 }
@@ -277,6 +288,12 @@ pub struct Dce {
     pub replay: Option<super::replay::Replay>,
     /// The emulator's time at the last tick (for the replay's schedule).
     now: Duration,
+    /// The network's USSD service for this modem.
+    pub ussd: ussd::Ussd,
+    /// `+CUSD` `<n>`: 1 presents the network's answers.
+    cusd_n: u8,
+    /// USSD answers on their way, due at the time given.
+    ussd_due: Vec<(Duration, ussd::Answer)>,
 }
 
 impl Dce {
@@ -337,6 +354,9 @@ impl Dce {
             restarts: 0,
             replay: None,
             now: Duration::ZERO,
+            ussd: ussd::Ussd::default(),
+            cusd_n: 1,
+            ussd_due: Vec::new(),
             settings,
         };
         if dce.model.second_port {
@@ -365,6 +385,10 @@ impl Dce {
             bfr: 0,
         };
         self.mems = ["SM", "SM", "SM"];
+        // The emulated modem presents USSD answers from the start (the
+        // contract its driver is built against), though TS 27.007 §7.15
+        // makes 0 the default.
+        self.cusd_n = 1;
         self.mode = Mode::Command;
         self.line.clear();
         self.body.clear();
@@ -701,6 +725,9 @@ impl Dce {
     pub fn reboot(&mut self) -> Step {
         self.reset_settings();
         self.held_urcs.clear();
+        // A restart drops the radio link: no USSD session survives it.
+        self.ussd.cancel();
+        self.ussd_due.clear();
         self.restarts += 1;
         self.urc_port = 0;
         if self.aux.is_some() {
@@ -770,6 +797,7 @@ impl Dce {
                 self.urc(&line, &mut step);
             }
         }
+        self.ussd_tick(now, &mut step);
         if let Some(h) = self.model.heartbeat.clone() {
             let every = match self.settings.heartbeat_ms {
                 0 => h.every_ms,
@@ -831,6 +859,9 @@ impl Dce {
                 Outcome::Cme(14)
             };
         }
+        if let Some(outcome) = self.execute_sim(cmd) {
+            return outcome;
+        }
         let set = match &cmd.form {
             Form::Set(v) => Some(v.as_str()),
             _ => None,
@@ -872,9 +903,7 @@ impl Dce {
                 }
                 return Outcome::Ok(vec![id.imsi.clone()]);
             }
-            ("+CCID" | "^ICCID", Form::Action | Form::Read) => {
-                return Outcome::Ok(vec![format!("{}: {}", &cmd.name, id.iccid)])
-            }
+            ("+CUSD", _) => return self.execute_cusd(cmd),
             (
                 "+CGMI" | "+CGMM" | "+CGMR" | "+CGSN" | "+CIMI" | "+GMI" | "+GMM" | "+GMR" | "+GSN",
                 Form::Test,
@@ -1017,8 +1046,10 @@ fn num_or_zero(set: Option<&str>) -> u8 {
 }
 
 fn is_sim_command(name: &str) -> bool {
-    matches!(name, "+CPIN" | "+CIMI" | "+CPMS" | "+CNUM" | "+CCID")
-        || name.starts_with("+CMG")
+    matches!(
+        name,
+        "+CPIN" | "+CIMI" | "+CPMS" | "+CNUM" | "+CCID" | "+QCCID" | "^ICCID" | "+CRSM"
+    ) || name.starts_with("+CMG")
         || name == "+CSCA"
 }
 
@@ -1032,6 +1063,7 @@ fn cme_text(n: u16) -> &'static str {
         14 => "SIM busy",
         16 => "incorrect password",
         30 => "no network service",
+        100 => "unknown",
         50 => "incorrect parameters",
         _ => "unknown",
     }

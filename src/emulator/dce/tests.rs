@@ -610,3 +610,349 @@ fn huawei_e173_has_a_modem_port_that_hears_no_unsolicited_lines() {
     // A one-port model has no second port: input there is the first's.
     assert!(!model_dce("generic").has_second_port());
 }
+
+// ---- USSD (3GPP TS 27.007 §7.15) and the SIM's identity ----
+
+/// Feeds a command line and lets time pass to `at_ms`: (the immediate
+/// answer, what came by `at_ms`).
+fn cusd(d: &mut Dce, line: &str, at_ms: u64) -> (String, String) {
+    let (now, _) = feed(d, &format!("{line}\r"));
+    (now, text(d.tick(ms(at_ms))))
+}
+
+const BALANCE: &str = "\r\n+CUSD: 0,\"Su balance es RD$45.50\",15\r\n";
+
+#[test]
+fn cusd_answers_ok_then_the_network_reply_after_the_delay() {
+    let mut d = dce();
+    quiet(&mut d);
+    let (now, soon) = cusd(&mut d, "AT+CUSD=1,\"*123#\",15", 150);
+    assert_eq!(now, "\r\nOK\r\n");
+    assert_eq!(soon, "", "the network takes ussd_delay_ms (200)");
+    assert_eq!(text(d.tick(ms(200))), BALANCE);
+    assert_eq!(text(d.tick(ms(400))), "", "only once");
+    // Without <dcs>, the same.
+    let (now, later) = cusd(&mut d, "AT+CUSD=1,\"*123#\"", 600);
+    assert_eq!((now.as_str(), later.as_str()), ("\r\nOK\r\n", BALANCE));
+    let codes: Vec<&str> = d.ussd.log().iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["*123#", "*123#"]);
+    assert_eq!(d.ussd.log()[1].at, ms(400));
+}
+
+#[test]
+fn cusd_read_test_and_enable_forms() {
+    let mut d = dce();
+    quiet(&mut d);
+    assert_eq!(
+        feed(&mut d, "AT+CUSD=?\r").0,
+        "\r\n+CUSD: (0-2)\r\n\r\nOK\r\n"
+    );
+    assert_eq!(feed(&mut d, "AT+CUSD=1\r").0, "\r\nOK\r\n");
+    assert_eq!(feed(&mut d, "AT+CUSD?\r").0, "\r\n+CUSD: 1\r\n\r\nOK\r\n");
+    assert_eq!(feed(&mut d, "AT+CUSD=2\r").0, "\r\nOK\r\n");
+    feed(&mut d, "AT+CMEE=1\r");
+    assert_eq!(feed(&mut d, "AT+CUSD=7\r").0, "\r\n+CME ERROR: 50\r\n");
+    assert_eq!(
+        feed(&mut d, "AT+CUSD=1,\"*123#\",99\r").0,
+        "\r\n+CME ERROR: 50\r\n"
+    );
+    // <n>=0: result codes off, the network's answer is not shown.
+    assert_eq!(feed(&mut d, "AT+CUSD=0\r").0, "\r\nOK\r\n");
+    assert_eq!(feed(&mut d, "AT+CUSD?\r").0, "\r\n+CUSD: 0\r\n\r\nOK\r\n");
+}
+
+/// The `*100#` menu: two levels, menus span lines (CR LF inside the
+/// quotes, as SIM800 and Quectel modems send them), a choice the menu
+/// lacks gets the same menu again.
+#[test]
+fn cusd_menu_two_levels_multi_line() {
+    let mut d = dce();
+    quiet(&mut d);
+    let menu = "\r\n+CUSD: 1,\"1. Saldo\r\n2. Paquetes\",15\r\n";
+    let bundles = "\r\n+CUSD: 1,\"1. Datos 1GB\r\n2. Minutos\",15\r\n";
+    assert_eq!(cusd(&mut d, "AT+CUSD=1,\"*100#\",15", 200).1, menu);
+    assert_eq!(cusd(&mut d, "AT+CUSD=1,\"2\",15", 400).1, bundles);
+    assert_eq!(cusd(&mut d, "AT+CUSD=1,\"7\",15", 600).1, bundles);
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"1\",15", 800).1,
+        "\r\n+CUSD: 0,\"Paquete de datos activado\",15\r\n"
+    );
+    // The session is over: "1" is now a top-level code nobody knows.
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"1\",15", 1000).1,
+        "\r\n+CUSD: 4\r\n"
+    );
+    // Saldo from the top menu; a new code inside a menu starts afresh.
+    assert_eq!(cusd(&mut d, "AT+CUSD=1,\"*100#\",15", 1200).1, menu);
+    assert_eq!(cusd(&mut d, "AT+CUSD=1,\"1\",15", 1400).1, BALANCE);
+    cusd(&mut d, "AT+CUSD=1,\"*100#\",15", 1600);
+    assert_eq!(cusd(&mut d, "AT+CUSD=1,\"*123#\",15", 1800).1, BALANCE);
+    let log = d.ussd.log();
+    assert_eq!(log[1].session.as_deref(), Some("*100#"));
+    assert_eq!(log[7].session, None);
+}
+
+#[test]
+fn cusd_ucs2_answer_is_ucs2_hex() {
+    let mut d = dce();
+    quiet(&mut d);
+    // "Баланс: 45,50 ₽": Cyrillic and U+20BD are not GSM 7-bit.
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"*124#\",15", 200).1,
+        "\r\n+CUSD: 0,\"04110430043B0430043D0441003A002000340035002C00350030002020BD\",72\r\n"
+    );
+}
+
+/// Under `+CSCS="UCS2"` the request and a dcs-15 answer are UCS-2 hex
+/// (TS 27.007 §7.15: the ME converts into the TE character set).
+#[test]
+fn cusd_follows_cscs_ucs2() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CMEE=1\r");
+    feed(&mut d, "AT+CSCS=\"UCS2\"\r");
+    // "*123#" in UCS-2 hex; the answer "Su balance es RD$45.50" too.
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"002A0031003200330023\",15", 200),
+        (
+            "\r\nOK\r\n".into(),
+            "\r\n+CUSD: 0,\"00530075002000620061006C0061006E00630065002000650073002000520044002400340035002E00350030\",15\r\n".into()
+        )
+    );
+    assert_eq!(
+        feed(&mut d, "AT+CUSD=1,\"*123#\",15\r").0,
+        "\r\n+CME ERROR: 100\r\n"
+    );
+}
+
+/// Huawei: requests and dcs-15 answers are packed GSM 7-bit hex
+/// (ModemManager's Huawei plugin: "*100#" is "AA180C3602"); plain text is
+/// refused by the stick; UCS-2 answers stay UCS-2 hex.
+#[test]
+fn cusd_huawei_packs_gsm7_both_ways() {
+    let mut d = Dce::new(
+        dce().identity,
+        Settings {
+            model: "huawei-e173".into(),
+            heartbeat_ms: 3_600_000,
+            ..Settings::default()
+        },
+    );
+    // The first ^RSSI of its heartbeat goes now, the next in an hour.
+    assert!(text(d.tick(ms(0))).contains("^RSSI"));
+    quiet(&mut d);
+    feed(&mut d, "AT+CMEE=1\r");
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"AA986C3602\",15", 200),
+        (
+            "\r\nOK\r\n".into(),
+            "\r\n+CUSD: 0,\"D33A481C6687DDE332A83C074989025ACD558301\",15\r\n".into()
+        )
+    );
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"AA180C3602\",15", 400).1,
+        "\r\n+CUSD: 1,\"3117681A6693DF0A990B040DC7EB657A790E\",15\r\n"
+    );
+    // The choice "1" packed is 31.
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"31\",15", 600).1,
+        "\r\n+CUSD: 0,\"D33A481C6687DDE332A83C074989025ACD558301\",15\r\n"
+    );
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"*123#\",15", 800),
+        ("\r\n+CME ERROR: 100\r\n".into(), String::new())
+    );
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"AA988C3602\",15", 1000).1,
+        "\r\n+CUSD: 0,\"04110430043B0430043D0441003A002000340035002C00350030002020BD\",72\r\n"
+    );
+    let codes: Vec<&str> = d.ussd.log().iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["*123#", "*100#", "1", "*124#"]);
+}
+
+#[test]
+fn cusd_packing_pads_seven_spare_bits_with_cr() {
+    use crate::emulator::codec::{gsm7_packed_hex, gsm7_unpack_hex};
+    // Seven characters leave seven spare bits: CR, not '@' (TS 23.038
+    // §6.1.2.3.1).
+    let hex = gsm7_packed_hex("*101*1#").unwrap();
+    assert_eq!(hex.len(), 14);
+    assert_eq!(&hex[12..], "1A");
+    assert_eq!(gsm7_unpack_hex(&hex).unwrap(), "*101*1#");
+    assert_eq!(gsm7_unpack_hex("AA180C3602").unwrap(), "*100#");
+    assert_eq!(gsm7_unpack_hex("*123#"), None);
+}
+
+/// A menu left unanswered for `ussd_timeout_ms` ends with `+CUSD: 2`.
+#[test]
+fn cusd_menu_times_out_with_m2() {
+    let mut d = dce();
+    quiet(&mut d);
+    cusd(&mut d, "AT+CUSD=1,\"*100#\",15", 200);
+    assert_eq!(text(d.tick(ms(59_999))), "");
+    assert_eq!(text(d.tick(ms(60_000))), "\r\n+CUSD: 2\r\n");
+    assert_eq!(text(d.tick(ms(70_000))), "");
+    // No session: the choice is an unknown code.
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"1\",15", 70_200).1,
+        "\r\n+CUSD: 4\r\n"
+    );
+}
+
+#[test]
+fn cusd_2_ends_the_menu() {
+    let mut d = dce();
+    quiet(&mut d);
+    cusd(&mut d, "AT+CUSD=1,\"*100#\",15", 200);
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=2", 400),
+        ("\r\nOK\r\n".into(), String::new())
+    );
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"1\",15", 600).1,
+        "\r\n+CUSD: 4\r\n"
+    );
+    // No +CUSD: 2 later either: the user ended it.
+    assert_eq!(text(d.tick(ms(120_000))), "");
+}
+
+#[test]
+fn cusd_faults_per_code_and_unknown_codes() {
+    use super::ussd::{Dcs, Script, UssdFault};
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CMEE=1\r");
+    for (code, fault) in [
+        ("*1#", UssdFault::NotSupported),
+        ("*2#", UssdFault::NetworkTimeout),
+        ("*3#", UssdFault::CmeError),
+        ("*4#", UssdFault::NoAnswer),
+    ] {
+        d.ussd
+            .set(Script {
+                code: code.into(),
+                reply: String::new(),
+                dcs: Dcs::Gsm7,
+                menu: Default::default(),
+                fault: Some(fault),
+            })
+            .unwrap();
+    }
+    let ok = "\r\nOK\r\n".to_string();
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"*1#\",15", 200),
+        (ok.clone(), "\r\n+CUSD: 4\r\n".into())
+    );
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"*2#\",15", 400),
+        (ok.clone(), "\r\n+CUSD: 5\r\n".into())
+    );
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"*3#\",15", 600),
+        ("\r\n+CME ERROR: 30\r\n".into(), String::new())
+    );
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"*4#\",15", 800),
+        (ok.clone(), String::new())
+    );
+    assert_eq!(text(d.tick(ms(100_000))), "");
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"*999#\",15", 100_200),
+        (ok, "\r\n+CUSD: 4\r\n".into())
+    );
+    // Off the network, the modem refuses at once.
+    d.set_fault(&Fault::Deregister);
+    assert_eq!(
+        feed(&mut d, "AT+CUSD=1,\"*123#\",15\r").0,
+        "\r\n+CME ERROR: 30\r\n"
+    );
+}
+
+/// USSD between SMS sends: an answer due while the `> ` prompt is open
+/// waits until the send is over, and the prompt is not disturbed.
+#[test]
+fn cusd_between_cmgs_exchanges_keeps_the_prompt() {
+    let mut d = dce();
+    quiet(&mut d);
+    let pdu = "0021000B918190551532F4000004C8373B0C";
+    assert_eq!(feed(&mut d, "AT+CUSD=1,\"*123#\",15\r").0, "\r\nOK\r\n");
+    assert_eq!(feed(&mut d, "AT+CMGS=17\r").0, "\r\n> ");
+    assert_eq!(text(d.tick(ms(300))), "", "held inside the prompt");
+    let (out, effects) = feed(&mut d, &format!("{pdu}\u{1a}"));
+    assert_eq!(out, format!("\r\n+CMGS: 0\r\n\r\nOK\r\n{BALANCE}"));
+    assert_eq!(effects.len(), 1);
+    // Then a send, a USSD menu, another send.
+    let (out, _) = feed(&mut d, "AT+CMGS=17\r");
+    assert_eq!(out, "\r\n> ");
+    assert!(feed(&mut d, &format!("{pdu}\u{1a}")).0.contains("+CMGS: 1"));
+    assert_eq!(
+        cusd(&mut d, "AT+CUSD=1,\"*100#\",15", 600).1,
+        "\r\n+CUSD: 1,\"1. Saldo\r\n2. Paquetes\",15\r\n"
+    );
+    assert_eq!(feed(&mut d, "AT+CMGS=17\r").0, "\r\n> ");
+    assert!(feed(&mut d, &format!("{pdu}\u{1a}")).0.contains("+CMGS: 2"));
+    assert_eq!(cusd(&mut d, "AT+CUSD=1,\"1\",15", 800).1, BALANCE);
+}
+
+#[test]
+fn crsm_reads_ef_iccid_nibble_swapped() {
+    let mut d = dce();
+    quiet(&mut d);
+    feed(&mut d, "AT+CMEE=1\r");
+    // ICCID 8918020000000001000 (19 digits) + F, each octet's digits
+    // swapped, as ModemManager's mm-base-sim.c reads it.
+    assert_eq!(
+        feed(&mut d, "AT+CRSM=176,12258,0,0,10\r").0,
+        "\r\n+CRSM: 144,0,\"988120000000001000F0\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        feed(&mut d, "AT+CRSM=176,12258,0,2,3\r").0,
+        "\r\n+CRSM: 144,0,\"200000\"\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        feed(&mut d, "AT+CRSM=176,28486,0,0,17\r").0,
+        "\r\n+CRSM: 148,4\r\n\r\nOK\r\n"
+    );
+    assert_eq!(feed(&mut d, "AT+CRSM=242\r").0, "\r\n+CME ERROR: 50\r\n");
+}
+
+/// ICCID by model: generic `+CCID: `, SIMCom a bare line (SIM800
+/// manual), Quectel `+QCCID` only, Huawei `^ICCID?` nibble-swapped; a
+/// vendor command the model lacks is an unknown command.
+#[test]
+fn iccid_through_each_models_command() {
+    let iccid = "8918020000000001000";
+    let ok = |line: &str| format!("\r\n{line}\r\n\r\nOK\r\n");
+    let cases: &[(&str, &str, String)] = &[
+        ("generic", "AT+CCID", ok(&format!("+CCID: {iccid}"))),
+        ("generic", "AT+QCCID", "\r\nERROR\r\n".into()),
+        ("generic", "AT^ICCID?", "\r\nERROR\r\n".into()),
+        ("simcom-sim800", "AT+CCID", ok(iccid)),
+        ("quectel-ec25", "AT+QCCID", ok(&format!("+QCCID: {iccid}"))),
+        ("quectel-ec25", "AT+CCID", "\r\nERROR\r\n".into()),
+        (
+            "huawei-e173",
+            "AT^ICCID?",
+            ok("^ICCID: 988120000000001000F0"),
+        ),
+        (
+            "huawei-e173",
+            "AT+QCCID",
+            "\r\nCOMMAND NOT SUPPORT\r\n".into(),
+        ),
+    ];
+    for (model, cmd, expect) in cases {
+        let mut d = model_dce(model);
+        quiet(&mut d);
+        assert_eq!(
+            &feed(&mut d, &format!("{cmd}\r")).0,
+            expect,
+            "{model} {cmd}"
+        );
+        assert_eq!(
+            feed(&mut d, "AT+CIMI\r").0,
+            ok("370020000001000"),
+            "{model}: AT+CIMI"
+        );
+    }
+}
