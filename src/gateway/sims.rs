@@ -191,18 +191,21 @@ impl SimOps {
             .or_default() += 1;
         let now = self.clock.now();
         let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(w) = watched
-            .get_mut(short_code)
-            .filter(|w| w.rule.is_code(code))
-        {
+        if let Some(w) = watched.get_mut(short_code).filter(|w| w.rule.is_code(code)) {
             let every = chrono::Duration::from_std(w.rule.every).unwrap_or(chrono::Duration::MAX);
             match &result {
                 Ok(answer) => {
                     w.balance.answered(&w.rule, &answer.reply, now);
                     match (w.balance.stale, w.balance.amount) {
-                        (true, _) => tracing::warn!(%short_code, reply = %answer.reply, "the balance answer has no amount the pattern finds; the last one is kept, marked stale"),
-                        (false, Some(amount)) if w.balance.low => tracing::warn!(%short_code, %amount, "the SIM's balance is low"),
-                        (false, amount) => tracing::info!(%short_code, amount = ?amount, "SIM balance"),
+                        (true, _) => {
+                            tracing::warn!(%short_code, reply = %answer.reply, "the balance answer has no amount the pattern finds; the last one is kept, marked stale")
+                        }
+                        (false, Some(amount)) if w.balance.low => {
+                            tracing::warn!(%short_code, %amount, "the SIM's balance is low")
+                        }
+                        (false, amount) => {
+                            tracing::info!(%short_code, amount = ?amount, "SIM balance")
+                        }
                     }
                     w.next = now.checked_add_signed(every);
                 }

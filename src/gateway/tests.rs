@@ -886,7 +886,10 @@ async fn a_capped_sims_unseen_conversation_fails_over_to_a_sim_with_room() {
         .unwrap();
     assert_eq!(again.recipients[0].status, RecipientState::WaitingForCap);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(rig.sent_from(CODES[1]).is_empty(), "not before failover_after");
+    assert!(
+        rig.sent_from(CODES[1]).is_empty(),
+        "not before failover_after"
+    );
     rig.clock.advance(chrono::Duration::seconds(31));
     eventually("both moved and sent from the other SIM", async || {
         (rig.sent_from(CODES[1]).len() == 2).then_some(())

@@ -266,10 +266,7 @@ async fn modems(State(ctx): State<Shared>) -> impl IntoResponse {
                 v.as_object_mut(),
                 sims.iter().find(|s| s.usage.short_code == m.short_code),
             ) {
-                obj.insert(
-                    "sim".into(),
-                    serde_json::to_value(sim).unwrap_or_default(),
-                );
+                obj.insert("sim".into(), serde_json::to_value(sim).unwrap_or_default());
             }
             v
         })
