@@ -11,6 +11,8 @@
 //!   HIL_PIN, HIL_BAUD (default 115200), HIL_WAIT_S (reports, default 120)
 //!   HIL_RECORD=DIR: record each modem's serial line to
 //!   DIR/<model>-<short code>.jsonl
+//!   HIL_USSD=*123#: a USSD code the first SIM's operator answers (the
+//!   balance); the USSD case runs on real SIMs only when it is set
 //! With two modems, the second sends to the first, so receiving needs no
 //! human. Scenarios that need fault injection run on the emulator only.
 //!
@@ -72,6 +74,16 @@ fn list(name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The USSD quirk of the profile `HIL_PROFILE` names (real modems), or of
+/// the vendor of the emulated model (`huawei-e173` → `huawei`).
+fn ussd_packed_hex(model: Option<&str>) -> bool {
+    let name = match model {
+        Some(m) => m.split('-').next().unwrap_or(m).to_string(),
+        None => env("HIL_PROFILE").unwrap_or_else(|| "generic".into()),
+    };
+    smsgate::modem::profile::Profile::builtin(&name).is_some_and(|p| p.quirks.ussd_packed_hex)
+}
+
 fn driver_config(code: &str, port: &str, baud: u32, pin: Option<String>) -> DriverConfig {
     DriverConfig {
         baud,
@@ -90,12 +102,23 @@ async fn bench(model: Option<&str>) -> Result<Bench, String> {
     let ports = list("HIL_PORTS");
     let mut links = None;
     let (emulator, configs, phone, wait) = if ports.is_empty() {
+        let packed = ussd_packed_hex(Some(model.unwrap_or("generic")));
         let net = Network::start(Setup {
-            drivers: Drivers::Custom(|m| {
-                // The stable link, as /dev/serial/by-id: an unplugged modem
-                // comes back on another pseudo-terminal.
-                let port = m.link.as_ref().unwrap_or(&m.path);
-                driver_config(&m.number, &port.to_string_lossy(), 115_200, None)
+            drivers: Drivers::Custom(if packed {
+                |m| {
+                    let port = m.link.as_ref().unwrap_or(&m.path);
+                    DriverConfig {
+                        ussd_packed_hex: true,
+                        ..driver_config(&m.number, &port.to_string_lossy(), 115_200, None)
+                    }
+                }
+            } else {
+                |m| {
+                    // The stable link, as /dev/serial/by-id: an unplugged
+                    // modem comes back on another pseudo-terminal.
+                    let port = m.link.as_ref().unwrap_or(&m.path);
+                    driver_config(&m.number, &port.to_string_lossy(), 115_200, None)
+                }
             }),
             emulator: smsgate::emulator::dce::Settings {
                 model: model.unwrap_or("generic").to_string(),
@@ -130,7 +153,10 @@ async fn bench(model: Option<&str>) -> Result<Bench, String> {
         let configs = ports
             .iter()
             .zip(&codes)
-            .map(|(p, c)| driver_config(c, p, baud, env("HIL_PIN")))
+            .map(|(p, c)| DriverConfig {
+                ussd_packed_hex: ussd_packed_hex(None),
+                ..driver_config(c, p, baud, env("HIL_PIN"))
+            })
             .collect();
         (None, configs, phone, Duration::from_secs(wait))
     };
@@ -311,7 +337,7 @@ impl Bench {
 }
 
 /// Scenarios run, for the progress bar: "modems up" and the 14 below.
-const SCENARIOS: u64 = 15;
+const SCENARIOS: u64 = 16;
 
 /// Where the Markdown report goes.
 fn report_path() -> PathBuf {
@@ -580,6 +606,36 @@ async fn run_one(model: Option<&str>) -> (i32, String) {
                     .await;
                 let _ = emu.clear_faults(0);
                 v
+            }
+        }
+    });
+    scenario!("USSD (balance) between sends", {
+        // On the emulator its default balance code; on real SIMs only the
+        // code a technician names (an operator's USSD may cost money or
+        // change a plan: never guessed).
+        let code = match (&b.emulator, env("HIL_USSD")) {
+            (_, Some(code)) => Some(code),
+            (Some(_), None) => Some("*123#".to_string()),
+            (None, None) => None,
+        };
+        match code {
+            None => Verdict::Skip("set HIL_USSD=<code> to ask the first SIM's operator".into()),
+            Some(code) => {
+                // A send and the USSD at once: the driver takes them one
+                // after the other, never one inside the other.
+                let send = b.send(0, &b.phone, "smsgate HIL: envío junto a un USSD", 8);
+                let ussd = b.pool.ussd(&b.codes[0], &code);
+                let (sent, answer) = tokio::join!(send, ussd);
+                match (sent, answer) {
+                    (Ok(_), Ok(a)) if !a.reply.trim().is_empty() => Verdict::Pass(format!(
+                        "{code}: {:?}{}",
+                        a.reply.chars().take(60).collect::<String>(),
+                        if a.session_open { " (menu)" } else { "" }
+                    )),
+                    (Ok(_), Ok(_)) => Verdict::Fail(format!("{code}: an empty answer")),
+                    (Err(e), _) => Verdict::Fail(format!("the send beside it: {e}")),
+                    (_, Err(e)) => Verdict::Fail(format!("{code}: {e}")),
+                }
             }
         }
     });

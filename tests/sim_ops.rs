@@ -215,13 +215,13 @@ fn ussd_balance_and_caps_through_the_whole_gateway() {
     let (status, e) = ussd(&url, &c1, "*555#");
     assert_eq!(
         (status, e["error"].as_str()),
-        (502, Some("ussd_not_supported")),
+        (422, Some("ussd_not_supported")),
         "{e}"
     );
     let (status, e) = ussd(&url, &c1, "*556#");
     assert_eq!(
         (status, e["error"].as_str()),
-        (502, Some("ussd_refused")),
+        (422, Some("ussd_refused")),
         "{e}"
     );
     let (status, e) = ussd(&url, &c1, "hello");

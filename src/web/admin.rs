@@ -293,7 +293,7 @@ pub(crate) struct UssdRequest {
         (status = 401, description = "missing or wrong token"),
         (status = 404, body = super::error::ErrorBody),
         (status = 409, description = "modem_not_ready", body = super::error::ErrorBody),
-        (status = 502, description = "ussd_refused, ussd_not_supported, ussd_garbled (the network's answer)", body = super::error::ErrorBody),
+        (status = 422, description = "ussd_refused, ussd_not_supported, ussd_garbled: the modem or the network would not (or could not) answer this code", body = super::error::ErrorBody),
         (status = 504, description = "ussd_timeout", body = super::error::ErrorBody)))]
 async fn ussd(
     State(ctx): State<Shared>,
@@ -310,11 +310,17 @@ async fn ussd(
                 E::NoSuchModem(_) => ApiError::not_found(),
                 E::Invalid(_) => ApiError::bad_request("invalid_ussd", message),
                 E::NotReady(_) => ApiError::new(StatusCode::CONFLICT, "modem_not_ready", message),
-                E::Refused(_) => ApiError::new(StatusCode::BAD_GATEWAY, "ussd_refused", message),
-                E::NotSupported => {
-                    ApiError::new(StatusCode::BAD_GATEWAY, "ussd_not_supported", message)
+                E::Refused(_) => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "ussd_refused", message)
                 }
-                E::Garbled(_) => ApiError::new(StatusCode::BAD_GATEWAY, "ussd_garbled", message),
+                E::NotSupported => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "ussd_not_supported",
+                    message,
+                ),
+                E::Garbled(_) => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "ussd_garbled", message)
+                }
                 E::NetworkTimeout | E::NoAnswer => {
                     ApiError::new(StatusCode::GATEWAY_TIMEOUT, "ussd_timeout", message)
                 }
