@@ -113,6 +113,36 @@ enum Command {
         /// texts in the recording with placeholders of the same shape.
         #[arg(long, requires = "record")]
         redact: bool,
+        /// Also send this USSD code (e.g. `*123#`) and report the network's
+        /// answer; a menu it opens is cancelled.
+        #[arg(long, value_name = "CODE")]
+        ussd: Option<String>,
+    },
+    /// Send a USSD code (balance, bundles) through the modem on a serial
+    /// port and print the network's answer; `--then` answers menu steps.
+    /// Offline, like `probe`: stop the service holding the port first.
+    Ussd {
+        /// Serial port, e.g. /dev/ttyUSB0.
+        port: String,
+        /// The USSD code, e.g. `*123#`.
+        code: String,
+        /// Answer the next menu step with ANSWER (repeatable, in order).
+        #[arg(long = "then", value_name = "ANSWER")]
+        then: Vec<String>,
+        /// Print one JSON object: {"port", "profile", "steps": [{"sent",
+        /// "reply", "session_open", "status"}], "error"}.
+        #[arg(long)]
+        json: bool,
+        /// Modem profile for the USSD encoding (e.g. `huawei`: packed
+        /// GSM 7-bit hex); default: picked from the modem's maker and model.
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// Line speed.
+        #[arg(long, default_value_t = smsgate::commands::probe::DEFAULT_BAUD)]
+        baud: u32,
+        /// Seconds to wait for each answer of the network.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        timeout: u64,
     },
     /// Read a recording of a modem's serial line.
     Transcript {
@@ -358,6 +388,7 @@ fn main() -> ExitCode {
             baud,
             record,
             redact,
+            ussd,
         } => {
             // No logging set-up: stdout carries the report (one JSON line
             // with --json) and nothing else.
@@ -373,6 +404,7 @@ fn main() -> ExitCode {
                 json,
                 baud,
                 record.as_deref(),
+                ussd.as_deref(),
             ));
             if let (true, Some(file)) = (redact, &record) {
                 let r = smsgate::commands::transcript::redact_file(file, file);
@@ -380,6 +412,36 @@ fn main() -> ExitCode {
                     return ExitCode::from(r as u8);
                 }
             }
+            ExitCode::from(code as u8)
+        }
+        Command::Ussd {
+            port,
+            code,
+            then,
+            json,
+            profile,
+            baud,
+            timeout,
+        } => {
+            // No logging set-up: stdout carries the answer and nothing else.
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("smsgate: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let code = rt.block_on(smsgate::commands::ussd::run(
+                &smsgate::commands::ussd::Options {
+                    port: PathBuf::from(port),
+                    code,
+                    then,
+                    json,
+                    profile,
+                    baud,
+                    timeout: std::time::Duration::from_secs(timeout.max(1)),
+                },
+            ));
             ExitCode::from(code as u8)
         }
         Command::Config {

@@ -74,6 +74,7 @@ async fn probe_json_from_the_binary_is_one_line_with_the_identity() {
     assert_eq!(json["sim"], "READY");
     assert_eq!(json["profile"], "generic");
     assert_eq!(json["port"], path.as_str());
+    assert!(json.get("ussd").is_none(), "no --ussd, no ussd key: {json}");
     emu.shutdown();
 }
 
@@ -102,6 +103,68 @@ async fn probe_of_a_missing_port_says_it_does_not_exist_and_exits_1() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(out.stdout.is_empty());
+}
+
+async fn run_ussd_cli(args: &[&str]) -> Output {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .arg("ussd")
+        .args(args)
+        .output();
+    tokio::time::timeout(ANSWER_WITHIN, run)
+        .await
+        .expect("ussd finishes")
+        .expect("run smsgate")
+}
+
+/// `smsgate ussd` on a port that is not there: exit 1, the reason on
+/// stderr, and with --json the same reason in the one JSON line.
+#[tokio::test]
+async fn ussd_of_a_missing_port_exits_1_with_the_reason() {
+    let out = run_ussd_cli(&["/dev/smsgate-no-such-port", "*123#", "--json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("does not exist")),
+        "{json}"
+    );
+}
+
+/// A code with letters never reaches the network: exit 1, said plainly.
+#[tokio::test]
+async fn ussd_with_a_bad_code_is_refused_before_the_network() {
+    let emu = emulator(1).await;
+    let path = emu.modems()[0].path.to_string_lossy().into_owned();
+    let out = run_ussd_cli(&[&path, "*12a#"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid USSD code"), "{stderr}");
+    emu.shutdown();
+}
+
+/// `probe --ussd CODE` reports what the code got: the network's answer, or
+/// why there is none; the probe itself still succeeds.
+#[tokio::test]
+async fn probe_with_ussd_reports_the_code() {
+    let emu = emulator(1).await;
+    let path = emu.modems()[0].path.to_string_lossy().into_owned();
+    let out = run_probe_cli(&[&path, "--json", "--ussd", "*123#"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["ussd"]["code"], "*123#", "{json}");
+    assert!(
+        json["ussd"]["reply"].is_string() || json["ussd"]["error"].is_string(),
+        "{json}"
+    );
+    emu.shutdown();
 }
 
 #[tokio::test]

@@ -13,3 +13,4 @@ pub mod serve;
 pub mod signals;
 pub mod store;
 pub mod transcript;
+pub mod ussd;

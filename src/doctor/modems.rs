@@ -414,6 +414,7 @@ mod tests {
                 mem3: None,
             }),
             profile: "huawei".into(),
+            ussd: None,
         }
     }
 

@@ -2,10 +2,11 @@
 //! with which SIM, how is its signal, registration and SMS storage.
 //!
 //! Owns opening a port for a short, exclusive look ([`open_port`], shared
-//! with discovery), the read-only query sequence and the [`ProbeReport`]
-//! with its text rendering. May not touch the modem's configuration beyond
-//! echo and error verbosity (`ATE0`, `AT+CMEE=1`), and knows nothing of the
-//! gateway.
+//! with discovery and `smsgate ussd`), the read-only query sequence and the
+//! [`ProbeReport`] with its text rendering; on request one USSD code
+//! (`--ussd`, through [`super::ussd`]). May not touch the modem's
+//! configuration beyond echo and error verbosity (`ATE0`, `AT+CMEE=1`), and
+//! knows nothing of the gateway.
 
 use std::fmt;
 use std::path::Path;
@@ -17,6 +18,7 @@ use tokio_serial::{SerialPortBuilderExt, SerialStream};
 
 use super::conversation::{Conversation, ConversationError};
 use super::profile::Profile;
+use super::ussd::{UssdSession, USSD_TIMEOUT};
 use crate::at::commands::{
     EchoOff, Imei, Imsi, Manufacturer, MemUsage, Model, OperatorQuery, RegistrationQuery, Revision,
     SignalQualityQuery, StorageQuery,
@@ -88,6 +90,22 @@ pub struct ProbeReport {
     pub storage: Option<Storage>,
     /// The profile [`Profile::best_fit`] picks for this modem.
     pub profile: String,
+    /// The answer to `--ussd CODE`, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ussd: Option<UssdReport>,
+}
+
+/// What one USSD code answered during a probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UssdReport {
+    /// The code sent.
+    pub code: String,
+    /// The network's text, when it answered.
+    pub reply: Option<String>,
+    /// `<m>` of `+CUSD:` (TS 27.007 §7.15), when it answered.
+    pub status: Option<u8>,
+    /// Why there is no reply.
+    pub error: Option<String>,
 }
 
 /// `+CSQ` (TS 27.007 §8.5) as numbers people read.
@@ -217,6 +235,17 @@ pub async fn probe_recorded(
     baud: u32,
     recorder: Option<std::sync::Arc<crate::transcript::Recorder>>,
 ) -> Result<ProbeReport, ProbeError> {
+    probe_with(path, baud, recorder, None).await
+}
+
+/// [`probe_recorded`], and with `ussd` that USSD code too (`smsgate probe
+/// --ussd CODE`); a menu it opens is cancelled.
+pub async fn probe_with(
+    path: &Path,
+    baud: u32,
+    recorder: Option<std::sync::Arc<crate::transcript::Recorder>>,
+    ussd: Option<&str>,
+) -> Result<ProbeReport, ProbeError> {
     let port = path.display().to_string();
     let mut conv = Conversation::new(crate::transcript::Recorded::new(
         open_port(path, baud)?,
@@ -265,6 +294,10 @@ pub async fn probe_recorded(
     } else {
         None
     };
+    let ussd = match ussd {
+        Some(code) => Some(probe_ussd(&mut conv, &port, &profile, code).await?),
+        None => None,
+    };
     Ok(ProbeReport {
         port,
         manufacturer,
@@ -279,6 +312,43 @@ pub async fn probe_recorded(
         operator,
         storage,
         profile,
+        ussd,
+    })
+}
+
+/// Sends one USSD code with the profile's encoding and cancels a menu it
+/// opens; a refusal is reported, not an error of the probe.
+async fn probe_ussd(
+    conv: &mut Conversation<impl AsyncRead + AsyncWrite + Unpin>,
+    port: &str,
+    profile: &str,
+    code: &str,
+) -> Result<UssdReport, ProbeError> {
+    let packed = Profile::builtin(profile).is_some_and(|p| p.quirks.ussd_packed_hex);
+    let mut session = UssdSession::new(packed, USSD_TIMEOUT);
+    let answer = session
+        .request(conv, code)
+        .await
+        .map_err(|e| link_error(port, e))?;
+    if session.is_open() {
+        session
+            .cancel(conv)
+            .await
+            .map_err(|e| link_error(port, e))?;
+    }
+    Ok(match answer {
+        Ok(a) => UssdReport {
+            code: code.to_string(),
+            reply: Some(a.reply),
+            status: Some(a.status),
+            error: None,
+        },
+        Err(e) => UssdReport {
+            code: code.to_string(),
+            reply: None,
+            status: None,
+            error: Some(e.to_string()),
+        },
     })
 }
 
@@ -403,8 +473,22 @@ impl fmt::Display for ProbeReport {
             }
             None => writeln!(f, "SMS storage:   -")?,
         }
-        write!(f, "profile:       {}", self.profile)
+        write!(f, "profile:       {}", self.profile)?;
+        if let Some(u) = &self.ussd {
+            let answer = match (&u.reply, &u.error) {
+                (Some(reply), _) => reply.replace('\n', "\n               "),
+                (None, Some(error)) => format!("- ({error})"),
+                (None, None) => "-".into(),
+            };
+            write!(f, "\nUSSD {}:{}{answer}", u.code, pad(u.code.len()))?;
+        }
+        Ok(())
     }
+}
+
+/// Spaces that align a `USSD <code>:` label with the others (15 wide).
+fn pad(code_len: usize) -> String {
+    " ".repeat(15usize.saturating_sub(code_len + 6).max(1))
 }
 
 #[cfg(test)]

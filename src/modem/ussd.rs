@@ -154,7 +154,8 @@ impl UssdSession {
             Ok(cmd) => cmd,
             Err(e) => return Ok(Err(UssdError::Invalid(e.to_string()))),
         };
-        if step == (Step::New { cancel_first: true }) {
+        let cancelled = step == (Step::New { cancel_first: true });
+        if cancelled {
             self.cancel(conv).await?;
         }
         // A late `+CUSD:` of an earlier request is not this one's answer.
@@ -162,6 +163,11 @@ impl UssdSession {
         if stale > 0 {
             tracing::debug!(stale, "earlier USSD answers dropped");
         }
+        // The bare `+CUSD: 2` some modems print for the session just
+        // cancelled may still be on its way: it is not the new answer
+        // (python-gsmmodem `_parseCusdResponse` skips such "session
+        // release" notices too).
+        let mut release_pending = cancelled && stale == 0;
         match conv.exec(&cmd).await {
             Ok(()) => {}
             Err(e) if e.is_link_failure() => return Err(e),
@@ -177,6 +183,10 @@ impl UssdSession {
         let deadline = Instant::now() + self.answer_timeout;
         loop {
             if let Some(Urc::Ussd { status, text, dcs }) = conv.take_urc(is_ussd) {
+                if release_pending && status == status::TERMINATED && text.is_none() {
+                    release_pending = false;
+                    continue;
+                }
                 self.open_since = (status == status::MENU).then(Instant::now);
                 return Ok(answer_of(status, text.as_deref(), dcs, self.packed));
             }

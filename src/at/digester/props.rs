@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::at::commands::{
     AtCommand, ListMessages, MessageStat, PduHex, ReadMessage, RegistrationQuery, SendPdu,
-    SignalQualityQuery,
+    SignalQualityQuery, UssdRequest,
 };
 
 fn in_flights() -> Vec<Option<InFlight>> {
@@ -21,6 +21,7 @@ fn in_flights() -> Vec<Option<InFlight>> {
         Some(ListMessages(MessageStat::All).in_flight()),
         Some(ReadMessage(1).in_flight()),
         cmgs.ok(),
+        UssdRequest::new("*123#", false).ok().map(|c| c.in_flight()),
     ]
 }
 
@@ -159,7 +160,7 @@ proptest! {
 
     #[test]
     fn same_events_whatever_the_chunking(
-        which in 0usize..7,
+        which in 0usize..8,
         pieces in vec(piece(), 0..24),
         cuts in vec(any::<usize>(), 0..12),
     ) {

@@ -213,6 +213,35 @@ async fn new_code_cancels_the_open_menu_first() {
     );
 }
 
+/// The `+CUSD: 2` a modem prints for the menu it was told to cancel is
+/// not taken as the answer to the new code.
+#[tokio::test]
+async fn the_release_notice_of_the_cancelled_menu_is_not_the_answer() {
+    let mut s = session();
+    let (port, far) = duplex(4096);
+    let mut conv = Conversation::new(port);
+    let script = vec![
+        (
+            r#"AT+CUSD=1,"*100#",15"#,
+            b("\r\nOK\r\n\r\n+CUSD: 1,\"1. Saldo\",15\r\n"),
+        ),
+        ("AT+CUSD=2", b(OK)),
+        (
+            r#"AT+CUSD=1,"*123#",15"#,
+            b("\r\nOK\r\n\r\n+CUSD: 2\r\n\r\n+CUSD: 0,\"Saldo 5\",15\r\n"),
+        ),
+    ];
+    let steps = async {
+        let _ = s.request(&mut conv, "*100#").await;
+        s.request(&mut conv, "*123#").await
+    };
+    let (second, _far) = tokio::join!(steps, modem(far, script));
+    assert_eq!(
+        second.ok().and_then(Result::ok).map(|a| a.reply),
+        Some("Saldo 5".into())
+    );
+}
+
 /// No `+CUSD:` in time: no answer, and the session is cancelled.
 #[tokio::test]
 async fn no_cusd_in_time_cancels() {
