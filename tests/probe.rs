@@ -160,11 +160,63 @@ async fn probe_with_ussd_reports_the_code() {
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["ussd"]["code"], "*123#", "{json}");
-    assert!(
-        json["ussd"]["reply"].is_string() || json["ussd"]["error"].is_string(),
-        "{json}"
-    );
+    assert_eq!(json["ussd"]["reply"], "Su balance es RD$45.50", "{json}");
+    let out = run_probe_cli(&[&path, "--ussd", "*123#"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Su balance es RD$45.50"), "{text}");
     emu.shutdown();
+}
+
+/// `smsgate ussd` walks the emulated operator's two-level menu with
+/// `--then`, on a generic modem (plain text, the menu across two lines)
+/// and on a Huawei stick (packed GSM 7-bit hex both ways, `--profile
+/// huawei`); the Huawei refuses plain text, as the real stick does.
+#[tokio::test]
+async fn ussd_walks_a_menu_on_a_generic_modem_and_a_huawei_stick() {
+    for (model, profile) in [("generic", "generic"), ("huawei-e173", "huawei")] {
+        let emu = emulator_with(EmulatorConfig {
+            modems: 1,
+            settings: Settings {
+                model: model.into(),
+                ..Settings::default()
+            },
+            ..EmulatorConfig::default()
+        })
+        .await;
+        let path = emu.modems()[0].path.to_string_lossy().into_owned();
+        let out = run_ussd_cli(&[
+            &path,
+            "*100#",
+            "--then",
+            "2",
+            "--then",
+            "1",
+            "--json",
+            "--profile",
+            profile,
+        ])
+        .await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{model}: {stderr}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("1. Saldo\\n2. Paquetes"), "{model}: {text}");
+        assert!(
+            text.contains("Paquete de datos activado"),
+            "{model}: {text}"
+        );
+        let log = emu.ussd(0).expect("the emulator's USSD log");
+        let codes: Vec<&str> = log.requests.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(codes, ["*100#", "2", "1"], "{model}: {:?}", log.requests);
+        if profile == "huawei" {
+            // Without --profile the stick's +CGMI picks the Huawei profile.
+            let picked = run_ussd_cli(&[&path, "*123#"]).await;
+            let text = String::from_utf8_lossy(&picked.stdout);
+            assert!(text.contains("RD$45.50"), "{text}");
+            let plain = run_ussd_cli(&[&path, "*123#", "--profile", "generic"]).await;
+            assert_eq!(plain.status.code(), Some(1), "plain text on a Huawei");
+        }
+        emu.shutdown();
+    }
 }
 
 #[tokio::test]
