@@ -445,3 +445,47 @@ fn the_admin_page_makes_and_revokes_api_keys() {
         WAIT,
     );
 }
+
+/// The admin page's modems view runs USSD in a real Chromium: the
+/// operator's two-level menu walked through the form, each answer shown
+/// as text, and the SIMs' caps and counts listed.
+#[test]
+fn the_admin_page_runs_ussd_menus() {
+    const TOKEN: &str = "browser-admin-token-0123456789";
+    let Some(Page {
+        d,
+        url,
+        _serve,
+        _store,
+    }) = page_on_serve(&[("SMSGATE_HTTP__ADMIN_TOKEN", TOKEN)])
+    else {
+        return;
+    };
+    d.goto(&format!("{url}/admin"));
+    d.type_into("#token", TOKEN);
+    d.click("#token-form button");
+    d.click("[data-view=modems]");
+    d.wait_for(
+        "the modems view with its USSD form",
+        "return !document.getElementById('modems-tools').hidden && document.getElementById('ussd-modem').options.length > 0 && document.getElementById('view').textContent.indexOf('sent_today') >= 0",
+        WAIT,
+    );
+    d.type_into("#ussd-code", "*100#");
+    d.click("#ussd-form button");
+    d.wait_for(
+        "the menu",
+        "var t = document.getElementById('ussd-reply').textContent; return t.indexOf('1. Saldo\\n2. Paquetes') >= 0 && t.indexOf('menu open') >= 0",
+        WAIT,
+    );
+    d.type_into("#ussd-code", "1");
+    d.click("#ussd-form button");
+    d.wait_for(
+        "the balance",
+        "return document.getElementById('ussd-reply').textContent === 'Su balance es RD$45.50'",
+        WAIT,
+    );
+    d.type_into("#ussd-code", "not a code");
+    d.click("#ussd-form button");
+    // The browser's own pattern check stops it: nothing is sent.
+    assert_eq!(d.text("#ussd-reply"), "Su balance es RD$45.50");
+}

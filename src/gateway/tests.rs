@@ -906,3 +906,82 @@ async fn a_capped_sims_unseen_conversation_fails_over_to_a_sim_with_room() {
         assert_eq!(m.recipients[0].status, RecipientState::Sent);
     }
 }
+
+/// The distinct-recipients cap: a SIM that has written to its quota of
+/// numbers this month takes no new number, while the numbers it already
+/// counts still get their messages.
+#[actix::test]
+async fn the_recipients_cap_keeps_known_numbers_and_turns_new_ones_away() {
+    let caps = crate::session::Caps {
+        recipients_per_month: 2,
+        ..Default::default()
+    };
+    let rig = start_capped(
+        Store::temporary().unwrap(),
+        local("2026-11-25", 10, 0),
+        &[(0, caps)],
+        Settings::default(),
+    );
+    let mut codes = Vec::new();
+    let mut sessions = Vec::new();
+    for n in ["8095551001", "8095551002", "8095551003", "8095551004"] {
+        let a = rig.send(None, n).await.unwrap();
+        codes.push(a.recipients[0].short_code.clone().unwrap());
+        sessions.push(a.session.id.clone());
+    }
+    let on_capped = codes.iter().filter(|c| *c == CODES[0]).count();
+    assert_eq!(on_capped, 2, "two numbers on the capped SIM: {codes:?}");
+    assert_eq!(codes[3], CODES[1], "the fourth number cannot take it");
+    assert_eq!(
+        rig.usage(CODES[0]).await.reached,
+        vec![crate::session::CapKind::Recipients]
+    );
+    // A number it already counts gets its next message at once.
+    let known = codes.iter().position(|c| c == CODES[0]).unwrap();
+    let to = ["8095551001", "8095551002", "8095551003", "8095551004"][known];
+    let again = rig.send(Some(sessions[known].clone()), to).await.unwrap();
+    assert_eq!(again.recipients[0].status, RecipientState::Queued);
+    assert_eq!(rig.usage(CODES[0]).await.recipients_this_month, 2);
+}
+
+/// The monthly cap: the message over it waits and goes on the first of
+/// the next month (local time), on virtual time.
+#[actix::test]
+async fn the_month_cap_holds_until_the_month_turns() {
+    let caps = crate::session::Caps {
+        per_month: 2,
+        ..Default::default()
+    };
+    let rig = start_capped(
+        Store::temporary().unwrap(),
+        local("2026-11-30", 23, 57),
+        &[(0, caps), (1, caps)],
+        Settings::default(),
+    );
+    let a = rig.send(None, "8095551001").await.unwrap();
+    let id = a.session.id.clone();
+    assert_eq!(
+        rig.send(Some(id.clone()), "8095551001")
+            .await
+            .unwrap()
+            .recipients[0]
+            .status,
+        RecipientState::Queued
+    );
+    let third = rig.send(Some(id.clone()), "8095551001").await.unwrap();
+    assert_eq!(third.recipients[0].status, RecipientState::WaitingForCap);
+    let code = a.recipients[0].short_code.clone().unwrap();
+    assert_eq!(
+        rig.usage(&code).await.reached,
+        vec![crate::session::CapKind::Month]
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rig.sent_from(&code).len(), 2);
+    rig.clock.advance(chrono::Duration::minutes(4));
+    eventually("sent in December", async || {
+        (rig.sent_from(&code).len() == 3).then_some(())
+    })
+    .await;
+    let u = rig.usage(&code).await;
+    assert_eq!((u.sent_this_month, u.waiting_for_cap), (1, 0));
+}
