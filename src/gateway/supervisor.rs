@@ -756,6 +756,7 @@ impl Gateway {
             })
             .map(|(c, k)| (c.clone(), k.clone()))
             .collect();
+        let mut journaled = false;
         for (code, k) in due {
             if self
                 .change(Change::KeepAlive {
@@ -784,8 +785,11 @@ impl Gateway {
                 let outcome = sender.send(&code, sms).await;
                 addr.do_send(KeptAlive { code, outcome });
             });
+            journaled = true;
         }
-        self.flush_later();
+        if journaled {
+            self.flush_later();
+        }
     }
 
     /// R4/R7: a session ended; whatever of it waits for a modem that is
