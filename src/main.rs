@@ -345,12 +345,8 @@ fn main() -> ExitCode {
             replay,
         } => {
             smsgate::logging::init();
-            let rt = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("smsgate: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(rt) = runtime() else {
+                return ExitCode::FAILURE;
             };
             let code = rt.block_on(smsgate::commands::emulator::run(
                 smsgate::commands::emulator::Options {
@@ -392,12 +388,8 @@ fn main() -> ExitCode {
         } => {
             // No logging set-up: stdout carries the report (one JSON line
             // with --json) and nothing else.
-            let rt = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("smsgate: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(rt) = runtime() else {
+                return ExitCode::FAILURE;
             };
             let code = rt.block_on(smsgate::commands::probe::run(
                 std::path::Path::new(&port),
@@ -424,12 +416,8 @@ fn main() -> ExitCode {
             timeout,
         } => {
             // No logging set-up: stdout carries the answer and nothing else.
-            let rt = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("smsgate: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(rt) = runtime() else {
+                return ExitCode::FAILURE;
             };
             let code = rt.block_on(smsgate::commands::ussd::run(
                 &smsgate::commands::ussd::Options {
@@ -521,6 +509,13 @@ fn main() -> ExitCode {
 
 /// smsgate(1), a page per subcommand (`smsgate-serve(1)`...), and
 /// smsgate.toml(5) into `dir`; how many pages.
+/// A tokio runtime for a command, or `None` (said on stderr).
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new()
+        .map_err(|e| eprintln!("smsgate: cannot start the runtime: {e}"))
+        .ok()
+}
+
 fn write_manual(dir: &std::path::Path) -> std::io::Result<usize> {
     std::fs::create_dir_all(dir)?;
     let cmd = <Cli as clap::CommandFactory>::command();

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::phones::{inbox, phone_sends};
-use common::{eventually, receiver::Receiver, serve_proc};
+use common::{call, eventually, receiver::Receiver, serve_proc};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "machine-api-admin-token-01";
@@ -55,30 +55,6 @@ fn make_key(url: &str, body: Value) -> (String, String) {
         v["token"].as_str().unwrap().to_string(),
         v["webhook_secret"].as_str().unwrap().to_string(),
     )
-}
-
-/// status and JSON body (`null` when none).
-fn call(
-    method: &str,
-    url: &str,
-    token: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = ureq::request(method, url).set("Authorization", &format!("Bearer {token}"));
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    let r = match body {
-        Some(b) => req.send_json(b),
-        None => req.call(),
-    };
-    match r {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => {
-            (r.status(), r.into_json().unwrap_or(Value::Null))
-        }
-        Err(e) => panic!("{e}"),
-    }
 }
 
 fn free_port() -> u16 {

@@ -369,24 +369,31 @@ fn the_page_is_accessible_and_fits_a_small_screen() {
     audit("the help page (es)");
 }
 
+/// The admin page on `smsgate serve`, its token given; `None` as for
+/// [`page_on_serve`].
+fn admin_page() -> Option<Page> {
+    const TOKEN: &str = "browser-admin-token-0123456789";
+    let page = page_on_serve(&[("SMSGATE_HTTP__ADMIN_TOKEN", TOKEN)])?;
+    page.d.goto(&format!("{}/admin", page.url));
+    page.d.type_into("#token", TOKEN);
+    page.d.click("#token-form button");
+    Some(page)
+}
+
 /// The admin page manages API keys in a real Chromium: a key made there
 /// shows its token once and works; revoked there, it stops; the webhook
 /// queue is listed.
 #[test]
 fn the_admin_page_makes_and_revokes_api_keys() {
-    const TOKEN: &str = "browser-admin-token-0123456789";
     let Some(Page {
         d,
         url,
         _serve,
         _store,
-    }) = page_on_serve(&[("SMSGATE_HTTP__ADMIN_TOKEN", TOKEN)])
+    }) = admin_page()
     else {
         return;
     };
-    d.goto(&format!("{url}/admin"));
-    d.type_into("#token", TOKEN);
-    d.click("#token-form button");
     d.click("[data-view=keys]");
     d.wait_for(
         "the keys view",
@@ -451,19 +458,10 @@ fn the_admin_page_makes_and_revokes_api_keys() {
 /// as text, and the SIMs' caps and counts listed.
 #[test]
 fn the_admin_page_runs_ussd_menus() {
-    const TOKEN: &str = "browser-admin-token-0123456789";
-    let Some(Page {
-        d,
-        url,
-        _serve,
-        _store,
-    }) = page_on_serve(&[("SMSGATE_HTTP__ADMIN_TOKEN", TOKEN)])
-    else {
+    let Some(page) = admin_page() else {
         return;
     };
-    d.goto(&format!("{url}/admin"));
-    d.type_into("#token", TOKEN);
-    d.click("#token-form button");
+    let d = &page.d;
     d.click("[data-view=modems]");
     d.wait_for(
         "the modems view with its USSD form",

@@ -11,6 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::emulator_proc::EmulatorProc;
+use common::phones::control_inbox as inbox;
 use common::{eventually, serve_proc};
 use serde_json::{json, Value};
 
@@ -32,21 +33,9 @@ fn start(dir: &std::path::Path, modems: &str) -> serve_proc::Serve {
     s
 }
 
-/// Status and JSON body (`null` when none).
+/// Status and JSON body of an admin request.
 fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
-    let req = ureq::request(method, url)
-        .set("Authorization", &format!("Bearer {ADMIN}"))
-        .timeout(Duration::from_secs(60));
-    let r = match body {
-        Some(b) => req.send_json(b),
-        None => req.call(),
-    };
-    match r {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => {
-            (r.status(), r.into_json().unwrap_or(Value::Null))
-        }
-        Err(e) => panic!("{method} {url}: {e}"),
-    }
+    common::call(method, url, ADMIN, &[], body)
 }
 
 fn ussd(url: &str, code: &str, text: &str) -> (u16, Value) {
@@ -84,24 +73,6 @@ fn sim(url: &str, code: &str) -> Value {
         .find(|m| m["short_code"] == code)
         .cloned()
         .unwrap_or(Value::Null)
-}
-
-fn inbox(control: &str, phone: &str) -> Vec<(String, String)> {
-    let v: Value = ureq::get(&format!("{control}/phones/{phone}/inbox"))
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["from"].as_str().unwrap_or_default().to_string(),
-                m["text"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn send(url: &str, session: Option<&str>, to: &[&str], text: &str) -> Value {
@@ -157,9 +128,11 @@ fn ussd_balance_and_caps_through_the_whole_gateway() {
 
     // The balance watch asks once the modem is up: the default answer.
     let balance = format!("smsgate_sim_balance{{short_code=\"{c0}\"}}");
+    let up = Instant::now();
     eventually("the first balance", WITHIN, || {
         (metric(&metrics(&url), &balance) == Some(45.5)).then_some(())
     });
+    eprintln!("first balance in /metrics {:?} after ready", up.elapsed());
     let m = metrics(&url);
     assert_eq!(
         metric(
@@ -180,7 +153,9 @@ fn ussd_balance_and_caps_through_the_whole_gateway() {
     );
 
     // A technician's USSD: a balance, then a two-level menu.
+    let asked = Instant::now();
     let (status, a) = ussd(&url, &c1, "*123#");
+    eprintln!("admin USSD answered in {:?}", asked.elapsed());
     assert_eq!(status, 200, "{a}");
     assert_eq!(a["reply"], "Su balance es RD$45.50");
     assert_eq!(a["session_open"], false);

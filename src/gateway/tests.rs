@@ -79,8 +79,23 @@ fn start_with(t0: DateTime<Utc>, settings: Settings) -> Rig {
 /// A supervisor over `store` (what it holds restored) with the short codes
 /// `codes` configured.
 fn start_on(store: Store, codes: &[&str], t0: DateTime<Utc>, settings: Settings) -> Rig {
+    start_full(store, codes, &[], t0, settings)
+}
+
+/// [`start_on`] with per-SIM caps (by index into `codes`).
+fn start_full(
+    store: Store,
+    codes: &[&str],
+    caps: &[(usize, crate::session::Caps)],
+    t0: DateTime<Utc>,
+    settings: Settings,
+) -> Rig {
     let mut cfg = CoreConfig::from_config(&Config::default()).unwrap();
     cfg.pool = codes.iter().map(|c| ShortCode(c.to_string())).collect();
+    cfg.caps = caps
+        .iter()
+        .map(|(i, c)| (ShortCode(codes[*i].to_string()), *c))
+        .collect();
     let clock = Arc::new(ManualClock::new(t0));
     let sender = Arc::new(FakeSender::default());
     let (tx, rx) = mpsc::unbounded_channel();
@@ -597,31 +612,7 @@ fn start_capped(
     caps: &[(usize, crate::session::Caps)],
     settings: Settings,
 ) -> Rig {
-    let mut cfg = CoreConfig::from_config(&Config::default()).unwrap();
-    cfg.pool = CODES.iter().map(|c| ShortCode(c.to_string())).collect();
-    cfg.caps = caps
-        .iter()
-        .map(|(i, c)| (ShortCode(CODES[*i].to_string()), *c))
-        .collect();
-    let clock = Arc::new(ManualClock::new(t0));
-    let sender = Arc::new(FakeSender::default());
-    let (tx, rx) = mpsc::unbounded_channel();
-    let gw = Gateway::new(
-        SessionCore::new(cfg),
-        store.clone(),
-        sender.clone(),
-        clock.clone(),
-        rx,
-        settings,
-    )
-    .unwrap();
-    Rig {
-        addr: gw.start(),
-        clock,
-        sender,
-        events: tx,
-        store,
-    }
+    start_full(store, &CODES, caps, t0, settings)
 }
 
 /// `day`'s local wall-clock time `h:m`, in UTC (caps count local days).

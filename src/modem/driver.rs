@@ -47,8 +47,12 @@ const INIT_LINE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a hand-over may take before the message is left on the modem
 /// (it is picked up again by the next sweep).
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the driver listens for URCs before checking its queue again.
-const IDLE_SLICE: Duration = Duration::from_millis(50);
+/// How long one idle read of the port may wait. The loop's other branches
+/// (a send, a USSD, the health and sweep timers) end it as soon as they are
+/// ready, so it is not a poll: an idle modem wakes the driver only for its
+/// timers and for what the modem says (a short slice here cost an idle box
+/// 20 wake-ups a second per modem).
+const IDLE_SLICE: Duration = Duration::from_secs(3600);
 /// Attempts of one part on retryable errors, and the first backoff.
 const SEND_ATTEMPTS: u32 = 4;
 const SEND_BACKOFF: Duration = Duration::from_millis(500);

@@ -214,3 +214,30 @@ impl Rng {
         self.0
     }
 }
+
+/// An HTTP request with a bearer `token` and extra `headers`: its status
+/// and JSON body (`null` when none). 4xx and 5xx are answers, not errors.
+pub fn call(
+    method: &str,
+    url: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = ureq::request(method, url)
+        .set("Authorization", &format!("Bearer {token}"))
+        .timeout(Duration::from_secs(60));
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let r = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    match r {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => {
+            (r.status(), r.into_json().unwrap_or(serde_json::Value::Null))
+        }
+        Err(e) => panic!("{method} {url}: {e}"),
+    }
+}

@@ -6,11 +6,16 @@ use serde_json::{json, Value};
 
 /// The (from, text) of every complete SMS `phone` received.
 pub fn inbox(url: &str, phone: &str) -> Vec<(String, String)> {
-    let v: Value = ureq::get(&format!("{url}/dev/phones/api/inbox/{phone}"))
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
+    complete(&format!("{url}/dev/phones/api/inbox/{phone}"))
+}
+
+/// The same from a separate `smsgate emulator`'s control API.
+pub fn control_inbox(control: &str, phone: &str) -> Vec<(String, String)> {
+    complete(&format!("{control}/phones/{phone}/inbox"))
+}
+
+fn complete(url: &str) -> Vec<(String, String)> {
+    let v: Value = ureq::get(url).call().unwrap().into_json().unwrap();
     v.as_array()
         .unwrap()
         .iter()

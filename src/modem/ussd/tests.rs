@@ -185,9 +185,9 @@ async fn menu_in_two_steps() {
     assert!(!s.is_open());
 }
 
-/// A new top-level code while a menu is open cancels the menu first.
-#[tokio::test]
-async fn new_code_cancels_the_open_menu_first() {
+/// `*100#` opens a menu, then `*123#` is asked: the modem says
+/// `second` to the second request. The reply the second request gets.
+async fn second_code_after_a_menu(second: &str) -> Option<String> {
     let mut s = session();
     let (port, far) = duplex(4096);
     let mut conv = Conversation::new(port);
@@ -197,18 +197,21 @@ async fn new_code_cancels_the_open_menu_first() {
             b("\r\nOK\r\n\r\n+CUSD: 1,\"1. Saldo\",15\r\n"),
         ),
         ("AT+CUSD=2", b(OK)),
-        (
-            r#"AT+CUSD=1,"*123#",15"#,
-            b("\r\nOK\r\n\r\n+CUSD: 0,\"Saldo 5\",15\r\n"),
-        ),
+        (r#"AT+CUSD=1,"*123#",15"#, b(second)),
     ];
     let steps = async {
         let _ = s.request(&mut conv, "*100#").await;
         s.request(&mut conv, "*123#").await
     };
-    let (second, _far) = tokio::join!(steps, modem(far, script));
+    let (answer, _far) = tokio::join!(steps, modem(far, script));
+    answer.ok().and_then(Result::ok).map(|a| a.reply)
+}
+
+/// A new top-level code while a menu is open cancels the menu first.
+#[tokio::test]
+async fn new_code_cancels_the_open_menu_first() {
     assert_eq!(
-        second.ok().and_then(Result::ok).map(|a| a.reply),
+        second_code_after_a_menu("\r\nOK\r\n\r\n+CUSD: 0,\"Saldo 5\",15\r\n").await,
         Some("Saldo 5".into())
     );
 }
@@ -217,27 +220,8 @@ async fn new_code_cancels_the_open_menu_first() {
 /// not taken as the answer to the new code.
 #[tokio::test]
 async fn the_release_notice_of_the_cancelled_menu_is_not_the_answer() {
-    let mut s = session();
-    let (port, far) = duplex(4096);
-    let mut conv = Conversation::new(port);
-    let script = vec![
-        (
-            r#"AT+CUSD=1,"*100#",15"#,
-            b("\r\nOK\r\n\r\n+CUSD: 1,\"1. Saldo\",15\r\n"),
-        ),
-        ("AT+CUSD=2", b(OK)),
-        (
-            r#"AT+CUSD=1,"*123#",15"#,
-            b("\r\nOK\r\n\r\n+CUSD: 2\r\n\r\n+CUSD: 0,\"Saldo 5\",15\r\n"),
-        ),
-    ];
-    let steps = async {
-        let _ = s.request(&mut conv, "*100#").await;
-        s.request(&mut conv, "*123#").await
-    };
-    let (second, _far) = tokio::join!(steps, modem(far, script));
     assert_eq!(
-        second.ok().and_then(Result::ok).map(|a| a.reply),
+        second_code_after_a_menu("\r\nOK\r\n\r\n+CUSD: 2\r\n\r\n+CUSD: 0,\"Saldo 5\",15\r\n").await,
         Some("Saldo 5".into())
     );
 }
