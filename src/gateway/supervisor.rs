@@ -1388,8 +1388,15 @@ impl Actor for Gateway {
         });
         ctx.run_interval(PRUNE_EVERY, |act, _| act.prune());
         ctx.run_interval(STORE_PROBE_EVERY, |act, ctx| act.probe_store(ctx));
+        // Messages a cap held when the caps changed while the gateway was
+        // down (or were removed) are looked at once now; then every watch
+        // while caps are configured (a scan of the live sessions: none
+        // without caps).
+        self.admit_waiting(ctx);
         ctx.run_interval(MODEM_WATCH, |act, ctx| {
-            act.admit_waiting(ctx);
+            if !act.durable.core().config().caps.is_empty() {
+                act.admit_waiting(ctx);
+            }
             act.watch_modems(ctx);
             act.release_incomplete(ctx);
             act.keep_alive(ctx);
