@@ -438,3 +438,87 @@ fn a_quiet_sim_keeps_itself_alive() {
         started.elapsed()
     );
 }
+
+/// Cap counts and a message waiting for a cap survive kill -9: they are
+/// journaled with the send that the 202 acknowledged. After the restart
+/// the SIMs have exactly the room left that the acknowledged sends left,
+/// and the waiting message still waits, then goes when lifted.
+#[test]
+fn caps_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = EmulatorProc::start(2, dir.path());
+    let modems: String = emu
+        .codes
+        .iter()
+        .zip(&emu.links)
+        .map(|(code, link)| {
+            format!(
+                "[[modem]]\nport = \"{}\"\nshort_code = \"{code}\"\nmax_per_day = 2\n",
+                link.display()
+            )
+        })
+        .collect();
+    let mut serve = start(dir.path(), &modems);
+    let url = serve.url.clone();
+    let first = send(&url, None, &["+18095552001"], "uno");
+    send(&url, None, &["+18095552002"], "dos");
+    send(&url, None, &["+18095552003"], "tres");
+    let held_code = first["recipients"][0]["short_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The first conversation's SIM fills up; its third message waits.
+    let cookie = first["cookie"].as_str().unwrap().to_string();
+    send(&url, Some(&cookie), &["+18095552001"], "uno-2");
+    let waiting = send(&url, Some(&cookie), &["+18095552001"], "uno-3");
+    assert_eq!(
+        waiting["recipients"][0]["status"], "waiting_for_cap",
+        "{waiting}"
+    );
+    // What was acknowledged, per SIM: counts and waiting messages.
+    let state = |url: &str| -> Vec<(u64, u64)> {
+        emu.codes
+            .iter()
+            .map(|c| {
+                let s = sim(url, c);
+                (
+                    s["sim"]["sent_today"].as_u64().unwrap(),
+                    s["sim"]["waiting_for_cap"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let before = state(&url);
+    assert!(before.iter().any(|s| s.1 >= 1), "{before:?}");
+    assert!(
+        (3..=4).contains(&before.iter().map(|s| s.0).sum::<u64>()),
+        "{before:?}"
+    );
+    serve.child.kill().unwrap();
+    serve.child.wait().unwrap();
+    drop(serve);
+
+    let serve = start(dir.path(), &modems);
+    let url = serve.url.clone();
+    assert_eq!(
+        state(&url),
+        before,
+        "every acknowledged allocation counted, once"
+    );
+    let (status, _) = call(
+        "POST",
+        &format!("{url}/admin/api/modems/{held_code}/caps/reset"),
+        None,
+    );
+    assert_eq!(status, 200);
+    eventually(
+        "the held message delivered after the restart and the lift",
+        WITHIN,
+        || {
+            inbox(&emu.control, "+18095552001")
+                .iter()
+                .any(|(_, text)| text == "uno-3")
+                .then_some(())
+        },
+    );
+}
