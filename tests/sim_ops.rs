@@ -447,17 +447,7 @@ fn a_quiet_sim_keeps_itself_alive() {
 fn caps_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let emu = EmulatorProc::start(2, dir.path());
-    let modems: String = emu
-        .codes
-        .iter()
-        .zip(&emu.links)
-        .map(|(code, link)| {
-            format!(
-                "[[modem]]\nport = \"{}\"\nshort_code = \"{code}\"\nmax_per_day = 2\n",
-                link.display()
-            )
-        })
-        .collect();
+    let modems = emu.modem_config_with("max_per_day = 2\n");
     let mut serve = start(dir.path(), &modems);
     let url = serve.url.clone();
     let first = send(&url, None, &["+18095552001"], "uno");

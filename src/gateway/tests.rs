@@ -615,6 +615,16 @@ fn start_capped(
     start_full(store, &CODES, caps, t0, settings)
 }
 
+/// Both SIMs with `caps`, from `t0`.
+fn both_capped(caps: crate::session::Caps, t0: DateTime<Utc>) -> Rig {
+    start_capped(
+        Store::temporary().unwrap(),
+        t0,
+        &[(0, caps), (1, caps)],
+        Settings::default(),
+    )
+}
+
 /// `day`'s local wall-clock time `h:m`, in UTC (caps count local days).
 fn local(day: &str, h: u32, m: u32) -> DateTime<Utc> {
     day.parse::<chrono::NaiveDate>()
@@ -660,12 +670,7 @@ async fn a_sim_at_its_daily_cap_leaves_allocation_and_its_waiting_message_goes_n
         per_day: 1,
         ..Default::default()
     };
-    let rig = start_capped(
-        Store::temporary().unwrap(),
-        local("2026-11-25", 23, 57),
-        &[(0, caps), (1, caps)],
-        Settings::default(),
-    );
+    let rig = both_capped(caps, local("2026-11-25", 23, 57));
     let a = rig.send(None, "8095551001").await.unwrap();
     assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
     assert_eq!(a.recipients[0].status, RecipientState::Queued);
@@ -943,12 +948,7 @@ async fn the_month_cap_holds_until_the_month_turns() {
         per_month: 2,
         ..Default::default()
     };
-    let rig = start_capped(
-        Store::temporary().unwrap(),
-        local("2026-11-30", 23, 57),
-        &[(0, caps), (1, caps)],
-        Settings::default(),
-    );
+    let rig = both_capped(caps, local("2026-11-30", 23, 57));
     let a = rig.send(None, "8095551001").await.unwrap();
     let id = a.session.id.clone();
     assert_eq!(

@@ -88,12 +88,17 @@ impl EmulatorProc {
 
     /// `[[modem]]` sections for `smsgate serve`, one per emulated modem.
     pub fn modem_config(&self) -> String {
+        self.modem_config_with("")
+    }
+
+    /// The same with `extra` keys (TOML lines) in every section.
+    pub fn modem_config_with(&self, extra: &str) -> String {
         self.codes
             .iter()
             .zip(&self.links)
             .map(|(code, link)| {
                 format!(
-                    "[[modem]]\nport = \"{}\"\nshort_code = \"{code}\"\n",
+                    "[[modem]]\nport = \"{}\"\nshort_code = \"{code}\"\n{extra}",
                     link.display()
                 )
             })
