@@ -68,20 +68,6 @@ pub fn redact_file(input: &Path, output: &Path) -> i32 {
     0
 }
 
-/// Final result codes (TS 27.007 §5.7.1, TS 27.005 §3.2.5) and the prompt:
-/// after one, the modem waits for the next command.
-fn is_final(line: &str) -> bool {
-    matches!(line, "OK" | "ERROR" | "NO CARRIER" | "NO DIALTONE" | "BUSY")
-        || line.starts_with("+CME ERROR")
-        || line.starts_with("+CMS ERROR")
-}
-
-/// A line that may be a PDU in hex (what `+CMGR`, `+CMGL`, `+CMT` and
-/// `+CDS` put on the line after their header).
-fn looks_like_pdu(line: &str) -> bool {
-    line.len() >= 14 && line.len() % 2 == 0 && line.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// One line about a decoded PDU.
 fn describe(hex: &str, with_smsc: bool) -> Option<String> {
     let (_, pdu) = decode_hex(hex, with_smsc).ok()?;
@@ -190,7 +176,7 @@ pub fn render(entries: &[Entry], colored: bool) -> String {
                     let line = shown.as_str();
                     if pending {
                         let _ = writeln!(out, "{t} {} {}", paint("33", "←"), line);
-                        if is_final(line) {
+                        if crate::transcript::is_final(line) {
                             pending = false;
                         }
                     } else {
@@ -202,7 +188,7 @@ pub fn render(entries: &[Entry], colored: bool) -> String {
                             paint("35", "(unsolicited)")
                         );
                     }
-                    if looks_like_pdu(line) {
+                    if crate::transcript::looks_like_pdu(line) {
                         if let Some(d) = describe(line, true) {
                             let _ = writeln!(out, "{:>9} {}", "", paint("2", &format!("  {d}")));
                         }

@@ -70,15 +70,6 @@ pub fn key(command: &[u8]) -> String {
         .to_ascii_uppercase()
 }
 
-/// Whether `line` ends an answer (a final result code, TS 27.007 §5.7.1,
-/// TS 27.005 §3.2.5).
-fn is_final(line: &str) -> bool {
-    let l = line.trim();
-    matches!(l, "OK" | "ERROR" | "NO CARRIER" | "BUSY" | "NO DIALTONE")
-        || l.starts_with("+CME ERROR")
-        || l.starts_with("+CMS ERROR")
-}
-
 impl Script {
     /// Indexes `entries` (from [`crate::transcript::read`]).
     pub fn new(source: &str, entries: &[Entry]) -> Result<Script, String> {
@@ -147,7 +138,8 @@ impl Script {
                             // The chunk that holds the final result (or the
                             // prompt) ends the answer; what follows it in the
                             // same chunk is the answer's too (as it came).
-                            if text.lines().any(is_final) || text.ends_with("> ") {
+                            if text.lines().any(crate::transcript::is_final) || text.ends_with("> ")
+                            {
                                 *done = true;
                             }
                             answer.chunks.push((at, bytes));

@@ -52,6 +52,19 @@ impl Entry {
     }
 }
 
+/// Whether a line a modem sent ends a command (`OK`, `ERROR`, `+CME
+/// ERROR: …`, a Huawei `COMMAND NOT SUPPORT`...): [`crate::at::FinalResult`].
+pub fn is_final(line: &str) -> bool {
+    crate::at::FinalResult::parse(line).is_some()
+}
+
+/// A line (or token) that may be a PDU in hex: what `+CMGR`, `+CMGL`,
+/// `+CMT` and `+CDS` put on the line after their header, and what the
+/// host writes after the `> ` prompt.
+pub fn looks_like_pdu(line: &str) -> bool {
+    line.len() >= 14 && line.len() % 2 == 0 && line.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Bytes as transcript text.
 pub fn escape(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len());

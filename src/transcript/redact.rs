@@ -141,11 +141,6 @@ impl Names {
     }
 }
 
-/// Whether `token` may be a PDU in hex.
-fn hexish(token: &str) -> bool {
-    token.len() >= 14 && token.len() % 2 == 0 && token.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// One direction's bytes, redacted at the same length.
 fn redact_stream(bytes: &[u8], names: &mut Names) -> Vec<u8> {
     // Split into tokens at line ends and Ctrl-Z, keeping the separators.
@@ -161,7 +156,7 @@ fn redact_stream(bytes: &[u8], names: &mut Names) -> Vec<u8> {
             Ok(text) => {
                 let trimmed = text.trim_start_matches("> ");
                 let lead = text.len() - trimmed.len();
-                let redacted = if hexish(trimmed) {
+                let redacted = if crate::transcript::looks_like_pdu(trimmed) {
                     names
                         .pdu(trimmed)
                         .unwrap_or_else(|| names.numbers_in(trimmed))
@@ -307,12 +302,19 @@ mod tests {
         assert!(modem.contains("+CMGS: 7") && modem.contains("\r\n> "));
         // The PDUs still decode, with the same lengths and alphabets, and
         // the same number is the same placeholder in both.
-        let body = host.split(['\r', '\x1a']).find(|l| hexish(l)).unwrap();
+        let body = host
+            .split(['\r', '\x1a'])
+            .find(|l| crate::transcript::looks_like_pdu(l))
+            .unwrap();
         let (_, Pdu::Submit(s)) = decode_hex(body, true).unwrap() else {
             panic!()
         };
         assert_eq!(s.user_data.text.as_deref(), Some("xxxxx"));
-        let line = modem.lines().find(|l| hexish(l.trim())).unwrap().trim();
+        let line = modem
+            .lines()
+            .find(|l| crate::transcript::looks_like_pdu(l.trim()))
+            .unwrap()
+            .trim();
         let (smsc, Pdu::Deliver(d)) = decode_hex(line, true).unwrap() else {
             panic!()
         };
