@@ -17,56 +17,6 @@ use common::{eventually, serve_proc};
 
 const WITHIN: Duration = Duration::from_secs(20);
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let st = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(st.success(), "openssl {args:?}");
-}
-
-/// A certificate for 127.0.0.1 named `cn`, signed by the test CA.
-fn server_cert(dir: &Path, cn: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            &format!("/CN={cn}"),
-            "-keyout",
-            &format!("{cn}.key"),
-            "-out",
-            &format!("{cn}.csr"),
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{cn}.csr"),
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            &format!("{cn}.pem"),
-        ],
-    );
-}
-
 fn curl(args: &[&str]) -> String {
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "10"])
@@ -92,27 +42,9 @@ fn presented(addr: &str, ca: &Path) -> String {
 /// A test CA (`ca.pem`), and certificates for 127.0.0.1 it signed:
 /// `first` and `second`.
 fn pki(d: &Path) {
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=smsgate test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    server_cert(d, "first");
-    server_cert(d, "second");
+    common::pki::ca(d, "ca");
+    common::pki::server_cert(d, "ca", "first");
+    common::pki::server_cert(d, "ca", "second");
 }
 
 fn curl_present() -> Option<()> {
