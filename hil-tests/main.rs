@@ -102,23 +102,12 @@ async fn bench(model: Option<&str>) -> Result<Bench, String> {
     let ports = list("HIL_PORTS");
     let mut links = None;
     let (emulator, configs, phone, wait) = if ports.is_empty() {
-        let packed = ussd_packed_hex(Some(model.unwrap_or("generic")));
         let net = Network::start(Setup {
-            drivers: Drivers::Custom(if packed {
-                |m| {
-                    let port = m.link.as_ref().unwrap_or(&m.path);
-                    DriverConfig {
-                        ussd_packed_hex: true,
-                        ..driver_config(&m.number, &port.to_string_lossy(), 115_200, None)
-                    }
-                }
-            } else {
-                |m| {
-                    // The stable link, as /dev/serial/by-id: an unplugged
-                    // modem comes back on another pseudo-terminal.
-                    let port = m.link.as_ref().unwrap_or(&m.path);
-                    driver_config(&m.number, &port.to_string_lossy(), 115_200, None)
-                }
+            drivers: Drivers::Custom(|m| {
+                // The stable link, as /dev/serial/by-id: an unplugged modem
+                // comes back on another pseudo-terminal.
+                let port = m.link.as_ref().unwrap_or(&m.path);
+                driver_config(&m.number, &port.to_string_lossy(), 115_200, None)
             }),
             emulator: smsgate::emulator::dce::Settings {
                 model: model.unwrap_or("generic").to_string(),
@@ -153,13 +142,19 @@ async fn bench(model: Option<&str>) -> Result<Bench, String> {
         let configs = ports
             .iter()
             .zip(&codes)
-            .map(|(p, c)| DriverConfig {
-                ussd_packed_hex: ussd_packed_hex(None),
-                ..driver_config(c, p, baud, env("HIL_PIN"))
-            })
+            .map(|(p, c)| driver_config(c, p, baud, env("HIL_PIN")))
             .collect();
         (None, configs, phone, Duration::from_secs(wait))
     };
+    // USSD in the profile's encoding (a Huawei's is packed GSM 7-bit hex).
+    let packed = ussd_packed_hex(model);
+    let configs: Vec<DriverConfig> = configs
+        .into_iter()
+        .map(|c| DriverConfig {
+            ussd_packed_hex: packed,
+            ..c
+        })
+        .collect();
     // HIL_RECORD=DIR: every modem's serial line as a transcript,
     // DIR/<model>-<short code>.jsonl (`smsgate transcript show` reads it;
     // docs/hil.md says how to share it).

@@ -1,7 +1,8 @@
 //! Real modem software uses the emulated modems as if they were hardware:
 //! gammu identifies them, sends GSM 7-bit, UCS-2 and three-part texts with a
 //! delivery report, reads what a phone sent; gammu-smsd (files backend)
-//! sends its outbox and writes an incoming SMS into its inbox.
+//! sends its outbox and writes an incoming SMS into its inbox; `gammu
+//! getussd` reads the emulated operator's USSD answers.
 //!
 //! Needs Debian's `gammu` and `gammu-smsd` (scripts/test installs them).
 //! Under CI (`CI` set to `true`, `1` or `yes`) a missing gammu fails these
@@ -260,5 +261,29 @@ async fn gammu_smsd_sends_its_outbox_and_fills_its_inbox() {
     )
     .await;
     let _ = smsd.kill().await;
+    emu.shutdown();
+}
+
+/// gammu's own USSD client (`gammu getussd`, libgammu's AT driver) gets
+/// the emulated operator's answers: the balance in GSM 7-bit and the
+/// UCS-2 one, so the emulator's `+CUSD` is what real software reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gammu_getussd_reads_the_emulated_operators_answers() {
+    if !have("gammu") {
+        return;
+    }
+    let emu = emulator(1).await;
+    let m = emu.modems()[0].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let rc = gammurc(dir.path(), &m.path);
+    let out = gammu(&rc, &["getussd", "*123#"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Su balance es RD$45.50"), "{text}");
+    let out = gammu(&rc, &["getussd", "*124#"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Баланс: 45,50 ₽"), "{text}");
+    let log = emu.ussd(0).expect("the emulator's USSD log");
+    let codes: Vec<&str> = log.requests.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["*123#", "*124#"]);
     emu.shutdown();
 }

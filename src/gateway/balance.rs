@@ -32,15 +32,8 @@ impl BalanceRule {
         if code.is_empty() {
             return Ok(None);
         }
-        if code.len() > 160
-            || !code
-                .chars()
-                .all(|c| c.is_ascii_digit() || "*#+".contains(c))
-        {
-            return Err(RuleError(
-                "balance_ussd".into(),
-                format!("`{code}` is not a USSD code (digits, `*`, `#`, `+`)"),
-            ));
+        if let Err(e) = crate::modem::ussd::classify(code, false) {
+            return Err(RuleError("balance_ussd".into(), e.to_string()));
         }
         let pattern = regex::Regex::new(&m.balance_pattern)
             .map_err(|e| RuleError("balance_pattern".into(), e.to_string()))?;

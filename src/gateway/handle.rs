@@ -104,13 +104,7 @@ impl GatewayHandle {
 
     /// SIGHUP: the modems' caps and keep-alives as configured now.
     pub async fn reconfigure_sims(&self, cfg: &crate::config::Config) {
-        let caps = match crate::session::CoreConfig::from_config(cfg) {
-            Ok(core) => core.caps,
-            Err(e) => {
-                tracing::warn!("SIGHUP: {e}; keeping the SIMs' caps");
-                return;
-            }
-        };
+        let caps = crate::session::CoreConfig::caps_of_config(cfg);
         let _ = self
             .addr
             .send(super::supervisor::SetSims {

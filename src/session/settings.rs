@@ -137,22 +137,28 @@ impl CoreConfig {
             auto_reply: cfg.session.auto_reply.clone(),
             tariff: Tariff::from_config(&cfg.tariff)?,
             allowed_countries,
-            caps: cfg
-                .modem
-                .iter()
-                .map(|m| {
-                    (
-                        ShortCode(m.short_code.clone()),
-                        super::caps::Caps {
-                            per_day: m.max_per_day,
-                            per_month: m.max_per_month,
-                            recipients_per_month: m.max_recipients_per_month,
-                        },
-                    )
-                })
-                .filter(|(_, c)| !c.is_none())
-                .collect(),
+            caps: Self::caps_of_config(cfg),
         })
+    }
+
+    /// The per-SIM caps of the configured modems that have any.
+    pub fn caps_of_config(
+        cfg: &Config,
+    ) -> std::collections::BTreeMap<ShortCode, super::caps::Caps> {
+        cfg.modem
+            .iter()
+            .map(|m| {
+                (
+                    ShortCode(m.short_code.clone()),
+                    super::caps::Caps {
+                        per_day: m.max_per_day,
+                        per_month: m.max_per_month,
+                        recipients_per_month: m.max_recipients_per_month,
+                    },
+                )
+            })
+            .filter(|(_, c)| !c.is_none())
+            .collect()
     }
 
     /// R4 idle timeout as a `chrono` duration.

@@ -71,7 +71,12 @@ pub fn iccid_from_bcd(raw: &str) -> Option<String> {
         digits.push(char::from(pair[1]));
         digits.push(char::from(pair[0]));
     }
-    let digits = digits.trim_end_matches(['F', 'f']);
+    iccid(&digits)
+}
+
+/// `text` as an ICCID: 18 to 20 digits once the `F` padding is dropped.
+fn iccid(text: &str) -> Option<String> {
+    let digits = text.trim_end_matches(['F', 'f']);
     let ok = (18..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
     ok.then(|| digits.to_owned())
 }
@@ -95,10 +100,7 @@ impl AtCommand for CcidQuery {
             .iter()
             .find_map(|l| {
                 let text = strip_prefix(l, "+CCID").unwrap_or(l);
-                let text = unquote(text.trim()).trim_end_matches(['F', 'f']);
-                let ok =
-                    (18..=20).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
-                ok.then(|| text.to_owned())
+                iccid(unquote(text.trim()))
             })
             .ok_or_else(|| AtError::Unexpected(format!("no ICCID in {lines:?}")))
     }
