@@ -67,6 +67,11 @@ pub async fn check(gateway: &dyn GatewayApi, within: Duration) -> Option<String>
 /// WATCHDOG=1, so systemd restarts us once the watchdog period runs out.
 pub async fn supervise(gateway: &dyn GatewayApi) {
     let watchdog = sd_notify::watchdog_enabled();
+    if watchdog.is_none() && std::env::var_os("NOTIFY_SOCKET").is_none() {
+        // Not run by systemd: nobody reads STATUS=, and an idle appliance
+        // should not wake for it.
+        return;
+    }
     if let Some(w) = watchdog {
         tracing::info!(watchdog = ?w, "systemd watchdog enabled");
     }

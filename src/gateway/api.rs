@@ -379,6 +379,13 @@ pub struct GatewayCounters {
     /// Store errors since start (each also logged where it happened).
     #[serde(default)]
     pub store_errors: u64,
+    /// Times the supervisor's alarm fired since start: it sleeps until
+    /// something is due, so an idle gateway adds about one an hour.
+    #[serde(default)]
+    pub timer_wakeups: u64,
+    /// Store flushes (each ends in `fdatasync`) since start.
+    #[serde(default)]
+    pub store_flushes: u64,
 }
 
 /// The gateway, as the web layer uses it.

@@ -156,6 +156,15 @@ impl Inbound {
             .collect()
     }
 
+    /// When the next incomplete message is due for release, over every
+    /// short code.
+    pub fn next_release(&self) -> Option<DateTime<Utc>> {
+        self.assemblers
+            .values()
+            .filter_map(Assembler::next_due)
+            .min()
+    }
+
     /// Persists the assembler of `short_code` after its released messages
     /// were journaled.
     pub fn commit_release(&mut self, short_code: &str, a: Assembler) -> Result<(), StoreError> {

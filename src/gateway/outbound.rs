@@ -35,6 +35,9 @@ pub trait SmsSender: Send + Sync + 'static {
     /// Stops the modem of `short_code` for good: it was removed from the
     /// configuration and nothing waits for it any more.
     fn stop(&self, short_code: &str);
+    /// Changes whenever a modem's state changes, so that the supervisor
+    /// wakes then instead of polling [`Self::down`].
+    fn state_changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
 impl SmsSender for ModemPool {
@@ -57,6 +60,10 @@ impl SmsSender for ModemPool {
 
     fn queued(&self) -> u64 {
         self.statuses().iter().map(|s| s.queued as u64).sum()
+    }
+
+    fn state_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        ModemPool::state_changes(self)
     }
 
     fn down(&self) -> Vec<String> {

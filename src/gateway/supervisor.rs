@@ -50,20 +50,28 @@ use super::outbound::{self, Next, Outbound, SmsSender, StatusUpdate};
 use super::records::OutboxRecord;
 use super::views;
 
-/// How often ended sessions are looked for.
-const EXPIRY_TICK: Duration = Duration::from_millis(250);
+// The supervisor has no fixed tick. One alarm waits on the clock for the
+// soonest thing due ([`Gateway::next_due`]): a session's end (R4), a
+// multipart reply's release, a keep-alive, the hourly prune, and, only
+// while something waits for a modem or a cap, the modem watch; a modem
+// that changes state wakes the watch at once. An idle gateway with
+// nothing due sleeps until the next prune.
+
 /// How often old fingerprints and, with `keep_records`, old ledger records
 /// are dropped.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-/// How often the modems' states are looked at (waiting for a modem,
-/// failover).
-const MODEM_WATCH: Duration = Duration::from_secs(1);
+const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(1);
+/// How often the modems' states are looked at while something waits for
+/// a modem or a SIM's cap (failover, `waiting_for_modem`, caps that turn).
+const MODEM_WATCH: chrono::Duration = chrono::Duration::seconds(1);
 /// A session waiting for the rest of a reply lives this long beyond the
-/// reply's release time (the release check runs every [`MODEM_WATCH`]).
+/// reply's release time (the release runs at its deadline).
 const RELEASE_GRACE: chrono::Duration = chrono::Duration::seconds(60);
 /// How often an unhealthy store is tried again (a flush that works makes
 /// it healthy, and what was held is sent).
-const STORE_PROBE_EVERY: Duration = Duration::from_secs(5);
+const STORE_PROBE_EVERY: chrono::Duration = chrono::Duration::seconds(5);
+/// Something due that could not be done (a store error) is tried again
+/// this much later, not in a loop.
+const RETRY_DUE: chrono::Duration = chrono::Duration::seconds(1);
 /// Events kept per session channel for a slow reader. Each slot costs
 /// ~150 bytes per live stream; a reader that falls further behind has its
 /// stream ended and the browser re-reads the session when it reconnects.
@@ -165,6 +173,14 @@ pub struct Gateway {
     /// one is tried again at the time kept here.
     keepalives: BTreeMap<String, (u64, u64)>,
     keepalive_retry: HashMap<String, DateTime<Utc>>,
+    /// The armed alarm: when, and the handle that cancels it.
+    alarm: Option<(DateTime<Utc>, SpawnHandle)>,
+    /// Times the alarm fired (`/metrics`: an idle gateway should not wake).
+    wakeups: u64,
+    /// When the modem watch runs next: only while something waits for a
+    /// modem, a cap or a drain, or right after a modem changed state.
+    next_watch: Option<DateTime<Utc>>,
+    next_prune: DateTime<Utc>,
 }
 
 impl Gateway {
@@ -244,6 +260,10 @@ impl Gateway {
             crossings: BTreeMap::new(),
             keepalives: BTreeMap::new(),
             keepalive_retry: HashMap::new(),
+            alarm: None,
+            wakeups: 0,
+            next_watch: Some(now),
+            next_prune: now + PRUNE_EVERY,
         })
     }
 
@@ -360,7 +380,142 @@ impl Gateway {
         self.reached = now_reached;
     }
 
-    /// Snapshots when due. Called between handler turns (the expiry tick),
+    /// The soonest thing due, if anything is: the alarm waits for it.
+    fn next_due(&self) -> Option<DateTime<Utc>> {
+        let now = self.now();
+        let core = self.durable.core();
+        let mut due = vec![Some(self.next_prune), core.next_deadline(), self.next_watch];
+        if self.durable.snapshot_due() {
+            due.push(Some(now));
+        }
+        due.push(self.inbound.next_release());
+        if self.held || !self.store.health().is_healthy() {
+            due.push(Some(now + STORE_PROBE_EVERY));
+        }
+        due.push(self.next_keep_alive());
+        due.into_iter().flatten().min()
+    }
+
+    /// Arms the alarm for the soonest thing due (called after every turn
+    /// that may have changed what is due). `floor`: not before then (after
+    /// the alarm fired, what is still due failed and waits [`RETRY_DUE`]).
+    fn arm_from(&mut self, ctx: &mut Context<Self>, floor: Option<DateTime<Utc>>) {
+        let Some(mut at) = self.next_due() else {
+            if let Some((_, h)) = self.alarm.take() {
+                ctx.cancel_future(h);
+            }
+            return;
+        };
+        if let Some(f) = floor {
+            at = at.max(f);
+        }
+        if let Some((armed, h)) = &self.alarm {
+            if *armed == at {
+                return;
+            }
+            ctx.cancel_future(*h);
+        }
+        let sleep = self.clock.sleep_until(at);
+        let handle = ctx.spawn(fut::wrap_future::<_, Self>(sleep).map(|_, act, ctx| {
+            act.alarm = None;
+            act.wakeups += 1;
+            act.on_alarm(ctx);
+        }));
+        self.alarm = Some((at, handle));
+    }
+
+    fn arm(&mut self, ctx: &mut Context<Self>) {
+        self.arm_from(ctx, None);
+    }
+
+    /// Whatever is due now.
+    fn on_alarm(&mut self, ctx: &mut Context<Self>) {
+        let now = self.now();
+        self.sweep_expired();
+        self.snapshot_if_due();
+        if self.inbound.next_release().is_some_and(|t| t <= now) {
+            self.release_incomplete(ctx);
+        }
+        if self.next_keep_alive().is_some_and(|t| t <= now) {
+            self.keep_alive(ctx);
+        }
+        if self.next_watch.is_some_and(|t| t <= now) {
+            self.watch(ctx);
+        }
+        if self.held || !self.store.health().is_healthy() {
+            self.probe_store(ctx);
+        }
+        if self.next_prune <= now {
+            self.prune();
+            self.next_prune = now + PRUNE_EVERY;
+        }
+        self.arm_from(ctx, Some(now + RETRY_DUE));
+    }
+
+    /// The modem watch now, and again each [`MODEM_WATCH`] while something
+    /// waits for a modem, a cap or a drain.
+    fn watch(&mut self, ctx: &mut Context<Self>) {
+        // Caps changed or removed, a day or month turned: what a cap held
+        // may go (a scan of the live sessions, only while watching).
+        let mut waiting = self.admit_waiting(ctx);
+        waiting |= self.watch_modems(ctx);
+        self.next_watch = waiting.then(|| self.now() + MODEM_WATCH);
+    }
+
+    /// A send may wait for a modem that is down, a cap or a drain (the
+    /// watch looks soon), and may have made a session's end the soonest.
+    fn after_send(&mut self, ctx: &mut Context<Self>) {
+        if !self.draining.is_empty()
+            || !self.durable.core().config().caps.is_empty()
+            || !self.sender.down().is_empty()
+        {
+            self.watch_soon();
+        }
+        self.arm(ctx);
+    }
+
+    /// The watch runs at the next alarm (soon): a send, a pool or caps
+    /// change may have left something waiting.
+    fn watch_soon(&mut self) {
+        let now = self.now();
+        self.next_watch = Some(self.next_watch.map_or(now, |t| t.min(now)));
+    }
+
+    /// When the next keep-alive falls due (a SIM not yet seen: now; a
+    /// modem that is down: when it is up again, which wakes the watch).
+    fn next_keep_alive(&self) -> Option<DateTime<Utc>> {
+        if self.settings.keepalive.is_empty() {
+            return None;
+        }
+        let now = self.now();
+        let down = self.sender.down();
+        let usage = &self.durable.core().state().usage;
+        self.settings
+            .keepalive
+            .keys()
+            .filter_map(|code| {
+                let Some(u) = usage.get(&ShortCode(code.clone())) else {
+                    return Some(now);
+                };
+                if down.contains(code) {
+                    return None;
+                }
+                self.keepalive_at(code, u)
+            })
+            .min()
+    }
+
+    /// When `code`'s keep-alive is due after what `usage` shows: a failed
+    /// one's retry, else `keepalive_every` after its last SMS.
+    fn keepalive_at(&self, code: &str, usage: &crate::session::SimUsage) -> Option<DateTime<Utc>> {
+        let k = self.settings.keepalive.get(code)?;
+        self.keepalive_retry
+            .get(code)
+            .copied()
+            .or_else(|| usage.last_sent.or(usage.first_seen).map(|t| t + k.every))
+    }
+
+    /// Snapshots when due. Called between handler turns (the alarm),
     /// never inside one: a snapshot drops the journal entries it holds, so
     /// the records derived from them (charges, fingerprints) must be
     /// written first.
@@ -683,13 +838,14 @@ impl Gateway {
 
     /// Per-SIM caps: what waits for a cap that has room now (a new day or
     /// month, a lift) goes.
-    fn admit_waiting(&mut self, ctx: &mut Context<Self>) {
+    /// Returns whether messages still wait for a cap.
+    fn admit_waiting(&mut self, ctx: &mut Context<Self>) -> bool {
         let now = self.now();
         if !self.durable.core().admission_due(now) {
-            return;
+            return self.durable.core().waiting_for_cap(now);
         }
         let Ok(Applied::Admitted(admitted)) = self.change(Change::Admit { at: now }) else {
-            return;
+            return true;
         };
         for a in admitted {
             tracing::info!(to = %a.to, short_code = %a.short_code, "the SIM's cap lets a waiting message through");
@@ -709,6 +865,7 @@ impl Gateway {
             }
         }
         self.flush_later();
+        self.durable.core().waiting_for_cap(now)
     }
 
     /// Prepaid SIMs: one SMS after `keepalive_every` without any.
@@ -740,19 +897,14 @@ impl Gateway {
             .keepalive
             .iter()
             .filter(|(code, _)| !down.contains(code))
-            .filter(|(code, k)| {
-                let usage = self
-                    .durable
+            .filter(|(code, _)| {
+                self.durable
                     .core()
                     .state()
                     .usage
-                    .get(&ShortCode((*code).clone()));
-                let last = usage.and_then(|u| u.last_sent.or(u.first_seen));
-                let retry = self.keepalive_retry.get(*code);
-                match retry {
-                    Some(at) => now >= *at,
-                    None => last.is_some_and(|t| now - t >= k.every),
-                }
+                    .get(&ShortCode((*code).clone()))
+                    .and_then(|u| self.keepalive_at(code, u))
+                    .is_some_and(|t| now >= t)
             })
             .map(|(c, k)| (c.clone(), k.clone()))
             .collect();
@@ -1135,14 +1287,16 @@ impl Gateway {
     /// `waiting_for_modem` (and `queued` again when it is back); a
     /// conversation whose phone has seen nothing from a modem down longer
     /// than `failover_after` moves to a live short code (R5 refined).
-    fn watch_modems(&mut self, ctx: &mut Context<Self>) {
+    /// Returns whether something still waits for a modem or a drain (the
+    /// watch runs again shortly then).
+    fn watch_modems(&mut self, ctx: &mut Context<Self>) -> bool {
         let now = self.now();
         let mut down: Vec<String> = self.sender.down();
         let pending = match self.outbound.pending() {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the outbox");
-                return;
+                return true;
             }
         };
         // A short code no longer configured (its modem removed) is a modem
@@ -1196,6 +1350,12 @@ impl Gateway {
             self.flush_later();
         }
         self.stop_drained(&pending);
+        !self.draining.is_empty()
+            || pending.iter().any(|r| {
+                !moved.contains(&(r.session_id.clone(), r.to.clone()))
+                    && (down.contains(&r.short_code)
+                        || self.recipient_status(r) == Some(DeliveryStatus::WaitingForCap))
+            })
     }
 
     /// Stops the draining modems nothing waits for any more: no message
@@ -1240,7 +1400,7 @@ impl Gateway {
         // What waited for a modem configured again (removed at the last
         // start) goes out; what is at a modem or waits out a retry stays.
         self.send_pending(ctx);
-        self.watch_modems(ctx);
+        self.watch(ctx);
     }
 
     /// The core's status of an outbox record's recipient.
@@ -1382,25 +1542,23 @@ impl Actor for Gateway {
                 }
             });
         }
-        ctx.run_interval(EXPIRY_TICK, |act, _| {
-            act.sweep_expired();
-            act.snapshot_if_due();
-        });
-        ctx.run_interval(PRUNE_EVERY, |act, _| act.prune());
-        ctx.run_interval(STORE_PROBE_EVERY, |act, ctx| act.probe_store(ctx));
-        // Messages a cap held when the caps changed while the gateway was
-        // down (or were removed) are looked at once now; then every watch
-        // while caps are configured (a scan of the live sessions: none
-        // without caps).
-        self.admit_waiting(ctx);
-        ctx.run_interval(MODEM_WATCH, |act, ctx| {
-            if !act.durable.core().config().caps.is_empty() {
-                act.admit_waiting(ctx);
+        // A modem that changes state wakes the watch (what waits for it
+        // goes, or shows `waiting_for_modem`).
+        let mut changes = self.sender.state_changes();
+        let addr = ctx.address();
+        actix::spawn(async move {
+            while changes.changed().await.is_ok() {
+                if addr.send(ModemsChanged).await.is_err() {
+                    break;
+                }
             }
-            act.watch_modems(ctx);
-            act.release_incomplete(ctx);
-            act.keep_alive(ctx);
         });
+        // Messages a cap held when the caps changed while the gateway was
+        // down (or were removed) are looked at once now, with the modems.
+        self.admit_waiting(ctx);
+        self.watch(ctx);
+        self.keep_alive(ctx);
+        self.arm(ctx);
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
@@ -1430,7 +1588,7 @@ fn fresh_session_id() -> String {
 impl Handler<WebSend> for Gateway {
     type Result = ResponseActFuture<Self, Result<SendAnswer, SendError>>;
 
-    fn handle(&mut self, msg: WebSend, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: WebSend, ctx: &mut Context<Self>) -> Self::Result {
         let now = self.now();
         // A retried API request: its first answer, never a second send.
         if let Some((owner, (idem, fingerprint))) = msg
@@ -1562,6 +1720,7 @@ impl Handler<WebSend> for Gateway {
                 // works, but the program is told it failed.
                 tracing::error!(error = %e, "cannot record an API key's conversation");
                 self.held = true;
+                self.arm(ctx);
                 return Box::pin(fut::ready(Err(SendError::Unavailable)));
             }
         }
@@ -1582,6 +1741,7 @@ impl Handler<WebSend> for Gateway {
                         session: session_id,
                         at,
                     });
+                    act.after_send(ctx);
                     if !durable {
                         // Held: the journal has the send; when the store
                         // works again the outbox is brought in line and it
@@ -1667,6 +1827,21 @@ impl Handler<Dispatched> for Gateway {
                 self.flush_later();
             }
         }
+        self.arm(ctx);
+    }
+}
+
+/// A modem changed state (up, down, registered...).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ModemsChanged;
+
+impl Handler<ModemsChanged> for Gateway {
+    type Result = ();
+
+    fn handle(&mut self, _: ModemsChanged, ctx: &mut Context<Self>) {
+        self.watch(ctx);
+        self.arm(ctx);
     }
 }
 
@@ -1691,6 +1866,7 @@ impl Handler<Incoming> for Gateway {
                 ..
             } => (self.report(&short_code, message_ref, status), ack),
         };
+        self.arm(ctx);
         if !ok {
             return;
         }
@@ -1751,6 +1927,7 @@ impl Handler<SetPool> for Gateway {
     type Result = ();
     fn handle(&mut self, msg: SetPool, ctx: &mut Context<Self>) {
         self.set_pool(msg.0, ctx);
+        self.arm(ctx);
     }
 }
 
@@ -1777,7 +1954,7 @@ pub struct EndSession(pub String);
 
 impl Handler<EndSession> for Gateway {
     type Result = ResponseActFuture<Self, bool>;
-    fn handle(&mut self, msg: EndSession, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: EndSession, ctx: &mut Context<Self>) -> Self::Result {
         let at = self.now();
         let session = SessionId(msg.0.clone());
         if self.durable.core().get(&session, at).is_none() {
@@ -1797,6 +1974,8 @@ impl Handler<EndSession> for Gateway {
         );
         self.channels.remove(&msg.0);
         self.withdraw(&msg.0);
+        // The ended session is swept (its pairs retired) at the next alarm.
+        self.arm(ctx);
         let store = self.store.clone();
         Box::pin(async move { store.flush().await.is_ok() }.into_actor(self))
     }
@@ -1818,6 +1997,8 @@ impl Handler<Counters> for Gateway {
             mo_charges: ledger.charges,
             store_open: self.store.health().is_healthy(),
             store_errors: self.store.health().errors(),
+            timer_wakeups: self.wakeups,
+            store_flushes: self.store.flushes(),
         })
     }
 }
@@ -1847,7 +2028,7 @@ struct KeptAlive {
 
 impl Handler<KeptAlive> for Gateway {
     type Result = ();
-    fn handle(&mut self, msg: KeptAlive, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: KeptAlive, ctx: &mut Context<Self>) {
         let entry = self.keepalives.entry(msg.code.clone()).or_default();
         match msg.outcome {
             crate::modem::types::SendOutcome::Sent { .. } => {
@@ -1861,6 +2042,7 @@ impl Handler<KeptAlive> for Gateway {
                 self.keepalive_retry.insert(msg.code, retry);
             }
         }
+        self.arm(ctx);
     }
 }
 
@@ -1907,41 +2089,36 @@ impl Handler<SimUsages> for Gateway {
                 }
             }
         }
-        let views =
-            core.config()
-                .pool
-                .iter()
-                .map(|code| {
-                    let caps = core.caps_of(code);
-                    let usage = core.state().usage.get(code).cloned().unwrap_or_default();
-                    let keep = self.settings.keepalive.get(&code.0);
-                    let (sent, failed) = self.keepalives.get(&code.0).copied().unwrap_or_default();
-                    SimUsageView {
-                        short_code: code.0.clone(),
-                        caps,
-                        sent_today: usage.sent_on(day),
-                        sent_this_month: usage.sent_in_month(day),
-                        recipients_this_month: usage.recipients_in_month(day),
-                        reached: usage.reached(&caps, day),
-                        lifted: usage.lifted_day == Some(day),
-                        last_sent: usage.last_sent,
-                        waiting_for_cap: waiting.get(code.as_str()).copied().unwrap_or(0),
-                        crossings: self
-                            .crossings
-                            .iter()
-                            .filter(|((c, _), _)| c == &code.0)
-                            .map(|((_, k), n)| (*k, *n))
-                            .collect(),
-                        keepalives_sent: sent,
-                        keepalives_failed: failed,
-                        next_keepalive: keep.and_then(|k| {
-                            self.keepalive_retry.get(&code.0).copied().or_else(|| {
-                                usage.last_sent.or(usage.first_seen).map(|t| t + k.every)
-                            })
-                        }),
-                    }
-                })
-                .collect();
+        let views = core
+            .config()
+            .pool
+            .iter()
+            .map(|code| {
+                let caps = core.caps_of(code);
+                let usage = core.state().usage.get(code).cloned().unwrap_or_default();
+                let (sent, failed) = self.keepalives.get(&code.0).copied().unwrap_or_default();
+                SimUsageView {
+                    short_code: code.0.clone(),
+                    caps,
+                    sent_today: usage.sent_on(day),
+                    sent_this_month: usage.sent_in_month(day),
+                    recipients_this_month: usage.recipients_in_month(day),
+                    reached: usage.reached(&caps, day),
+                    lifted: usage.lifted_day == Some(day),
+                    last_sent: usage.last_sent,
+                    waiting_for_cap: waiting.get(code.as_str()).copied().unwrap_or(0),
+                    crossings: self
+                        .crossings
+                        .iter()
+                        .filter(|((c, _), _)| c == &code.0)
+                        .map(|((_, k), n)| (*k, *n))
+                        .collect(),
+                    keepalives_sent: sent,
+                    keepalives_failed: failed,
+                    next_keepalive: self.keepalive_at(&code.0, &usage),
+                }
+            })
+            .collect();
         MessageResult(views)
     }
 }
@@ -1977,7 +2154,8 @@ impl Handler<LiftCaps> for Gateway {
             async move { store.flush().await }
                 .into_actor(self)
                 .map(|flushed, act, ctx| {
-                    act.admit_waiting(ctx);
+                    act.watch_soon();
+                    act.arm(ctx);
                     flushed.map_err(|e| e.to_string())
                 }),
         )
@@ -1997,6 +2175,8 @@ impl Handler<SetSims> for Gateway {
     fn handle(&mut self, msg: SetSims, ctx: &mut Context<Self>) {
         self.settings.keepalive = msg.keepalive;
         self.durable.set_caps(msg.caps);
-        self.admit_waiting(ctx);
+        self.watch(ctx);
+        self.keep_alive(ctx);
+        self.arm(ctx);
     }
 }

@@ -33,6 +33,16 @@ struct FakeSender {
     stuck: Mutex<Vec<String>>,
     /// Codes whose modem was stopped for good.
     stopped: Mutex<Vec<String>>,
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl FakeSender {
+    /// The modems of `codes` are down (the others up), as a modem pool
+    /// would report it: the supervisor is told of the change.
+    fn set_down(&self, codes: &[&str]) {
+        *self.down.lock().unwrap() = codes.iter().map(|c| c.to_string()).collect();
+        self.changes.send_modify(|n| *n += 1);
+    }
 }
 
 impl SmsSender for FakeSender {
@@ -57,6 +67,9 @@ impl SmsSender for FakeSender {
     }
     fn stop(&self, short_code: &str) {
         self.stopped.lock().unwrap().push(short_code.to_string());
+    }
+    fn state_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 }
 
@@ -317,12 +330,12 @@ async fn a_failing_store_refuses_and_holds_never_fakes() {
 #[actix::test]
 async fn new_conversations_go_only_to_live_modems() {
     let rig = start_at(t0());
-    *rig.sender.down.lock().unwrap() = vec![CODES[1].to_string()];
+    rig.sender.set_down(&[CODES[1]]);
     for i in 0..4 {
         let a = rig.send(None, &format!("80955512{i:02}")).await.unwrap();
         assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]), "{i}");
     }
-    *rig.sender.down.lock().unwrap() = CODES.iter().map(|c| c.to_string()).collect();
+    rig.sender.set_down(&CODES);
     let a = rig.send(None, "8095551299").await.unwrap();
     assert_eq!(a.recipients[0].status, RecipientState::Refused);
     assert_eq!(
@@ -346,7 +359,7 @@ async fn an_ended_conversation_withdraws_what_its_dead_modem_never_sent() {
     *rig.sender.stuck.lock().unwrap() = vec![CODES[0].to_string()];
     let a = rig.send(None, "8095551234").await.unwrap();
     // The modem went away after the send was handed to it.
-    *rig.sender.down.lock().unwrap() = vec![CODES[0].to_string()];
+    rig.sender.set_down(&[CODES[0]]);
     assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
     let b = rig.send(None, "8295550000").await.unwrap();
     assert_eq!(b.recipients[0].short_code.as_deref(), Some(CODES[1]));
@@ -389,7 +402,7 @@ async fn a_dead_modem_hands_unseen_conversations_to_a_live_one() {
     *rig.sender.stuck.lock().unwrap() = vec![CODES[0].to_string()];
     let a = rig.send(None, "8095551234").await.unwrap();
     assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
-    *rig.sender.down.lock().unwrap() = vec![CODES[1].to_string()];
+    rig.sender.set_down(&[CODES[1]]);
     let b = rig.send(None, "8295550000").await.unwrap();
     assert_eq!(b.recipients[0].short_code.as_deref(), Some(CODES[0]));
     assert!(rig.phone_sends("+18295550000", CODES[0], "¿qué?").await);
@@ -400,7 +413,7 @@ async fn a_dead_modem_hands_unseen_conversations_to_a_live_one() {
         .unwrap()
         .unwrap();
     // Modem 0 goes away; modem 1 is back.
-    *rig.sender.down.lock().unwrap() = vec![CODES[0].to_string()];
+    rig.sender.set_down(&[CODES[0]]);
     eventually("waiting for the modem", async || {
         (rig.first_recipient(&a.session.id).await?.0 == RecipientState::WaitingForModem)
             .then_some(())
@@ -484,7 +497,7 @@ async fn a_modem_removed_at_run_time_drains_then_stops() {
             ..Settings::default()
         },
     );
-    *rig.sender.down.lock().unwrap() = vec![CODES[1].to_string()];
+    rig.sender.set_down(&[CODES[1]]);
     let a = rig.send(None, "8095551234").await.unwrap();
     assert_eq!(a.recipients[0].short_code.as_deref(), Some(CODES[0]));
     eventually("sent to A", async || {
@@ -496,7 +509,7 @@ async fn a_modem_removed_at_run_time_drains_then_stops() {
     *rig.sender.stuck.lock().unwrap() = vec![CODES[0].to_string()];
     let c = rig.send(None, "8295550000").await.unwrap();
     assert_eq!(c.recipients[0].short_code.as_deref(), Some(CODES[0]));
-    *rig.sender.down.lock().unwrap() = Vec::new();
+    rig.sender.set_down(&[]);
 
     rig.addr
         .send(SetPool(vec![ShortCode(CODES[1].to_string())]))
@@ -975,4 +988,84 @@ async fn the_month_cap_holds_until_the_month_turns() {
     .await;
     let u = rig.usage(&code).await;
     assert_eq!((u.sent_this_month, u.waiting_for_cap), (1, 0));
+}
+
+/// The idle guard: the supervisor sleeps until something is due. An idle
+/// hour of virtual time with nothing live wakes it once (the hourly
+/// prune); one conversation adds exactly its end. Counted by the alarm
+/// itself (`timer_wakeups`, on `/metrics`), not by watching the clock.
+#[actix::test]
+async fn an_idle_hour_wakes_the_supervisor_only_for_what_is_due() {
+    let rig = start_at(t0());
+    let wakeups = async || rig.addr.send(Counters).await.unwrap().timer_wakeups;
+    // A virtual hour in steps of ten seconds, each step given time to run.
+    let idle_hour = async || {
+        for _ in 0..360 {
+            rig.clock.advance(chrono::Duration::seconds(10));
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    idle_hour().await;
+    assert_eq!(wakeups().await, 1, "an empty gateway wakes only to prune");
+
+    let answer = rig.send(None, "8095551234").await.unwrap();
+    let id = answer.session.id.clone();
+    assert!(rig.first_recipient(&id).await.is_some());
+    idle_hour().await;
+    assert!(
+        rig.first_recipient(&id).await.is_none(),
+        "ended after 5 minutes"
+    );
+    // The session's end, then the next prune: nothing in between.
+    assert_eq!(wakeups().await, 3);
+}
+
+/// The write guard on the store layer: every flush ends in `fdatasync`
+/// and rewrites at least the log's last page, so flushes per message are
+/// what an SD card pays. Sixteen browsers at once share the flush of
+/// their acceptance (group commit); each message then costs the flush of
+/// its `sent` status and of its delivery report (the modem deletes the
+/// report only once it is durable).
+#[actix::test]
+async fn a_message_costs_a_bounded_number_of_flushes() {
+    let rig = start_at(t0());
+    const N: usize = 64;
+    let before = rig.store.flushes();
+    let sends: Vec<_> = (0..N)
+        .map(|i| {
+            rig.addr.send(WebSend {
+                session: None,
+                request: SendRequest {
+                    to: vec![format!("80955{i:05}")],
+                    text: "hola".into(),
+                    ..Default::default()
+                },
+            })
+        })
+        .collect();
+    for s in futures_util::future::join_all(sends).await {
+        s.unwrap().unwrap();
+    }
+    let accepted = rig.store.flushes() - before;
+    eventually("all sent", async || {
+        (rig.sender.sent.lock().unwrap().len() == N).then_some(())
+    })
+    .await;
+    let sent: Vec<(String, u8)> = (0..N)
+        .map(|i| (rig.sender.sent.lock().unwrap()[i].0.clone(), i as u8))
+        .collect();
+    for (code, mr) in sent {
+        assert!(rig.report(&code, mr).await);
+    }
+    let total = rig.store.flushes() - before;
+    eprintln!("{N} messages: {accepted} flushes to accept them, {total} in all");
+    assert!(
+        accepted <= N as u64 / 2,
+        "concurrent sends share their flush: {accepted} for {N}"
+    );
+    assert!(
+        total <= 2 * N as u64,
+        "at most two flushes a message: {total} for {N}"
+    );
 }

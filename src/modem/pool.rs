@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::actor::{Modem, SendSms, StopModem, Ussd};
 use super::driver::DriverConfig;
@@ -61,10 +61,17 @@ pub struct Reconfigured {
 pub struct ModemPool {
     members: Arc<RwLock<BTreeMap<String, Member>>>,
     events: mpsc::UnboundedSender<PoolEvent>,
+    /// Bumped whenever a modem's state changes (see [`Self::state_changes`]).
+    changes: Arc<watch::Sender<u64>>,
 }
 
-fn start_member(cfg: DriverConfig, events: &mpsc::UnboundedSender<PoolEvent>) -> Member {
-    let status = SharedStatus::new(ModemStatus::new(&cfg.short_code, &cfg.port));
+fn start_member(
+    cfg: DriverConfig,
+    events: &mpsc::UnboundedSender<PoolEvent>,
+    changes: &Arc<watch::Sender<u64>>,
+) -> Member {
+    let status = SharedStatus::new(ModemStatus::new(&cfg.short_code, &cfg.port))
+        .reporting_to(changes.clone());
     let (tx, mut rx) = mpsc::unbounded_channel::<ModemEvent>();
     let out = events.clone();
     let tag = cfg.short_code.clone();
@@ -92,14 +99,23 @@ impl ModemPool {
         configs: Vec<DriverConfig>,
         events: mpsc::UnboundedSender<PoolEvent>,
     ) -> ModemPool {
+        let changes = Arc::new(watch::Sender::new(0));
         let members = configs
             .into_iter()
-            .map(|cfg| (cfg.short_code.clone(), start_member(cfg, &events)))
+            .map(|cfg| (cfg.short_code.clone(), start_member(cfg, &events, &changes)))
             .collect();
         ModemPool {
             members: Arc::new(RwLock::new(members)),
             events,
+            changes,
         }
+    }
+
+    /// Changes each time a modem's state changes (up, down, not
+    /// registered...), or a modem is added or removed: watchers wake then
+    /// rather than poll the states.
+    pub fn state_changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     fn members(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Member>> {
@@ -146,18 +162,22 @@ impl ModemPool {
         let mut members = self.members_mut();
         for cfg in configs {
             if !members.contains_key(&cfg.short_code) {
-                let member = start_member(cfg, &self.events);
+                let member = start_member(cfg, &self.events, &self.changes);
                 members.insert(member.cfg.short_code.clone(), member);
             }
         }
+        drop(members);
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
         done
     }
 
     /// Stops the modem of `short_code` and forgets it (a drained modem
     /// removed from the configuration).
     pub fn stop(&self, short_code: &str) {
-        if let Some(m) = self.members_mut().remove(short_code) {
+        let removed = self.members_mut().remove(short_code);
+        if let Some(m) = removed {
             m.addr.do_send(StopModem);
+            self.changes.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
 

@@ -251,13 +251,22 @@ impl ModemStatus {
 #[derive(Debug, Clone)]
 pub struct SharedStatus {
     inner: Arc<Mutex<(ModemStatus, VecDeque<Instant>)>>,
+    /// Bumped each time the state changes (the pool's watchers wake).
+    changes: Option<Arc<tokio::sync::watch::Sender<u64>>>,
 }
 
 impl SharedStatus {
     pub fn new(status: ModemStatus) -> Self {
         SharedStatus {
             inner: Arc::new(Mutex::new((status, VecDeque::new()))),
+            changes: None,
         }
+    }
+
+    /// Reports each change of [`ModemStatus::state`] on `changes`.
+    pub fn reporting_to(mut self, changes: Arc<tokio::sync::watch::Sender<u64>>) -> Self {
+        self.changes = Some(changes);
+        self
     }
 
     /// A snapshot, with the queue figures filled in.
@@ -271,7 +280,13 @@ impl SharedStatus {
 
     pub fn update(&self, f: impl FnOnce(&mut ModemStatus)) {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let before = guard.0.state;
         f(&mut guard.0);
+        let changed = guard.0.state != before;
+        drop(guard);
+        if let (true, Some(tx)) = (changed, &self.changes) {
+            tx.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
     pub fn enqueued(&self) {

@@ -643,6 +643,16 @@ impl SessionCore {
         })
     }
 
+    /// Whether any message waits for its SIM's cap.
+    pub fn waiting_for_cap(&self, now: DateTime<Utc>) -> bool {
+        self.state.table.live(now).any(|s| {
+            s.messages
+                .iter()
+                .flat_map(|m| m.recipients.iter())
+                .any(|r| r.status == DeliveryStatus::WaitingForCap)
+        })
+    }
+
     /// Lets through, oldest first, the messages waiting for a cap that now
     /// have room, each counted on its SIM. Returns them.
     pub(super) fn admit_waiting(&mut self, now: DateTime<Utc>) -> Vec<Admitted> {

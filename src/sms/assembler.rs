@@ -138,6 +138,19 @@ impl Assembler {
             .any(|p| (now - p.last_seen).num_seconds() >= self.timeout_secs)
     }
 
+    /// When [`Self::due`] next becomes true: the oldest-seen message's
+    /// timeout (`None` while nothing waits).
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.pending
+            .iter()
+            .map(|p| p.last_seen)
+            .min()
+            .and_then(|t| {
+                chrono::Duration::try_seconds(self.timeout_secs)
+                    .and_then(|d| t.checked_add_signed(d))
+            })
+    }
+
     /// Number of messages waiting for parts.
     pub fn pending_len(&self) -> usize {
         self.pending.len()

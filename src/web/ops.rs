@@ -56,6 +56,8 @@ pub(crate) async fn metrics_text(State(ctx): State<Shared>) -> Response {
         metrics::counter!("smsgate_mo_charges_total").absolute(counters.mo_charges);
         metrics::gauge!("smsgate_store_open").set(if counters.store_open { 1.0 } else { 0.0 });
         metrics::counter!("smsgate_store_errors_total").absolute(counters.store_errors);
+        metrics::counter!("smsgate_timer_wakeups_total").absolute(counters.timer_wakeups);
+        metrics::counter!("smsgate_store_flushes_total").absolute(counters.store_flushes);
         let conns = &ctx.state.conns;
         metrics::gauge!("smsgate_http_connections_open").set(conns.total() as f64);
         metrics::counter!("smsgate_http_connections_refused_total")

@@ -458,7 +458,7 @@ impl GatewayApi for FakeGateway {
                 out_of_session_replies: 1,
                 mo_charges: 1,
                 store_open: true,
-                store_errors: 0,
+                ..Default::default()
             }
         }
         .boxed()
