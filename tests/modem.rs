@@ -716,3 +716,75 @@ async fn the_driver_records_its_serial_line_byte_for_byte() {
     assert!(got.contains("> "), "{got}");
     rig.emu.shutdown();
 }
+
+/// Pipelined acknowledgements: while the gateway has not yet made an SMS
+/// durable, the driver goes on sending, the SMS stays on the SIM, and a
+/// sweep meanwhile does not hand it over a second time; once acknowledged
+/// it is deleted. (Consecutive SMS and reports then share one flush.)
+#[actix::test]
+async fn an_unacknowledged_sms_stays_on_the_sim_while_sends_go_on() {
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 1,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let short = emu.modems()[0].number.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let pool = ModemPool::start(
+        vec![driver_config(
+            &short,
+            &emu.modems()[0].path.to_string_lossy(),
+        )],
+        tx,
+    );
+    eventually_async("up", WITHIN, async || {
+        (pool.status(&short).unwrap().state == ModemState::Up).then_some(())
+    })
+    .await;
+    emu.phone_send(PHONE, &short, "espera", PartOrder::InOrder)
+        .unwrap();
+    let held = match tokio::time::timeout(WITHIN, rx.recv()).await.unwrap() {
+        Some(PoolEvent {
+            event: ModemEvent::Received { ack, .. },
+            ..
+        }) => ack,
+        _ => panic!("the SMS first"),
+    };
+    // Not acknowledged: a send goes through all the same, well before the
+    // hand-over's 30 s timeout.
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(10),
+        pool.send(&short, sms(1, PHONE, "sigo")),
+    )
+    .await
+    .expect("not held up by the unacknowledged SMS")
+    .unwrap();
+    assert!(matches!(outcome, SendOutcome::Sent { .. }));
+    // Several sweeps (every 700 ms) later: still on the SIM, handed over
+    // once (the send's delivery report is the only other event).
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let mut acks = Vec::new();
+    while let Ok(PoolEvent { event, .. }) = rx.try_recv() {
+        match event {
+            ModemEvent::Received { .. } => panic!("handed over twice"),
+            ModemEvent::DeliveryReport { ack, .. } => acks.push(ack),
+        }
+    }
+    // The SMS and the send's report, neither acknowledged yet.
+    assert_eq!(
+        emu.storage(0).unwrap().0,
+        1 + acks.len() as u16,
+        "kept until acknowledged"
+    );
+    held.send(()).unwrap();
+    for ack in acks {
+        let _ = ack.send(());
+    }
+    eventually_async("deleted once acknowledged", WITHIN, async || {
+        (emu.storage(0).unwrap().0 == 0).then_some(())
+    })
+    .await;
+    assert_eq!(pool.status(&short).unwrap().received, 1);
+    emu.shutdown();
+}

@@ -17,6 +17,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -260,6 +261,9 @@ pub async fn run(
                     sweep_soon: None,
                     has_sr: false,
                     ussd: UssdSession::new(cfg.ussd_packed_hex, cfg.ussd_timeout),
+                    acks: Default::default(),
+                    awaiting: Vec::new(),
+                    reading: None,
                 };
                 driver.session(&queue, &mut current).await
             }
@@ -379,6 +383,38 @@ struct Driver<'a> {
     has_sr: bool,
     /// The USSD menu open on this modem, if any.
     ussd: UssdSession,
+    /// Hand-overs not yet acknowledged. The driver goes on meanwhile (it
+    /// sends, reads the next SMS); each SMS is deleted from the modem once
+    /// its acknowledgement comes, so consecutive SMS share the gateway's
+    /// flush instead of paying one each.
+    acks: futures_util::stream::FuturesUnordered<PendingAck>,
+    /// The slots of those hand-overs: a sweep does not hand them over again.
+    awaiting: Vec<Slot>,
+    /// The memory being read when not the configured one (`SR`).
+    reading: Option<String>,
+}
+
+/// Where an SMS handed over waits on the modem: its memory (`None`: the
+/// configured one) and index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Slot {
+    mem: Option<String>,
+    index: u32,
+}
+
+/// A hand-over's acknowledgement: resolves to the SMS's slot (`None`:
+/// delivered directly, nothing to delete), whether it was an SMS (not a
+/// report) and whether it was acknowledged within [`ACK_TIMEOUT`].
+type PendingAck = futures_util::future::BoxFuture<'static, (Option<Slot>, bool, bool)>;
+
+/// What became of an SMS offered to the gateway.
+enum Offered {
+    /// Garbage nobody can ever use: deleted at once.
+    Delete,
+    /// Not for the gateway (a stored submit) or nobody listens: kept.
+    Keep,
+    /// Handed over; deleted when acknowledged.
+    Awaiting,
 }
 
 impl Driver<'_> {
@@ -394,6 +430,9 @@ impl Driver<'_> {
         sweep.tick().await;
         loop {
             if let Err(end) = self.handle_urcs().await {
+                return end;
+            }
+            if let Err(end) = self.settle_ready().await {
                 return end;
             }
             let registered = self.registered();
@@ -417,6 +456,14 @@ impl Driver<'_> {
             let Queues { sends, ussd } = &mut *q;
             tokio::select! {
                 biased;
+                done = self.acks.next(), if !self.acks.is_empty() => {
+                    drop(q);
+                    if let Some(done) = done {
+                        if let Err(end) = self.settle(done).await {
+                            return end;
+                        }
+                    }
+                }
                 job = ussd.recv() => {
                     drop(q);
                     let Some(job) = job else { return SessionEnd::Shutdown };
@@ -566,7 +613,7 @@ impl Driver<'_> {
             match urc {
                 u if u.is_restart() => {}
                 Urc::MessageReceived { pdu, .. } | Urc::StatusReport { pdu, .. } => {
-                    self.hand_over(&pdu).await;
+                    self.offer(&pdu, None);
                 }
                 Urc::Registration(r) => self.set_registration(r.stat),
                 _ => {}
@@ -780,7 +827,7 @@ impl Driver<'_> {
                     }
                     Urc::MessageReceived { pdu, .. } | Urc::StatusReport { pdu, .. } => {
                         // Direct delivery (+CMT/+CDS): nothing to delete.
-                        self.hand_over(&pdu).await;
+                        self.offer(&pdu, None);
                     }
                     Urc::Registration(r) => self.set_registration(r.stat),
                     Urc::Ussd { status, text, .. } => {
@@ -839,7 +886,14 @@ impl Driver<'_> {
             if matches!(m.stat, MessageStat::StoredSent | MessageStat::StoredUnsent) {
                 continue;
             }
-            if self.hand_over(&m.pdu).await {
+            let slot = Slot {
+                mem: self.reading.clone(),
+                index: m.index,
+            };
+            if self.awaiting.contains(&slot) {
+                continue; // handed over already; deleted when acknowledged
+            }
+            if let Offered::Delete = self.offer(&m.pdu, Some(slot)) {
                 self.delete(m.index).await?;
             }
         }
@@ -905,7 +959,10 @@ impl Driver<'_> {
             }
             return Ok(None);
         }
-        let result = f(self).await?;
+        self.reading = Some(mem.to_string());
+        let result = f(self).await;
+        self.reading = None;
+        let result = result?;
         self.back_to_storage().await?;
         Ok(Some(result))
     }
@@ -931,6 +988,13 @@ impl Driver<'_> {
     /// Reads the message at `index` of the read memory, hands it over and
     /// deletes it once acknowledged. `false` when the slot was empty.
     async fn read_and_delete(&mut self, index: u32) -> Result<bool, SessionEnd> {
+        let slot = Slot {
+            mem: self.reading.clone(),
+            index,
+        };
+        if self.awaiting.contains(&slot) {
+            return Ok(true); // announced again; deleted when acknowledged
+        }
         let stored = match self.conv.exec(&ReadMessage(index)).await {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(false),
@@ -941,7 +1005,7 @@ impl Driver<'_> {
                 return Ok(true);
             }
         };
-        if self.hand_over(&stored.pdu).await {
+        if let Offered::Delete = self.offer(&stored.pdu, Some(slot)) {
             self.delete(index).await?;
         }
         Ok(true)
@@ -971,15 +1035,16 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// Decodes a PDU and hands it over; `true` when it may be deleted
-    /// (acknowledged, or garbage that nobody can ever use).
-    async fn hand_over(&mut self, hex: &str) -> bool {
+    /// Decodes a PDU and hands it over without waiting: its
+    /// acknowledgement (the gateway made it durable) is settled later by
+    /// [`Self::settle`], which deletes it from `slot`.
+    fn offer(&mut self, hex: &str, slot: Option<Slot>) -> Offered {
         let pdu = match sms::decode_hex(hex, true) {
             Ok((_, pdu)) => pdu,
             Err(e) => {
                 tracing::warn!(modem = %self.cfg.short_code, %hex, error = %e, "undecodable PDU skipped");
                 self.status.update(|s| s.garbage += 1);
-                return true;
+                return Offered::Delete;
             }
         };
         let (ack, acked) = oneshot::channel();
@@ -992,24 +1057,57 @@ impl Driver<'_> {
                 tp_status: r.status,
                 ack,
             },
-            Pdu::Submit(_) => return false,
+            Pdu::Submit(_) => return Offered::Keep,
         };
         let received = matches!(event, ModemEvent::Received { .. });
         if self.events.send(event).is_err() {
-            return false;
+            return Offered::Keep;
         }
-        match tokio::time::timeout(ACK_TIMEOUT, acked).await {
-            Ok(Ok(())) => {
-                if received {
-                    self.status.update(|s| s.received += 1);
-                }
-                true
-            }
-            _ => {
-                tracing::warn!(modem = %self.cfg.short_code, "hand-over not acknowledged; SMS stays on the modem");
-                false
+        if let Some(slot) = &slot {
+            self.awaiting.push(slot.clone());
+        }
+        self.acks.push(Box::pin(async move {
+            let acked = matches!(tokio::time::timeout(ACK_TIMEOUT, acked).await, Ok(Ok(())));
+            (slot, received, acked)
+        }));
+        Offered::Awaiting
+    }
+
+    /// Settles every acknowledgement that has come, without waiting.
+    async fn settle_ready(&mut self) -> Result<(), SessionEnd> {
+        use futures_util::FutureExt;
+        while let Some(Some(done)) = self.acks.next().now_or_never() {
+            self.settle(done).await?;
+        }
+        Ok(())
+    }
+
+    /// One hand-over answered: an acknowledged SMS is deleted from its
+    /// slot; one never acknowledged stays on the modem (a sweep reads it
+    /// again, and the gateway knows a part it took in before).
+    async fn settle(&mut self, done: (Option<Slot>, bool, bool)) -> Result<(), SessionEnd> {
+        let (slot, received, acked) = done;
+        if let Some(slot) = &slot {
+            self.awaiting.retain(|s| s != slot);
+        }
+        if !acked {
+            tracing::warn!(modem = %self.cfg.short_code, "hand-over not acknowledged; SMS stays on the modem");
+            return Ok(());
+        }
+        if received {
+            self.status.update(|s| s.received += 1);
+        }
+        match slot {
+            None => {}
+            Some(Slot { mem: None, index }) => self.delete(index).await?,
+            Some(Slot {
+                mem: Some(mem),
+                index,
+            }) => {
+                self.in_memory(&mem, |d| Box::pin(d.delete(index))).await?;
             }
         }
+        Ok(())
     }
 
     fn prepare(&mut self, request: SendRequest) -> Option<InProgress> {
