@@ -33,12 +33,18 @@ impl Clock for SystemClock {
         Utc::now()
     }
 
-    /// A tokio timer for the time left. A wall clock set back or forward
-    /// meanwhile is the caller's to look at when it wakes: it compares
-    /// `now()` with its deadline and sleeps again if need be.
+    /// A `CLOCK_REALTIME` timer for `at` ([`crate::timer::FineTimer::wall`]):
+    /// it follows the wall clock when it is set, and then wakes early so
+    /// that the caller looks at the time again. Should the timer fail, a
+    /// tokio sleep for the time left.
     fn sleep_until(&self, at: DateTime<Utc>) -> BoxFuture<'static, ()> {
-        let left = (at - Utc::now()).to_std().unwrap_or_default();
-        Box::pin(tokio::time::sleep(left))
+        Box::pin(async move {
+            let since_epoch = (at - DateTime::UNIX_EPOCH).to_std().unwrap_or_default();
+            if let Err(e) = crate::timer::FineTimer::wall(since_epoch).await {
+                tracing::warn!(error = %e, "no wall-clock timer; sleeping for the time left");
+                tokio::time::sleep((at - Utc::now()).to_std().unwrap_or_default()).await;
+            }
+        })
     }
 }
 

@@ -52,5 +52,6 @@ pub mod mqtt;
 pub mod session;
 pub mod sms;
 pub mod store;
+pub mod timer;
 pub mod transcript;
 pub mod web;

@@ -22,7 +22,6 @@ pub mod network;
 pub mod phones;
 pub mod pty;
 pub mod replay;
-mod timer;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -638,7 +637,7 @@ impl Emulator {
         let mut line_free = Instant::now();
         // When the modem-to-host direction is next free.
         let mut out_free = Instant::now();
-        let timer = match timer::FineTimer::new() {
+        let timer = match crate::timer::FineTimer::new() {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(modem = id, error = %e, "emulator: no timer for the line pacing");
@@ -878,7 +877,7 @@ async fn write_paced(
     bytes: &[u8],
     baud: u32,
     line_free: &mut Instant,
-    timer: &timer::FineTimer,
+    timer: &crate::timer::FineTimer,
 ) -> std::io::Result<()> {
     if baud == 0 {
         return pty.write_all(bytes).await;

@@ -1,9 +1,15 @@
-//! A sleep with sub-millisecond resolution for the serial-line pacing.
+//! Timers on a `timerfd`, awaited through the reactor.
 //!
-//! tokio's timer has a 1 ms grain: a paced write of six bytes (0.5 ms at
-//! 115 200 baud) would wait up to two, and a modem's line would look far
-//! slower than a real one. A `timerfd` armed with the exact delay and
-//! awaited through the reactor wakes within tens of microseconds.
+//! - [`FineTimer::new`]: sub-millisecond sleeps for the emulator's serial
+//!   pacing. tokio's timer has a 1 ms grain: a paced write of six bytes
+//!   (0.5 ms at 115 200 baud) would wait up to two, and a modem's line would
+//!   look far slower than a real one. A `timerfd` armed with the exact delay
+//!   wakes within tens of microseconds.
+//! - [`FineTimer::wall`]: a sleep until a wall-clock time
+//!   (`CLOCK_REALTIME`, absolute), for the gateway's deadlines. It also ends
+//!   when the clock is set (`TFD_TIMER_CANCEL_ON_SET`): a Raspberry Pi has
+//!   no real-time clock and jumps forward when NTP first answers, and a
+//!   session's end must not wait for the monotonic time that was left.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -51,6 +57,30 @@ impl FineTimer {
             Expiration::OneShot(TimeSpec::from_duration(wait)),
             TimerSetTimeFlags::empty(),
         )?;
+        self.fired().await
+    }
+
+    /// Waits until the wall clock reads `at` (time since the Unix epoch),
+    /// or until the clock is set: the caller looks at the time again.
+    pub async fn wall(at: std::time::Duration) -> io::Result<()> {
+        let fd = TimerFd::new(
+            ClockId::CLOCK_REALTIME,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )?;
+        fd.set(
+            Expiration::OneShot(TimeSpec::from_duration(at)),
+            TimerSetTimeFlags::TFD_TIMER_ABSTIME | TimerSetTimeFlags::TFD_TIMER_CANCEL_ON_SET,
+        )?;
+        // SAFETY: as in `new`.
+        let fd = unsafe { AsyncFd::register_with_interest(Fd(fd), Interest::READABLE) }?;
+        match (FineTimer { fd }).fired().await {
+            // The clock was set: ECANCELED.
+            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn fired(&self) -> io::Result<()> {
         loop {
             let mut ready = self.fd.readable().await?;
             let fired = ready.try_io(|fd| {
@@ -84,6 +114,22 @@ mod tests {
         // A deadline in the past returns at once.
         timer
             .sleep_until(Instant::now() - Duration::from_millis(5))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_wall_clock_sleep_ends_at_its_time() {
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+        };
+        let at = now() + Duration::from_millis(30);
+        FineTimer::wall(at).await.unwrap();
+        assert!(now() >= at);
+        // A time in the past: at once.
+        FineTimer::wall(now() - Duration::from_secs(1))
             .await
             .unwrap();
     }
