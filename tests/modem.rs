@@ -788,3 +788,66 @@ async fn an_unacknowledged_sms_stays_on_the_sim_while_sends_go_on() {
     assert_eq!(pool.status(&short).unwrap().received, 1);
     emu.shutdown();
 }
+
+/// Pipelined acknowledgements are bounded: with the gateway slow to
+/// acknowledge, the driver hands over at most eight stored SMS before it
+/// waits, so the SIM keeps room for what the network delivers.
+#[actix::test]
+async fn at_most_eight_stored_sms_wait_for_their_acknowledgement() {
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 1,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let short = emu.modems()[0].number.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let pool = ModemPool::start(
+        vec![driver_config(
+            &short,
+            &emu.modems()[0].path.to_string_lossy(),
+        )],
+        tx,
+    );
+    eventually_async("up", WITHIN, async || {
+        (pool.status(&short).unwrap().state == ModemState::Up).then_some(())
+    })
+    .await;
+    for i in 0..12 {
+        emu.phone_send(PHONE, &short, &format!("mensaje {i}"), PartOrder::InOrder)
+            .unwrap();
+    }
+    let mut held = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while let Ok(Some(PoolEvent { event, .. })) = tokio::time::timeout_at(deadline, rx.recv()).await
+    {
+        if let ModemEvent::Received { ack, .. } = event {
+            held.push(ack);
+        }
+    }
+    assert_eq!(held.len(), 8, "handed over before waiting");
+    for ack in held {
+        ack.send(()).unwrap();
+    }
+    // The rest follow once there is room; all are deleted in the end.
+    let mut rest = 0;
+    while rest < 4 {
+        match tokio::time::timeout(WITHIN, rx.recv()).await.unwrap() {
+            Some(PoolEvent {
+                event: ModemEvent::Received { ack, .. },
+                ..
+            }) => {
+                ack.send(()).unwrap();
+                rest += 1;
+            }
+            Some(_) => {}
+            None => panic!("pool gone"),
+        }
+    }
+    eventually_async("storage emptied", WITHIN, async || {
+        (emu.storage(0).unwrap().0 == 0).then_some(())
+    })
+    .await;
+    assert_eq!(pool.status(&short).unwrap().received, 12);
+    emu.shutdown();
+}

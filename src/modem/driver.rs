@@ -45,6 +45,10 @@ const WAKE_TIMEOUT: Duration = Duration::from_secs(2);
 const WAKE_ATTEMPTS: u32 = 3;
 /// Timeout of profile init lines.
 const INIT_LINE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Stored SMS handed over and not yet acknowledged, at most: past it the
+/// driver waits before reading more (a SIM holds 20–50; the network holds
+/// what does not fit, and a full SIM delays every reply).
+const MAX_AWAITING: usize = 8;
 /// How long a hand-over may take before the message is left on the modem
 /// (it is picked up again by the next sweep).
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -821,9 +825,11 @@ impl Driver<'_> {
                     u if u.is_restart() => return Err(SessionEnd::Rebooted),
                     Urc::MessageStored { index, .. } => {
                         self.read_and_delete(index).await?;
+                        self.settle_ready().await?;
                     }
                     Urc::ReportStored { mem, index } => {
                         self.read_report(&mem, index).await?;
+                        self.settle_ready().await?;
                     }
                     Urc::MessageReceived { pdu, .. } | Urc::StatusReport { pdu, .. } => {
                         // Direct delivery (+CMT/+CDS): nothing to delete.
@@ -893,6 +899,7 @@ impl Driver<'_> {
             if self.awaiting.contains(&slot) {
                 continue; // handed over already; deleted when acknowledged
             }
+            self.make_room().await?;
             if let Offered::Delete = self.offer(&m.pdu, Some(slot)) {
                 self.delete(m.index).await?;
             }
@@ -995,6 +1002,7 @@ impl Driver<'_> {
         if self.awaiting.contains(&slot) {
             return Ok(true); // announced again; deleted when acknowledged
         }
+        self.make_room().await?;
         let stored = match self.conv.exec(&ReadMessage(index)).await {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(false),
@@ -1071,6 +1079,20 @@ impl Driver<'_> {
             (slot, received, acked)
         }));
         Offered::Awaiting
+    }
+
+    /// Waits for acknowledgements while [`MAX_AWAITING`] stored SMS wait
+    /// for theirs: the SIM must keep room for what the network delivers.
+    /// (Not while another memory is being read: deleting there would
+    /// switch memories under the reader.)
+    async fn make_room(&mut self) -> Result<(), SessionEnd> {
+        while self.reading.is_none() && self.awaiting.len() >= MAX_AWAITING {
+            let Some(done) = self.acks.next().await else {
+                break;
+            };
+            self.settle(done).await?;
+        }
+        Ok(())
     }
 
     /// Settles every acknowledgement that has come, without waiting.
