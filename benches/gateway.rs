@@ -1153,7 +1153,12 @@ fn markdown(doc: &Value) -> String {
         m["cores"],
         m["memory_mib"],
         m["kernel"].as_str().unwrap_or("?"),
-        doc["filesystem"]["stat_f_type"].as_str().unwrap_or("?"),
+        doc["filesystem"]["findmnt"]
+            .as_str()
+            .unwrap_or("?")
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or("?"),
         doc["filesystem"]["findmnt"]
             .as_str()
             .unwrap_or("?")
