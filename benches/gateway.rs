@@ -29,6 +29,8 @@ const LINK_BYTES_PER_S: f64 = 11_520.0;
 const TEXT: &str = "Your table is ready. Reply YES to keep it or NO to release it.";
 /// BENCH_PI's memory cap (a Raspberry Pi 3 has 1 GiB for everything).
 const PI_MEMORY_MIB: u64 = 256;
+/// BENCH_PI's memory cgroup (v1).
+const PI_CGROUP: &str = "/sys/fs/cgroup/memory/smsgate-bench-pi";
 /// Default of BENCH_COMPARE_N: messages each system sends in the
 /// like-for-like comparison. kannel's `at` driver sends one message per
 /// 2 s, so 100 messages are ~200 s per row for it (two rows: ~7 min).
@@ -239,6 +241,10 @@ fn main() {
         "results": results,
         "table": table.iter().map(|(n, v, t)| json!({"scenario": n, "value": v, "target": t})).collect::<Vec<_>>(),
     });
+    if pi {
+        // Empty once every gateway it held has ended.
+        let _ = std::fs::remove_dir(PI_CGROUP);
+    }
     let md = markdown(&doc);
     println!("\n{md}");
     std::fs::write(out_dir.join("results.md"), &md).expect("write results.md");
@@ -647,7 +653,7 @@ fn pi_budget(pid: u32) -> Value {
         .args(["-a", "-p", "-c", "0", &pid.to_string()])
         .stdout(Stdio::null())
         .status();
-    let cg = Path::new("/sys/fs/cgroup/memory/smsgate-bench-pi");
+    let cg = Path::new(PI_CGROUP);
     let joined = std::fs::create_dir_all(cg)
         .and_then(|_| {
             std::fs::write(
