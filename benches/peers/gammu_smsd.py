@@ -3,6 +3,9 @@
 outbox, MO latency to its RunOnReceive hook. See README.md."""
 
 import os
+import select
+import time
+import tty
 
 import peerlib
 
@@ -20,7 +23,13 @@ SETTINGS = {
     "CheckBattery": 0,
     "CheckNetwork": 0,
     "HangupCalls": 0,
-    "DeliveryReport": "no",
+    # Set per row: "log" (reports requested, each one read and logged) or
+    # "no" (none requested).
+    "DeliveryReport": None,
+    # With reports on, `AT+CNMI=2,0,0,2,0` is written to the port before
+    # gammu-smsd starts (it never sets +CNMI itself; ds=0, the default,
+    # makes the modem discard reports).
+    "CNMI before start (reports on)": "2,0,0,2,0",
     "OutboxFormat": "standard",
     "TransmitFormat": "7bit",
     "RunOnReceive": "hook.sh (appends `date +%s%N` and $SMS_1_TEXT to hook.log)",
@@ -30,7 +39,9 @@ SETTINGS = {
 class GammuSmsd(peerlib.Peer):
     name = "gammu-smsd"
     package = "gammu-smsd"
-    settings = SETTINGS
+
+    def settings(self):
+        return dict(SETTINGS, DeliveryReport="log" if self.reports else "no")
 
     def start(self):
         d = self.dir
@@ -41,7 +52,7 @@ class GammuSmsd(peerlib.Peer):
             hook,
             f't=$(date +%s%N)\nprintf "%s %s\\n" "$t" "$SMS_1_TEXT" >> {self.hook_log}\n',
         )
-        s = SETTINGS
+        s = self.settings()
         self.rc = os.path.join(d, "smsdrc")
         with open(self.rc, "w") as f:
             f.write(
@@ -60,7 +71,35 @@ class GammuSmsd(peerlib.Peer):
                 f"runonreceive = {hook}\n"
             )
         self.serial = 0
+        if self.reports:
+            self.keep_reports()
         self.spawn(["gammu-smsd", "-c", self.rc], "gammu-smsd.out")
+
+    def keep_reports(self):
+        """gammu-smsd never sets +CNMI, and a modem's default (ds=0)
+        discards status reports: set ds=2 on the port first (reports kept
+        in storage, where gammu-smsd's polling reads them)."""
+        fd = os.open(self.device, os.O_RDWR | os.O_NOCTTY)
+        try:
+            tty.setraw(fd)
+            os.write(fd, b"AT+CNMI=2,0,0,2,0\r")
+            seen, deadline = b"", time.monotonic() + 5
+            while b"OK" not in seen and b"ERROR" not in seen and time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.2)
+                if r:
+                    seen += os.read(fd, 256)
+            if b"OK" not in seen:
+                raise RuntimeError(f"AT+CNMI=2,0,0,2,0 answered {seen!r}")
+        finally:
+            os.close(fd)
+
+    def extra(self):
+        try:
+            with open(os.path.join(self.dir, "smsd.log"), errors="replace") as f:
+                n = sum(1 for line in f if "Delivery report: Delivered" in line)
+        except OSError:
+            n = None
+        return {"reports_logged": n}
 
     def submit(self, messages):
         # Files written aside and renamed in: the daemon never sees half a file.

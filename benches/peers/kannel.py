@@ -40,6 +40,10 @@ MODEM = {
     "message-storage": "SM",
 }
 SETTINGS = {
+    # Set per row: dlr-mask=31 with a dlr-url on every sendsms call (a
+    # report requested, matched by bearerbox and posted to the loopback
+    # listener), or no dlr-mask (none requested).
+    "dlr": None,
     "smsc group": SMSC,
     "modems group": MODEM,
     "sms-service": "keyword=default, get-url to a loopback listener (records time_ns), max-messages=0",
@@ -59,7 +63,11 @@ def port_open(port):
 class Kannel(peerlib.Peer):
     name = "kannel"
     package = "kannel"
-    settings = SETTINGS
+
+    def settings(self):
+        dlr = ("dlr-mask=31, dlr-url to the loopback listener" if self.reports
+               else "no dlr-mask")
+        return dict(SETTINGS, dlr=dlr)
 
     def start(self):
         d = self.dir
@@ -103,9 +111,12 @@ class Kannel(peerlib.Peer):
 
     def _send_one(self, msg):
         phone, text = msg
-        q = urllib.parse.urlencode(
-            {"username": "bench", "password": "bench", "from": self.short_code,
-             "to": phone, "text": text})
+        params = {"username": "bench", "password": "bench", "from": self.short_code,
+                  "to": phone, "text": text}
+        if self.reports:
+            params["dlr-mask"] = 31
+            params["dlr-url"] = f"http://127.0.0.1:{self.listener.port}/dlr?type=%d"
+        q = urllib.parse.urlencode(params)
         url = f"http://127.0.0.1:{self.sendsms_port}/cgi-bin/sendsms?{q}"
         with urllib.request.urlopen(url, timeout=30) as r:
             body = r.read().decode(errors="replace")
@@ -127,6 +138,9 @@ class Kannel(peerlib.Peer):
                 time.sleep(0.2)
         with ThreadPoolExecutor(SENDSMS_CLIENTS) as pool:
             list(pool.map(self._send_one, messages[1:]))
+
+    def extra(self):
+        return {"dlr_callbacks": self.listener.dlr_calls}
 
     def stop(self):
         super().stop()

@@ -29,12 +29,19 @@ PHONES = [f"+1809555{3000 + i}" for i in range(10)]
 MO_PHONE = "+18095557000"
 OUT_PREFIX = "Bench out"
 WARMUP_TIMEOUT_S = 90
+# Seconds after warm-up before idle is measured, and after the last
+# outbound message before resources are read.
+IDLE_WARM_S = 5
+SETTLE_S = 1.0
 MO_TIMEOUT_S = 60
 # Hook logs are local files: cheap to poll often. Inboxes are polled over
 # HTTP, slowly, so the poller does not take CPU from the peer; the end time
 # comes from the inbox's `received_at`, not from the poll.
 POLL_S = 0.02
 INBOX_POLL_S = 0.25
+# The hook log is polled faster while one MO message is in flight: the
+# latency is stamped by the hook itself, this only bounds the wait.
+MO_POLL_S = 0.005
 
 
 def outbound_messages(n):
@@ -49,6 +56,151 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def tree_pids(roots):
+    """The live processes descending from `roots` (roots included)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    seen, todo = set(), [r for r in roots if os.path.exists(f"/proc/{r}")]
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        todo.extend(children.get(pid, []))
+    return seen
+
+
+def usage(roots, cgroup=None):
+    """Resources used so far by the process tree under `roots` (with
+    `cgroup`, a cpuacct cgroup holding the tree: its processes, and its CPU
+    time in nanoseconds, dead children included). CPU seconds (without a
+    cgroup: utime+stime+cutime+cstime of /proc/PID/stat, in clock ticks),
+    bytes written to the block layer (`/proc/PID/io` write_bytes, which also
+    holds reaped children's), and context switches (voluntary +
+    nonvoluntary, summed over `/proc/PID/task/*/status` of every live
+    process: a child that has exited and been reaped takes its switches
+    with it)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    ticks = wbytes = vol = nonvol = 0
+    pids = tree_pids(roots)
+    if cgroup:
+        try:
+            with open(os.path.join(cgroup, "cgroup.procs")) as f:
+                pids |= {int(x) for x in f.read().split()}
+        except OSError:
+            pass
+    threads = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            # fields[0] is field 3 (state): utime..cstime are fields 14..17.
+            ticks += sum(int(x) for x in fields[11:15])
+            with open(f"/proc/{pid}/io") as f:
+                for line in f:
+                    if line.startswith("write_bytes:"):
+                        wbytes += int(line.split()[1])
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                threads += 1
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    for line in f:
+                        if line.startswith("voluntary_ctxt_switches:"):
+                            vol += int(line.split()[1])
+                        elif line.startswith("nonvoluntary_ctxt_switches:"):
+                            nonvol += int(line.split()[1])
+        except OSError:
+            continue
+    cpu = ticks / tick
+    if cgroup:
+        try:
+            with open(os.path.join(cgroup, "cpuacct.usage")) as f:
+                cpu = int(f.read()) / 1e9
+        except OSError:
+            pass
+    return {"t": time.monotonic(), "cpu_s": cpu, "write_bytes": wbytes,
+            "ctxsw_voluntary": vol, "ctxsw_nonvoluntary": nonvol,
+            "processes": len(pids), "threads": threads}
+
+
+CPUACCT = "/sys/fs/cgroup/cpuacct"
+
+
+def make_cgroup(controller_root, name):
+    """A fresh cgroup (v1) directory, or None when it cannot be made."""
+    path = os.path.join(controller_root, name)
+    try:
+        os.makedirs(path, exist_ok=True)
+        return path
+    except OSError:
+        return None
+
+
+def remove_cgroup(path):
+    if not path:
+        return
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+def usage_delta(a, b, per=None, per_name="msg"):
+    """What the tree used between samples `a` and `b`; with `per`, also
+    per unit (message or sample)."""
+    secs = b["t"] - a["t"]
+    cpu = b["cpu_s"] - a["cpu_s"]
+    wb = b["write_bytes"] - a["write_bytes"]
+    wake = (b["ctxsw_voluntary"] + b["ctxsw_nonvoluntary"]
+            - a["ctxsw_voluntary"] - a["ctxsw_nonvoluntary"])
+    d = {"seconds": round(secs, 3), "cpu_ms": round(cpu * 1000, 1), "write_bytes": wb,
+         "wakeups": wake, "processes": b["processes"], "threads": b["threads"]}
+    if per:
+        d[f"cpu_ms_per_{per_name}"] = round(cpu * 1000 / per, 3)
+        d[f"write_bytes_per_{per_name}"] = round(wb / per, 1)
+        d[f"wakeups_per_{per_name}"] = round(wake / per, 2)
+    else:
+        d["cpu_ms_per_s"] = round(cpu * 1000 / secs, 3)
+        d["write_bytes_per_s"] = round(wb / secs, 1)
+        d["wakeups_per_s"] = round(wake / secs, 2)
+    return d
+
+
+PI_MEMORY = "/sys/fs/cgroup/memory"
+
+
+def pi_budget(name, mem_mib=256, core=0):
+    """BENCH_PI: a simulation of a Raspberry Pi 3-class budget: one core
+    (`taskset -c`) and a memory cap (a cgroup v1 memory limit when
+    writable, else prlimit's address-space limit). Returns (argv prefix,
+    cgroup to join or None, what was applied)."""
+    applied = {"simulation": True, "core": core, "memory_mib": mem_mib}
+    prefix = ["taskset", "-c", str(core)]
+    cg = make_cgroup(PI_MEMORY, f"smsgate-bench-pi-{name}")
+    try:
+        if cg is None:
+            raise OSError("no memory cgroup")
+        with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
+            f.write(str(mem_mib << 20))
+        applied["memory_limit"] = f"cgroup v1 memory.limit_in_bytes ({cg})"
+    except OSError as e:
+        cg = None
+        prefix += ["prlimit", f"--as={mem_mib << 20}", "--"]
+        applied["memory_limit"] = f"prlimit --as (no cgroup: {e})"
+    return prefix, cg, applied
 
 
 def dpkg_version(package):
@@ -107,12 +259,12 @@ class Control:
 class Emulator:
     """`smsgate emulator` with one modem, zero latency, no pacing."""
 
-    def __init__(self, binary, workdir, modems=1):
+    def __init__(self, binary, workdir, modems=1, extra=()):
         self.port = free_port()
         self.proc = subprocess.Popen(
             [binary, "emulator", "--modems", str(modems), "--json",
              "--link-dir", os.path.join(workdir, "links"),
-             "--control", f"127.0.0.1:{self.port}"],
+             "--control", f"127.0.0.1:{self.port}", *extra],
             stdout=subprocess.PIPE, stderr=open(os.path.join(workdir, "emulator.log"), "w"),
             text=True,
         )
@@ -138,14 +290,21 @@ class HookListener:
     def __init__(self, hook_log):
         log = open(hook_log, "a", buffering=1)
         lock = threading.Lock()
+        listener = self
+        # Delivery-report callbacks (kannel's dlr-url) are counted, not logged.
+        self.dlr_calls = 0
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 t1 = time.time_ns()
-                q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                url = urllib.parse.urlsplit(self.path)
+                q = urllib.parse.parse_qs(url.query)
                 text = q.get("text", [""])[0]
                 with lock:
-                    log.write(f"{t1} {text}\n")
+                    if url.path == "/dlr":
+                        listener.dlr_calls += 1
+                    else:
+                        log.write(f"{t1} {text}\n")
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -227,30 +386,40 @@ def measure_outbound(peer, control, n, timeout_s):
     }
 
 
+def mo_gaps(count, gap_max_s, seed=19):
+    """The pauses between MO samples: pseudo-random from 0 to `gap_max_s`
+    (so every phase of a polling loop is sampled) and the same sequence for
+    every gateway."""
+    rng = random.Random(seed)
+    return [rng.uniform(0, gap_max_s) for _ in range(count)]
+
+
 def measure_mo(peer, control, count, timeout_s, gap_max_s):
     """`count` phone messages one at a time; t0 just before the POST, t1
-    from the hook. A random pause of 0..gap_max_s between messages samples
-    every phase of the peer's polling loop."""
+    from the hook. The pauses between messages are `mo_gaps`."""
     short = control.short_code()
     nonce = f"{random.randrange(16**6):06x}"
     lat_ms = []
-    for i in range(count):
+    for i, gap in enumerate(mo_gaps(count, gap_max_s)):
         text = f"Bench mo {nonce} {i:03d}"
         t0 = time.time_ns()
         control.post(f"/phones/{urllib.request.quote(MO_PHONE)}/send",
                      {"to": short, "text": text})
         t1 = wait_for(f"MO {i} at the application",
-                      lambda: hook_times(peer.hook_log).get(text), timeout_s, peer)
+                      lambda: hook_times(peer.hook_log).get(text), timeout_s, peer,
+                      MO_POLL_S)
         lat_ms.append((t1 - t0) / 1e6)
-        time.sleep(random.uniform(0, gap_max_s))
+        time.sleep(gap)
     s = sorted(lat_ms)
     return {
         "mo_latency_ms": {
-            "p50": round(percentile(s, 50), 1),
-            "p99": round(percentile(s, 99), 1),
-            "min": round(s[0], 1),
-            "max": round(s[-1], 1),
+            "p50": round(percentile(s, 50), 2),
+            "p90": round(percentile(s, 90), 2),
+            "p99": round(percentile(s, 99), 2),
+            "min": round(s[0], 2),
+            "max": round(s[-1], 2),
             "n": len(s),
+            "gap_max_ms": round(gap_max_s * 1000),
         }
     }
 
@@ -276,44 +445,51 @@ class Peer:
 
     name = "peer"
     package = None
-    settings = {}
 
-    def __init__(self, device, control_url, workdir):
+    def __init__(self, device, control_url, workdir, reports=True):
+        self.reports = reports
         self.device = device
         self.control = Control(control_url)
         self.dir = workdir
         self.hook_log = os.path.join(workdir, "hook.log")
         self.procs = []
+        # A cpuacct cgroup holds the peer's whole process tree (CPU time in
+        # ns, exited children included); extra cgroups (BENCH_PI's memory
+        # cap) are joined the same way.
+        self.cgroup = make_cgroup(CPUACCT, f"smsgate-bench-{self.name}-{os.getpid()}")
+        self.join = [self.cgroup] if self.cgroup else []
+        self.prefix = []
 
-    def spawn(self, argv, log_name):
+    def spawn(self, argv, log_name, env=None):
+        """Starts `argv` in its own session, inside the peer's cgroups from
+        its first instruction (a shell joins them, then execs)."""
         log = open(os.path.join(self.dir, log_name), "w")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                             cwd=self.dir, start_new_session=True)
+        full = list(self.prefix) + list(argv)
+        if self.join:
+            script = "".join(f'echo $$ > "{c}/cgroup.procs" && ' for c in self.join)
+            full = ["sh", "-c", script + 'exec "$@"', "sh"] + full
+        p = subprocess.Popen(full, stdout=log, stderr=subprocess.STDOUT,
+                             cwd=self.dir, start_new_session=True, env=env)
         self.procs.append((argv[0], p))
         return p
+
+    def usage(self):
+        return usage([p.pid for _, p in self.procs], self.cgroup)
+
+    def version(self):
+        return dpkg_version(self.package)
+
+    def settings(self):
+        return {}
+
+    def extra(self):
+        """More result fields, read before the peer stops."""
+        return {}
 
     def check_alive(self):
         for name, p in self.procs:
             if p.poll() is not None:
                 raise RuntimeError(f"{name} exited with status {p.returncode}")
-
-    def cpu_seconds(self):
-        """CPU time used so far by the peer's process groups (live processes
-        and the children they have reaped)."""
-        groups = {p.pid for _, p in self.procs}
-        ticks = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            # fields[0] is field 3 (state): pgrp is field 5, utime..cstime 14..17.
-            if int(fields[2]) in groups:
-                ticks += sum(int(x) for x in fields[11:15])
-        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
         for _, p in reversed(self.procs):
@@ -328,6 +504,8 @@ class Peer:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, 9)
                 p.wait()
+        for cg in self.join:
+            remove_cgroup(cg)
 
 
 def write_hook_script(path, body):
@@ -340,9 +518,13 @@ def main(peer_class):
     ap = argparse.ArgumentParser(description=f"Benchmark {peer_class.name} on an emulated modem.")
     ap.add_argument("--device", required=True, help="the modem's pty or link path")
     ap.add_argument("--control", required=True, help="the emulator's control URL")
-    ap.add_argument("-n", "--messages", type=int, default=int(os.environ.get("PEERS_N", 200)))
-    ap.add_argument("--mo", type=int, default=int(os.environ.get("PEERS_MO", 30)))
+    ap.add_argument("-n", "--messages", type=int, default=int(os.environ.get("PEERS_N", 100)))
+    ap.add_argument("--mo", type=int, default=int(os.environ.get("PEERS_MO", 200)))
     ap.add_argument("--mo-gap-ms", type=int, default=int(os.environ.get("PEERS_MO_GAP_MS", 300)))
+    ap.add_argument("--reports", choices=["on", "off"], default="on",
+                    help="delivery reports requested and handled (on) or not (off)")
+    ap.add_argument("--idle-s", type=float, default=float(os.environ.get("PEERS_IDLE_S", 20)),
+                    help="seconds of idle measurement after warm-up (0: none)")
     ap.add_argument("--timeout", type=float, default=float(os.environ.get("PEERS_TIMEOUT_S", 900)),
                     help="seconds allowed for the outbound batch")
     ap.add_argument("--workdir", help="keep configs and logs here (default: a temp dir, removed)")
@@ -352,27 +534,44 @@ def main(peer_class):
     keep = args.workdir is not None
     workdir = args.workdir or tempfile.mkdtemp(prefix=f"peer-{peer_class.name}-")
     os.makedirs(workdir, exist_ok=True)
+    peer = peer_class(args.device, args.control, workdir, args.reports == "on")
     result = {
         "name": peer_class.name,
-        "version": dpkg_version(peer_class.package),
-        "settings": peer_class.settings,
+        "version": peer.version(),
+        "delivery_reports": args.reports,
+        "settings": peer.settings(),
+        "accounting": ("cpuacct cgroup (CPU in ns, exited children included)"
+                       if peer.cgroup else "/proc ticks (no cgroup)"),
         "errors": [],
     }
-    peer = peer_class(args.device, args.control, workdir)
     status = 0
     try:
         peer.start()
         warm_up(peer, peer.control)
-        cpu0, t0 = peer.cpu_seconds(), time.monotonic()
+        if args.idle_s > 0:
+            time.sleep(IDLE_WARM_S)
+            u0 = peer.usage()
+            time.sleep(args.idle_s)
+            result["idle"] = usage_delta(u0, peer.usage())
+        u0 = peer.usage()
+        t0 = time.monotonic()
         result.update(measure_outbound(peer, peer.control, args.messages, args.timeout))
-        cpu1, t1 = peer.cpu_seconds(), time.monotonic()
-        result.update(measure_mo(peer, peer.control, args.mo, MO_TIMEOUT_S,
-                                 args.mo_gap_ms / 1000))
-        cpu2, t2 = peer.cpu_seconds(), time.monotonic()
-        # Share of one core the peer used in each phase (spinning pollers
-        # show here).
-        result["cpu_share_outbound"] = round((cpu1 - cpu0) / (t1 - t0), 2)
-        result["cpu_share_mo"] = round((cpu2 - cpu1) / (t2 - t1), 2)
+        # Trailing work (the last delivery reports, spool moves) is counted:
+        # resources are read SETTLE_S after the last message reached its phone.
+        time.sleep(SETTLE_S)
+        u1 = peer.usage()
+        result["outbound_usage"] = usage_delta(u0, u1, args.messages)
+        result["outbound_usage"]["settle_s"] = SETTLE_S
+        result["cpu_share_outbound"] = round((u1["cpu_s"] - u0["cpu_s"]) / (u1["t"] - t0), 2)
+        if args.mo > 0:
+            u1 = peer.usage()
+            result.update(measure_mo(peer, peer.control, args.mo, MO_TIMEOUT_S,
+                                     args.mo_gap_ms / 1000))
+            u2 = peer.usage()
+            result["mo_usage"] = usage_delta(u1, u2, args.mo)
+            result["cpu_share_mo"] = round((u2["cpu_s"] - u1["cpu_s"]) / (u2["t"] - u1["t"]), 2)
+        result["reports_seen_by_modem_port"] = reports_on_the_line(peer.control)
+        result.update(peer.extra())
     except Exception as e:  # noqa: BLE001 - recorded, not fatal to the caller
         result["errors"].append(f"{type(e).__name__}: {e}")
         result["transcript_tail"] = peer.control.transcript_tail()
@@ -390,3 +589,19 @@ def main(peer_class):
     else:
         print(text)
     sys.exit(status)
+
+
+def reports_on_the_line(control):
+    """Delivery reports the modem handed to the gateway (`+CDS`/`+CDSI`
+    lines in the modem transcript, or status reports listed by `+CMGL`):
+    shows that a row with reports on really carried them."""
+    try:
+        t = control.get("/modems/0/transcript")
+    except Exception:  # noqa: BLE001 - informative only
+        return None
+    n = 0
+    for e in t if isinstance(t, list) else []:
+        if e.get("dir") == "from_modem":
+            data = e.get("data", "")
+            n += data.count("+CDS:") + data.count("+CDSI:")
+    return n

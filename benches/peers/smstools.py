@@ -48,6 +48,12 @@ MODEM = {
     "mode": "new",
     "baudrate": 115200,
     "delaytime": 0,
+    # Set per row: `report = yes` asks a status report for every message;
+    # the init line makes the modem keep reports in its storage (+CDSI,
+    # CNMI ds=2), where the CMGL poll reads them (by default the modem
+    # discards them: ds=0).
+    "report": None,
+    "init": None,
 }
 SETTINGS = {
     "global": GLOBAL,
@@ -59,7 +65,17 @@ SETTINGS = {
 class Smstools(peerlib.Peer):
     name = "smstools"
     package = "smstools"
-    settings = SETTINGS
+
+    def modem_settings(self):
+        m = dict(MODEM, report="yes" if self.reports else "no")
+        if self.reports:
+            m["init"] = "AT+CNMI=2,0,0,2,0"
+        else:
+            del m["init"]
+        return m
+
+    def settings(self):
+        return dict(SETTINGS, modem=self.modem_settings())
 
     def start(self):
         d = self.dir
@@ -84,11 +100,19 @@ class Smstools(peerlib.Peer):
             for k, v in GLOBAL.items():
                 f.write(f"{k} = {v}\n")
             f.write(f"\n[GSM1]\ndevice = {self.device}\n")
-            for k, v in MODEM.items():
+            for k, v in self.modem_settings().items():
                 f.write(f"{k} = {v}\n")
         self.serial = 0
         # -t: stay in the foreground (terminal mode), logging to the log file.
         self.spawn(["smsd", "-t", "-c", conf], "smsd.out")
+
+    def extra(self):
+        try:
+            with open(os.path.join(self.dir, "smsd.log"), errors="replace") as f:
+                n = sum(1 for line in f if "SMS received (report" in line)
+        except OSError:
+            n = None
+        return {"reports_logged": n}
 
     def submit(self, messages):
         for phone, text in messages:
