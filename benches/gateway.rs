@@ -134,8 +134,13 @@ fn main() {
     if want(6) || want(7) {
         let r = memory_and_send_api(work.path(), scaled(10_000));
         row(
-            "6. RSS idle (MiB)",
-            format!("{:.1}", r["rss_idle_kib"].as_f64().unwrap() / 1024.0),
+            "6. RSS idle (MiB: anonymous + file-backed)",
+            format!(
+                "{:.1} ({:.1} + {:.1})",
+                r["rss_idle_kib"].as_f64().unwrap() / 1024.0,
+                r["rss_idle_anon_kib"].as_f64().unwrap() / 1024.0,
+                r["rss_idle_file_kib"].as_f64().unwrap() / 1024.0
+            ),
             "<= 8 MiB",
         );
         row(
@@ -153,7 +158,7 @@ fn main() {
         row(
             "6. ... and each with its live stream open (MiB; KiB/stream)",
             format!(
-                "{:.1}; {:.1}",
+                "{:.1}; {:.2}",
                 r["rss_streams_kib"].as_f64().unwrap() / 1024.0,
                 r["kib_per_stream"].as_f64().unwrap()
             ),
@@ -620,6 +625,10 @@ fn memory_and_send_api(work: &Path, n: usize) -> Value {
     let serve = Serve::start(dir.path(), &emu);
     std::thread::sleep(Duration::from_secs(2));
     let idle = rss_kib(serve.pid());
+    let (idle_anon, idle_file) = (
+        status_kib(serve.pid(), "RssAnon"),
+        status_kib(serve.pid(), "RssFile"),
+    );
     let (sessions, took) = burst(&serve.url, n, 16, 7_000_000);
     serve.wait_sent(n, Duration::from_secs(600));
     std::thread::sleep(Duration::from_secs(2));
@@ -634,6 +643,8 @@ fn memory_and_send_api(work: &Path, n: usize) -> Value {
     drop(streams);
     json!({
         "rss_idle_kib": idle,
+        "rss_idle_anon_kib": idle_anon,
+        "rss_idle_file_kib": idle_file,
         "sessions": n,
         "rss_sessions_kib": with_sessions,
         "kib_per_session": (with_sessions.saturating_sub(idle)) as f64 / n as f64,
@@ -643,6 +654,19 @@ fn memory_and_send_api(work: &Path, n: usize) -> Value {
         "send_api_clients": 16,
         "send_api_per_s": n as f64 / took.as_secs_f64(),
     })
+}
+
+/// One `/proc/PID/status` figure in KiB (`RssAnon`, `RssFile`), 0 when
+/// the process is gone.
+fn status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// BENCH_PI=1: `smsgate serve` (process `pid`, all its threads) pinned to

@@ -85,8 +85,9 @@ async fn two_sessions_reach_one_phone_through_two_short_codes_and_replies_go_hom
             .await
             .unwrap()
             .unwrap()
+            .as_ref()
         {
-            SessionEvent::Reply { reply, .. } => break reply,
+            SessionEvent::Reply { reply, .. } => break reply.clone(),
             _ => continue,
         }
     };
@@ -131,7 +132,7 @@ async fn late_replies_stay_out_of_every_session() {
     // R4: the session ends after the idle timeout and says so.
     let ended = tokio::time::timeout(WITHIN, async {
         loop {
-            if let Ok(SessionEvent::Expired { .. }) = events.recv().await {
+            if let Ok(SessionEvent::Expired { .. }) = events.recv().await.as_deref() {
                 return;
             }
         }

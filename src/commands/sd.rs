@@ -100,6 +100,7 @@ pub async fn supervise(gateway: &dyn GatewayApi) {
 #[cfg(test)]
 mod tests {
     use std::net::IpAddr;
+    use std::sync::Arc;
 
     use chrono::{DateTime, Utc};
     use futures_util::future::BoxFuture;
@@ -134,7 +135,10 @@ mod tests {
             let store = crate::store::Store::temporary().unwrap();
             crate::hooks::Hooks::open(&store, self.api_keys()).unwrap()
         }
-        fn subscribe(&self, _: &str) -> BoxFuture<'_, Option<broadcast::Receiver<SessionEvent>>> {
+        fn subscribe(
+            &self,
+            _: &str,
+        ) -> BoxFuture<'_, Option<broadcast::Receiver<Arc<SessionEvent>>>> {
             Box::pin(async { None })
         }
         fn sessions(&self) -> BoxFuture<'_, Vec<SessionSummary>> {

@@ -4,6 +4,7 @@
 //! tests can put a fake behind it; the running gateway implements it.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
@@ -403,8 +404,9 @@ pub trait GatewayApi: Send + Sync + 'static {
     /// The live session `id`, or `None` once it ended (R4).
     fn session(&self, id: &str) -> BoxFuture<'_, Option<SessionView>>;
 
-    /// Live events of session `id`; `None` when it is not live.
-    fn subscribe(&self, id: &str) -> BoxFuture<'_, Option<broadcast::Receiver<SessionEvent>>>;
+    /// Live events of session `id`; `None` when it is not live. Events are
+    /// shared: a channel slot holds a pointer, not a copy of the event.
+    fn subscribe(&self, id: &str) -> BoxFuture<'_, Option<broadcast::Receiver<Arc<SessionEvent>>>>;
 
     /// The API keys (admin: made, listed, revoked; programs: checked).
     fn api_keys(&self) -> crate::keys::ApiKeys;

@@ -4,6 +4,7 @@
 //! holds up the actor.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use actix::Addr;
 use chrono::{DateTime, Utc};
@@ -154,7 +155,7 @@ impl GatewayApi for GatewayHandle {
         Box::pin(async move { self.addr.send(GetSession(id)).await.ok().flatten() })
     }
 
-    fn subscribe(&self, id: &str) -> BoxFuture<'_, Option<broadcast::Receiver<SessionEvent>>> {
+    fn subscribe(&self, id: &str) -> BoxFuture<'_, Option<broadcast::Receiver<Arc<SessionEvent>>>> {
         let id = id.to_string();
         Box::pin(async move { self.addr.send(Subscribe(id)).await.ok().flatten() })
     }

@@ -72,8 +72,9 @@ const STORE_PROBE_EVERY: chrono::Duration = chrono::Duration::seconds(5);
 /// Something due that could not be done (a store error) is tried again
 /// this much later, not in a loop.
 const RETRY_DUE: chrono::Duration = chrono::Duration::seconds(1);
-/// Events kept per session channel for a slow reader. Each slot costs
-/// ~150 bytes per live stream; a reader that falls further behind has its
+/// Events kept per session channel for a slow reader (a send's burst of
+/// statuses, up to `max_recipients`, fits). The events are shared, so a
+/// slot costs ~40 bytes; a reader that falls further behind has its
 /// stream ended and the browser re-reads the session when it reconnects.
 const CHANNEL_CAPACITY: usize = 64;
 
@@ -139,7 +140,7 @@ pub struct Gateway {
     sender: Arc<dyn SmsSender>,
     clock: Arc<dyn Clock>,
     settings: Settings,
-    channels: HashMap<String, broadcast::Sender<SessionEvent>>,
+    channels: HashMap<String, broadcast::Sender<Arc<SessionEvent>>>,
     events: Option<tokio::sync::mpsc::UnboundedReceiver<PoolEvent>>,
     /// Sends handed to a modem and not answered yet, by outbox key: a
     /// session that ends withdraws its own (the modem then skips them).
@@ -543,8 +544,12 @@ impl Gateway {
         if let Err(e) = &hooked {
             tracing::error!(error = %e, "cannot queue a webhook event");
         }
+        // A channel whose streams have all closed goes (its slots with
+        // it); the next stream of the session makes a new one.
         if let Some(tx) = self.channels.get(session) {
-            let _ = tx.send(event);
+            if tx.send(Arc::new(event)).is_err() {
+                self.channels.remove(session);
+            }
         }
         hooked
     }
@@ -1900,11 +1905,11 @@ impl Handler<GetSession> for Gateway {
 
 /// Live events of session `id`.
 #[derive(Message)]
-#[rtype(result = "Option<broadcast::Receiver<SessionEvent>>")]
+#[rtype(result = "Option<broadcast::Receiver<Arc<SessionEvent>>>")]
 pub struct Subscribe(pub String);
 
 impl Handler<Subscribe> for Gateway {
-    type Result = Option<broadcast::Receiver<SessionEvent>>;
+    type Result = Option<broadcast::Receiver<Arc<SessionEvent>>>;
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
         self.durable
             .core()

@@ -284,8 +284,8 @@ async fn a_conversation_on_virtual_time() {
         .is_some());
     rig.clock.advance(chrono::Duration::seconds(1));
     let ended = eventually("expired event", async || loop {
-        match events.try_recv() {
-            Ok(SessionEvent::Expired { ended_at }) => return Some(ended_at),
+        match events.try_recv().as_deref() {
+            Ok(SessionEvent::Expired { ended_at }) => return Some(*ended_at),
             Ok(_) => continue,
             Err(_) => return None,
         }
@@ -430,11 +430,11 @@ async fn a_dead_modem_hands_unseen_conversations_to_a_live_one() {
         .iter()
         .any(|(c, m)| c == CODES[1] && m.recipient == "+18095551234"));
     let moved = eventually("the page told", async || loop {
-        match events.try_recv() {
+        match events.try_recv().as_deref() {
             Ok(SessionEvent::Status {
                 short_code: Some(c),
                 ..
-            }) => return Some(c),
+            }) => return Some(c.clone()),
             Ok(_) => continue,
             Err(_) => return None,
         }

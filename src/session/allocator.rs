@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::numbers::Msisdn;
 use super::table::SessionId;
+use super::vecmap::VecMap;
 
 /// A short code: the SIM number of one modem, which phones see and reply to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -33,7 +34,7 @@ impl fmt::Display for ShortCode {
 
 /// Pair maps are nested by number then short code so that they persist as
 /// plain string-keyed maps (JSON and friends).
-type PairMap<V> = BTreeMap<Msisdn, BTreeMap<ShortCode, V>>;
+type PairMap<V> = BTreeMap<Msisdn, VecMap<ShortCode, V>>;
 
 /// R5/R6: held and retired (number, short code) pairs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +59,7 @@ struct Pairs {
 impl From<Pairs> for Allocator {
     fn from(p: Pairs) -> Self {
         let mut load = BTreeMap::<ShortCode, usize>::new();
-        for code in p.held.values().flat_map(BTreeMap::keys) {
+        for code in p.held.values().flat_map(VecMap::keys) {
             *load.entry(code.clone()).or_default() += 1;
         }
         Allocator {
@@ -96,7 +97,7 @@ impl Allocator {
 
     /// Number of pairs held by live sessions.
     pub fn held_count(&self) -> usize {
-        self.held.values().map(BTreeMap::len).sum()
+        self.held.values().map(VecMap::len).sum()
     }
 
     /// R6/R8: the short code `number` should get from `pool` at `now`, or

@@ -24,6 +24,7 @@ use super::table::{
     DeliveryStatus, Expired, MessageId, RecipientStatus, RefusedRecipient, Reply, SentMessage,
     Session, SessionId, SessionTable, StatusError,
 };
+use super::vecmap::VecMap;
 
 /// What a send is decided with besides its request: the short codes whose
 /// modem is up (`None`: the configured pool) and recipients refused before
@@ -320,7 +321,7 @@ impl SessionCore {
             None if self.state.table.get(&new_id, now).is_some() => {
                 return Err(SendError::SessionIdInUse { session: new_id })
             }
-            None => (new_id, BTreeMap::new()),
+            None => (new_id, VecMap::new()),
         };
         let opened = live.is_none();
 
@@ -402,7 +403,13 @@ impl SessionCore {
                 id: message,
                 text: text.to_string(),
                 sent_at: now,
-                recipients: queued,
+                // Kept for the session's life: no spare slots (a Vec grown
+                // by pushes holds at least four).
+                recipients: {
+                    let mut queued = queued;
+                    queued.shrink_to_fit();
+                    queued
+                },
                 refused: plans
                     .iter()
                     .filter_map(|p| match &p.decision {
@@ -432,7 +439,7 @@ impl SessionCore {
     fn decide(
         &self,
         raw: &str,
-        bindings: &BTreeMap<Msisdn, ShortCode>,
+        bindings: &VecMap<Msisdn, ShortCode>,
         live: &[ShortCode],
         seen: &mut Vec<Msisdn>,
         now: DateTime<Utc>,
@@ -524,6 +531,7 @@ impl SessionCore {
                     text: text.to_string(),
                     received_at: now,
                 };
+                s.replies.reserve_exact(1);
                 s.replies.push(reply.clone());
                 Routed::ToSession {
                     session: s.id.clone(),

@@ -36,6 +36,7 @@ mod outcome;
 mod settings;
 mod table;
 mod tariff;
+mod vecmap;
 
 #[cfg(test)]
 mod proptests;
@@ -58,3 +59,4 @@ pub use table::{
     Session, SessionId, SessionTable, StatusError,
 };
 pub use tariff::{Cdr, Tariff, TariffError, TaxLine, TaxRate};
+pub use vecmap::VecMap;

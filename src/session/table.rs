@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::allocator::ShortCode;
 use super::numbers::Msisdn;
+use super::vecmap::VecMap;
 
 /// R2: the unguessable id of a web session. The caller generates it (the
 /// core stays deterministic) and keeps it in the browser's cookie.
@@ -116,7 +117,7 @@ pub struct Session {
     /// after this instant.
     pub deadline: DateTime<Utc>,
     /// R5: each recipient's short code for the whole session.
-    pub bindings: BTreeMap<Msisdn, ShortCode>,
+    pub bindings: VecMap<Msisdn, ShortCode>,
     pub messages: Vec<SentMessage>,
     pub replies: Vec<Reply>,
     /// R11: a send is being accepted. Persisted like the rest, so a
@@ -214,7 +215,7 @@ impl SessionTable {
             created_at: now,
             last_activity: now,
             deadline: now + idle,
-            bindings: BTreeMap::new(),
+            bindings: VecMap::new(),
             messages: Vec::new(),
             replies: Vec::new(),
             send_in_flight: false,
@@ -235,6 +236,9 @@ impl SessionTable {
             return false;
         };
         self.senders.insert(message.id, id.clone());
+        // Most sessions send once or twice: grow one slot at a time
+        // rather than to four at the first push.
+        s.messages.reserve_exact(1);
         s.messages.push(message);
         true
     }

@@ -122,6 +122,8 @@ pub struct ConnCounts {
     total: AtomicUsize,
     /// The most connections open since memory was last given back.
     peak: AtomicUsize,
+    /// Connections ended since memory was last given back after a burst.
+    ended: AtomicUsize,
     pub refused: AtomicU64,
 }
 
@@ -129,6 +131,13 @@ pub struct ConnCounts {
 /// heap is given back to the system (a flood's buffers would otherwise
 /// stay as the process's high-water mark).
 const TRIM_AFTER_PEAK: usize = 256;
+
+/// After this many connections (a burst of sends, say: one each), freed
+/// heap is given back once no connection has ended for [`QUIET`]. Many
+/// requests in flight at once leave their buffers freed between the
+/// sessions they created; glibc keeps those pages until trimmed.
+const TRIM_AFTER_CONNECTIONS: usize = 64;
+const QUIET: Duration = Duration::from_secs(1);
 
 impl ConnCounts {
     /// Takes a slot for `client`, or `None` over a cap.
@@ -172,6 +181,9 @@ impl Drop for Slot {
         }
         let now = self.counts.total.fetch_sub(1, Ordering::SeqCst) - 1;
         drop(open);
+        if self.counts.ended.fetch_add(1, Ordering::Relaxed) + 1 == TRIM_AFTER_CONNECTIONS {
+            trim_when_quiet(self.counts.clone());
+        }
         let peak = self.counts.peak.load(Ordering::Relaxed);
         if peak >= TRIM_AFTER_PEAK
             && now <= peak / 4
@@ -184,6 +196,25 @@ impl Drop for Slot {
             crate::memory::give_back_free_memory();
         }
     }
+}
+
+/// Gives freed heap back once no connection has ended for [`QUIET`]: one
+/// waiter per burst, which wakes once a second while the burst lasts.
+fn trim_when_quiet(counts: Arc<ConnCounts>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        loop {
+            let seen = counts.ended.load(Ordering::Relaxed);
+            tokio::time::sleep(QUIET).await;
+            if counts.ended.load(Ordering::Relaxed) == seen {
+                break;
+            }
+        }
+        counts.ended.store(0, Ordering::Relaxed);
+        crate::memory::give_back_free_memory();
+    });
 }
 
 /// A stream that records when a byte last moved either way, and since
@@ -248,6 +279,21 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         }
         self.write_waits(r.is_pending());
         r
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        self.write_waits(r.is_pending());
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let r = Pin::new(&mut self.inner).poll_flush(cx);
@@ -319,13 +365,18 @@ pub async fn serve(
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _slot = slot;
+            // Each branch boxes its own future: the task then holds only
+            // the one it runs, not room for the larger TLS one on every
+            // plain connection.
             match tls {
-                None => serve_conn(stream, peer, app, &limits, watcher, false).await,
+                None => Box::pin(serve_conn(stream, peer, app, &limits, watcher, false)).await,
                 Some(acceptor) => {
                     // The handshake is bounded like a request's headers.
                     match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
                     {
-                        Ok(Ok(tls)) => serve_conn(tls, peer, app, &limits, watcher, true).await,
+                        Ok(Ok(tls)) => {
+                            Box::pin(serve_conn(tls, peer, app, &limits, watcher, true)).await
+                        }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -337,6 +388,28 @@ pub async fn serve(
     // Every open connection finishes what it was doing.
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Bytes a connection buffers each way: hyper's smallest bound. A
+/// request head longer than this is refused (`431`), and neither buffer
+/// grows past it (hyper's default lets each reach ~400 KiB and keeps them
+/// for the connection's life).
+const MAX_BUF: usize = 8192;
+
+/// HTTP/1.1 with the header timeout and bounded buffers. Responses are
+/// written from a queue of the body's own chunks (`writev`), not copied
+/// into the connection's head buffer: a large answer (a page, a script)
+/// would otherwise leave that buffer grown for as long as the browser
+/// keeps the connection, which is often a live stream's.
+fn http1_builder(limits: &ConnLimits) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true)
+        .max_buf_size(MAX_BUF)
+        .writev(true);
+    builder
 }
 
 /// One connection: HTTP/1.1 with the header timeout, closed after
@@ -379,11 +452,7 @@ async fn serve_conn<S>(
                 app.oneshot(req).await
             }
         });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .keep_alive(true);
+    let builder = http1_builder(limits);
     let conn = watcher.watch(builder.serve_connection(TokioIo::new(io), service));
     tokio::pin!(conn);
     let idle = limits.keepalive_timeout;
@@ -465,5 +534,22 @@ impl http_body::Body for Deadline {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What each connection may buffer is set, not hyper's default: its
+    /// buffers are the largest part of an open live stream's memory.
+    #[test]
+    fn connections_buffer_at_most_max_buf_each_way() {
+        let builder = format!("{:?}", http1_builder(&ConnLimits::default()));
+        assert!(
+            builder.contains(&format!("max_buf_size: Some({MAX_BUF})")),
+            "{builder}"
+        );
+        assert!(builder.contains("h1_writev: Some(true)"), "{builder}");
     }
 }

@@ -3,6 +3,7 @@
 //! `GET /api/measure` (the SMS cost of a text, by the codec's own rules).
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
@@ -326,7 +327,7 @@ pub(crate) async fn events(
 /// client's stream bounds (the oldest past them gets `reconnect`).
 pub(crate) fn live_events(
     ctx: &Shared,
-    rx: broadcast::Receiver<SessionEvent>,
+    rx: broadcast::Receiver<Arc<SessionEvent>>,
     session: &str,
     client: std::net::IpAddr,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
@@ -345,7 +346,7 @@ pub(crate) fn live_events(
 /// gateway drops the channel, on shutdown, or (after a `reconnect` event)
 /// when a newer stream of the session or client took its place.
 fn event_stream(
-    rx: broadcast::Receiver<SessionEvent>,
+    rx: broadcast::Receiver<Arc<SessionEvent>>,
     shutdown: CancellationToken,
     slot: super::streams::StreamSlot,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -369,8 +370,8 @@ fn event_stream(
                     Err(RecvError::Closed) => return None,
                 },
             };
-            let end = matches!(ev, SessionEvent::Expired { .. });
-            let data = match serde_json::to_value(&ev) {
+            let end = matches!(*ev, SessionEvent::Expired { .. });
+            let data = match serde_json::to_value(&*ev) {
                 Ok(mut v) => v["data"].take().to_string(),
                 Err(e) => {
                     tracing::error!(%e, "cannot serialise a session event");

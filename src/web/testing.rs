@@ -23,7 +23,7 @@ pub const SHORT_CODES: [&str; 3] = ["+18095550100", "+18095550101", "+1809555010
 struct FakeSession {
     view: SessionView,
     created_at: DateTime<Utc>,
-    tx: broadcast::Sender<SessionEvent>,
+    tx: broadcast::Sender<Arc<SessionEvent>>,
 }
 
 /// An in-memory gateway. Numbers starting with one of `fleet_prefixes`
@@ -118,7 +118,7 @@ impl FakeGateway {
             }
             SessionEvent::Expired { .. } => {}
         }
-        let _ = s.tx.send(event.clone());
+        let _ = s.tx.send(Arc::new(event.clone()));
         if matches!(event, SessionEvent::Expired { .. }) {
             sessions.remove(id);
         }
@@ -348,7 +348,7 @@ impl GatewayApi for FakeGateway {
         async move { v }.boxed()
     }
 
-    fn subscribe(&self, id: &str) -> BoxFuture<'_, Option<broadcast::Receiver<SessionEvent>>> {
+    fn subscribe(&self, id: &str) -> BoxFuture<'_, Option<broadcast::Receiver<Arc<SessionEvent>>>> {
         let rx = self
             .sessions
             .lock()
