@@ -1057,7 +1057,7 @@ impl Gateway {
         if multipart && !messages.iter().any(|m| m.from == sender) {
             // More parts to come: the conversation is alive meanwhile.
             // Until the message is released, whole or not (the release
-            // check runs every second: a minute's grace covers it).
+            // runs at its deadline: a minute's grace covers it).
             let wait = self
                 .settings
                 .reassembly_timeout
@@ -1341,7 +1341,12 @@ impl Gateway {
                 continue;
             }
             match (since, status) {
-                (Some(_), Some(DeliveryStatus::Queued)) => {
+                // A modem seen down for a whole watch period, not one that
+                // is coming up (a restart sets every modem up again); one
+                // no longer configured at once.
+                (Some(since), Some(DeliveryStatus::Queued))
+                    if now - since >= MODEM_WATCH || !self.configured(&r.short_code) =>
+                {
                     let _ =
                         self.set_status(&StatusUpdate::queued(r, DeliveryStatus::WaitingForModem));
                 }

@@ -22,7 +22,8 @@ use crate::sms::{Address, DeliveryStatus as ReportStatus};
 use crate::store::Store;
 
 const CODES: [&str; 2] = ["+18095550100", "+18095550101"];
-/// A bound on real waiting (the expiry tick is 250 ms of real time).
+/// A bound on real waiting (the supervisor's alarm waits on the manual
+/// clock, so virtual deadlines fire as soon as the clock passes them).
 const WITHIN: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
@@ -412,8 +413,11 @@ async fn a_dead_modem_hands_unseen_conversations_to_a_live_one() {
         .await
         .unwrap()
         .unwrap();
-    // Modem 0 goes away; modem 1 is back.
+    // Modem 0 goes away; modem 1 is back. Seen down for a watch period,
+    // its messages wait for it.
     rig.sender.set_down(&[CODES[0]]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    rig.clock.advance(chrono::Duration::seconds(1));
     eventually("waiting for the modem", async || {
         (rig.first_recipient(&a.session.id).await?.0 == RecipientState::WaitingForModem)
             .then_some(())
