@@ -36,7 +36,7 @@ use smsgate::emulator::network::PartOrder;
 use smsgate::emulator::Emulator;
 use smsgate::modem::driver::DriverConfig;
 use smsgate::modem::pool::{ModemPool, PoolEvent};
-use smsgate::modem::types::{ModemEvent, ModemState, OutgoingSms, SendOutcome};
+use smsgate::modem::types::{ModemEvent, ModemState, OutgoingSms, PartRef, SendOutcome};
 use smsgate::sms::{Assembler, DeliveryStatus, IncomingPart};
 use tokio::sync::mpsc;
 
@@ -55,7 +55,7 @@ struct Bench {
 #[derive(Default)]
 struct Got {
     texts: Vec<(String, String)>,
-    reports: Vec<(String, u8, DeliveryStatus)>,
+    reports: Vec<(String, PartRef, DeliveryStatus)>,
 }
 
 enum Verdict {
@@ -227,7 +227,13 @@ impl Bench {
         g.texts.iter().any(|(c, t)| c == code && t == text)
     }
 
-    async fn send(&self, from: usize, to: &str, text: &str, id: u64) -> Result<Vec<u8>, String> {
+    async fn send(
+        &self,
+        from: usize,
+        to: &str,
+        text: &str,
+        id: u64,
+    ) -> Result<Vec<PartRef>, String> {
         let sms = OutgoingSms {
             message_id: id,
             recipient: to.to_string(),

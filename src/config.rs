@@ -17,7 +17,8 @@ pub const ENV_PREFIX: &str = "SMSGATE";
 
 /// Top-level sections a config file may contain.
 const SECTIONS: &[&str] = &[
-    "http", "store", "session", "modem", "limits", "tariff", "numbers", "sms", "emulator", "mqtt",
+    "http", "store", "session", "modem", "smpp", "limits", "tariff", "numbers", "sms", "emulator",
+    "mqtt",
 ];
 
 /// Keys whose environment value is a comma-separated list.
@@ -41,6 +42,10 @@ pub struct Config {
     /// One entry per modem (one short code each). Empty: the embedded
     /// emulated network is used.
     pub modem: Vec<ModemConfig>,
+    /// One entry per SMPP bind to an operator's SMSC (its short codes join
+    /// the pool beside the modems'). With binds and no modem, `serve` runs
+    /// on the binds alone.
+    pub smpp: Vec<SmppConfig>,
     pub limits: LimitsConfig,
     pub tariff: TariffConfig,
     pub numbers: NumbersConfig,
@@ -461,6 +466,93 @@ pub struct ModemConfig {
     pub keepalive_text: String,
 }
 
+/// How a bind splits a text longer than one SMS (SMPP 3.4 §5.2.12
+/// esm_class UDHI, §5.3.2.22–24 SAR TLVs, §5.3.2.32 message_payload).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SmppSplit {
+    /// One submit_sm per part, each with a concatenation header (UDHI).
+    #[default]
+    Udh,
+    /// One submit_sm per part, each with the SAR TLVs.
+    Sar,
+    /// One submit_sm carrying the whole text in `message_payload`: the
+    /// SMSC splits it.
+    Payload,
+}
+
+/// `[[smpp]]`: a transceiver bind to an operator's SMSC (SMPP 3.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmppConfig {
+    /// The SMSC's host name or address.
+    pub host: String,
+    /// The SMSC's port (2775 by custom).
+    pub port: u16,
+    /// The ESME's name the operator gave (at most 15 characters).
+    pub system_id: String,
+    /// Its password (at most 8 characters).
+    pub password: String,
+    /// Sent in the bind; most SMSCs want it empty.
+    #[serde(default)]
+    pub system_type: String,
+    /// Source addresses this bind may use: each is a short code of the
+    /// pool, as phones dial it (`2222`) or in E.164.
+    pub short_codes: Vec<String>,
+    /// TLS to the SMSC (the system's roots).
+    #[serde(default)]
+    pub tls: bool,
+    /// submit_sm in flight at once.
+    #[serde(default = "default_smpp_window")]
+    pub window: u32,
+    /// The SMSC's throughput agreement, submit_sm per second (0: no limit).
+    #[serde(default)]
+    pub max_per_second: u32,
+    /// How long the line may stay quiet before an enquire_link.
+    #[serde(default = "default_enquire_link", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub enquire_link: Duration,
+    /// How a long text is split: `udh`, `sar` or `payload`.
+    #[serde(default)]
+    pub split: SmppSplit,
+}
+
+fn default_smpp_window() -> u32 {
+    10
+}
+
+fn default_enquire_link() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl SmppConfig {
+    /// A bind to `host:port` for `short_codes`, every other key at its
+    /// default.
+    pub fn new(
+        host: &str,
+        port: u16,
+        system_id: &str,
+        password: &str,
+        short_codes: &[&str],
+    ) -> Self {
+        SmppConfig {
+            host: host.into(),
+            port,
+            system_id: system_id.into(),
+            password: password.into(),
+            system_type: String::new(),
+            short_codes: short_codes.iter().map(|c| c.to_string()).collect(),
+            tls: false,
+            window: default_smpp_window(),
+            max_per_second: 0,
+            enquire_link: default_enquire_link(),
+            split: SmppSplit::Udh,
+        }
+    }
+}
+
 impl ModemConfig {
     /// A modem on `port` with the short code `short_code` and every other
     /// key at its default.
@@ -840,6 +932,20 @@ impl Config {
                 "must be an array of tables ([[modem]])".into(),
             ));
         }
+        if let Ok(binds) = raw.get_array("smpp") {
+            for (i, value) in binds.into_iter().enumerate() {
+                let key = format!("smpp[{i}]");
+                match deserialize_at::<SmppConfig>(value) {
+                    Ok(b) => cfg.smpp.push(b),
+                    Err((path, message)) => problems.push(problem(&join_key(&key, &path), message)),
+                }
+            }
+        } else if root.contains_key("smpp") {
+            problems.push(problem(
+                "smpp",
+                "must be an array of tables ([[smpp]])".into(),
+            ));
+        }
 
         for (key, message) in cfg.validate() {
             let key = match key
@@ -1056,6 +1162,63 @@ impl Config {
                         format!("`{}`: {e}", m.keepalive_to),
                     )),
                 }
+            }
+        }
+        for (i, b) in self.smpp.iter().enumerate() {
+            if b.host.trim().is_empty() {
+                out.push((format!("smpp[{i}].host"), "must not be empty".into()));
+            }
+            if b.port == 0 {
+                out.push((format!("smpp[{i}].port"), "must be more than 0".into()));
+            }
+            // SMPP 3.4 §4.1.1: system_id is a C-Octet String of at most 16
+            // octets, password at most 9, system_type at most 13.
+            for (key, value, max) in [
+                ("system_id", &b.system_id, 15),
+                ("password", &b.password, 8),
+                ("system_type", &b.system_type, 12),
+            ] {
+                if value.len() > max || !value.is_ascii() {
+                    out.push((
+                        format!("smpp[{i}].{key}"),
+                        format!("must be at most {max} ASCII characters (SMPP 3.4 §4.1.1)"),
+                    ));
+                }
+            }
+            if b.system_id.is_empty() {
+                out.push((format!("smpp[{i}].system_id"), "must not be empty".into()));
+            }
+            if b.short_codes.is_empty() {
+                out.push((
+                    format!("smpp[{i}].short_codes"),
+                    "must name at least one short code".into(),
+                ));
+            }
+            for code in &b.short_codes {
+                let digits = code.strip_prefix('+').unwrap_or(code);
+                if digits.is_empty()
+                    || !digits.chars().all(|c| c.is_ascii_digit())
+                    || digits.len() > 15
+                {
+                    out.push((
+                        format!("smpp[{i}].short_codes"),
+                        format!("`{code}` is not a short code or phone number"),
+                    ));
+                } else if !seen.insert(code.clone()) {
+                    out.push((
+                        format!("smpp[{i}].short_codes"),
+                        format!("`{code}` is used by another modem or bind"),
+                    ));
+                }
+            }
+            if b.window == 0 {
+                out.push((format!("smpp[{i}].window"), "must be more than 0".into()));
+            }
+            if b.enquire_link < Duration::from_secs(1) {
+                out.push((
+                    format!("smpp[{i}].enquire_link"),
+                    "must be at least 1s".into(),
+                ));
             }
         }
         out

@@ -50,6 +50,7 @@ pub mod memory;
 pub mod modem;
 pub mod mqtt;
 pub mod session;
+pub mod smpp;
 pub mod sms;
 pub mod store;
 pub mod timer;

@@ -393,3 +393,89 @@ fn smsgate_config_naming_the_file_is_no_override() {
     let cfg = Config::load_with_env(None, env(&[("SMSGATE_CONFIG", "/etc/smsgate/config.toml")]));
     assert!(cfg.is_ok(), "{cfg:?}");
 }
+
+#[test]
+fn an_smpp_bind_needs_only_its_address_credentials_and_short_codes() {
+    let f = file(
+        r#"
+[[smpp]]
+host = "127.0.0.1"
+port = 2775
+system_id = "smsgate"
+password = "secret"
+short_codes = ["2222", "2223"]
+"#,
+    );
+    let cfg = Config::load_with_env(Some(f.path()), env(&[])).unwrap();
+    assert!(cfg.modem.is_empty());
+    let b = &cfg.smpp[0];
+    assert_eq!((b.host.as_str(), b.port), ("127.0.0.1", 2775));
+    assert_eq!(b.short_codes, ["2222", "2223"]);
+    assert_eq!(b.system_type, "");
+    assert!(!b.tls);
+    assert_eq!(b.window, 10);
+    assert_eq!(b.max_per_second, 0);
+    assert_eq!(b.enquire_link, Duration::from_secs(30));
+    assert_eq!(b.split, smsgate::config::SmppSplit::Udh);
+}
+
+#[test]
+fn an_smpp_bind_with_bad_keys_names_each_problem() {
+    let f = file(
+        r#"
+[[modem]]
+port = "/dev/ttyUSB0"
+short_code = "+18095550100"
+
+[[smpp]]
+host = ""
+port = 2775
+system_id = "a-system-id-far-too-long"
+password = "secret-too-long"
+short_codes = ["+18095550100", "22x2"]
+window = 0
+split = "pieces"
+"#,
+    );
+    let got = problems(Config::load_with_env(Some(f.path()), env(&[])).unwrap_err());
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "smpp[0].split" && m.contains("pieces")),
+        "{got:?}"
+    );
+    let g = file(
+        r#"
+[[modem]]
+port = "/dev/ttyUSB0"
+short_code = "+18095550100"
+
+[[smpp]]
+host = ""
+port = 2775
+system_id = "a-system-id-far-too-long"
+password = "secret-too-long"
+short_codes = ["+18095550100", "22x2"]
+window = 0
+"#,
+    );
+    let got = problems(Config::load_with_env(Some(g.path()), env(&[])).unwrap_err());
+    let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+    for key in [
+        "smpp[0].host",
+        "smpp[0].system_id",
+        "smpp[0].password",
+        "smpp[0].window",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {got:?}");
+    }
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "smpp[0].short_codes" && m.contains("used by another")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "smpp[0].short_codes" && m.contains("`22x2`")),
+        "{got:?}"
+    );
+}

@@ -17,7 +17,7 @@ use smsgate::emulator::network::PartOrder;
 use smsgate::emulator::{Emulator, EmulatorConfig};
 use smsgate::modem::driver::DriverConfig;
 use smsgate::modem::pool::{ModemPool, PoolEvent};
-use smsgate::modem::types::{ModemEvent, ModemState, OutgoingSms, SendOutcome};
+use smsgate::modem::types::{ModemEvent, ModemState, OutgoingSms, PartRef, SendOutcome};
 use smsgate::sms::{Assembler, DeliveryStatus, IncomingPart};
 use tokio::sync::mpsc;
 
@@ -115,7 +115,7 @@ async fn collect(mut rx: mpsc::UnboundedReceiver<PoolEvent>, got: Arc<Mutex<Rece
                 got.lock()
                     .unwrap()
                     .reports
-                    .push((short_code, message_ref, status));
+                    .push((short_code, tp_mr(&message_ref), status));
                 let _ = ack.send(());
             }
         }
@@ -167,9 +167,16 @@ impl Rig {
     }
 }
 
+fn tp_mr(r: &PartRef) -> u8 {
+    match r {
+        PartRef::Mr(mr) => *mr,
+        PartRef::Id(id) => panic!("a modem answered with message id {id}"),
+    }
+}
+
 fn refs(outcome: &SendOutcome) -> Vec<u8> {
     match outcome {
-        SendOutcome::Sent { message_refs } => message_refs.clone(),
+        SendOutcome::Sent { message_refs } => message_refs.iter().map(tp_mr).collect(),
         other => panic!("not sent: {other:?}"),
     }
 }

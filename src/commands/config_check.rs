@@ -17,10 +17,14 @@ pub fn run(file: Option<&Path>) -> i32 {
                 eprintln!("{name}: {e}");
                 return 1;
             }
-            let modems = if cfg.modem.is_empty() {
+            let modems = if cfg.modem.is_empty() && cfg.smpp.is_empty() {
                 "no modem configured: `serve` runs the embedded emulated network".to_string()
             } else {
-                format!("{} modem(s)", cfg.modem.len())
+                format!(
+                    "{} modem(s), {} SMPP bind(s)",
+                    cfg.modem.len(),
+                    cfg.smpp.len()
+                )
             };
             println!("{name}: ok ({modems})");
             0

@@ -57,7 +57,9 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
 
     // The modems: configured ones, or the embedded emulated network.
     let mut emulator = None;
-    let drivers: Vec<DriverConfig> = if cfg.modem.is_empty() {
+    // The embedded emulated network runs only when no transport is
+    // configured: neither a modem nor an SMPP bind.
+    let drivers: Vec<DriverConfig> = if cfg.modem.is_empty() && cfg.smpp.is_empty() {
         let emu = match Emulator::start(EmulatorConfig {
             modems: 3,
             fleet_prefixes: cfg.numbers.fleet_prefixes.clone(),
@@ -103,10 +105,16 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
     core_cfg.pool = drivers
         .iter()
         .map(|d| ShortCode(d.short_code.clone()))
+        .chain(
+            cfg.smpp
+                .iter()
+                .flat_map(|b| b.short_codes.iter().map(|c| ShortCode(c.clone()))),
+        )
         .collect();
 
     let (tx, rx) = mpsc::unbounded_channel();
     let pool = ModemPool::start(drivers, tx);
+    pool.add_smpp(cfg.smpp.clone());
     let gateway = match crate::gateway::start(
         SessionCore::new(core_cfg),
         store.clone(),

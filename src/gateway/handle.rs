@@ -97,6 +97,7 @@ impl GatewayHandle {
         let codes = drivers
             .iter()
             .map(|d| ShortCode(d.short_code.clone()))
+            .chain(self.pool.smpp_short_codes().into_iter().map(ShortCode))
             .collect();
         let done = self.pool.reconfigure(drivers).await;
         let _ = self.addr.send(super::supervisor::SetPool(codes)).await;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
 use crate::modem::pool::ModemPool;
-use crate::modem::types::{OutgoingSms, SendOutcome};
+use crate::modem::types::{OutgoingSms, PartRef, SendOutcome};
 use crate::session::{Decision, DeliveryStatus, MessageId, Msisdn, SendPlan, SessionCore};
 use crate::sms::DeliveryStatus as ReportStatus;
 use crate::store::{Store, StoreError, Table};
@@ -159,7 +159,7 @@ pub struct ReportStep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
     /// Journal the status, then [`Outbound::sent`].
-    Sent(StatusUpdate, Vec<u8>),
+    Sent(StatusUpdate, Vec<PartRef>),
     /// Try again after the pause, with the record's tries counted.
     Retry(Duration, OutboxRecord),
     /// Journal the status, then [`Outbound::failed`].
@@ -312,7 +312,7 @@ impl Outbound {
 
     /// A modem sent `r` as parts with these TP-MRs: reports can find it,
     /// and it leaves the outbox.
-    pub fn sent(&self, r: &OutboxRecord, message_refs: &[u8]) -> Result<(), StoreError> {
+    pub fn sent(&self, r: &OutboxRecord, message_refs: &[PartRef]) -> Result<(), StoreError> {
         for mr in message_refs {
             let rec = RefRecord {
                 message_id: r.message_id,
@@ -320,7 +320,7 @@ impl Outbound {
                 to: r.to.clone(),
                 parts: message_refs.len(),
             };
-            self.refs.put(&ref_key(&r.short_code, *mr), &rec)?;
+            self.refs.put(&ref_key(&r.short_code, mr), &rec)?;
         }
         self.outbox.remove(&r.key())?;
         Ok(())
@@ -342,7 +342,7 @@ impl Outbound {
     pub fn report(
         &self,
         short_code: &str,
-        mr: u8,
+        mr: &PartRef,
         status: ReportStatus,
     ) -> Result<Option<ReportStep>, StoreError> {
         let key = ref_key(short_code, mr);
@@ -543,31 +543,40 @@ mod tests {
         let plan = send(&mut c, &["8095551234", "8295550000"], 0);
         let records = Outbound::records(&plan, "hola", t(0));
         out.queue(&records).unwrap();
-        out.sent(&records[0], &[7, 8, 9]).unwrap();
-        out.sent(&records[1], &[10, 11]).unwrap();
+        out.sent(
+            &records[0],
+            &[PartRef::Mr(7), PartRef::Mr(8), PartRef::Id("9-abc".into())],
+        )
+        .unwrap();
+        out.sent(&records[1], &[PartRef::Mr(10), PartRef::Mr(11)])
+            .unwrap();
         let code = records[0].short_code.clone();
         let code1 = records[1].short_code.clone();
         assert!(out.pending().unwrap().is_empty());
-        let step = |code: &str, mr, status| {
-            let s = out.report(code, mr, status).unwrap();
+        let step = |code: &str, mr: PartRef, status| {
+            let s = out.report(code, &mr, status).unwrap();
             if let Some(s) = &s {
                 out.apply_report(s).unwrap();
             }
             s.and_then(|s| s.update)
         };
-        assert_eq!(step(&code, 7, ReportStatus::Delivered), None);
-        assert_eq!(step(&code, 7, ReportStatus::Delivered), None, "used up");
-        assert_eq!(step(&code, 8, ReportStatus::Pending), None);
-        assert_eq!(step(&code, 8, ReportStatus::Delivered), None);
-        let done = step(&code, 9, ReportStatus::Delivered).unwrap();
+        assert_eq!(step(&code, PartRef::Mr(7), ReportStatus::Delivered), None);
+        assert_eq!(
+            step(&code, PartRef::Mr(7), ReportStatus::Delivered),
+            None,
+            "used up"
+        );
+        assert_eq!(step(&code, PartRef::Mr(8), ReportStatus::Pending), None);
+        assert_eq!(step(&code, PartRef::Mr(8), ReportStatus::Delivered), None);
+        let done = step(&code, PartRef::Id("9-abc".into()), ReportStatus::Delivered).unwrap();
         assert_eq!(
             (done.to.as_str(), done.status),
             ("+18095551234", DeliveryStatus::Delivered)
         );
-        let failed = step(&code1, 10, ReportStatus::FailedPermanent).unwrap();
+        let failed = step(&code1, PartRef::Mr(10), ReportStatus::FailedPermanent).unwrap();
         assert_eq!(failed.status, DeliveryStatus::Failed);
         assert_eq!(failed.reason.as_deref(), Some(UNDELIVERED));
-        assert_eq!(step(&code1, 99, ReportStatus::Delivered), None);
+        assert_eq!(step(&code1, PartRef::Mr(99), ReportStatus::Delivered), None);
     }
 
     /// After a crash the outbox follows the journal: a queued recipient

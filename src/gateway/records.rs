@@ -2,6 +2,7 @@
 //! entries, the TP-MR references that map delivery reports back, and the
 //! per-recipient progress of multipart deliveries.
 
+use crate::modem::types::PartRef;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -43,8 +44,8 @@ pub struct RefRecord {
     pub parts: usize,
 }
 
-pub fn ref_key(short_code: &str, mr: u8) -> String {
-    format!("{short_code}/{mr:03}")
+pub fn ref_key(short_code: &str, part: &PartRef) -> String {
+    format!("{short_code}/{part}")
 }
 
 /// Reports seen so far for (message, recipient): delivered when every part

@@ -1223,7 +1223,12 @@ impl Gateway {
     }
 
     /// A delivery report: journaled status first, then the references.
-    fn report(&mut self, short_code: &str, mr: u8, status: crate::sms::DeliveryStatus) -> bool {
+    fn report(
+        &mut self,
+        short_code: &str,
+        mr: &crate::modem::types::PartRef,
+        status: crate::sms::DeliveryStatus,
+    ) -> bool {
         let step = match self.outbound.report(short_code, mr, status) {
             Ok(Some(step)) => step,
             Ok(None) => return true,
@@ -1874,7 +1879,7 @@ impl Handler<Incoming> for Gateway {
                 status,
                 ack,
                 ..
-            } => (self.report(&short_code, message_ref, status), ack),
+            } => (self.report(&short_code, &message_ref, status), ack),
         };
         self.arm(ctx);
         if !ok {

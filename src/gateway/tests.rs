@@ -16,7 +16,7 @@ use super::supervisor::*;
 use crate::clock::{Clock, ManualClock};
 use crate::config::Config;
 use crate::modem::pool::PoolEvent;
-use crate::modem::types::{ModemEvent, OutgoingSms, SendOutcome};
+use crate::modem::types::{ModemEvent, OutgoingSms, PartRef, SendOutcome};
 use crate::session::{CoreConfig, SessionCore, ShortCode};
 use crate::sms::{Address, DeliveryStatus as ReportStatus};
 use crate::store::Store;
@@ -56,7 +56,7 @@ impl SmsSender for FakeSender {
         sent.push((short_code.to_string(), sms));
         Box::pin(async move {
             SendOutcome::Sent {
-                message_refs: vec![mr],
+                message_refs: vec![PartRef::Mr(mr)],
             }
         })
     }
@@ -225,7 +225,7 @@ impl Rig {
             .send(PoolEvent {
                 short_code: code.into(),
                 event: ModemEvent::DeliveryReport {
-                    message_ref: mr,
+                    message_ref: PartRef::Mr(mr),
                     recipient: String::new(),
                     status: ReportStatus::Delivered,
                     tp_status: 0,

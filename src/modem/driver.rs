@@ -34,8 +34,8 @@ use super::conversation::{Conversation, ConversationError};
 use super::discovery;
 use super::profile::Profile;
 use super::types::{
-    ModemEvent, ModemState, OutgoingSms, SendOutcome, SharedStatus, SignalSample, UssdAnswer,
-    UssdError,
+    ModemEvent, ModemState, OutgoingSms, PartRef, SendOutcome, SharedStatus, SignalSample,
+    UssdAnswer, UssdError,
 };
 use super::ussd::{UssdSession, USSD_TIMEOUT};
 
@@ -1059,7 +1059,7 @@ impl Driver<'_> {
         let event = match pdu {
             Pdu::Deliver(deliver) => ModemEvent::Received { deliver, ack },
             Pdu::StatusReport(r) => ModemEvent::DeliveryReport {
-                message_ref: r.message_ref,
+                message_ref: PartRef::Mr(r.message_ref),
                 recipient: r.recipient.to_string(),
                 status: r.classification(),
                 tp_status: r.status,
@@ -1244,7 +1244,7 @@ impl Driver<'_> {
         }
         self.status.update(|s| s.sent += 1);
         let _ = p.request.reply.send(SendOutcome::Sent {
-            message_refs: p.refs,
+            message_refs: p.refs.into_iter().map(PartRef::Mr).collect(),
         });
         Ok(None)
     }

@@ -21,6 +21,8 @@ use super::driver::DriverConfig;
 use super::types::{
     ModemEvent, ModemStatus, OutgoingSms, SendOutcome, SharedStatus, UssdAnswer, UssdError,
 };
+use crate::config::SmppConfig;
+use crate::smpp::bind::BindHandle;
 
 /// An event of one modem of the pool.
 #[derive(Debug)]
@@ -39,9 +41,35 @@ pub enum PoolError {
 }
 
 struct Member {
-    cfg: DriverConfig,
-    addr: Addr<Modem>,
+    link: Link,
     status: SharedStatus,
+}
+
+/// What serves a short code.
+enum Link {
+    Modem {
+        cfg: Box<DriverConfig>,
+        addr: Addr<Modem>,
+    },
+    /// A short code of an SMPP bind (one bind may serve several).
+    Smpp(BindHandle),
+}
+
+impl Member {
+    fn modem(&self) -> Option<(&DriverConfig, &Addr<Modem>)> {
+        match &self.link {
+            Link::Modem { cfg, addr } => Some((cfg, addr)),
+            Link::Smpp(_) => None,
+        }
+    }
+
+    fn status(&self) -> ModemStatus {
+        let mut s = self.status.get();
+        if let Link::Smpp(bind) = &self.link {
+            s.smpp = Some(bind.stats());
+        }
+        s
+    }
 }
 
 /// What [`ModemPool::reconfigure`] did, by short code.
@@ -89,7 +117,13 @@ fn start_member(
         }
     });
     let addr = Modem::new(cfg.clone(), tx, status.clone()).start();
-    Member { cfg, addr, status }
+    Member {
+        link: Link::Modem {
+            cfg: Box::new(cfg),
+            addr,
+        },
+        status,
+    }
 }
 
 impl ModemPool {
@@ -109,6 +143,39 @@ impl ModemPool {
             events,
             changes,
         }
+    }
+
+    /// Starts the SMPP binds of `binds`; their short codes join the pool.
+    /// Must run inside an actix System (or a tokio runtime).
+    pub fn add_smpp(&self, binds: Vec<SmppConfig>) {
+        let mut members = self.members_mut();
+        for cfg in binds {
+            let statuses: Vec<SharedStatus> = cfg
+                .short_codes
+                .iter()
+                .map(|code| {
+                    let mut st = ModemStatus::new(
+                        code,
+                        &format!("smpp://{}@{}:{}", cfg.system_id, cfg.host, cfg.port),
+                    );
+                    st.transport = "smpp";
+                    SharedStatus::new(st).reporting_to(self.changes.clone())
+                })
+                .collect();
+            let codes = cfg.short_codes.clone();
+            let bind = crate::smpp::bind::start(cfg, statuses.clone(), self.events.clone());
+            for (code, status) in codes.into_iter().zip(statuses) {
+                members.insert(
+                    code,
+                    Member {
+                        link: Link::Smpp(bind.clone()),
+                        status,
+                    },
+                );
+            }
+        }
+        drop(members);
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Changes each time a modem's state changes (up, down, not
@@ -139,19 +206,28 @@ impl ModemPool {
         {
             let mut members = self.members_mut();
             for cfg in &configs {
-                match members.get(&cfg.short_code) {
-                    Some(m) if m.cfg == *cfg => {}
-                    Some(_) => {
+                match members.get(&cfg.short_code).map(|m| m.modem()) {
+                    Some(Some((old, _))) if old == cfg => {}
+                    // A short code of an SMPP bind: binds are not changed
+                    // on SIGHUP (a restart applies a changed `[[smpp]]`).
+                    Some(None) => {}
+                    Some(Some(_)) => {
                         done.restarted.push(cfg.short_code.clone());
-                        stale.extend(members.remove(&cfg.short_code).map(|m| m.addr));
+                        stale.extend(
+                            members
+                                .remove(&cfg.short_code)
+                                .and_then(|m| m.modem().map(|(_, a)| a.clone())),
+                        );
                     }
                     None => done.added.push(cfg.short_code.clone()),
                 }
             }
             done.removed = members
-                .keys()
-                .filter(|code| !configs.iter().any(|c| &c.short_code == *code))
-                .cloned()
+                .iter()
+                .filter(|(code, m)| {
+                    m.modem().is_some() && !configs.iter().any(|c| &c.short_code == *code)
+                })
+                .map(|(code, _)| code.clone())
                 .collect();
         }
         // The old actor closes its port before the new one opens it
@@ -162,8 +238,9 @@ impl ModemPool {
         let mut members = self.members_mut();
         for cfg in configs {
             if !members.contains_key(&cfg.short_code) {
+                let code = cfg.short_code.clone();
                 let member = start_member(cfg, &self.events, &self.changes);
-                members.insert(member.cfg.short_code.clone(), member);
+                members.insert(code, member);
             }
         }
         drop(members);
@@ -176,9 +253,30 @@ impl ModemPool {
     pub fn stop(&self, short_code: &str) {
         let removed = self.members_mut().remove(short_code);
         if let Some(m) = removed {
-            m.addr.do_send(StopModem);
+            match &m.link {
+                Link::Modem { addr, .. } => addr.do_send(StopModem),
+                Link::Smpp(bind) => {
+                    // The bind stops with its last short code.
+                    let shared = self.members().values().any(|o| match &o.link {
+                        Link::Smpp(b) => b.same(bind),
+                        Link::Modem { .. } => false,
+                    });
+                    if !shared {
+                        bind.stop();
+                    }
+                }
+            }
             self.changes.send_modify(|n| *n = n.wrapping_add(1));
         }
+    }
+
+    /// The short codes served by SMPP binds, in order.
+    pub fn smpp_short_codes(&self) -> Vec<String> {
+        self.members()
+            .iter()
+            .filter(|(_, m)| m.modem().is_none())
+            .map(|(code, _)| code.clone())
+            .collect()
     }
 
     /// The short codes of the pool, in order.
@@ -186,16 +284,28 @@ impl ModemPool {
         self.members().keys().cloned().collect()
     }
 
-    /// Sends `sms` from `short_code`; waits while that modem is down.
+    /// Sends `sms` from `short_code`; waits while that modem or bind is
+    /// down.
     pub async fn send(&self, short_code: &str, sms: OutgoingSms) -> Result<SendOutcome, PoolError> {
-        let addr = self
+        enum To {
+            Modem(Addr<Modem>),
+            Smpp(BindHandle),
+        }
+        let to = self
             .members()
             .get(short_code)
-            .map(|m| m.addr.clone())
+            .map(|m| match &m.link {
+                Link::Modem { addr, .. } => To::Modem(addr.clone()),
+                Link::Smpp(b) => To::Smpp(b.clone()),
+            })
             .ok_or_else(|| PoolError::NoSuchShortCode(short_code.to_string()))?;
-        addr.send(SendSms(sms))
-            .await
-            .map_err(|_| PoolError::Stopped(short_code.to_string()))
+        match to {
+            To::Modem(addr) => addr
+                .send(SendSms(sms))
+                .await
+                .map_err(|_| PoolError::Stopped(short_code.to_string())),
+            To::Smpp(bind) => Ok(bind.send(short_code, sms).await),
+        }
     }
 
     /// Sends the USSD `code` (`*123#`), or the answer to the open menu,
@@ -205,8 +315,13 @@ impl ModemPool {
         let addr = self
             .members()
             .get(short_code)
-            .map(|m| m.addr.clone())
-            .ok_or_else(|| UssdError::NoSuchModem(short_code.to_string()))?;
+            .map(|m| m.modem().map(|(_, a)| a.clone()))
+            .ok_or_else(|| UssdError::NoSuchModem(short_code.to_string()))?
+            .ok_or_else(|| {
+                UssdError::NotReady(format!(
+                    "{short_code} is a short code of an SMPP bind: no SIM"
+                ))
+            })?;
         addr.send(Ussd(code.to_string()))
             .await
             .map_err(|_| UssdError::NotReady(format!("the modem of {short_code} is not running")))?
@@ -214,16 +329,25 @@ impl ModemPool {
 
     /// Every modem's status.
     pub fn statuses(&self) -> Vec<ModemStatus> {
-        self.members().values().map(|m| m.status.get()).collect()
+        self.members().values().map(Member::status).collect()
     }
 
     pub fn status(&self, short_code: &str) -> Option<ModemStatus> {
-        self.members().get(short_code).map(|m| m.status.get())
+        self.members().get(short_code).map(Member::status)
     }
 
     /// Stops every modem and closes their ports.
     pub async fn shutdown(&self) {
-        let addrs: Vec<Addr<Modem>> = self.members().values().map(|m| m.addr.clone()).collect();
+        let addrs: Vec<Addr<Modem>> = self
+            .members()
+            .values()
+            .filter_map(|m| m.modem().map(|(_, a)| a.clone()))
+            .collect();
+        for m in self.members().values() {
+            if let Link::Smpp(bind) = &m.link {
+                bind.stop();
+            }
+        }
         for addr in addrs {
             let _ = addr.send(StopModem).await;
         }

@@ -81,12 +81,32 @@ impl PartialEq for Withdraw {
 
 impl Eq for Withdraw {}
 
+/// How the network names one sent part, so its delivery report finds it:
+/// a modem's TP-MR (TS 23.040 §9.2.3.6) or an SMSC's message_id (SMPP 3.4
+/// §4.4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PartRef {
+    Mr(u8),
+    Id(String),
+}
+
+impl std::fmt::Display for PartRef {
+    /// The form stored in report keys: a TP-MR as three digits (the form
+    /// stores have always had), a message id as given.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PartRef::Mr(mr) => write!(f, "{mr:03}"),
+            PartRef::Id(id) => f.write_str(id),
+        }
+    }
+}
+
 /// How a send ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendOutcome {
-    /// Every part was accepted by the network; one TP-MR per part, in order,
-    /// for mapping delivery reports back.
-    Sent { message_refs: Vec<u8> },
+    /// Every part was accepted by the network; one reference per part, in
+    /// order, for mapping delivery reports back.
+    Sent { message_refs: Vec<PartRef> },
     /// The network refused it for good, or retries ran out.
     Failed { reason: String, permanent: bool },
 }
@@ -100,9 +120,9 @@ pub enum ModemEvent {
         deliver: Deliver,
         ack: oneshot::Sender<()>,
     },
-    /// A delivery report for the part sent with TP-MR `message_ref`.
+    /// A delivery report for the part sent as `message_ref`.
     DeliveryReport {
-        message_ref: u8,
+        message_ref: PartRef,
         recipient: String,
         status: DeliveryStatus,
         /// TP-ST, for the record.
@@ -156,6 +176,11 @@ pub struct ModemStatus {
     /// The last [`SIGNAL_HISTORY`] signal readings of the health poll,
     /// oldest first.
     pub signal_history: Vec<SignalSample>,
+    /// `modem`, or `smpp` for a short code of an SMPP bind.
+    pub transport: &'static str,
+    /// The bind's figures, for a short code of an SMPP bind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smpp: Option<crate::smpp::bind::BindStats>,
 }
 
 /// How many signal readings [`ModemStatus::signal_history`] keeps.
@@ -242,6 +267,8 @@ impl ModemStatus {
             imsi: None,
             iccid: None,
             signal_history: Vec::new(),
+            transport: "modem",
+            smpp: None,
         }
     }
 }

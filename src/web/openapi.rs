@@ -147,6 +147,13 @@ pub struct ModemStatusDoc {
     /// `stale`, `low`, `raw`, `error`, `warn`, `next_check`).
     #[schema(value_type = Option<Object>)]
     sim: Option<()>,
+    /// `modem`, or `smpp` for a short code of an SMPP bind.
+    transport: String,
+    /// Only for a short code of an SMPP bind: `smsc` (`host:port`),
+    /// `system_id`, `window`, `in_flight`, `submits_per_second` (the last
+    /// ten seconds), `submitted`, `throttled`, `errors`, `binds`.
+    #[schema(value_type = Option<Object>)]
+    smpp: Option<()>,
 }
 
 #[derive(ToSchema)]

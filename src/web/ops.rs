@@ -68,7 +68,23 @@ pub(crate) async fn metrics_text(State(ctx): State<Shared>) -> Response {
                 .absolute(m.sent);
             metrics::counter!("smsgate_modem_received_total", "short_code" => sc.clone())
                 .absolute(m.received);
-            metrics::counter!("smsgate_modem_failed_total", "short_code" => sc).absolute(m.failed);
+            metrics::counter!("smsgate_modem_failed_total", "short_code" => sc.clone())
+                .absolute(m.failed);
+            metrics::gauge!("smsgate_modem_up", "short_code" => sc.clone(), "transport" => m.transport)
+                .set(if m.state == crate::modem::types::ModemState::Up { 1.0 } else { 0.0 });
+            if let Some(b) = &m.smpp {
+                metrics::gauge!("smsgate_smpp_in_flight", "short_code" => sc.clone())
+                    .set(f64::from(b.in_flight));
+                metrics::gauge!("smsgate_smpp_window", "short_code" => sc.clone())
+                    .set(f64::from(b.window));
+                metrics::gauge!("smsgate_smpp_submits_per_second", "short_code" => sc.clone())
+                    .set(b.submits_per_second);
+                metrics::counter!("smsgate_smpp_throttled_total", "short_code" => sc.clone())
+                    .absolute(b.throttled);
+                metrics::counter!("smsgate_smpp_errors_total", "short_code" => sc.clone())
+                    .absolute(b.errors);
+                metrics::counter!("smsgate_smpp_binds_total", "short_code" => sc).absolute(b.binds);
+            }
         }
         for s in &sims {
             let u = &s.usage;
