@@ -326,6 +326,11 @@ impl Outbound {
         Ok(())
     }
 
+    /// Whether a recorded send has part `part` from `short_code`.
+    pub fn has_ref(&self, short_code: &str, part: &PartRef) -> Result<bool, StoreError> {
+        Ok(self.refs.get(&ref_key(short_code, part))?.is_some())
+    }
+
     /// `r` failed for good: kept, marked, for the admin.
     pub fn failed(&self, r: &OutboxRecord, reason: &str) -> Result<(), StoreError> {
         let failed = OutboxRecord {

@@ -148,6 +148,12 @@ pub struct Gateway {
     /// Sends waiting out a retry pause, by outbox key (not dispatched
     /// again meanwhile).
     retrying: std::collections::HashSet<String>,
+    /// Delivery reports that came before their send's outcome was
+    /// recorded (an SMSC may send the receipt right behind the
+    /// submit_sm_resp, or before it): kept unacknowledged, applied when a
+    /// send from their short code is recorded, dropped after
+    /// [`EARLY_REPORT_WAIT`].
+    early_reports: Vec<EarlyReport>,
     /// A send was held or an outbox write failed: once the store works
     /// again, the outbox is brought in line with the journal and sent.
     held: bool,
@@ -246,6 +252,7 @@ impl Gateway {
             events: Some(events),
             in_flight: HashMap::new(),
             retrying: Default::default(),
+            early_reports: Vec::new(),
             held: false,
             down_since: HashMap::new(),
             draining: Default::default(),
@@ -394,6 +401,7 @@ impl Gateway {
             due.push(Some(now + STORE_PROBE_EVERY));
         }
         due.push(self.next_keep_alive());
+        due.push(self.early_reports.iter().map(|r| r.until).min());
         due.into_iter().flatten().min()
     }
 
@@ -432,6 +440,7 @@ impl Gateway {
     /// Whatever is due now.
     fn on_alarm(&mut self, ctx: &mut Context<Self>) {
         let now = self.now();
+        self.settle_early_reports();
         self.sweep_expired();
         self.snapshot_if_due();
         if self.inbound.next_release().is_some_and(|t| t <= now) {
@@ -1808,6 +1817,8 @@ impl Handler<Dispatched> for Gateway {
                 } else if let Err(e) = self.outbound.sent(&r, &refs) {
                     tracing::error!(to = %r.to, error = %e, "cannot record a sent message");
                     self.held = true;
+                } else {
+                    self.settle_early_reports();
                 }
                 self.flush_later();
             }
@@ -1865,6 +1876,18 @@ impl Handler<ModemsChanged> for Gateway {
 #[rtype(result = "()")]
 struct Incoming(PoolEvent);
 
+/// How long a report for a send not recorded yet waits for it.
+const EARLY_REPORT_WAIT: Duration = Duration::from_secs(30);
+
+/// A delivery report waiting for its send to be recorded.
+struct EarlyReport {
+    short_code: String,
+    part: crate::modem::types::PartRef,
+    status: crate::sms::DeliveryStatus,
+    ack: tokio::sync::oneshot::Sender<()>,
+    until: DateTime<Utc>,
+}
+
 impl Handler<Incoming> for Gateway {
     type Result = ();
 
@@ -1879,13 +1902,61 @@ impl Handler<Incoming> for Gateway {
                 status,
                 ack,
                 ..
-            } => (self.report(&short_code, &message_ref, status), ack),
+            } => {
+                if !self.in_flight.is_empty() && self.unknown_ref(&short_code, &message_ref) {
+                    // Its send may be answered but not recorded yet.
+                    self.early_reports.push(EarlyReport {
+                        short_code,
+                        part: message_ref,
+                        status,
+                        ack,
+                        until: self.now()
+                            + chrono::Duration::from_std(EARLY_REPORT_WAIT).unwrap_or_default(),
+                    });
+                    self.arm(ctx);
+                    return;
+                }
+                (self.report(&short_code, &message_ref, status), ack)
+            }
         };
         self.arm(ctx);
-        if !ok {
+        if ok {
+            self.ack_when_durable(ack);
+        }
+    }
+}
+
+impl Gateway {
+    /// Whether no recorded send has part `part` from `short_code` (a
+    /// store error counts as known: [`Gateway::report`] then says so).
+    fn unknown_ref(&self, short_code: &str, part: &crate::modem::types::PartRef) -> bool {
+        matches!(self.outbound.has_ref(short_code, part), Ok(false))
+    }
+
+    /// Applies the early reports whose send is now recorded, and lets go
+    /// (acknowledged, as a report of an unknown send always was) those
+    /// that waited [`EARLY_REPORT_WAIT`] in vain.
+    fn settle_early_reports(&mut self) {
+        if self.early_reports.is_empty() {
             return;
         }
-        // Only once durable may the modem delete the SMS from its storage.
+        let now = self.now();
+        let parked = std::mem::take(&mut self.early_reports);
+        for r in parked {
+            if !self.unknown_ref(&r.short_code, &r.part) || r.until <= now {
+                if self.report(&r.short_code, &r.part, r.status) {
+                    self.ack_when_durable(r.ack);
+                }
+            } else {
+                self.early_reports.push(r);
+            }
+        }
+    }
+
+    /// Acknowledges a modem's SMS or an SMSC's deliver_sm once what it
+    /// changed is on disk: only then may the modem delete it, or the SMSC
+    /// forget it.
+    fn ack_when_durable(&self, ack: tokio::sync::oneshot::Sender<()>) {
         let store = self.store.clone();
         actix::spawn(async move {
             match store.flush().await {

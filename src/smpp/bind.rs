@@ -32,7 +32,7 @@ use rusmpp::pdus::{BindTransceiver, DeliverSmResp, SubmitSm};
 use rusmpp::tokio_codec::CommandCodec;
 use rusmpp::types::COctetString;
 use rusmpp::values::{InterfaceVersion, Npi, Ton};
-use rusmpp::{Command, CommandStatus, Pdu};
+use rusmpp::{Command, CommandId, CommandStatus, Pdu};
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -401,7 +401,8 @@ impl Task {
         let answer = tokio::time::timeout(ANSWER_WAIT, async {
             loop {
                 match line.next().await {
-                    Some(Ok(c)) if matches!(c.pdu(), Some(Pdu::BindTransceiverResp(_))) => {
+                    // A refused bind may come without a body.
+                    Some(Ok(c)) if c.id() == CommandId::BindTransceiverResp => {
                         return Ok(c.status())
                     }
                     // Anything before the answer (an early enquire_link)
@@ -491,7 +492,7 @@ impl Task {
                     let _ = line.send(Command::new(CommandStatus::EsmeRok, s, Pdu::Unbind)).await;
                     let _ = tokio::time::timeout(Duration::from_secs(2), async {
                         while let Some(Ok(c)) = line.next().await {
-                            if matches!(c.pdu(), Some(Pdu::UnbindResp)) { break; }
+                            if c.id() == CommandId::UnbindResp { break; }
                         }
                     }).await;
                     break End::Stopped;
@@ -516,8 +517,16 @@ impl Task {
                     };
                     let cseq = command.sequence_number();
                     let status = command.status();
+                    // A refusal may come without a body (SMPP 3.4 §4.4.2:
+                    // "the submit_sm_resp PDU body is not returned" on
+                    // error), so responses are told apart by command id.
+                    let is = |id: CommandId| command.id() == id;
                     match command.pdu() {
-                        Some(Pdu::SubmitSmResp(resp)) => {
+                        _ if is(CommandId::SubmitSmResp) => {
+                            let message_id = match command.pdu() {
+                                Some(Pdu::SubmitSmResp(resp)) => resp.message_id().as_str().to_string(),
+                                _ => String::new(),
+                            };
                             let Some((id, part, _)) = in_flight.remove(&cseq) else { continue };
                             self.stat(|st| st.in_flight = in_flight.len() as u32);
                             match message::verdict(status) {
@@ -530,7 +539,7 @@ impl Task {
                                     }
                                     let per_s = rate.len() as f64 / 10.0;
                                     self.stat(|st| { st.submitted += 1; st.submits_per_second = per_s; });
-                                    self.accepted(id, part, resp.message_id().as_str().to_string());
+                                    self.accepted(id, part, message_id);
                                 }
                                 Verdict::Later => {
                                     self.stat(|st| st.throttled += 1);
@@ -600,7 +609,7 @@ impl Task {
                                 break End::Broken(format!("enquire_link_resp: {e}"));
                             }
                         }
-                        Some(Pdu::EnquireLinkResp) => {
+                        _ if is(CommandId::EnquireLinkResp) => {
                             if enquiry.is_some_and(|(s, _)| s == cseq) {
                                 enquiry = None;
                             }
@@ -609,7 +618,7 @@ impl Task {
                             let _ = line.send(Command::new(CommandStatus::EsmeRok, cseq, Pdu::UnbindResp)).await;
                             break End::Broken("the SMSC unbound".into());
                         }
-                        Some(Pdu::GenericNack) => {
+                        _ if is(CommandId::GenericNack) => {
                             // A nack of one of our submits: the SMSC could
                             // not read it (§4.3); count it as a refusal.
                             if let Some((id, _, _)) = in_flight.remove(&cseq) {
