@@ -14,27 +14,28 @@
 //! data_coding §5.2.19, SAR TLVs §5.3.2.22-24, message_payload §5.3.2.32,
 //! receipted_message_id §5.3.2.12, message_state §5.3.2.35, time format
 //! §7.1.1, delivery receipt Appendix B.
+//!
+//! [`submit`] holds submit_sm and its receipt; [`deliver`] the deliver_sm
+//! queue (a phone's texts, receipts) and the ESME's answers.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, FixedOffset};
-use rusmpp::pdus::{
-    BindReceiverResp, BindTransceiverResp, BindTransmitterResp, DeliverSm, SubmitSm, SubmitSmResp,
-};
-use rusmpp::tlvs::{MessageDeliveryRequestTlvValue, TlvValue};
-use rusmpp::types::{AnyOctetString, COctetString, OctetString};
-use rusmpp::values::{
-    DataCoding, EsmClass, InterfaceVersion, MessagePayload, MessageState, Npi, Ton,
-};
+use rusmpp::pdus::{BindReceiverResp, BindTransceiverResp, BindTransmitterResp, DeliverSm};
+use rusmpp::types::COctetString;
+use rusmpp::values::InterfaceVersion;
 use rusmpp::{Command, CommandId, CommandStatus, Pdu};
 use serde::{Deserialize, Serialize};
 
+mod deliver;
+mod submit;
+
 use super::faults::{ActiveSmscFaults, SmscFault};
-use super::receipt::{self, FinalState};
-use super::text::{self, MoConcat, TextError, ESM_RECEIPT, ESM_UDHI};
+use super::receipt::FinalState;
+use super::text::MoConcat;
 use super::wire::{self, Framer};
-use crate::emulator::network::{normalize, Network, PartOrder, SmscOutcome};
+use crate::emulator::network::Network;
 
 /// A connection, numbered by the SMSC.
 pub type ConnId = u64;
@@ -444,78 +445,6 @@ impl Smsc {
         out
     }
 
-    /// Phone `from` sent `text` to short code `to`: deliver_sm parts to
-    /// the ESME, queued until a receiver takes them.
-    pub fn mo(
-        &mut self,
-        from: &str,
-        to: &str,
-        text: &str,
-        order: PartOrder,
-        now: DateTime<FixedOffset>,
-    ) -> Vec<Out> {
-        let reference = self.next_mo_ref;
-        self.next_mo_ref = match self.next_mo_ref.wrapping_add(1) {
-            0 => 1,
-            r => r,
-        };
-        let parts = text::mo_parts(text, reference, self.settings.mo_concat);
-        let mut numbered: Vec<(u8, text::MoPart)> = parts
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| ((i + 1) as u8, p))
-            .collect();
-        numbered = match order {
-            PartOrder::InOrder => numbered,
-            PartOrder::Reversed => numbered.into_iter().rev().collect(),
-            PartOrder::Duplicated => {
-                let mut v = numbered.clone();
-                v.extend(numbered);
-                v
-            }
-            PartOrder::LastLost => {
-                if numbered.len() > 1 {
-                    numbered.pop();
-                }
-                numbered
-            }
-        };
-        let source = from.trim_start_matches('+').to_string();
-        for (part, p) in numbered {
-            let mut tlvs = Vec::new();
-            if let Some((r, total, seq)) = p.sar {
-                tlvs.push(MessageDeliveryRequestTlvValue::SarMsgRefNum(r));
-                tlvs.push(MessageDeliveryRequestTlvValue::SarTotalSegments(total));
-                tlvs.push(MessageDeliveryRequestTlvValue::SarSegmentSeqnum(seq));
-            }
-            if let Some(payload) = &p.payload {
-                tlvs.push(MessageDeliveryRequestTlvValue::MessagePayload(
-                    MessagePayload::new(AnyOctetString::from_slice(payload)),
-                ));
-            }
-            let deliver = deliver_sm(
-                (&source, Ton::International, Npi::Isdn),
-                (to, Ton::NetworkSpecific, Npi::Unknown),
-                p.esm_class,
-                p.data_coding,
-                &p.short_message,
-                tlvs,
-            );
-            self.enqueue(
-                Carried::Mo {
-                    from: from.to_string(),
-                    to: to.to_string(),
-                    part,
-                },
-                deliver,
-                now,
-            );
-        }
-        let mut out = Vec::new();
-        self.pump(now, &mut out);
-        out
-    }
-
     /// A fault from the control API.
     pub fn inject(
         &mut self,
@@ -725,249 +654,7 @@ impl Smsc {
         self.send(conn, Command::new(CommandStatus::EsmeRok, seq, pdu), out);
     }
 
-    fn submit(
-        &mut self,
-        conn: ConnId,
-        seq: u32,
-        s: &SubmitSm,
-        net: &mut Network,
-        now: DateTime<FixedOffset>,
-        out: &mut Vec<Out>,
-    ) {
-        let mut record = SubmitRecord {
-            at: now,
-            message_id: String::new(),
-            status: ROK,
-            source: s.source_addr.as_str().to_string(),
-            source_ton: s.source_addr_ton.into(),
-            destination: s.destination_addr.as_str().to_string(),
-            dest_ton: s.dest_addr_ton.into(),
-            dest_npi: s.dest_addr_npi.into(),
-            esm_class: s.esm_class.into(),
-            data_coding: s.data_coding.into(),
-            registered_delivery: s.registered_delivery.into(),
-            validity_period: c_field(&s.validity_period),
-            text: String::new(),
-            concat: None,
-            outcome: None,
-        };
-        match self.check_submit(s, &mut record, now) {
-            Ok((expiry, to)) => {
-                let id = format!("{:x}", self.config.message_id_base + self.next_message);
-                self.next_message += 1;
-                record.message_id = id.clone();
-                let outcome = if expiry.is_some_and(|e| e <= now) {
-                    net.note(now, &record.source, &to, "smpp submit expired");
-                    FinalState::Expired
-                } else {
-                    let wants = record.registered_delivery & 0x03 != 0;
-                    match net.smsc_submit(
-                        &record.source,
-                        &to,
-                        &record.text,
-                        record.concat,
-                        wants,
-                        now,
-                    ) {
-                        SmscOutcome::Delivered => FinalState::Delivered,
-                        SmscOutcome::UnknownSubscriber => FinalState::Undeliverable,
-                    }
-                };
-                record.outcome = Some(outcome);
-                let resp = SubmitSmResp::new(cstr::<1, 65>(&id), Vec::new());
-                self.send(conn, Command::new(CommandStatus::EsmeRok, seq, resp), out);
-                // registered_delivery bits 1-0 (§5.2.17): 01 a receipt
-                // whatever the outcome, 10 only on failure.
-                let receipt = match record.registered_delivery & 0x03 {
-                    1 => true,
-                    2 => outcome != FinalState::Delivered,
-                    _ => false,
-                };
-                if receipt {
-                    self.queue_receipt(s, &record, outcome, now);
-                }
-            }
-            Err(status) => {
-                record.status = status;
-                net.note(
-                    now,
-                    &record.source,
-                    &record.destination,
-                    &format!("smpp submit refused ({status:#04x})"),
-                );
-                // §4.4.2: no body when command_status is not zero.
-                self.send_raw(
-                    conn,
-                    wire::header_only(CommandId::SubmitSmResp.into(), status, seq),
-                    out,
-                );
-            }
-        }
-        if self.submits.len() >= SUBMIT_LOG_LIMIT {
-            self.submits.pop_front();
-        }
-        self.submits.push_back(record);
-    }
-
-    /// The checks of a submit_sm, in the order a real SMSC makes them;
-    /// fills the record's text and concatenation. Ok: the expiry and the
-    /// destination in the network's form.
-    fn check_submit(
-        &mut self,
-        s: &SubmitSm,
-        record: &mut SubmitRecord,
-        now: DateTime<FixedOffset>,
-    ) -> Result<(Option<DateTime<FixedOffset>>, String), u32> {
-        if let Some(status) = self.faults.take_submit_error() {
-            return Err(status);
-        }
-        if !self.config.short_codes.iter().any(|c| *c == record.source) {
-            return Err(RINVSRCADR);
-        }
-        let to = destination(&record.destination, record.dest_ton).ok_or(RINVDSTADR)?;
-        let expiry = receipt::expiry(&record.validity_period, now).map_err(|_| RINVEXPIRY)?;
-        let mut sar = (None, None, None);
-        let mut payload = None;
-        for tlv in s.tlvs() {
-            match tlv.value() {
-                Some(TlvValue::SarMsgRefNum(r)) => sar.0 = Some(*r),
-                Some(TlvValue::SarTotalSegments(t)) => sar.1 = Some(*t),
-                Some(TlvValue::SarSegmentSeqnum(q)) => sar.2 = Some(*q),
-                Some(TlvValue::MessagePayload(p)) => payload = Some(p.value.to_vec()),
-                _ => {}
-            }
-        }
-        let udhi = record.esm_class & ESM_UDHI != 0;
-        let octets: Vec<u8> = match payload {
-            // §5.3.2.32: short_message and message_payload never together.
-            Some(_) if s.sm_length() > 0 => return Err(RTLVNOTALLWD),
-            Some(p) => p,
-            None => s.short_message().to_vec(),
-        };
-        let decoded = text::decode(record.data_coding, udhi, &octets).map_err(|e| match e {
-            TextError::ShortHeader(_) | TextError::BadHeader(_) => RINVESMCLASS,
-            TextError::OddUcs2 | TextError::NotSeptet(_) => RINVMSGLEN,
-        })?;
-        record.text = decoded.text;
-        record.concat = match (sar, decoded.concat) {
-            ((None, None, None), c) => c,
-            // SAR beside a header, or SAR incomplete/out of range.
-            ((Some(_), Some(_), Some(_)), Some(_)) => return Err(RINVTLVVAL),
-            ((Some(r), Some(total), Some(q)), None) if total > 0 && q > 0 && q <= total => {
-                Some((r, total, q))
-            }
-            _ => return Err(RINVTLVVAL),
-        };
-        Ok((expiry, to))
-    }
-
-    fn queue_receipt(
-        &mut self,
-        s: &SubmitSm,
-        record: &SubmitRecord,
-        outcome: FinalState,
-        now: DateTime<FixedOffset>,
-    ) {
-        let done = now + ms(self.settings.receipt_delay_ms);
-        let body = receipt::receipt_text(&record.message_id, outcome, now, done, &record.text);
-        // Appendix B's text is ASCII; a character GSM lacks shows as '?'.
-        let sm: Vec<u8> = body
-            .chars()
-            .flat_map(|c| text::text_to_gsm_unpacked(&c.to_string()).unwrap_or_else(|| vec![b'?']))
-            .collect();
-        // The receipt comes from the handset the message went to, to the
-        // short code that sent it (§4.6.1: source and destination swapped).
-        let deliver = deliver_sm(
-            (
-                s.destination_addr.as_str(),
-                s.dest_addr_ton,
-                s.dest_addr_npi,
-            ),
-            (s.source_addr.as_str(), s.source_addr_ton, s.source_addr_npi),
-            ESM_RECEIPT,
-            text::DC_DEFAULT,
-            &sm,
-            vec![
-                MessageDeliveryRequestTlvValue::ReceiptedMessageId(cstr::<1, 65>(
-                    &record.message_id,
-                )),
-                MessageDeliveryRequestTlvValue::MessageState(MessageState::from(
-                    outcome.message_state(),
-                )),
-            ],
-        );
-        let key = self.enqueue(
-            Carried::Receipt {
-                message_id: record.message_id.clone(),
-            },
-            deliver,
-            now,
-        );
-        if let Some(p) = self.queue.iter_mut().find(|p| p.key == key) {
-            p.due = done;
-        }
-    }
-
-    /// The answer to deliver_sm `seq` on `conn`.
-    fn delivered(
-        &mut self,
-        conn: ConnId,
-        seq: u32,
-        status: u32,
-        net: &mut Network,
-        now: DateTime<FixedOffset>,
-    ) {
-        let Some(key) = self
-            .conns
-            .get_mut(&conn)
-            .and_then(|c| c.in_flight.remove(&seq))
-        else {
-            return;
-        };
-        let Some(i) = self.queue.iter().position(|p| p.key == key) else {
-            return;
-        };
-        let what = match &self.queue[i].carried {
-            Carried::Mo { from, part, .. } => format!("{from} part {part}"),
-            Carried::Receipt { message_id } => format!("receipt {message_id}"),
-        };
-        if status == ROK || status == RX_P_APPN {
-            self.queue.remove(i);
-            let verb = if status == ROK { "taken" } else { "rejected" };
-            net.note(
-                now,
-                "smsc",
-                &conn.to_string(),
-                &format!("smpp deliver_sm {verb}: {what}"),
-            );
-        } else {
-            let p = &mut self.queue[i];
-            p.on = None;
-            p.due = now + ms(self.settings.deliver_timeout_ms);
-            net.note(
-                now,
-                "smsc",
-                &conn.to_string(),
-                &format!("smpp deliver_sm refused ({status:#04x}), again later: {what}"),
-            );
-        }
-    }
-
     // ---- plumbing --------------------------------------------------------
-
-    fn enqueue(&mut self, carried: Carried, deliver: DeliverSm, now: DateTime<FixedOffset>) -> u64 {
-        let key = self.next_key;
-        self.next_key += 1;
-        self.queue.push(Pending {
-            key,
-            carried,
-            deliver,
-            due: now,
-            attempts: 0,
-            on: None,
-        });
-        key
-    }
 
     /// Hands due deliver_sm to receiving binds, round robin, within each
     /// bind's window.
@@ -1045,49 +732,4 @@ fn ms(n: u64) -> Duration {
 fn cstr<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN, MAX> {
     let cut: String = s.chars().filter(char::is_ascii).take(MAX - 1).collect();
     COctetString::from_str(&cut).unwrap_or_else(|_| COctetString::empty())
-}
-
-/// A C-octet field's text without its NUL.
-fn c_field(bytes: &[u8]) -> String {
-    let b = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// The destination in the network's form: TON 1 (international) is E.164
-/// without `+`; any other TON is read as the network reads a dialled
-/// number (a national 10-digit number gets +1). `None` when it is not a
-/// number.
-fn destination(addr: &str, ton: u8) -> Option<String> {
-    let digits = addr.strip_prefix('+').unwrap_or(addr);
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    Some(if ton == 1 {
-        format!("+{digits}")
-    } else {
-        normalize(addr)
-    })
-}
-
-/// A deliver_sm from `source` to `dest` ((address, TON, NPI) each).
-fn deliver_sm(
-    source: (&str, Ton, Npi),
-    dest: (&str, Ton, Npi),
-    esm_class: u8,
-    data_coding: u8,
-    short_message: &[u8],
-    tlvs: Vec<MessageDeliveryRequestTlvValue>,
-) -> DeliverSm {
-    DeliverSm::builder()
-        .source_addr_ton(source.1)
-        .source_addr_npi(source.2)
-        .source_addr(cstr::<1, 21>(source.0))
-        .dest_addr_ton(dest.1)
-        .dest_addr_npi(dest.2)
-        .destination_addr(cstr::<1, 21>(dest.0))
-        .esm_class(EsmClass::from(esm_class))
-        .data_coding(DataCoding::from(data_coding))
-        .short_message(OctetString::from_slice(short_message).unwrap_or_default())
-        .tlvs(tlvs)
-        .build()
 }

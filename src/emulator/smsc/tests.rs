@@ -546,9 +546,10 @@ fn a_long_phone_text_goes_as_udh_parts_or_sar_parts_in_the_order_asked() {
     assert_eq!(u8::from(first.esm_class), 0x40);
     assert_eq!(u8::from(first.data_coding), 8);
     assert_eq!(first.short_message()[5], 3, "reversed: part 3 first");
-    let mut settings = SmscSettings::default();
-    settings.mo_concat = MoConcat::Sar;
-    r.smsc.set_settings(settings);
+    r.smsc.set_settings(SmscSettings {
+        mo_concat: MoConcat::Sar,
+        ..SmscSettings::default()
+    });
     let outs = r
         .smsc
         .mo(PHONE, "2222", &"a".repeat(200), PartOrder::InOrder, r.now);

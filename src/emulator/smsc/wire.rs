@@ -37,8 +37,7 @@ impl Framer {
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, BadLength> {
         self.buf.extend_from_slice(bytes);
         let mut frames = Vec::new();
-        loop {
-            let Some(head) = self.buf.get(..4) else { break };
+        while let Some(head) = self.buf.get(..4) {
             let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
             let n = len as usize;
             if !(HEADER_LEN..=MAX_PDU).contains(&n) {
