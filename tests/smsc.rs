@@ -289,3 +289,72 @@ async fn an_unanswered_deliver_sm_is_sent_again_after_reconnect() {
     })
     .await;
 }
+
+#[test]
+fn modems_0_needs_the_smsc_and_the_smsc_serves_loopback_only() {
+    for args in [
+        vec!["emulator", "--modems", "0"],
+        vec!["emulator", "--smsc", "0.0.0.0:0", "--modems", "0"],
+        vec![
+            "emulator",
+            "--smsc",
+            "127.0.0.1:0",
+            "--smsc-short-codes",
+            "22a",
+        ],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .args(&args)
+            .args(["--control", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+/// The SMSC in-process, as a Rust test of an SMPP client starts it.
+#[tokio::test]
+async fn the_smsc_runs_in_process_beside_modems() {
+    use smsgate::emulator::network::PartOrder;
+    use smsgate::emulator::smsc::{SmscConfig, SmscOptions, SmscSettings};
+    use smsgate::emulator::{Emulator, EmulatorConfig};
+
+    let emu = Emulator::start(EmulatorConfig {
+        modems: 1,
+        smpp: Some(SmscOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            config: SmscConfig::default(),
+            settings: SmscSettings::default(),
+        }),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let info = emu.smsc_info().unwrap();
+    let mut esme = Esme::bound(&info.address.to_string()).await;
+    // Both kinds of short code on one network: the modem's number and 2222.
+    let modem = emu.modems()[0].number.clone();
+    assert_eq!(
+        emu.phone_send(PHONE, "2222", "al SMSC", PartOrder::InOrder)
+            .unwrap(),
+        1
+    );
+    let d = esme.next_deliver().await;
+    assert_eq!(deliver_text(&d).3, b"al SMSC");
+    esme.ack(&d).await;
+    assert!(
+        emu.phone_send(PHONE, &modem, "al modem", PartOrder::InOrder)
+            .unwrap()
+            == 1
+    );
+    let s = submit("2222", "18095551234", 0, 0, b"del SMSC");
+    assert_eq!(
+        esme.request(s, &mut Vec::new()).await.status(),
+        CommandStatus::EsmeRok
+    );
+    assert!(emu
+        .inbox(PHONE)
+        .iter()
+        .any(|m| m.from == "2222" && m.text == "del SMSC"));
+    emu.shutdown();
+}
