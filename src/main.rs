@@ -30,6 +30,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway (web page, API, modems). With no modem configured it
@@ -94,6 +96,27 @@ enum Command {
         /// delay of up to this long.
         #[arg(long, default_value_t = 0)]
         mo_jitter_ms: u64,
+        /// Also serve an emulated SMSC (SMPP 3.4) on this loopback
+        /// address (port 0: any free port); `--modems 0` is then allowed.
+        #[arg(long, value_name = "ADDR")]
+        smsc: Option<String>,
+        /// The SMSC's short codes (comma-separated).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "2222,2223",
+            requires = "smsc"
+        )]
+        smsc_short_codes: Vec<String>,
+        /// The system_id an ESME binds with.
+        #[arg(long, default_value = "smsgate", requires = "smsc")]
+        smsc_system_id: String,
+        /// The password an ESME binds with.
+        #[arg(long, default_value = "secret", requires = "smsc")]
+        smsc_password: String,
+        /// How a phone's long text reaches the ESME: udh, sar or payload.
+        #[arg(long, default_value = "udh", requires = "smsc")]
+        smsc_mo_concat: String,
     },
     /// Identify a modem on a serial port (maker, model, IMEI, SIM, signal...).
     Probe {
@@ -343,6 +366,11 @@ fn main() -> ExitCode {
             report_delay_ms,
             mo_jitter_ms,
             replay,
+            smsc,
+            smsc_short_codes,
+            smsc_system_id,
+            smsc_password,
+            smsc_mo_concat,
         } => {
             smsgate::logging::init();
             let Some(rt) = runtime() else {
@@ -368,6 +396,13 @@ fn main() -> ExitCode {
                         ..Default::default()
                     },
                     fleet_prefixes,
+                    smsc: smsc.map(|address| smsgate::commands::emulator::SmscArgs {
+                        address,
+                        short_codes: smsc_short_codes,
+                        system_id: smsc_system_id,
+                        password: smsc_password,
+                        mo_concat: smsc_mo_concat,
+                    }),
                 },
             ));
             ExitCode::from(code as u8)

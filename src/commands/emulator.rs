@@ -1,6 +1,7 @@
 //! `smsgate emulator`: the emulated GSM network on its own. Prints each
-//! modem's number and pseudo-terminal (one JSON line with `--json`), then
-//! serves the control API on loopback until Ctrl-C or SIGTERM.
+//! modem's number and pseudo-terminal, and the emulated SMSC's address
+//! with `--smsc` (one JSON line with `--json`), then serves the control
+//! API on loopback until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use serde_json::json;
 
 use super::signals::Signals;
 use crate::emulator::dce::Settings;
+use crate::emulator::smsc::{SmscConfig, SmscOptions, SmscSettings};
 use crate::emulator::{Emulator, EmulatorConfig};
 
 /// Options of the subcommand.
@@ -22,6 +24,73 @@ pub struct Options {
     pub fleet_prefixes: Vec<String>,
     /// Modem 0 answers from this recording (a transcript).
     pub replay: Option<PathBuf>,
+    /// Also serve the emulated SMSC.
+    pub smsc: Option<SmscArgs>,
+}
+
+/// The `--smsc*` options.
+pub struct SmscArgs {
+    pub address: String,
+    pub short_codes: Vec<String>,
+    pub system_id: String,
+    pub password: String,
+    /// `udh`, `sar` or `payload`.
+    pub mo_concat: String,
+}
+
+/// The SMSC's options from the command line, or what is wrong with them.
+fn smsc_options(args: &SmscArgs) -> Result<SmscOptions, String> {
+    let listen: SocketAddr = args
+        .address
+        .parse()
+        .map_err(|_| format!("--smsc `{}` is not an address:port", args.address))?;
+    if !listen.ip().is_loopback() {
+        return Err(format!(
+            "the SMSC serves loopback addresses only, not {listen}"
+        ));
+    }
+    let short_codes: Vec<String> = args
+        .short_codes
+        .iter()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if short_codes.is_empty()
+        || short_codes
+            .iter()
+            .any(|c| c.len() > 20 || !c.chars().all(|d| d.is_ascii_digit()))
+    {
+        return Err("--smsc-short-codes takes numbers, e.g. 2222,2223".into());
+    }
+    // SMPP 3.4 §4.1.1: system_id up to 15 characters, password up to 8.
+    if args.system_id.is_empty() || args.system_id.len() > 15 {
+        return Err("--smsc-system-id takes 1 to 15 characters".into());
+    }
+    if args.password.len() > 8 {
+        return Err("--smsc-password takes at most 8 characters".into());
+    }
+    let mo_concat = args
+        .mo_concat
+        .parse()
+        .map_err(|e| format!("--smsc-mo-concat: {e}"))?;
+    let message_id_base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+        << 8;
+    Ok(SmscOptions {
+        listen,
+        config: SmscConfig {
+            short_codes,
+            system_id: args.system_id.clone(),
+            password: args.password.clone(),
+            message_id_base,
+        },
+        settings: SmscSettings {
+            mo_concat,
+            ..SmscSettings::default()
+        },
+    })
 }
 
 /// Runs until a signal; returns the exit code.
@@ -40,8 +109,15 @@ pub async fn run(opts: Options) -> i32 {
         eprintln!("emulator: the control API serves loopback addresses only, not {addr}");
         return 2;
     }
-    if opts.modems == 0 || opts.modems > 64 {
-        eprintln!("emulator: --modems must be between 1 and 64");
+    let smpp = match opts.smsc.as_ref().map(smsc_options).transpose() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("emulator: {e}");
+            return 2;
+        }
+    };
+    if (opts.modems == 0 && smpp.is_none()) || opts.modems > 64 {
+        eprintln!("emulator: --modems must be between 1 and 64 (0 with --smsc)");
         return 2;
     }
     let config = EmulatorConfig {
@@ -49,6 +125,7 @@ pub async fn run(opts: Options) -> i32 {
         link_dir: opts.link_dir,
         settings: opts.settings,
         fleet_prefixes: opts.fleet_prefixes,
+        smpp,
         ..EmulatorConfig::default()
     };
     // Signals are caught from here on, before anything is printed.
@@ -76,11 +153,13 @@ pub async fn run(opts: Options) -> i32 {
         }
     };
     let modems = emulator.modems();
+    let smsc = emulator.smsc_info();
     if opts.json {
-        println!(
-            "{}",
-            json!({ "modems": modems, "control": format!("http://{bound}") })
-        );
+        let mut line = json!({ "modems": modems, "control": format!("http://{bound}") });
+        if let Some(s) = &smsc {
+            line["smsc"] = json!(s);
+        }
+        println!("{line}");
     } else {
         for m in &modems {
             let link = m
@@ -108,6 +187,13 @@ pub async fn run(opts: Options) -> i32 {
                     link
                 );
             }
+        }
+        if let Some(s) = &smsc {
+            println!(
+                "smsc: SMPP 3.4 on {} (short codes {})",
+                s.address,
+                s.short_codes.join(", ")
+            );
         }
         println!("control API: http://{bound}");
     }

@@ -1,6 +1,7 @@
 //! The emulator's JSON control API (loopback only): list modems and phones,
 //! play a phone (send, read its inbox), inject faults, change knobs, script
-//! the network's USSD answers, read transcripts.
+//! the network's USSD answers, read transcripts; and the emulated SMSC's
+//! binds, submits, faults and settings (`/smsc...`).
 //!
 //! Only HTTP lives here; every action is a call on [`Emulator`].
 
@@ -16,6 +17,7 @@ use super::dce::ussd::Script;
 use super::dce::Settings;
 use super::faults::Fault;
 use super::network::PartOrder;
+use super::smsc::{SmscFault, SmscSettings};
 use super::{Emulator, EmulatorError};
 
 /// The control API's routes.
@@ -42,6 +44,20 @@ pub fn router(emulator: Emulator) -> Router {
         .route("/phones/{number}/send", post(send))
         .route("/records", get(records))
         .route("/unknown-numbers", post(add_unknown))
+        .route("/smsc", get(smsc_status))
+        .route("/smsc/submits", get(smsc_submits))
+        .route(
+            "/smsc/faults",
+            post(smsc_add_fault)
+                .get(smsc_list_faults)
+                .delete(smsc_clear_faults),
+        )
+        .route(
+            "/smsc/settings",
+            get(smsc_get_settings)
+                .put(smsc_put_settings)
+                .post(smsc_put_settings),
+        )
         .with_state(emulator)
 }
 
@@ -56,12 +72,12 @@ impl IntoResponse for ApiError {
 impl From<EmulatorError> for ApiError {
     fn from(e: EmulatorError) -> Self {
         let status = match e {
-            EmulatorError::NoSuchModem(_) => StatusCode::NOT_FOUND,
+            EmulatorError::NoSuchModem(_) | EmulatorError::NoSmsc => StatusCode::NOT_FOUND,
             EmulatorError::Refused(_)
             | EmulatorError::Model(_)
             | EmulatorError::Replay(_)
             | EmulatorError::Ussd(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            EmulatorError::Pty(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            EmulatorError::Pty(_) | EmulatorError::Smsc(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
     }
@@ -212,4 +228,47 @@ struct UnknownBody {
 async fn add_unknown(State(e): State<Emulator>, Json(b): Json<UnknownBody>) -> StatusCode {
     e.add_unknown_number(&b.number);
     StatusCode::NO_CONTENT
+}
+
+/// `{"address", "short_codes", "system_id", "connections", "binds": [...],
+/// "queued": [...], "faults": [...], "settings": {...}}`.
+async fn smsc_status(State(e): State<Emulator>) -> ApiResult {
+    let status = e.smsc_status().ok_or(EmulatorError::NoSmsc)?;
+    let address = e.smsc_info().map(|i| i.address.to_string());
+    let mut v = json!(status);
+    v["address"] = json!(address);
+    Ok(Json(v).into_response())
+}
+
+/// Every submit_sm the SMSC answered: status, message id, addresses,
+/// data_coding, esm_class, registered_delivery, validity_period, text,
+/// concatenation and outcome.
+async fn smsc_submits(State(e): State<Emulator>) -> ApiResult {
+    Ok(Json(e.smsc_submits().ok_or(EmulatorError::NoSmsc)?).into_response())
+}
+
+/// `{"kind": "unbind" | "drop" | "throttle" | "queue_full" | "slow" |
+/// "refuse_binds", ...}`.
+async fn smsc_add_fault(State(e): State<Emulator>, Json(f): Json<SmscFault>) -> ApiResult {
+    e.smsc_inject(f)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn smsc_list_faults(State(e): State<Emulator>) -> ApiResult {
+    let status = e.smsc_status().ok_or(EmulatorError::NoSmsc)?;
+    Ok(Json(status.faults).into_response())
+}
+
+async fn smsc_clear_faults(State(e): State<Emulator>) -> ApiResult {
+    e.smsc_clear_faults()?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn smsc_get_settings(State(e): State<Emulator>) -> ApiResult {
+    Ok(Json(e.smsc_settings()?).into_response())
+}
+
+async fn smsc_put_settings(State(e): State<Emulator>, Json(s): Json<SmscSettings>) -> ApiResult {
+    e.set_smsc_settings(s)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -9,6 +9,8 @@
 //! - [`pty`]: pseudo-terminals (the only file that touches descriptors).
 //! - [`control`]: the JSON control API (axum, loopback).
 //! - [`phones`]: the phone simulator page of `smsgate serve` (`/dev/phones`).
+//! - [`smsc`]: the emulated SMSC, an SMPP 3.4 server whose short codes
+//!   reach the same phones.
 //!
 //! This file is the runtime shell: one task per modem port, one lock over
 //! the pure state, time from the [`Clock`].
@@ -22,6 +24,7 @@ pub mod network;
 pub mod phones;
 pub mod pty;
 pub mod replay;
+pub mod smsc;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -56,6 +59,8 @@ pub struct EmulatorConfig {
     pub settings: Settings,
     pub fleet_prefixes: Vec<String>,
     pub smsc: String,
+    /// Also run the emulated SMSC (SMPP), with these options.
+    pub smpp: Option<smsc::SmscOptions>,
 }
 
 impl Default for EmulatorConfig {
@@ -67,6 +72,7 @@ impl Default for EmulatorConfig {
             settings: Settings::default(),
             fleet_prefixes: Vec::new(),
             smsc: "+18095550000".into(),
+            smpp: None,
         }
     }
 }
@@ -86,6 +92,10 @@ pub enum EmulatorError {
     Replay(String),
     #[error("USSD script: {0}")]
     Ussd(#[from] dce::ussd::ScriptError),
+    #[error("SMSC: {0}")]
+    Smsc(String),
+    #[error("this emulator runs no SMSC (start it with --smsc)")]
+    NoSmsc,
 }
 
 /// What the outside world sees of one modem.
@@ -158,6 +168,7 @@ struct ModemState {
 struct State {
     network: Network,
     modems: Vec<ModemState>,
+    smsc: Option<smsc::Smsc>,
 }
 
 enum PortCommand {
@@ -178,6 +189,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     started: Instant,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    smsc: smsc::Links,
 }
 
 /// A running emulated network. Cheap to clone; stops when
@@ -203,6 +215,10 @@ impl Emulator {
         let model = model::Model::builtin(&config.settings.model)?;
         let mut network = Network::new(numbers.clone(), config.smsc.clone());
         network.set_fleet_prefixes(config.fleet_prefixes.clone());
+        let smsc = config.smpp.as_ref().map(|o| {
+            network.set_smsc_codes(o.config.short_codes.clone());
+            smsc::Smsc::new(o.config.clone(), o.settings.clone())
+        });
         let mut modems = Vec::new();
         let mut ports = Vec::new();
         let mut receivers = Vec::new();
@@ -277,11 +293,16 @@ impl Emulator {
             });
         }
         let inner = Arc::new(Inner {
-            state: Mutex::new(State { network, modems }),
+            state: Mutex::new(State {
+                network,
+                modems,
+                smsc,
+            }),
             ports,
             clock,
             started: Instant::now(),
             tasks: Mutex::new(Vec::new()),
+            smsc: smsc::Links::default(),
         });
         let emulator = Emulator { inner };
         let mut tasks = Vec::new();
@@ -294,6 +315,12 @@ impl Emulator {
         let e = emulator.clone();
         tasks.push(tokio::spawn(async move { e.run_ticker().await }));
         *lock(&emulator.inner.tasks) = tasks;
+        if let Some(o) = &config.smpp {
+            if let Err(e) = emulator.serve_smsc(o.listen).await {
+                emulator.shutdown();
+                return Err(e);
+            }
+        }
         Ok(emulator)
     }
 
@@ -562,7 +589,23 @@ impl Emulator {
     fn deliver(&self, st: &mut State, events: Vec<NetEvent>) {
         use rand::Rng;
         let now = Instant::now();
-        for NetEvent::ToModem { modem, kind, pdu } in events {
+        for event in events {
+            let (modem, kind, pdu) = match event {
+                NetEvent::ToModem { modem, kind, pdu } => (modem, kind, pdu),
+                NetEvent::ToSmsc {
+                    from,
+                    to,
+                    text,
+                    order,
+                } => {
+                    let at = self.inner.clock.now_fixed();
+                    if let Some(smsc) = st.smsc.as_mut() {
+                        let outs = smsc.mo(&from, &to, &text, order, at);
+                        self.apply_smsc(outs);
+                    }
+                    continue;
+                }
+            };
             if modem >= st.modems.len() {
                 continue;
             }

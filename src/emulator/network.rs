@@ -18,7 +18,7 @@ use super::dce::storage::Kind;
 const ST_DELIVERED: u8 = 0x00;
 const ST_UNKNOWN_SUBSCRIBER: u8 = 0x46; // permanent: "incompatible destination"-class
 
-/// Something the network hands to a modem.
+/// Something the network hands to a modem or to the emulated SMSC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetEvent {
     /// A PDU (with SMSC field) arrives at modem `modem`.
@@ -27,6 +27,23 @@ pub enum NetEvent {
         kind: Kind,
         pdu: Vec<u8>,
     },
+    /// A phone's text to one of the SMSC's short codes: the SMSC hands it
+    /// to the ESME bound for that code (`emulator::smsc`), in parts of its
+    /// own making, in `order`.
+    ToSmsc {
+        from: String,
+        to: String,
+        text: String,
+        order: PartOrder,
+    },
+}
+
+/// What became of a part the SMSC submitted to a phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmscOutcome {
+    Delivered,
+    /// The number is malformed or unknown to the network.
+    UnknownSubscriber,
 }
 
 /// The order in which a phone's multipart text reaches the modem.
@@ -86,6 +103,10 @@ pub struct Record {
     pub what: String,
 }
 
+/// Longest text a phone may send to the SMSC (255 parts of 67 UCS-2
+/// characters is the protocol's bound; a handset stops far earlier).
+const MAX_SMSC_TEXT: usize = 255 * 67;
+
 /// (sender, concatenation reference, total parts) of a multipart message.
 type GroupKey = (String, u16, u8);
 
@@ -101,6 +122,8 @@ pub struct Network {
     phones: BTreeMap<String, Phone>,
     fleet_prefixes: Vec<String>,
     unknown: BTreeSet<String>,
+    /// The emulated SMSC's short codes (`emulator::smsc`), if it runs.
+    smsc_codes: Vec<String>,
     smsc: String,
     next_concat_ref: u8,
     records: Vec<Record>,
@@ -113,6 +136,7 @@ impl Network {
             phones: BTreeMap::new(),
             fleet_prefixes: Vec::new(),
             unknown: BTreeSet::new(),
+            smsc_codes: Vec::new(),
             smsc,
             next_concat_ref: 1,
             records: Vec::new(),
@@ -127,6 +151,11 @@ impl Network {
     /// Numbers the network does not know: messages to them fail.
     pub fn add_unknown_number(&mut self, number: &str) {
         self.unknown.insert(normalize(number));
+    }
+
+    /// The short codes the emulated SMSC serves: phones can send to them.
+    pub fn set_smsc_codes(&mut self, codes: Vec<String>) {
+        self.smsc_codes = codes;
     }
 
     pub fn modem_numbers(&self) -> &[String] {
@@ -231,13 +260,30 @@ impl Network {
         now: DateTime<FixedOffset>,
     ) -> Result<Vec<NetEvent>, SendRefused> {
         let from = normalize(from);
-        let Some(modem) = self.modem_of(to) else {
+        let smsc_code = self.smsc_codes.iter().any(|c| c == to.trim());
+        let modem = self.modem_of(to);
+        if modem.is_none() && !smsc_code {
             return Err(SendRefused::NoSuchShortCode(to.to_string()));
-        };
+        }
         if self.is_fleet(&from) {
             self.record(now, &from, to, "refused: fleet number to short code");
             return Err(SendRefused::FleetNumber(from));
         }
+        let Some(modem) = modem else {
+            if text.chars().count() > MAX_SMSC_TEXT {
+                return Err(SendRefused::Encoding(format!(
+                    "longer than {MAX_SMSC_TEXT} characters"
+                )));
+            }
+            self.phones.entry(from.clone()).or_default();
+            self.record(now, &from, to, "sms from phone to the smsc");
+            return Ok(vec![NetEvent::ToSmsc {
+                from,
+                to: to.trim().to_string(),
+                text: text.to_string(),
+                order,
+            }]);
+        };
         let reference = self.next_concat_ref;
         self.next_concat_ref = self.next_concat_ref.wrapping_add(1).max(1);
         let pdus = codec::phone_delivers(&from, text, reference, now, &self.smsc)
@@ -273,6 +319,43 @@ impl Network {
                 pdu,
             })
             .collect())
+    }
+
+    /// The SMSC (short code `from`) delivers one part to phone `to`. The
+    /// part lands in the inbox like a modem's, reassembled by `concat`.
+    pub fn smsc_submit(
+        &mut self,
+        from: &str,
+        to: &str,
+        text: &str,
+        concat: Option<(u16, u8, u8)>,
+        report: bool,
+        now: DateTime<FixedOffset>,
+    ) -> SmscOutcome {
+        let dest = normalize(to);
+        if !self.reachable(&dest) {
+            self.record(now, from, &dest, "smpp submit to unknown subscriber");
+            return SmscOutcome::UnknownSubscriber;
+        }
+        self.phones
+            .entry(dest.clone())
+            .or_default()
+            .inbox
+            .push(ReceivedPart {
+                from: from.to_string(),
+                received_at: now,
+                text: text.to_string(),
+                concat,
+                status_report_requested: report,
+            });
+        self.record(now, from, &dest, "smpp submit delivered to phone");
+        SmscOutcome::Delivered
+    }
+
+    /// Notes SMSC traffic (binds, faults, deliveries to the ESME) in the
+    /// records.
+    pub fn note(&mut self, at: DateTime<FixedOffset>, from: &str, to: &str, what: &str) {
+        self.record(at, from, to, what);
     }
 
     /// What phone `number` received, reassembled.

@@ -15,6 +15,10 @@ pub struct EmulatorProc {
     pub codes: Vec<String>,
     /// The stable symlink of each modem's pseudo-terminal, in modem order.
     pub links: Vec<PathBuf>,
+    /// The emulated SMSC's address (`127.0.0.1:PORT`), with `--smsc`.
+    pub smsc: Option<String>,
+    /// Its short codes.
+    pub smsc_codes: Vec<String>,
 }
 
 impl Drop for EmulatorProc {
@@ -64,12 +68,28 @@ impl EmulatorProc {
         let links = (0..codes.len())
             .map(|i| link_dir.join(format!("modem{i}")))
             .collect();
+        let smsc = info["smsc"]["address"].as_str().map(str::to_string);
+        let smsc_codes = info["smsc"]["short_codes"]
+            .as_array()
+            .map(|a| a.iter().map(|c| c.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
         EmulatorProc {
             child,
             control,
             codes,
             links,
+            smsc,
+            smsc_codes,
         }
+    }
+
+    /// An emulator with no modem and the emulated SMSC on a free loopback
+    /// port (short codes 2222 and 2223, system id `smsgate`, password
+    /// `secret`), with more `options`.
+    pub fn start_smsc(dir: &Path, options: &[&str]) -> EmulatorProc {
+        let mut all = vec!["--smsc", "127.0.0.1:0"];
+        all.extend_from_slice(options);
+        Self::start_with(0, dir, &all)
     }
 
     /// A configuration for the crash tests, written to `dir/config.toml`:

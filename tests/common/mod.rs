@@ -10,11 +10,13 @@
 //! - [`emulator_proc`], [`serve_proc`]: `smsgate emulator` and `smsgate
 //!   serve` as child processes;
 //! - [`receiver`]: a loopback HTTP receiver for callbacks;
+//! - [`esme`]: a bare SMPP client (rusmpp's codec) for the emulated SMSC;
 //! - [`phones`]: the embedded network's phones through `serve`'s `/dev/phones`;
 //! - [`pki`]: a test CA and certificates for 127.0.0.1 (openssl).
 #![allow(dead_code)]
 
 pub mod emulator_proc;
+pub mod esme;
 pub mod phones;
 pub mod pki;
 pub mod receiver;

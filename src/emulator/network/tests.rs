@@ -122,7 +122,10 @@ fn phones_send_to_short_codes_in_the_order_asked() {
         .unwrap();
     let seqs: Vec<u8> = events
         .iter()
-        .map(|NetEvent::ToModem { modem, pdu, .. }| {
+        .map(|e| {
+            let NetEvent::ToModem { modem, pdu, .. } = e else {
+                panic!("{e:?}")
+            };
             assert_eq!(*modem, 1);
             let Pdu::Deliver(d) = sms::decode_pdu(pdu, true).unwrap().1 else {
                 panic!()
