@@ -1,0 +1,299 @@
+//! The whole gateway on real short codes: `smsgate serve` with an
+//! `[[smpp]]` bind and no modem, on the emulated SMSC (`smsgate emulator
+//! --smsc`) whose phones are the emulated network's. The seed's
+//! conversation rules hold as on the modem path, and a kill -9 during SMPP
+//! traffic loses nothing that was acknowledged: not a web send (202), not a
+//! phone's reply (deliver_sm_resp), not a STOP.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use common::emulator_proc::EmulatorProc;
+use common::{eventually, serve_proc, Rng};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "smpp-gateway-admin-token-01";
+const WITHIN: Duration = Duration::from_secs(40);
+
+struct Gw {
+    url: String,
+}
+
+impl Gw {
+    fn admin(&self, path: &str) -> Value {
+        ureq::get(&format!("{}{path}", self.url))
+            .set("Authorization", &format!("Bearer {TOKEN}"))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap()
+    }
+
+    /// A web send; the answer and the session cookie when it was 202.
+    fn send(&self, cookie: Option<&str>, to: &[&str], text: &str) -> Option<(Value, String)> {
+        let mut req = ureq::post(&format!("{}/api/send", self.url)).set("Origin", &self.url);
+        if let Some(c) = cookie {
+            req = req.set("Cookie", &format!("smsgate_session={c}"));
+        }
+        match req.send_json(json!({"to": to, "text": text})) {
+            Ok(r) if r.status() == 202 => {
+                let secret = r
+                    .header("set-cookie")
+                    .and_then(|c| c.split(';').next())
+                    .and_then(|kv| kv.strip_prefix("smsgate_session="))
+                    .map(str::to_string)
+                    .or_else(|| cookie.map(str::to_string))
+                    .expect("the session cookie");
+                Some((r.into_json().unwrap(), secret))
+            }
+            Ok(_) | Err(_) => None,
+        }
+    }
+
+    fn session(&self, cookie: &str) -> Option<Value> {
+        ureq::get(&format!("{}/api/session", self.url))
+            .set("Cookie", &format!("smsgate_session={cookie}"))
+            .call()
+            .ok()?
+            .into_json()
+            .ok()
+    }
+}
+
+fn inbox(control: &str, phone: &str) -> Vec<Value> {
+    ureq::get(&format!("{control}/phones/{phone}/inbox"))
+        .call()
+        .unwrap()
+        .into_json::<Value>()
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn phone_send(control: &str, phone: &str, to: &str, text: &str) {
+    ureq::post(&format!("{control}/phones/{phone}/send"))
+        .send_json(json!({"to": to, "text": text}))
+        .expect("the network takes the phone's message");
+}
+
+fn config(dir: &Path, emu: &EmulatorProc, extra: &str) -> std::path::PathBuf {
+    let (host, port) = emu
+        .smsc
+        .as_deref()
+        .expect("the emulated SMSC")
+        .rsplit_once(':')
+        .unwrap();
+    let path = dir.join("smsgate.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[http]
+admin_token = "{TOKEN}"
+[session]
+idle_timeout = "1h"
+[limits]
+sends_per_minute_per_client = 0
+sends_per_hour_per_recipient = 0
+{extra}
+[[smpp]]
+host = "{host}"
+port = {port}
+system_id = "smsgate"
+password = "secret"
+short_codes = ["2222", "2223"]
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn start(store: &Path, cfg: &Path) -> (serve_proc::Serve, Gw) {
+    let s = serve_proc::start(store, Some(cfg), &[]);
+    let gw = Gw { url: s.url.clone() };
+    eventually("both short codes up", WITHIN, || {
+        let m = gw.admin("/admin/api/modems");
+        let up = m
+            .as_array()?
+            .iter()
+            .filter(|m| m["transport"] == "smpp" && m["state"] == "up")
+            .count();
+        (up == 2).then_some(())
+    });
+    (s, gw)
+}
+
+#[test]
+fn the_seeds_conversation_runs_on_real_short_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = EmulatorProc::start_smsc(dir.path(), &[]);
+    assert_eq!(emu.smsc_codes, ["2222", "2223"]);
+    let cfg = config(dir.path(), &emu, "");
+    let (_s, gw) = start(&dir.path().join("store"), &cfg);
+    let (a, b) = ("+18095550001", "+18095550002");
+
+    // R1/R5: one message to two phones; each gets it from one short code,
+    // and a phone keeps its code within the session.
+    let (answer, cookie) = gw.send(None, &[a, b], "Reunión a las 8").expect("202");
+    let code_of = |to: &str| -> String {
+        answer["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["to"] == to)
+            .unwrap()["short_code"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (code_a, code_b) = (code_of(a), code_of(b));
+    for (phone, code) in [(a, &code_a), (b, &code_b)] {
+        assert!(["2222", "2223"].contains(&code.as_str()));
+        let got = eventually("the phone has it", WITHIN, || {
+            let i = inbox(&emu.control, phone);
+            (!i.is_empty()).then_some(i)
+        });
+        assert_eq!(got[0]["from"], *code, "from the short code");
+        assert_eq!(got[0]["text"], "Reunión a las 8");
+    }
+    // Receipts: delivered.
+    eventually("both delivered", WITHIN, || {
+        let s = gw.session(&cookie)?;
+        s["messages"][0]["recipients"]
+            .as_array()?
+            .iter()
+            .all(|r| r["status"] == "delivered")
+            .then_some(())
+    });
+    // R2: the phones' replies appear in the page, long ones whole.
+    let long = "Llego tarde, ".repeat(20);
+    phone_send(&emu.control, a, &code_a, "Voy");
+    phone_send(&emu.control, b, &code_b, &long);
+    let s = eventually("both replies", WITHIN, || {
+        let s = gw.session(&cookie)?;
+        (s["replies"].as_array()?.len() == 2).then_some(s)
+    });
+    let texts: Vec<&str> = s["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.contains(&"Voy") && texts.contains(&long.as_str()),
+        "{texts:?}"
+    );
+    // R12: STOP from a phone: a later send to it is refused.
+    phone_send(&emu.control, a, &code_a, "STOP");
+    eventually("the STOP is taken in", WITHIN, || {
+        let (status, _) = match ureq::post(&format!("{}/api/send", gw.url))
+            .set("Origin", &gw.url)
+            .set("Cookie", &format!("smsgate_session={cookie}"))
+            .send_json(json!({"to": [a], "text": "¿sigues?"}))
+        {
+            Ok(r) => (r.status(), ()),
+            Err(ureq::Error::Status(c, _)) => (c, ()),
+            Err(e) => panic!("{e}"),
+        };
+        (status == 422).then_some(())
+    });
+    // R11: every reply part is charged (3 charges for "Voy", the long
+    // reply's parts and STOP at least).
+    let charges = gw.admin("/admin/api/charges");
+    assert!(charges.as_array().unwrap().len() >= 3, "{charges}");
+}
+
+/// Browsers write to phones, phones reply and one sends STOP, while
+/// `smsgate serve` is killed with SIGKILL at random moments. After the
+/// last restart: every text answered 202 is in its phone's inbox from its
+/// short code; every reply the SMSC saw acknowledged is in its session
+/// once; the STOP holds.
+#[test]
+fn kill_9_during_smpp_traffic_loses_nothing_acknowledged() {
+    const ROUNDS: usize = 5;
+    const BROWSERS: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let emu = EmulatorProc::start_smsc(dir.path(), &[]);
+    let cfg = config(dir.path(), &emu, "");
+    let store = dir.path().join("store");
+    let phone = |i: usize| format!("+1809{:07}", 4_000_000 + i);
+    let mut rng = Rng(0x5eed_5eed_1234);
+    let mut cookies: Vec<Option<String>> = vec![None; BROWSERS];
+    let mut codes: Vec<String> = vec![String::new(); BROWSERS];
+    let mut acked: Vec<Vec<String>> = vec![Vec::new(); BROWSERS];
+    let mut replies: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+
+    for round in 0..ROUNDS {
+        let (s, gw) = start(&store, &cfg);
+        for b in 0..BROWSERS {
+            let text = format!("r{round} b{b} hola");
+            if let Some((answer, cookie)) = gw.send(cookies[b].as_deref(), &[&phone(b)], &text) {
+                codes[b] = answer["recipients"][0]["short_code"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                cookies[b] = Some(cookie);
+                acked[b].push(text);
+            }
+        }
+        // Replies from phones whose session has a code: the SMSC keeps
+        // each until it is answered, so each must arrive.
+        for (b, code) in codes.iter().enumerate() {
+            if !code.is_empty() && rng.next() % 2 == 0 {
+                let text = format!("r{round} reply {b}");
+                phone_send(&emu.control, &phone(b), code, &text);
+                replies.entry(b).or_default().push(text);
+            }
+        }
+        // Killed at a random moment of that traffic.
+        std::thread::sleep(Duration::from_millis(rng.next() % 400));
+        drop(s);
+    }
+
+    let (_s, gw) = start(&store, &cfg);
+    for b in 0..BROWSERS {
+        let cookie = cookies[b].as_deref().expect("a session");
+        let want: Vec<String> = acked[b].clone();
+        eventually("every acknowledged text on the phone", WITHIN, || {
+            let got: Vec<String> = inbox(&emu.control, &phone(b))
+                .iter()
+                .filter(|m| m["from"] == codes[b].as_str())
+                .map(|m| m["text"].as_str().unwrap().to_string())
+                .collect();
+            want.iter().all(|t| got.contains(t)).then_some(())
+        });
+        let session = gw.session(cookie).expect("the session survived");
+        let texts: Vec<&str> = session["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap())
+            .collect();
+        for t in &want {
+            assert!(texts.contains(&t.as_str()), "{t} missing from {texts:?}");
+        }
+        let sent = replies.get(&b).cloned().unwrap_or_default();
+        let session = eventually("every reply in the session", WITHIN, || {
+            let s = gw.session(cookie)?;
+            (s["replies"].as_array()?.len() >= sent.len()).then_some(s)
+        });
+        let got: Vec<&str> = session["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["text"].as_str().unwrap())
+            .collect();
+        for t in &sent {
+            assert_eq!(
+                got.iter().filter(|g| *g == t).count(),
+                1,
+                "reply {t} once: {got:?}"
+            );
+        }
+    }
+}
