@@ -186,6 +186,9 @@ struct Queue {
     /// Works with parts to send, oldest first.
     ready: VecDeque<u64>,
     next_id: u64,
+    /// Short codes of works taken back while they waited (their status
+    /// counts them out).
+    withdrawn: Vec<String>,
 }
 
 impl Queue {
@@ -225,6 +228,7 @@ impl Queue {
                     // nothing of it went out.
                     self.ready.pop_front();
                     if let Some(w) = self.works.remove(&id) {
+                        self.withdrawn.push(w.job.short_code.clone());
                         let _ = w.job.reply.send(SendOutcome::Failed {
                             reason: "withdrawn".into(),
                             permanent: true,
@@ -337,7 +341,11 @@ impl Task {
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
         self.set_state(ModemState::Down, Some("stopped".into()));
-        for (_, w) in self.queue.works.drain() {
+        let works: Vec<Work> = self.queue.works.drain().map(|(_, w)| w).collect();
+        for w in works {
+            if let Some(s) = self.status_of(&w.job.short_code) {
+                s.dequeued();
+            }
             let _ = w.job.reply.send(SendOutcome::Failed {
                 reason: "the SMPP bind stopped".into(),
                 permanent: false,
@@ -465,7 +473,13 @@ impl Task {
             }
             let send_now = may_send && (pace.is_none() || next_slot <= now);
             if send_now {
-                if let Some((id, part)) = self.queue.next_part() {
+                let next = self.queue.next_part();
+                for code in std::mem::take(&mut self.queue.withdrawn) {
+                    if let Some(s) = self.status_of(&code) {
+                        s.dequeued();
+                    }
+                }
+                if let Some((id, part)) = next {
                     let Some(pdu) = self.queue.works.get(&id).map(|w| w.pdus[part].clone()) else {
                         continue;
                     };
@@ -724,5 +738,75 @@ impl Task {
             .job
             .reply
             .send(SendOutcome::Failed { reason, permanent });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(to: &str, text: &str) -> (Job, oneshot::Receiver<SendOutcome>) {
+        let (reply, rx) = oneshot::channel();
+        let sms = OutgoingSms {
+            message_id: 1,
+            recipient: to.into(),
+            text: text.into(),
+            concat_ref: 9,
+            validity_minutes: None,
+            withdraw: Default::default(),
+        };
+        (
+            Job {
+                short_code: "2222".into(),
+                sms,
+                reply,
+            },
+            rx,
+        )
+    }
+
+    #[test]
+    fn parts_go_in_order_and_a_throttled_part_goes_first_again() {
+        let mut q = Queue::default();
+        let (a, _ra) = job("+18095550001", &"x".repeat(400));
+        let (b, _rb) = job("+18095550002", "hola");
+        assert!(q.add(a, SmppSplit::Udh).is_none());
+        assert!(q.add(b, SmppSplit::Udh).is_none());
+        assert_eq!(q.next_part(), Some((0, 0)));
+        assert_eq!(q.next_part(), Some((0, 1)));
+        // Part 0 was throttled: it goes before the rest.
+        q.again(0, 0);
+        assert_eq!(q.next_part(), Some((0, 0)));
+        assert_eq!(q.next_part(), Some((0, 2)));
+        assert_eq!(q.next_part(), Some((1, 0)));
+        assert_eq!(q.next_part(), None);
+        // The line broke with part 1 of the first message in flight.
+        q.again(0, 1);
+        assert_eq!(q.next_part(), Some((0, 1)));
+    }
+
+    #[test]
+    fn a_message_taken_back_before_its_first_part_is_not_sent() {
+        let mut q = Queue::default();
+        let (a, mut ra) = job("+18095550001", "hola");
+        let (b, _rb) = job("+18095550002", "adiós");
+        a.sms.withdraw.set();
+        q.add(a, SmppSplit::Udh);
+        q.add(b, SmppSplit::Udh);
+        assert_eq!(q.next_part(), Some((1, 0)));
+        assert_eq!(q.withdrawn, ["2222"]);
+        assert_eq!(
+            ra.try_recv().unwrap(),
+            SendOutcome::Failed {
+                reason: "withdrawn".into(),
+                permanent: true
+            }
+        );
+        // Once its first part is out, a message can no longer be taken
+        // back: the phone gets all of it.
+        let (c, _rc) = job("+18095550003", &"y".repeat(200));
+        q.add(c, SmppSplit::Udh);
+        assert_eq!(q.next_part(), Some((2, 0)));
+        assert!(!q.works[&2].job.sms.withdraw.take_back());
     }
 }
