@@ -81,6 +81,10 @@ fn phone_send(control: &str, phone: &str, to: &str, text: &str) {
 }
 
 fn config(dir: &Path, emu: &EmulatorProc, extra: &str) -> std::path::PathBuf {
+    config_with(dir, emu, "idle_timeout = \"1h\"", extra)
+}
+
+fn config_with(dir: &Path, emu: &EmulatorProc, session: &str, extra: &str) -> std::path::PathBuf {
     let (host, port) = emu
         .smsc
         .as_deref()
@@ -95,7 +99,7 @@ fn config(dir: &Path, emu: &EmulatorProc, extra: &str) -> std::path::PathBuf {
 [http]
 admin_token = "{TOKEN}"
 [session]
-idle_timeout = "1h"
+{session}
 [limits]
 sends_per_minute_per_client = 0
 sends_per_hour_per_recipient = 0
@@ -206,6 +210,83 @@ fn the_seeds_conversation_runs_on_real_short_codes() {
     // reply's parts and STOP at least).
     let charges = gw.admin("/admin/api/charges");
     assert!(charges.as_array().unwrap().len() >= 3, "{charges}");
+}
+
+/// R4, R6, R7, R8 and R9 on the two short codes of a bind: a session
+/// ends when quiet, its pair rests, a late reply reaches no session, a
+/// conversation with the same phone finds no free code once both pairs
+/// are live, and a fleet
+/// number cannot reply.
+#[test]
+fn ended_sessions_retire_their_pair_on_short_codes_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = EmulatorProc::start_smsc(dir.path(), &[]);
+    let cfg = config_with(
+        dir.path(),
+        &emu,
+        "idle_timeout = \"5s\"",
+        "[numbers]\nfleet_prefixes = [\"+1809777\"]\n",
+    );
+    let (_s, gw) = start(&dir.path().join("store"), &cfg);
+    let p = "+18095550010";
+    let (first, c1) = gw.send(None, &[p], "uno").expect("202");
+    let code1 = first["recipients"][0]["short_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually("on the phone", WITHIN, || {
+        (!inbox(&emu.control, p).is_empty()).then_some(())
+    });
+    // R4: five quiet seconds end it.
+    eventually("the session ended", WITHIN, || {
+        gw.session(&c1).is_none().then_some(())
+    });
+    // R7: a late reply to the ended pair reaches no session; the admin has
+    // it (and it is charged).
+    phone_send(&emu.control, p, &code1, "¿sigue?");
+    eventually("the late reply is kept", WITHIN, || {
+        let late = gw.admin("/admin/api/out-of-session");
+        late.as_array()?
+            .iter()
+            .any(|r| r["text"] == "¿sigue?" && r["short_code"] == code1.as_str())
+            .then_some(())
+    });
+    // R6: a new conversation with the phone gets the other short code.
+    let (second, c2) = gw.send(None, &[p], "dos").expect("202");
+    let code2 = second["recipients"][0]["short_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(code2, code1, "the ended pair rests");
+    // With no other code free, a third browser's conversation may take the
+    // resting pair (R6: "while the pool has another one free").
+    let (third, _) = gw.send(None, &[p], "tres").expect("202");
+    assert_eq!(third["recipients"][0]["short_code"], code1.as_str());
+    // R8: both pairs live: a fourth browser finds no free code for the
+    // phone; the other recipient still gets it.
+    let fourth = ureq::post(&format!("{}/api/send", gw.url))
+        .set("Origin", &gw.url)
+        .send_json(json!({"to": [p, "+18095550011"], "text": "cuatro"}));
+    let fourth: Value = match fourth {
+        Ok(r) => r.into_json().unwrap(),
+        Err(ureq::Error::Status(_, r)) => r.into_json().unwrap(),
+        Err(e) => panic!("{e}"),
+    };
+    let by = |to: &str| {
+        fourth["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["to"] == to)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by(p)["status"], "refused", "{fourth}");
+    assert_eq!(by(p)["reason"], "no_free_short_code", "{fourth}");
+    assert_eq!(by("+18095550011")["status"], "queued", "{fourth}");
+    // R9: a fleet number receives but cannot reply.
+    let (fleet, _) = gw.send(Some(&c2), &["+18097770001"], "flota").expect("202");
+    assert_eq!(fleet["recipients"][0]["can_reply"], false, "{fleet}");
 }
 
 /// Browsers write to phones, phones reply and one sends STOP, while
