@@ -185,6 +185,10 @@ pub struct EmulatorSection {
     /// The `dev` key's Kannel-style URL template for incoming SMS (empty:
     /// none).
     pub dev_mo_url: String,
+    /// Also run an emulated SMPP SMSC (short codes 2222 and 2223) and bind
+    /// to it, so the sandbox has operator short codes beside the modems'
+    /// numbers.
+    pub smsc: bool,
 }
 
 impl Default for EmulatorSection {
@@ -197,6 +201,7 @@ impl Default for EmulatorSection {
             dev_token: String::new(),
             dev_webhook_url: String::new(),
             dev_mo_url: String::new(),
+            smsc: false,
         }
     }
 }

@@ -378,3 +378,74 @@ fn kill_9_during_smpp_traffic_loses_nothing_acknowledged() {
         }
     }
 }
+
+/// The embedded default with `[emulator] smsc = true`: three modem numbers
+/// and the SMSC's two short codes in one pool; a phone writes to 2222 from
+/// the phone simulator and the page shows it.
+#[test]
+fn the_embedded_network_can_have_short_codes_beside_the_modems() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve_proc::start(
+        &dir.path().join("store"),
+        None,
+        &[
+            ("SMSGATE_HTTP__ADMIN_TOKEN", TOKEN),
+            ("SMSGATE_EMULATOR__SMSC", "true"),
+            ("SMSGATE_EMULATOR__REPORT_DELAY_MS", "0"),
+            ("SMSGATE_EMULATOR__MO_JITTER_MS", "0"),
+        ],
+    );
+    let gw = Gw { url: s.url.clone() };
+    let m = eventually("modems and binds up", WITHIN, || {
+        let m = gw.admin("/admin/api/modems");
+        let all = m.as_array()?;
+        (all.len() == 5 && all.iter().all(|m| m["state"] == "up")).then(|| all.clone())
+    });
+    let smpp: Vec<&str> = m
+        .iter()
+        .filter(|m| m["transport"] == "smpp")
+        .map(|m| m["short_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(smpp, ["2222", "2223"]);
+    // Five browsers write to one phone: the pool has five
+    // codes, so each conversation has its own, short codes among them.
+    let p = "+18095550099";
+    let mut codes = Vec::new();
+    let mut cookies = Vec::new();
+    for i in 0..5 {
+        let (a, c) = gw.send(None, &[p], &format!("hola {i}")).expect("202");
+        codes.push(
+            a["recipients"][0]["short_code"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        cookies.push(c);
+    }
+    codes.sort();
+    codes.dedup();
+    assert_eq!(codes.len(), 5, "{codes:?}");
+    let i = codes_index(&gw, &cookies, "2222");
+    eventually("the text from 2222 on the phone", WITHIN, || {
+        common::phones::inbox(&s.url, p)
+            .iter()
+            .any(|(from, _)| from == "2222")
+            .then_some(())
+    });
+    common::phones::phone_sends(&s.url, p, "2222", "respuesta corta");
+    eventually("the reply in that page", WITHIN, || {
+        let v = gw.session(&cookies[i])?;
+        (v["replies"][0]["text"] == "respuesta corta").then_some(())
+    });
+}
+
+/// Which of `cookies`' sessions has its phone on `code`.
+fn codes_index(gw: &Gw, cookies: &[String], code: &str) -> usize {
+    cookies
+        .iter()
+        .position(|c| {
+            gw.session(c)
+                .is_some_and(|v| v["messages"][0]["recipients"][0]["short_code"] == code)
+        })
+        .expect("a session on the code")
+}

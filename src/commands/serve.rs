@@ -59,6 +59,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
     let mut emulator = None;
     // The embedded emulated network runs only when no transport is
     // configured: neither a modem nor an SMPP bind.
+    let mut binds = cfg.smpp.clone();
     let drivers: Vec<DriverConfig> = if cfg.modem.is_empty() && cfg.smpp.is_empty() {
         let emu = match Emulator::start(EmulatorConfig {
             modems: 3,
@@ -70,6 +71,21 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
                 cmgs_latency_ms: cfg.emulator.cmgs_latency_ms,
                 ..Default::default()
             },
+            smpp: cfg
+                .emulator
+                .smsc
+                .then(|| crate::emulator::smsc::SmscOptions {
+                    listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                    config: crate::emulator::smsc::SmscConfig {
+                        // Message ids stay unique across restarts.
+                        message_id_base: std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_millis() as u64)
+                            .unwrap_or(0),
+                        ..Default::default()
+                    },
+                    settings: Default::default(),
+                }),
             ..EmulatorConfig::default()
         })
         .await
@@ -81,6 +97,16 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
             }
         };
         tracing::info!("no modem configured: running on the embedded emulated network");
+        if let Some(smsc) = emu.smsc_info() {
+            let codes: Vec<&str> = smsc.short_codes.iter().map(String::as_str).collect();
+            binds.push(crate::config::SmppConfig::new(
+                &smsc.address.ip().to_string(),
+                smsc.address.port(),
+                "smsgate",
+                "secret",
+                &codes,
+            ));
+        }
         let drivers = emu
             .modems()
             .iter()
@@ -106,7 +132,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
         .iter()
         .map(|d| ShortCode(d.short_code.clone()))
         .chain(
-            cfg.smpp
+            binds
                 .iter()
                 .flat_map(|b| b.short_codes.iter().map(|c| ShortCode(c.clone()))),
         )
@@ -114,7 +140,7 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
 
     let (tx, rx) = mpsc::unbounded_channel();
     let pool = ModemPool::start(drivers, tx);
-    pool.add_smpp(cfg.smpp.clone());
+    pool.add_smpp(binds);
     let gateway = match crate::gateway::start(
         SessionCore::new(core_cfg),
         store.clone(),
