@@ -7,7 +7,8 @@
 //! (data_coding 0, with extension characters), UCS-2 (data_coding 8), a
 //! 3-part text joined by a concatenation UDH, TON/NPI of a short code and
 //! of an E.164 number, a validity period, a throttle error retried, a
-//! delivery receipt turning the recipient `delivered`, and a phone's reply
+//! delivery receipt turning the recipient `delivered` (its id in decimal
+//! where submit_sm_resp gave it in hexadecimal), and a phone's reply
 //! (deliver_sm) reaching the page, answered only after it was stored.
 
 mod common;
@@ -178,7 +179,8 @@ fn a_whole_conversation_through_an_independent_smsc() {
     ) else {
         return;
     };
-    let mut smsc = Smsc::start(&python, &["--throttle-first", "1"]);
+    // Message ids in hexadecimal, receipts naming them in decimal.
+    let mut smsc = Smsc::start(&python, &["--throttle-first", "1", "--receipt-decimal"]);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("smsgate.toml");
     std::fs::write(

@@ -1903,6 +1903,7 @@ impl Handler<Incoming> for Gateway {
                 ack,
                 ..
             } => {
+                let message_ref = self.known_form(&short_code, message_ref);
                 if !self.in_flight.is_empty() && self.unknown_ref(&short_code, &message_ref) {
                     // Its send may be answered but not recorded yet.
                     self.early_reports.push(EarlyReport {
@@ -1933,6 +1934,38 @@ impl Gateway {
         matches!(self.outbound.has_ref(short_code, part), Ok(false))
     }
 
+    /// The form under which a send recorded an SMSC's message id: some
+    /// SMSCs answer submit_sm with the id in hexadecimal and write it in
+    /// decimal in the receipt, or the other way round (Kannel's
+    /// `msg-id-type` setting exists for them). An id no send knows is
+    /// tried in the other base before it counts as unknown.
+    fn known_form(
+        &self,
+        short_code: &str,
+        part: crate::modem::types::PartRef,
+    ) -> crate::modem::types::PartRef {
+        use crate::modem::types::PartRef;
+        let PartRef::Id(id) = &part else {
+            return part;
+        };
+        if !self.unknown_ref(short_code, &part) {
+            return part;
+        }
+        let mut alternatives = Vec::new();
+        if let Ok(n) = id.parse::<u64>() {
+            alternatives.push(format!("{n:x}"));
+            alternatives.push(format!("{n:X}"));
+        }
+        if let Ok(n) = u64::from_str_radix(id.trim_start_matches("0x"), 16) {
+            alternatives.push(n.to_string());
+        }
+        alternatives
+            .into_iter()
+            .map(PartRef::Id)
+            .find(|alt| !self.unknown_ref(short_code, alt))
+            .unwrap_or(part)
+    }
+
     /// Applies the early reports whose send is now recorded, and lets go
     /// (acknowledged, as a report of an unknown send always was) those
     /// that waited [`EARLY_REPORT_WAIT`] in vain.
@@ -1942,7 +1975,8 @@ impl Gateway {
         }
         let now = self.now();
         let parked = std::mem::take(&mut self.early_reports);
-        for r in parked {
+        for mut r in parked {
+            r.part = self.known_form(&r.short_code, r.part);
             if !self.unknown_ref(&r.short_code, &r.part) || r.until <= now {
                 if self.report(&r.short_code, &r.part, r.status) {
                     self.ack_when_durable(r.ack);

@@ -132,7 +132,11 @@ class Smsc:
             emit({"event": "throttled", "seq": pdu.seqNum})
             return
         self.next_id += 1
-        message_id = "py%06d" % self.next_id
+        # With --receipt-decimal: the id in hexadecimal here and in decimal
+        # in the receipt, as some SMSCs do (Kannel's msg-id-type).
+        number = 0x5A0000 + self.next_id
+        message_id = ("%x" % number) if self.args.receipt_decimal else "py%06d" % self.next_id
+        receipt_id = str(number) if self.args.receipt_decimal else message_id
         coding, text, udh = text_of(pdu)
         self.send(writer, op.SubmitSMResp(seqNum=pdu.seqNum, message_id=message_id))
         emit({
@@ -151,7 +155,7 @@ class Smsc:
         if pdu.params["registered_delivery"].receipt != \
                 RegisteredDeliveryReceipt.NO_SMSC_DELIVERY_RECEIPT_REQUESTED:
             receipt = ("id:%s sub:001 dlvrd:001 submit date:2612011000 done date:2612011000 "
-                       "stat:DELIVRD err:000 text:%s" % (message_id, text[:20].encode(
+                       "stat:DELIVRD err:000 text:%s" % (receipt_id, text[:20].encode(
                            "ascii", "replace").decode()))
             self.send(writer, op.DeliverSM(
                 seqNum=self.seq_num(),
@@ -170,7 +174,7 @@ class Smsc:
                 replace_if_present_flag=ReplaceIfPresentFlag.DO_NOT_REPLACE,
                 data_coding=DataCoding(schemeData=DataCodingDefault.SMSC_DEFAULT_ALPHABET),
                 short_message=receipt.encode(),
-                receipted_message_id=message_id,
+                receipted_message_id=receipt_id,
                 message_state=MessageState.DELIVERED,
             ))
             emit({"event": "receipt", "message_id": message_id})
@@ -226,6 +230,7 @@ async def main():
     ap.add_argument("--system-id", default="smsgate")
     ap.add_argument("--password", default="secret")
     ap.add_argument("--throttle-first", type=int, default=0)
+    ap.add_argument("--receipt-decimal", action="store_true")
     ap.add_argument("--seconds", type=float, default=120,
                     help="the SMSC stops by itself after this long")
     args = ap.parse_args()
