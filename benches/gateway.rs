@@ -6,6 +6,9 @@
 //! against the same emulator, prints one table and writes
 //! `target/bench/results.json`. Nothing here asserts a timing: it measures.
 //!
+//! Scenario 11 runs the same gateway on one `[[smpp]]` bind to the
+//! emulated SMSC (`smsgate emulator --smsc`) instead of modems.
+//!
 //! Environment: `BENCH_ONLY=1,5` runs only those scenarios; `BENCH_PEERS=0`
 //! skips the peers, `BENCH_PEERS=reuse` takes their last
 //! `target/bench/peers.json`; `BENCH_SCALE=0.2` shrinks every message count
@@ -233,6 +236,47 @@ fn main() {
             );
         }
         results.insert("10_arm64".into(), r);
+    }
+
+    if want(11) {
+        let mark = |ok: bool| if ok { "✔" } else { "✘" };
+        let r = smpp_outbound(work.path(), scaled(3000), None);
+        let rate = r["msgs_per_s"].as_f64().unwrap();
+        row(
+            "11. SMPP outbound, 1 bind, zero latency, durable, to submit_sm_resp (msg/s)",
+            format!("{rate:.0} {}", mark(rate >= 1000.0)),
+            ">= 1000",
+        );
+        let mut all = serde_json::Map::new();
+        all.insert("zero_latency".into(), r);
+        let r = smpp_outbound(work.path(), scaled(1000).max(200), Some(50));
+        let frac = r["ceiling_fraction"].as_f64().unwrap();
+        row(
+            "11. SMPP outbound, 50 ms SMSC, window 10 (% of window/latency)",
+            format!(
+                "{:.1} % ({:.1} of {:.0} msg/s) {}",
+                frac * 100.0,
+                r["msgs_per_s"].as_f64().unwrap(),
+                r["ceiling_msgs_per_s"].as_f64().unwrap(),
+                mark(frac >= 0.9)
+            ),
+            ">= 90 %",
+        );
+        all.insert("slow_50ms_window_10".into(), r);
+        let live = scaled(1000).max(10);
+        let r = smpp_mo_latency(work.path(), live, 200);
+        let p99 = r["p99_ms"].as_f64().unwrap();
+        row(
+            &format!("11. SMPP MO -> SSE at {live} live sessions (p50 / p99 ms)"),
+            format!(
+                "{:.2} / {p99:.2} {}",
+                r["p50_ms"].as_f64().unwrap(),
+                mark(p99 <= 5.0)
+            ),
+            "p99 <= 5 ms",
+        );
+        all.insert("mo_to_sse".into(), r);
+        results.insert("11_smpp".into(), Value::Object(all));
     }
 
     let doc = json!({
@@ -586,6 +630,119 @@ fn mo_latency(work: &Path, live: usize, samples: usize) -> Value {
     let emu = Emu::start(dir.path(), 1, &[]);
     let serve = Serve::start(dir.path(), &emu);
     let (sessions, _) = burst(&serve.url, live, 8, 5_000_000);
+    serve.wait_sent(live, Duration::from_secs(300));
+    let addr = serve.addr();
+    let mut streams: Vec<Stream> = sessions
+        .iter()
+        .map(|(c, _, _)| Stream::open(&addr, c))
+        .collect();
+    let mut lat = Vec::with_capacity(samples);
+    for k in 0..samples {
+        let i = (k * 7919) % live;
+        let (_, phone, code) = &sessions[i];
+        let text = format!("reply number {k}");
+        let t0 = Instant::now();
+        ureq::post(&emu.url(&format!("/phones/{phone}/send")))
+            .send_json(json!({"to": code, "text": text}))
+            .expect("phone sends");
+        streams[i].read_until(&text, Duration::from_secs(30));
+        lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+        streams[i].seen.clear();
+    }
+    lat.sort_by(f64::total_cmp);
+    json!({
+        "live_sessions": live,
+        "samples": samples,
+        "p50_ms": percentile(&lat, 0.50),
+        "p90_ms": percentile(&lat, 0.90),
+        "p99_ms": percentile(&lat, 0.99),
+        "max_ms": lat[lat.len() - 1],
+    })
+}
+
+/// `smsgate serve` with one `[[smpp]]` bind (short code 2222, `window`)
+/// to the emulated SMSC and no modem, once the bind is up.
+fn smpp_serve(dir: &Path, emu: &Emu, window: usize) -> Serve {
+    let (host, port) = emu
+        .0
+        .smsc
+        .as_deref()
+        .expect("the emulated SMSC")
+        .rsplit_once(':')
+        .unwrap();
+    let config = format!(
+        "[http]\nadmin_token = \"{TOKEN}\"\nmax_connections_per_client = 0\nmax_streams_per_client = 0\n[session]\nidle_timeout = \"1h\"\n\
+         [limits]\nsends_per_minute_per_client = 0\nsends_per_hour_per_recipient = 0\n\
+         [[smpp]]\nhost = \"{host}\"\nport = {port}\nsystem_id = \"smsgate\"\npassword = \"secret\"\n\
+         short_codes = [\"2222\"]\nwindow = {window}\n"
+    );
+    let cfg = dir.join("smsgate.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let proc = serve_proc::start(&dir.join("store"), Some(&cfg), &[]);
+    let s = Serve {
+        url: proc.url.clone(),
+        proc,
+    };
+    common::eventually("the SMPP bind up", Duration::from_secs(60), || {
+        let v: Value = ureq::get(&format!("{}/admin/api/modems", s.url))
+            .set("Authorization", &format!("Bearer {TOKEN}"))
+            .call()
+            .ok()?
+            .into_json()
+            .ok()?;
+        v.as_array()?
+            .iter()
+            .any(|m| m["transport"] == "smpp" && m["state"] == "up")
+            .then_some(())
+    });
+    s
+}
+
+/// Scenario 11, outbound: `n` messages from `POST /api/send` (4 browsers)
+/// to the SMSC's submit_sm_resp (the bind's `sent`, as scenario 1 counts
+/// `+CMGS` answered), through one bind of window 10; with `slow_ms`, every
+/// PDU the SMSC writes leaves that much later (the ceiling is then
+/// window / latency).
+fn smpp_outbound(work: &Path, n: usize, slow_ms: Option<u64>) -> Value {
+    let dir = tempfile::tempdir_in(work).unwrap();
+    let emu = Emu(EmulatorProc::start_smsc(dir.path(), &[]));
+    let window = 10;
+    let serve = smpp_serve(dir.path(), &emu, window);
+    if let Some(ms) = slow_ms {
+        ureq::post(&emu.url("/smsc/faults"))
+            .send_json(json!({"kind": "slow", "delay_ms": ms}))
+            .expect("slow SMSC");
+    }
+    let t0 = Instant::now();
+    let (_, accepted) = burst(&serve.url, n, 4, 9_000_000);
+    let done = serve.wait_sent(n, Duration::from_secs(600));
+    let secs = (done - t0).as_secs_f64();
+    let mut r = json!({
+        "binds": 1,
+        "window": window,
+        "messages": n,
+        "seconds": secs,
+        "msgs_per_s": n as f64 / secs,
+        "all_accepted_after_s": accepted.as_secs_f64(),
+    });
+    if let Some(ms) = slow_ms {
+        let ceiling = window as f64 * 1000.0 / ms as f64;
+        r["smsc_delay_ms"] = json!(ms);
+        r["ceiling_msgs_per_s"] = json!(ceiling);
+        r["ceiling_fraction"] = json!(n as f64 / secs / ceiling);
+    }
+    r
+}
+
+/// Scenario 11, inbound: scenario 5 through the bind: `live` sessions on
+/// 2222 with their streams open, phones reply one at a time; latency from
+/// the phone's send (the SMSC writes the deliver_sm) to the `reply` event
+/// read from the stream.
+fn smpp_mo_latency(work: &Path, live: usize, samples: usize) -> Value {
+    let dir = tempfile::tempdir_in(work).unwrap();
+    let emu = Emu(EmulatorProc::start_smsc(dir.path(), &[]));
+    let serve = smpp_serve(dir.path(), &emu, 10);
+    let (sessions, _) = burst(&serve.url, live, 8, 9_500_000);
     serve.wait_sent(live, Duration::from_secs(300));
     let addr = serve.addr();
     let mut streams: Vec<Stream> = sessions
@@ -1240,6 +1397,10 @@ fn markdown(doc: &Value) -> String {
     let link = f(&r["2_outbound_paced"]["link_fraction"]) * 100.0;
     let radio = f(&r["4_radio"]["ceiling_fraction"]) * 100.0;
     let p99 = f(&big_mo["p99_ms"]);
+    let smpp = &r["11_smpp"];
+    let smpp_out = f(&smpp["zero_latency"]["msgs_per_s"]);
+    let smpp_slow = f(&smpp["slow_50ms_window_10"]["ceiling_fraction"]) * 100.0;
+    let smpp_p99 = f(&smpp["mo_to_sse"]["p99_ms"]);
     let targets: Vec<Target> = vec![
         (
             "idle wake-ups (1 modem, no traffic)",
@@ -1334,6 +1495,31 @@ fn markdown(doc: &Value) -> String {
                 p99 <= 5.0 && big_mo["live_sessions"].as_u64() >= Some(10_000),
             ),
             "the modem read, the journal write before routing",
+        ),
+        (
+            "SMPP (#20): durable outbound through one bind, zero latency (to submit_sm_resp)",
+            format!("{} msg/s", num(smpp_out, 0)),
+            "≥ 1000 msg/s",
+            check(smpp_out, smpp_out >= 1000.0),
+            "the store's group commit (fdatasync), 2 cores shared with the emulated SMSC",
+        ),
+        (
+            "SMPP (#20): 50 ms SMSC, window 10 (of window / latency = 200 msg/s)",
+            format!("{} %", num(smpp_slow, 1)),
+            "≥ 90 %",
+            check(smpp_slow, smpp_slow >= 90.0),
+            "the window: 10 submit_sm per 50 ms round trip",
+        ),
+        (
+            "SMPP (#20): MO → SSE p99",
+            format!(
+                "{} ms ({} sessions)",
+                num(smpp_p99, 2),
+                smpp["mo_to_sse"]["live_sessions"]
+            ),
+            "≤ 5 ms",
+            check(smpp_p99, smpp_p99 <= 5.0),
+            "the deliver_sm made durable before routing and before its deliver_sm_resp",
         ),
     ];
     s += "\n| target (#19) | measured | target | met | what limits it |\n|---|---|---|---|---|\n";
