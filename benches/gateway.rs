@@ -629,7 +629,14 @@ fn mo_latency(work: &Path, live: usize, samples: usize) -> Value {
     let dir = tempfile::tempdir_in(work).unwrap();
     let emu = Emu::start(dir.path(), 1, &[]);
     let serve = Serve::start(dir.path(), &emu);
-    let (sessions, _) = burst(&serve.url, live, 8, 5_000_000);
+    mo_samples(&emu, &serve, live, samples, 5_000_000)
+}
+
+/// Opens `live` sessions (numbers from `first`) with their streams on
+/// `serve`, then phones reply one at a time: the latency from the phone's
+/// send to the `reply` event read from its stream (scenarios 5 and 11).
+fn mo_samples(emu: &Emu, serve: &Serve, live: usize, samples: usize, first: usize) -> Value {
+    let (sessions, _) = burst(&serve.url, live, 8, first);
     serve.wait_sent(live, Duration::from_secs(300));
     let addr = serve.addr();
     let mut streams: Vec<Stream> = sessions
@@ -742,35 +749,7 @@ fn smpp_mo_latency(work: &Path, live: usize, samples: usize) -> Value {
     let dir = tempfile::tempdir_in(work).unwrap();
     let emu = Emu(EmulatorProc::start_smsc(dir.path(), &[]));
     let serve = smpp_serve(dir.path(), &emu, 10);
-    let (sessions, _) = burst(&serve.url, live, 8, 9_500_000);
-    serve.wait_sent(live, Duration::from_secs(300));
-    let addr = serve.addr();
-    let mut streams: Vec<Stream> = sessions
-        .iter()
-        .map(|(c, _, _)| Stream::open(&addr, c))
-        .collect();
-    let mut lat = Vec::with_capacity(samples);
-    for k in 0..samples {
-        let i = (k * 7919) % live;
-        let (_, phone, code) = &sessions[i];
-        let text = format!("reply number {k}");
-        let t0 = Instant::now();
-        ureq::post(&emu.url(&format!("/phones/{phone}/send")))
-            .send_json(json!({"to": code, "text": text}))
-            .expect("phone sends");
-        streams[i].read_until(&text, Duration::from_secs(30));
-        lat.push(t0.elapsed().as_secs_f64() * 1000.0);
-        streams[i].seen.clear();
-    }
-    lat.sort_by(f64::total_cmp);
-    json!({
-        "live_sessions": live,
-        "samples": samples,
-        "p50_ms": percentile(&lat, 0.50),
-        "p90_ms": percentile(&lat, 0.90),
-        "p99_ms": percentile(&lat, 0.99),
-        "max_ms": lat[lat.len() - 1],
-    })
+    mo_samples(&emu, &serve, live, samples, 9_500_000)
 }
 
 /// Scenarios 6 and 7: idle RSS; `n` sends from 16 browsers at once (the

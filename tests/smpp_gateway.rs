@@ -24,12 +24,9 @@ struct Gw {
 
 impl Gw {
     fn admin(&self, path: &str) -> Value {
-        ureq::get(&format!("{}{path}", self.url))
-            .set("Authorization", &format!("Bearer {TOKEN}"))
-            .call()
-            .unwrap()
-            .into_json()
-            .unwrap()
+        let (status, v) = common::call("GET", &format!("{}{path}", self.url), TOKEN, &[], None);
+        assert_eq!(status, 200, "{path}: {v}");
+        v
     }
 
     /// A web send; the answer and the session cookie when it was 202.

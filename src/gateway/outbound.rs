@@ -331,6 +331,35 @@ impl Outbound {
         Ok(self.refs.get(&ref_key(short_code, part))?.is_some())
     }
 
+    /// The form under which a recorded send has `part`: some SMSCs answer
+    /// submit_sm with the message id in hexadecimal and write it in decimal
+    /// in the receipt, or the other way round (Kannel's `msg-id-type`
+    /// setting exists for them). An id no send knows is tried in the other
+    /// base; `part` itself when no form is known (or the store fails: the
+    /// report then says so).
+    pub fn recorded_form(&self, short_code: &str, part: PartRef) -> PartRef {
+        let known = |p: &PartRef| !matches!(self.has_ref(short_code, p), Ok(false));
+        let PartRef::Id(id) = &part else {
+            return part;
+        };
+        if known(&part) {
+            return part;
+        }
+        let mut alternatives = Vec::new();
+        if let Ok(n) = id.parse::<u64>() {
+            alternatives.push(format!("{n:x}"));
+            alternatives.push(format!("{n:X}"));
+        }
+        if let Ok(n) = u64::from_str_radix(id.trim_start_matches("0x"), 16) {
+            alternatives.push(n.to_string());
+        }
+        alternatives
+            .into_iter()
+            .map(PartRef::Id)
+            .find(|alt| matches!(self.has_ref(short_code, alt), Ok(true)))
+            .unwrap_or(part)
+    }
+
     /// `r` failed for good: kept, marked, for the admin.
     pub fn failed(&self, r: &OutboxRecord, reason: &str) -> Result<(), StoreError> {
         let failed = OutboxRecord {
@@ -582,6 +611,26 @@ mod tests {
         assert_eq!(failed.status, DeliveryStatus::Failed);
         assert_eq!(failed.reason.as_deref(), Some(UNDELIVERED));
         assert_eq!(step(&code1, PartRef::Mr(99), ReportStatus::Delivered), None);
+    }
+
+    #[test]
+    fn a_receipt_id_in_the_other_base_finds_its_send() {
+        let store = Store::temporary().unwrap();
+        let out = Outbound::open(&store).unwrap();
+        let mut c = core();
+        let plan = send(&mut c, &["8095551234"], 0);
+        let records = Outbound::records(&plan, "hola", t(0));
+        out.queue(&records).unwrap();
+        out.sent(&records[0], &[PartRef::Id("5a0001".into())])
+            .unwrap();
+        let code = records[0].short_code.clone();
+        let id = |s: &str| PartRef::Id(s.into());
+        // Decimal in the receipt, hexadecimal in submit_sm_resp.
+        assert_eq!(out.recorded_form(&code, id("5898241")), id("5a0001"));
+        assert_eq!(out.recorded_form(&code, id("5a0001")), id("5a0001"));
+        // Unknown in any base: as it came.
+        assert_eq!(out.recorded_form(&code, id("77")), id("77"));
+        assert_eq!(out.recorded_form(&code, PartRef::Mr(7)), PartRef::Mr(7));
     }
 
     /// After a crash the outbox follows the journal: a queued recipient

@@ -1934,36 +1934,13 @@ impl Gateway {
         matches!(self.outbound.has_ref(short_code, part), Ok(false))
     }
 
-    /// The form under which a send recorded an SMSC's message id: some
-    /// SMSCs answer submit_sm with the id in hexadecimal and write it in
-    /// decimal in the receipt, or the other way round (Kannel's
-    /// `msg-id-type` setting exists for them). An id no send knows is
-    /// tried in the other base before it counts as unknown.
+    /// `part` as a recorded send has it (see [`Outbound::recorded_form`]).
     fn known_form(
         &self,
         short_code: &str,
         part: crate::modem::types::PartRef,
     ) -> crate::modem::types::PartRef {
-        use crate::modem::types::PartRef;
-        let PartRef::Id(id) = &part else {
-            return part;
-        };
-        if !self.unknown_ref(short_code, &part) {
-            return part;
-        }
-        let mut alternatives = Vec::new();
-        if let Ok(n) = id.parse::<u64>() {
-            alternatives.push(format!("{n:x}"));
-            alternatives.push(format!("{n:X}"));
-        }
-        if let Ok(n) = u64::from_str_radix(id.trim_start_matches("0x"), 16) {
-            alternatives.push(n.to_string());
-        }
-        alternatives
-            .into_iter()
-            .map(PartRef::Id)
-            .find(|alt| !self.unknown_ref(short_code, alt))
-            .unwrap_or(part)
+        self.outbound.recorded_form(short_code, part)
     }
 
     /// Applies the early reports whose send is now recorded, and lets go
