@@ -4,7 +4,8 @@
 // given-up webhook events are sent again. On the modems view: USSD
 // (balance, operator menus), lifting a SIM's reached caps, and a line per
 // SIM that needs an eye (low or stale balance, a reached cap). Everything
-// a modem or a network said is shown as text, never as markup.
+// a modem or a network said is shown as text, never as markup. A table
+// lists every short code, modem or SMPP bind, with its state.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
   var token = "", view = "sessions";
@@ -49,8 +50,31 @@ document.addEventListener("DOMContentLoaded", function () {
     });
     if (keep) select.value = keep;
   }
+  // One row per short code, a modem's or an SMPP bind's: state, queue,
+  // and for a bind its window, throughput and errors (text cells only).
+  function codesTable(modems) {
+    var body = document.querySelector("#codes tbody");
+    body.textContent = "";
+    modems.forEach(function (m) {
+      var b = m.smpp, tr = document.createElement("tr");
+      var errors = b ? b.errors + " (throttled " + b.throttled + ", binds " + b.binds + ")" : String(m.failed);
+      [m.short_code, m.transport === "smpp" ? "SMPP " + (b ? b.system_id + "@" + b.smsc : "") : "modem " + m.port,
+       m.state, String(m.queued), String(b ? b.submitted : m.sent),
+       b ? b.in_flight + " / " + b.window : "—",
+       b ? b.submits_per_second.toFixed(1) : "—",
+       errors, m.last_error || ""].forEach(function (t, i) {
+        var c = document.createElement(i === 0 ? "th" : "td");
+        if (i === 0) c.scope = "row";
+        c.textContent = t;
+        tr.appendChild(c);
+      });
+      tr.className = m.state === "up" ? "" : "error";
+      body.appendChild(tr);
+    });
+  }
   function modemTools(modems) {
-    fill(document.getElementById("ussd-modem"), modems);
+    codesTable(modems);
+    fill(document.getElementById("ussd-modem"), modems.filter(function (m) { return m.transport !== "smpp"; }));
     fill(document.getElementById("caps-modem"), modems);
     var alerts = document.getElementById("sim-alerts");
     alerts.textContent = "";

@@ -372,8 +372,15 @@ fn the_page_is_accessible_and_fits_a_small_screen() {
 /// The admin page on `smsgate serve`, its token given; `None` as for
 /// [`page_on_serve`].
 fn admin_page() -> Option<Page> {
+    admin_page_with(&[])
+}
+
+/// The same with more environment for `smsgate serve`.
+fn admin_page_with(env: &[(&str, &str)]) -> Option<Page> {
     const TOKEN: &str = "browser-admin-token-0123456789";
-    let page = page_on_serve(&[("SMSGATE_HTTP__ADMIN_TOKEN", TOKEN)])?;
+    let mut all = vec![("SMSGATE_HTTP__ADMIN_TOKEN", TOKEN)];
+    all.extend_from_slice(env);
+    let page = page_on_serve(&all)?;
     page.d.goto(&format!("{}/admin", page.url));
     page.d.type_into("#token", TOKEN);
     page.d.click("#token-form button");
@@ -486,4 +493,79 @@ fn the_admin_page_runs_ussd_menus() {
     d.click("#ussd-form button");
     // The browser's own pattern check stops it: nothing is sent.
     assert_eq!(d.text("#ussd-reply"), "Su balance es RD$45.50");
+}
+
+/// The admin page shows SMPP binds like modems (#20): on the embedded
+/// network with its emulated SMSC, the modems view's table has a row per
+/// short code, the SMSC's two among them with their transport, state and
+/// window; USSD offers the modems only. axe-core finds no serious or
+/// critical violation there, and nothing is wider than a 320 px screen.
+#[test]
+fn the_admin_page_lists_modems_and_smpp_binds() {
+    let Some(axe) = common::require_tool(
+        "axe-core",
+        support_web::webdriver::find_axe(),
+        "npm install --prefix target/axe axe-core; scripts/test installs it",
+    ) else {
+        return;
+    };
+    let axe = std::fs::read_to_string(axe).unwrap();
+    let Some(page) = admin_page_with(&[("SMSGATE_EMULATOR__SMSC", "true")]) else {
+        return;
+    };
+    let d = &page.d;
+    d.set_window(320, 900);
+    d.click("[data-view=modems]");
+    let rows = "var r = document.querySelectorAll('#codes tbody tr'); \
+                return Array.prototype.map.call(r, function (tr) { \
+                  return Array.prototype.map.call(tr.cells, function (c) { return c.textContent; }); })";
+    // The view loads once; the binds may still be coming up then.
+    let table = common::eventually("five short codes, all up", WAIT, || {
+        d.click("[data-view=modems]");
+        let v = d.js(rows, json!([]));
+        let t: Vec<Vec<String>> = serde_json::from_value(v).ok()?;
+        (t.len() == 5 && t.iter().all(|r| r[2] == "up")).then_some(t)
+    });
+    let smpp: Vec<&Vec<String>> = table.iter().filter(|r| r[1].starts_with("SMPP")).collect();
+    assert_eq!(smpp.len(), 2, "{table:?}");
+    assert_eq!(smpp[0][0], "2222");
+    assert_eq!(smpp[1][0], "2223");
+    for r in &smpp {
+        assert!(r[1].contains("@127.0.0.1:"), "the bind's SMSC: {r:?}");
+        assert_eq!(r[5], "0 / 10", "window: {r:?}");
+    }
+    for r in table.iter().filter(|r| r[1].starts_with("modem")) {
+        assert_eq!(r[5], "\u{2014}", "a modem has no window: {r:?}");
+    }
+    let ussd = d.js(
+        "return document.getElementById('ussd-modem').options.length",
+        json!([]),
+    );
+    assert_eq!(ussd, json!(3), "USSD on the three modems only");
+    d.js(&axe, json!([]));
+    let v = d.js_async(
+        "var done = arguments[arguments.length - 1]; \
+         axe.run(document).then(function (r) { \
+           done({passes: r.passes.length, bad: r.violations.filter(function (v) { \
+             return v.impact === 'serious' || v.impact === 'critical'; }) \
+             .map(function (v) { return v.id + ': ' + v.help + ' (' + v.nodes.length + ')'; })}); \
+         }, function (e) { done({passes: 0, bad: ['axe failed: ' + e]}); });",
+        json!([]),
+    );
+    let found: Vec<String> = serde_json::from_value(v["bad"].clone()).unwrap();
+    assert!(found.is_empty(), "the admin modems view: {found:#?}");
+    let overflow = d.js(
+        "return document.documentElement.scrollWidth - window.innerWidth",
+        json!([]),
+    );
+    let wide = d.js(
+        "return Array.prototype.filter.call(document.querySelectorAll('body *'), function (e) { \
+           return e.getBoundingClientRect().right > window.innerWidth + 1; }) \
+           .filter(function (e) { return !e.closest('.scroll'); }).slice(0, 5).map(function (e) { return e.tagName + '#' + e.id + '.' + e.className; })",
+        json!([]),
+    );
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "{overflow} px too wide: {wide}"
+    );
 }

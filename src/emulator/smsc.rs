@@ -60,8 +60,14 @@ pub struct SmscInfo {
 }
 
 enum Write {
-    Bytes { bytes: Vec<u8>, due: Instant },
+    Bytes {
+        bytes: Vec<u8>,
+        due: Instant,
+    },
+    /// Close once what is queued is written.
     Close,
+    /// Close now; what is queued is lost (a dropped line).
+    Abort,
 }
 
 /// The connections' writers, by connection.
@@ -170,9 +176,9 @@ impl Emulator {
                         });
                     }
                 }
-                Out::Close { conn } => {
+                Out::Close { conn, at_once } => {
                     if let Some(w) = writers.remove(&conn) {
-                        let _ = w.send(Write::Close);
+                        let _ = w.send(if at_once { Write::Abort } else { Write::Close });
                     }
                 }
             }
@@ -242,6 +248,7 @@ impl Emulator {
                 w = writes.recv() => match w {
                     Some(Write::Bytes { bytes, due }) => queued.push_back((due, bytes)),
                     Some(Write::Close) | None => closing = true,
+                    Some(Write::Abort) => break,
                 },
                 () = sleep_until(next_due) => {
                     if let Some((_, bytes)) = queued.pop_front() {

@@ -128,8 +128,9 @@ pub enum Out {
         bytes: Vec<u8>,
         delay: std::time::Duration,
     },
-    /// Close `conn` (after what was written before).
-    Close { conn: ConnId },
+    /// Close `conn`: after what was written before, or `at_once` (a
+    /// dropped line: what waited to be written is lost with it).
+    Close { conn: ConnId, at_once: bool },
 }
 
 /// The three kinds of bind (§4.1).
@@ -475,7 +476,13 @@ impl Smsc {
             }
             SmscFault::Drop => {
                 for id in ids {
-                    self.close(id, net, now, &mut out);
+                    if self.conns.contains_key(&id) {
+                        self.disconnect(id, net, now);
+                        out.push(Out::Close {
+                            conn: id,
+                            at_once: true,
+                        });
+                    }
                 }
                 net.note(now, "smsc", "all binds", "smpp fault: connections dropped");
             }
@@ -719,7 +726,10 @@ impl Smsc {
     ) {
         if self.conns.contains_key(&conn) {
             self.disconnect(conn, net, now);
-            out.push(Out::Close { conn });
+            out.push(Out::Close {
+                conn,
+                at_once: false,
+            });
         }
     }
 }

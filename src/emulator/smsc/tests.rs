@@ -181,7 +181,7 @@ fn sent(outs: &[Out], conn: ConnId) -> (Vec<Command>, bool) {
             Out::Send { conn: c, bytes, .. } if *c == conn => {
                 cmds.push(wire::decode(bytes).expect("the SMSC writes PDUs"))
             }
-            Out::Close { conn: c } if *c == conn => closed = true,
+            Out::Close { conn: c, .. } if *c == conn => closed = true,
             _ => {}
         }
     }
@@ -510,6 +510,11 @@ fn a_phones_text_reaches_the_bound_esme_round_robin_and_again_until_answered() {
     // A dropped connection: its deliver_sm wait for the next bind.
     let outs = r.smsc.inject(SmscFault::Drop, &mut r.net, r.now);
     assert!(sent(&outs, a).1 && sent(&outs, b).1);
+    assert!(
+        outs.iter()
+            .all(|o| matches!(o, Out::Close { at_once: true, .. })),
+        "a dropped line does not wait for what a slow SMSC had to write"
+    );
     assert_eq!(r.smsc.status().queued.len(), 3);
     assert!(r.smsc.status().queued.iter().all(|q| !q.in_flight));
     let conn = r.smsc.connect(r.now);
