@@ -12,7 +12,9 @@
 //! Environment: `BENCH_ONLY=1,5` runs only those scenarios; `BENCH_PEERS=0`
 //! skips the peers, `BENCH_PEERS=reuse` takes their last
 //! `target/bench/peers.json`; `BENCH_SCALE=0.2` shrinks every message count
-//! (a quick look; the recorded figures use 1).
+//! (a quick look; the recorded figures use 1); `BENCH_STRACE=FILE` writes
+//! an `strace` of scenario 8's idle minute (its writing system calls) to
+//! FILE, for a profile.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -884,9 +886,27 @@ fn disk_writes(work: &Path, n: usize) -> Value {
         .and_then(|s| s.parse().ok())
         .unwrap_or(60.0);
     std::thread::sleep(Duration::from_secs(5));
+    // BENCH_STRACE=FILE: what the idle minute writes, call by call, for a
+    // profile (`strace -f -tt -y` of the writing system calls).
+    let strace = std::env::var("BENCH_STRACE").ok().map(|out| {
+        Command::new("strace")
+            .args(["-f", "-tt", "-y", "-e"])
+            .arg("trace=write,pwrite64,pwritev,fsync,fdatasync,sync_file_range,openat,rename,renameat,renameat2,unlink,ftruncate,fallocate")
+            .args(["-o", &out, "-p", &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("strace")
+    });
     let w4 = write_bytes(pid);
     std::thread::sleep(Duration::from_secs_f64(idle_s));
     let w5 = write_bytes(pid);
+    if let Some(mut s) = strace {
+        let _ = Command::new("kill")
+            .args(["-INT", &s.id().to_string()])
+            .status();
+        let _ = s.wait();
+    }
     json!({
         "messages": n,
         "settle_ms": SETTLE.as_millis() as u64,

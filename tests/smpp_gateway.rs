@@ -723,3 +723,127 @@ window = 1
         "nothing for the moved conversation from 2222"
     );
 }
+
+/// `[[smpp]]` for `smsgate serve` with these short codes and window, on
+/// the emulated SMSC of `emu`.
+fn bind_config(dir: &Path, emu: &EmulatorProc, codes: &[&str], window: u32) -> std::path::PathBuf {
+    let (host, port) = emu.smsc.as_deref().unwrap().rsplit_once(':').unwrap();
+    let codes: Vec<String> = codes.iter().map(|c| format!("\"{c}\"")).collect();
+    let path = dir.join("smsgate.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[http]
+admin_token = "{TOKEN}"
+[session]
+idle_timeout = "1h"
+[limits]
+sends_per_minute_per_client = 0
+sends_per_hour_per_recipient = 0
+[[smpp]]
+host = "{host}"
+port = {port}
+system_id = "smsgate"
+password = "secret"
+short_codes = [{}]
+window = {window}
+"#,
+            codes.join(", ")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// SIGHUP applies a changed `[[smpp]]` list on a running gateway: a new
+/// short code's bind starts and takes new conversations; a short code no
+/// longer configured keeps its bind while a live conversation is bound to
+/// it, so the phone's reply still reaches the page (the SMSC hands it to
+/// whichever bind of the account it likes: it keeps its short code); a
+/// bind whose settings changed binds anew with them.
+#[test]
+fn sighup_applies_a_changed_bind_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = EmulatorProc::start_smsc(dir.path(), &[]);
+    let cfg = bind_config(dir.path(), &emu, &["2222"], 10);
+    let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
+    let gw = Gw { url: s.url.clone() };
+    let binds = || -> BTreeMap<String, Value> {
+        gw.admin("/admin/api/modems")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["short_code"].as_str().unwrap().to_string(), m.clone()))
+            .collect()
+    };
+    eventually("2222 up", WITHIN, || {
+        (binds().get("2222")?["state"] == "up").then_some(())
+    });
+    let hup = || {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(s.child.id() as i32),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .unwrap()
+    };
+    let a = "+18095550040";
+    let (first, cookie_a) = gw.send(None, &[a], "antes").expect("202");
+    assert_eq!(first["recipients"][0]["short_code"], "2222");
+    eventually("on the phone", WITHIN, || {
+        (!inbox(&emu.control, a).is_empty()).then_some(())
+    });
+    // 2223 in place of 2222, with a window of 5.
+    bind_config(dir.path(), &emu, &["2223"], 5);
+    hup();
+    let now = eventually("2223 up beside the draining 2222", WITHIN, || {
+        let b = binds();
+        (b.get("2223")?["state"] == "up" && b.get("2222")?["state"] == "up").then_some(b)
+    });
+    assert_eq!(now["2223"]["smpp"]["window"], 5);
+    // New conversations go to 2223 only.
+    let b = "+18095550041";
+    let (second, _) = gw.send(None, &[b], "después").expect("202");
+    assert_eq!(second["recipients"][0]["short_code"], "2223");
+    let got = eventually("from 2223", WITHIN, || {
+        inbox(&emu.control, b).into_iter().next()
+    });
+    assert_eq!(got["from"], "2223");
+    // The phone of the live conversation on 2222 replies: whichever bind
+    // the SMSC hands it to, it reaches that page, not another.
+    for k in 0..4 {
+        phone_send(&emu.control, a, "2222", &format!("respuesta {k}"));
+    }
+    let view = eventually("the four replies in the page", WITHIN, || {
+        let v = gw.session(&cookie_a)?;
+        (v["replies"].as_array()?.len() == 4).then_some(v)
+    });
+    for r in view["replies"].as_array().unwrap() {
+        assert!(
+            r["text"].as_str().unwrap().starts_with("respuesta"),
+            "{view}"
+        );
+    }
+    assert!(
+        gw.admin("/admin/api/out-of-session")
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no reply taken for another pair"
+    );
+    // The same short code with another window: the bind binds anew.
+    let binds_before = binds()["2223"]["smpp"]["binds"].as_u64().unwrap();
+    bind_config(dir.path(), &emu, &["2223"], 3);
+    hup();
+    eventually("2223 bound anew with window 3", WITHIN, || {
+        let m = binds().get("2223")?.clone();
+        (m["state"] == "up" && m["smpp"]["window"] == 3).then_some(())
+    });
+    assert!(binds_before >= 1);
+    let c = "+18095550042";
+    let (third, _) = gw.send(None, &[c], "otra vez").expect("202");
+    assert_eq!(third["recipients"][0]["short_code"], "2223");
+    eventually("through the new bind", WITHIN, || {
+        inbox(&emu.control, c).into_iter().next()
+    });
+}

@@ -1,7 +1,7 @@
 //! SIGHUP for `smsgate serve`: re-reads and checks the configuration and
-//! says, key by key, what changed. The `[[modem]]` list is applied by the
-//! caller when real modems run (added modems start, removed ones drain and
-//! stop); every other change is logged as "restart needed" (the web layer
+//! says, key by key, what changed. The `[[modem]]` and `[[smpp]]` lists
+//! are applied by the caller when real transports run (added modems and
+//! binds start, removed ones drain and stop); every other change is logged as "restart needed" (the web layer
 //! and the gateway take their settings at start-up). A broken file is
 //! reported and the running configuration is kept. Owns only that
 //! comparison.
@@ -75,12 +75,12 @@ pub fn on_hangup(
             let changed = changed_keys(running, &new);
             let restart: Vec<&String> = changed
                 .iter()
-                .filter(|k| !(live_modems && *k == MODEMS))
+                .filter(|k| !(live_modems && (*k == MODEMS || *k == BINDS)))
                 .collect();
             if changed.is_empty() {
                 tracing::info!(%source, "SIGHUP: configuration re-read: no change");
             } else if restart.is_empty() {
-                tracing::info!(%source, "SIGHUP: configuration re-read: modems changed");
+                tracing::info!(%source, "SIGHUP: configuration re-read: modems or binds changed");
             } else {
                 for key in &restart {
                     tracing::warn!(%source, "SIGHUP: changed {key}: restart needed");
@@ -98,6 +98,8 @@ pub fn on_hangup(
 
 /// The key of the `[[modem]]` list.
 pub const MODEMS: &str = "modem";
+/// The key of the `[[smpp]]` list (applied like the modems').
+pub const BINDS: &str = "smpp";
 
 #[cfg(test)]
 mod tests {

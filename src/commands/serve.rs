@@ -255,24 +255,29 @@ pub async fn run(config_file: Option<&Path>) -> i32 {
                 else {
                     continue;
                 };
-                if live_modems && changed.iter().any(|k| k == super::reload::MODEMS) {
-                    if new.modem.is_empty() {
+                if live_modems
+                    && changed
+                        .iter()
+                        .any(|k| k == super::reload::MODEMS || k == super::reload::BINDS)
+                {
+                    if new.modem.is_empty() && new.smpp.is_empty() {
                         tracing::warn!(
-                            "SIGHUP: no modem left in the configuration: keeping the running ones"
+                            "SIGHUP: no modem or bind left in the configuration: keeping the running ones"
                         );
                         continue;
                     }
                     match driver_configs(&new) {
                         Ok(drivers) => {
-                            let done = gateway.reconfigure(drivers).await;
+                            let done = gateway.reconfigure(drivers, new.smpp.clone()).await;
                             gateway.reconfigure_sims(&new).await;
                             tracing::info!(
                                 added = ?done.added,
                                 restarted = ?done.restarted,
                                 removed = ?done.removed,
-                                "SIGHUP: modems applied"
+                                "SIGHUP: modems and binds applied"
                             );
                             running.modem = new.modem;
+                            running.smpp = new.smpp;
                         }
                         Err(e) => tracing::warn!("SIGHUP: {e}; keeping the running modems"),
                     }

@@ -89,17 +89,30 @@ impl GatewayHandle {
         self.mqtt.clone()
     }
 
-    /// SIGHUP changed the `[[modem]]` list: new modems start and take new
-    /// conversations, changed ones restart, removed ones take no new
-    /// conversation, hand what they have not started to live modems, and
-    /// stop once no live conversation is bound to them.
-    pub async fn reconfigure(&self, drivers: Vec<DriverConfig>) -> Reconfigured {
+    /// SIGHUP changed the `[[modem]]` or `[[smpp]]` list: new modems and
+    /// binds start and take new conversations, changed ones restart,
+    /// removed ones take no new conversation, hand what they have not
+    /// started to live short codes, and stop once no live conversation is
+    /// bound to them.
+    pub async fn reconfigure(
+        &self,
+        drivers: Vec<DriverConfig>,
+        binds: Vec<crate::config::SmppConfig>,
+    ) -> Reconfigured {
         let codes = drivers
             .iter()
             .map(|d| ShortCode(d.short_code.clone()))
-            .chain(self.pool.smpp_short_codes().into_iter().map(ShortCode))
+            .chain(
+                binds
+                    .iter()
+                    .flat_map(|b| b.short_codes.iter().map(|c| ShortCode(c.clone()))),
+            )
             .collect();
-        let done = self.pool.reconfigure(drivers).await;
+        let mut done = self.pool.reconfigure(drivers).await;
+        let binds = self.pool.reconfigure_smpp(binds).await;
+        done.added.extend(binds.added);
+        done.restarted.extend(binds.restarted);
+        done.removed.extend(binds.removed);
         let _ = self.addr.send(super::supervisor::SetPool(codes)).await;
         done
     }

@@ -150,20 +150,14 @@ impl ModemPool {
     pub fn add_smpp(&self, binds: Vec<SmppConfig>) {
         let mut members = self.members_mut();
         for cfg in binds {
-            let statuses: Vec<SharedStatus> = cfg
-                .short_codes
-                .iter()
-                .map(|code| {
-                    let mut st = ModemStatus::new(
-                        code,
-                        &format!("smpp://{}@{}:{}", cfg.system_id, cfg.host, cfg.port),
-                    );
-                    st.transport = "smpp";
-                    SharedStatus::new(st).reporting_to(self.changes.clone())
-                })
-                .collect();
+            let statuses = self.smpp_statuses(&cfg);
             let codes = cfg.short_codes.clone();
-            let bind = crate::smpp::bind::start(cfg, statuses.clone(), self.events.clone());
+            let bind = crate::smpp::bind::start(
+                cfg,
+                statuses.clone(),
+                self.events.clone(),
+                self.code_lookup(),
+            );
             for (code, status) in codes.into_iter().zip(statuses) {
                 members.insert(
                     code,
@@ -176,6 +170,115 @@ impl ModemPool {
         }
         drop(members);
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// SIGHUP: the `[[smpp]]` binds as configured now. A bind whose
+    /// settings did not change keeps running; a new one starts; a changed
+    /// one starts anew and takes over its short codes, and the old one
+    /// stops once no code is left to it (what it still held fails as a
+    /// passing error, and the gateway sends it again through the new one).
+    /// A short code no longer configured keeps its bind until the gateway
+    /// has drained it and calls [`ModemPool::stop`], as a removed modem
+    /// does.
+    pub async fn reconfigure_smpp(&self, binds: Vec<SmppConfig>) -> Reconfigured {
+        let mut done = Reconfigured::default();
+        let mut stale_modems = Vec::new();
+        {
+            let mut members = self.members_mut();
+            let mut running: Vec<BindHandle> = Vec::new();
+            for m in members.values() {
+                if let Link::Smpp(b) = &m.link {
+                    if !running.iter().any(|r| r.same(b)) {
+                        running.push(b.clone());
+                    }
+                }
+            }
+            let configured: Vec<&String> = binds.iter().flat_map(|b| &b.short_codes).collect();
+            done.removed = members
+                .iter()
+                .filter(|(code, m)| matches!(m.link, Link::Smpp(_)) && !configured.contains(code))
+                .map(|(code, _)| code.clone())
+                .collect();
+            for cfg in binds {
+                if running.iter().any(|b| *b.config() == cfg) {
+                    continue;
+                }
+                for code in &cfg.short_codes {
+                    match members.get(code).map(|m| &m.link) {
+                        None => done.added.push(code.clone()),
+                        Some(Link::Smpp(_)) => done.restarted.push(code.clone()),
+                        // A code that moves from a modem to a bind: the
+                        // modem stops (its port is free for another).
+                        Some(Link::Modem { addr, .. }) => {
+                            stale_modems.push(addr.clone());
+                            done.restarted.push(code.clone());
+                        }
+                    }
+                }
+                let statuses = self.smpp_statuses(&cfg);
+                let codes = cfg.short_codes.clone();
+                let bind = crate::smpp::bind::start(
+                    cfg,
+                    statuses.clone(),
+                    self.events.clone(),
+                    self.code_lookup(),
+                );
+                for (code, status) in codes.into_iter().zip(statuses) {
+                    members.insert(
+                        code,
+                        Member {
+                            link: Link::Smpp(bind.clone()),
+                            status,
+                        },
+                    );
+                }
+            }
+            // A bind no code is left to stops.
+            for old in running {
+                let kept = members.values().any(|m| match &m.link {
+                    Link::Smpp(b) => b.same(&old),
+                    Link::Modem { .. } => false,
+                });
+                if !kept {
+                    old.stop();
+                }
+            }
+        }
+        for addr in stale_modems {
+            let _ = addr.send(StopModem).await;
+        }
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        done
+    }
+
+    /// Finds the pool's short code for a destination an SMSC wrote (a
+    /// deliver_sm for another bind's code may come on any bind of the
+    /// account).
+    fn code_lookup(&self) -> crate::smpp::bind::CodeLookup {
+        let members = Arc::downgrade(&self.members);
+        Arc::new(move |dest: &str| {
+            let members = members.upgrade()?;
+            let members = members.read().unwrap_or_else(|e| e.into_inner());
+            members
+                .keys()
+                .find(|c| crate::smpp::message::same_code(c, dest))
+                .cloned()
+        })
+    }
+
+    /// Fresh statuses for the short codes of bind `cfg`.
+    fn smpp_statuses(&self, cfg: &SmppConfig) -> Vec<SharedStatus> {
+        cfg.short_codes
+            .iter()
+            .map(|code| {
+                let mut st = ModemStatus::new(
+                    code,
+                    &format!("smpp://{}@{}:{}", cfg.system_id, cfg.host, cfg.port),
+                );
+                st.transport = "smpp";
+                SharedStatus::new(st).reporting_to(self.changes.clone())
+            })
+            .collect()
     }
 
     /// Changes each time a modem's state changes (up, down, not
@@ -208,9 +311,25 @@ impl ModemPool {
             for cfg in &configs {
                 match members.get(&cfg.short_code).map(|m| m.modem()) {
                     Some(Some((old, _))) if old == cfg => {}
-                    // A short code of an SMPP bind: binds are not changed
-                    // on SIGHUP (a restart applies a changed `[[smpp]]`).
-                    Some(None) => {}
+                    // A short code that moves from an SMPP bind to this
+                    // modem (a code is configured once): the bind lets it
+                    // go, and stops if it was its last.
+                    Some(None) => {
+                        done.restarted.push(cfg.short_code.clone());
+                        if let Some(Member {
+                            link: Link::Smpp(bind),
+                            ..
+                        }) = members.remove(&cfg.short_code)
+                        {
+                            let shared = members.values().any(|o| match &o.link {
+                                Link::Smpp(b) => b.same(&bind),
+                                Link::Modem { .. } => false,
+                            });
+                            if !shared {
+                                bind.stop();
+                            }
+                        }
+                    }
                     Some(Some(_)) => {
                         done.restarted.push(cfg.short_code.clone());
                         stale.extend(

@@ -88,6 +88,7 @@ pub struct BindStats {
 /// A running bind. Cheap to clone.
 #[derive(Clone)]
 pub struct BindHandle {
+    cfg: Arc<SmppConfig>,
     jobs: mpsc::UnboundedSender<Job>,
     stop: Arc<watch::Sender<bool>>,
     pub stats: Arc<Mutex<BindStats>>,
@@ -119,6 +120,11 @@ impl BindHandle {
         self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The `[[smpp]]` settings this bind runs with.
+    pub fn config(&self) -> &SmppConfig {
+        &self.cfg
+    }
+
     /// Whether `other` is this same bind.
     pub fn same(&self, other: &BindHandle) -> bool {
         Arc::ptr_eq(&self.stop, &other.stop)
@@ -130,13 +136,19 @@ impl BindHandle {
     }
 }
 
+/// The pool's short code for a destination an SMSC wrote, if the pool
+/// has one (see [`message::incoming_in_pool`]).
+pub type CodeLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Starts the bind of `cfg` on the current runtime. `statuses` are those
 /// of its short codes, in `cfg.short_codes` order; events go to `events`
-/// tagged with their short code.
+/// tagged with their short code; `pool` finds the short code of a
+/// deliver_sm meant for another bind of the same SMSC account.
 pub fn start(
     cfg: SmppConfig,
     statuses: Vec<SharedStatus>,
     events: mpsc::UnboundedSender<PoolEvent>,
+    pool: CodeLookup,
 ) -> BindHandle {
     let (jobs, rx) = mpsc::unbounded_channel();
     let (stop, stop_rx) = watch::channel(false);
@@ -146,10 +158,12 @@ pub fn start(
         window: cfg.window,
         ..BindStats::default()
     }));
+    let config = Arc::new(cfg.clone());
     let task = Task {
         cfg,
         statuses,
         events,
+        pool,
         stats: stats.clone(),
         queue: Queue::default(),
         jobs: rx,
@@ -157,6 +171,7 @@ pub fn start(
     };
     tokio::spawn(task.run());
     BindHandle {
+        cfg: config,
         jobs,
         stop: Arc::new(stop),
         stats,
@@ -269,6 +284,7 @@ struct Task {
     cfg: SmppConfig,
     statuses: Vec<SharedStatus>,
     events: mpsc::UnboundedSender<PoolEvent>,
+    pool: CodeLookup,
     stats: Arc<Mutex<BindStats>>,
     queue: Queue,
     jobs: mpsc::UnboundedReceiver<Job>,
@@ -574,7 +590,7 @@ impl Task {
                         }
                         Some(Pdu::DeliverSm(pdu)) => {
                             let codes = &self.cfg.short_codes;
-                            match message::incoming(pdu, codes, chrono::Utc::now().fixed_offset()) {
+                            match message::incoming_in_pool(pdu, codes, &*self.pool, chrono::Utc::now().fixed_offset()) {
                                 Ok(incoming) => {
                                     let (tx, rx) = oneshot::channel();
                                     let (code, event) = match incoming {

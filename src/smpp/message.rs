@@ -83,6 +83,12 @@ pub fn number(ton: u8, digits: &str) -> String {
     }
 }
 
+/// Whether short code `code` (as configured) is destination `dest` (as
+/// the SMSC wrote it): the same digits, with or without a leading `+`.
+pub fn same_code(code: &str, dest: &str) -> bool {
+    code.trim_start_matches('+') == dest.trim_start_matches('+')
+}
+
 /// A relative validity period (§7.1.2, `YYMMDDhhmmss000R`) of `minutes`.
 pub fn relative_validity(minutes: u32) -> String {
     let total = u64::from(minutes) * 60;
@@ -349,14 +355,30 @@ pub fn incoming(
     short_codes: &[String],
     now: DateTime<FixedOffset>,
 ) -> Result<Incoming, ReadError> {
+    incoming_in_pool(pdu, short_codes, &|_| None, now)
+}
+
+/// The same on a bind that shares its SMSC account with other binds: an
+/// SMSC hands a deliver_sm for any short code of the account to any of
+/// its binds (the emulated SMSC does so round robin), so a
+/// destination that is another bind's short code is that code (`pool`
+/// finds it), and only one that is no short code of the pool stands for
+/// this bind's first.
+pub fn incoming_in_pool(
+    pdu: &DeliverSm,
+    short_codes: &[String],
+    pool: &dyn Fn(&str) -> Option<String>,
+    now: DateTime<FixedOffset>,
+) -> Result<Incoming, ReadError> {
     let esm = u8::from(pdu.esm_class);
     let dc = u8::from(pdu.data_coding);
     let dest = number(u8::from(pdu.dest_addr_ton), pdu.destination_addr.as_str());
     let short_code = short_codes
         .iter()
-        .find(|c| **c == dest || c.trim_start_matches('+') == dest.trim_start_matches('+'))
-        .or(short_codes.first())
+        .find(|c| same_code(c, &dest))
         .cloned()
+        .or_else(|| pool(&dest))
+        .or_else(|| short_codes.first().cloned())
         .unwrap_or(dest);
     let from = number(u8::from(pdu.source_addr_ton), pdu.source_addr.as_str());
     let mut body: Vec<u8> = pdu.short_message().as_ref().to_vec();

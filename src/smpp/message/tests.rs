@@ -246,3 +246,27 @@ fn busy_answers_wait_and_refusals_fail_with_a_reason() {
         other => panic!("{other:?}"),
     }
 }
+
+/// An SMSC hands a deliver_sm for any short code of the account to any of
+/// its binds: one for 2223 that arrives on the bind of 2222 is 2223's when
+/// the pool has 2223; only a destination no bind serves stands for this
+/// bind's first code.
+#[test]
+fn a_phone_message_for_another_binds_code_keeps_its_code() {
+    let mine = vec!["2222".to_string()];
+    let pool = |dest: &str| {
+        ["2222", "2223"]
+            .iter()
+            .find(|c| same_code(c, dest))
+            .map(|c| c.to_string())
+    };
+    let pdu = deliver(0, 0, &gsm7::encode("hola").unwrap());
+    match incoming_in_pool(&pdu, &mine, &pool, now()).unwrap() {
+        Incoming::Mo { short_code, .. } => assert_eq!(short_code, "2223"),
+        other => panic!("{other:?}"),
+    }
+    match incoming_in_pool(&pdu, &mine, &|_| None, now()).unwrap() {
+        Incoming::Mo { short_code, .. } => assert_eq!(short_code, "2222"),
+        other => panic!("{other:?}"),
+    }
+}
