@@ -78,6 +78,15 @@ const RETRY_DUE: chrono::Duration = chrono::Duration::seconds(1);
 /// stream ended and the browser re-reads the session when it reconnects.
 const CHANNEL_CAPACITY: usize = 64;
 
+/// Sends handed to one short code's modem or bind at most at once. A
+/// modem sends about one a second and a bind's window is 10 by default,
+/// so 64 keeps either busy; a burst of thousands waits in the outbox
+/// (already durable) as keys, rather than as thousands of tasks whose
+/// short-lived allocations, interleaved with the sessions' long-lived
+/// ones, left ~20 MiB of fragmented heap behind after 10 000 sends
+/// (heaptrack, docs/performance.md).
+const DISPATCH_WINDOW: usize = 64;
+
 /// What the supervisor is configured with besides the core.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -145,6 +154,16 @@ pub struct Gateway {
     /// Sends handed to a modem and not answered yet, by outbox key: a
     /// session that ends withdraws its own (the modem then skips them).
     in_flight: HashMap<String, (tokio::task::JoinHandle<()>, Withdraw)>,
+    /// Sends in flight per short code (at most [`DISPATCH_WINDOW`]).
+    at_code: HashMap<String, usize>,
+    /// Outbox keys waiting for room in their short code's window, oldest
+    /// first: the outbox holds them durably, so a backlog costs a key
+    /// here rather than a task and its message each.
+    backlog: HashMap<String, std::collections::VecDeque<String>>,
+    /// The keys of [`Self::backlog`], to skip one taken back meanwhile.
+    backlogged: std::collections::HashSet<String>,
+    /// This actor, for sends released outside a handler's context.
+    me: Option<Addr<Gateway>>,
     /// Sends waiting out a retry pause, by outbox key (not dispatched
     /// again meanwhile).
     retrying: std::collections::HashSet<String>,
@@ -251,6 +270,10 @@ impl Gateway {
             channels: HashMap::new(),
             events: Some(events),
             in_flight: HashMap::new(),
+            at_code: HashMap::new(),
+            backlog: HashMap::new(),
+            backlogged: Default::default(),
+            me: None,
             retrying: Default::default(),
             early_reports: Vec::new(),
             held: false,
@@ -773,8 +796,12 @@ impl Gateway {
     }
 
     fn dispatch(&mut self, record: OutboxRecord, ctx: &mut Context<Self>) {
+        self.dispatch_to(record, ctx.address());
+    }
+
+    /// [`Self::dispatch`] with this actor's address.
+    fn dispatch_to(&mut self, record: OutboxRecord, addr: Addr<Gateway>) {
         let sender = self.sender.clone();
-        let addr = ctx.address();
         // Auto-replies (no session) are not tracked: nothing withdraws them.
         let key = (!record.session_id.is_empty()).then(|| record.key());
         if key.as_ref().is_some_and(|k| self.in_flight.contains_key(k)) {
@@ -791,6 +818,20 @@ impl Gateway {
             // (failover) or is withdrawn when its conversation ends.
             return;
         }
+        if let Some(k) = &key {
+            if self.at_code.get(&record.short_code).copied().unwrap_or(0) >= DISPATCH_WINDOW {
+                // Its short code has a window's worth at its modem or
+                // bind: it goes when one of those is done.
+                if self.backlogged.insert(k.clone()) {
+                    self.backlog
+                        .entry(record.short_code.clone())
+                        .or_default()
+                        .push_back(k.clone());
+                }
+                return;
+            }
+        }
+        let record_code = record.short_code.clone();
         let validity_minutes = self.settings.validity_minutes;
         let withdraw = Withdraw::default();
         let flag = withdraw.clone();
@@ -807,7 +848,48 @@ impl Gateway {
             addr.do_send(Dispatched { record, outcome });
         });
         if let Some(key) = key {
+            self.backlogged.remove(&key);
+            *self.at_code.entry(record_code).or_default() += 1;
             self.in_flight.insert(key, (task, flag));
+        }
+    }
+
+    /// `key` is no longer at its modem: its window has room for the next
+    /// waiting send of `code`.
+    fn landed(&mut self, key: &str, code: &str) {
+        if self.in_flight.remove(key).is_none() {
+            return;
+        }
+        if let Some(n) = self.at_code.get_mut(code) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.at_code.remove(code);
+            }
+        }
+        self.release(code);
+    }
+
+    /// Sends waiting for room in `code`'s window go, as the outbox has
+    /// them now (one withdrawn or moved meanwhile is not there any more).
+    fn release(&mut self, code: &str) {
+        let Some(me) = self.me.clone() else { return };
+        while self.at_code.get(code).copied().unwrap_or(0) < DISPATCH_WINDOW {
+            let Some(key) = self.backlog.get_mut(code).and_then(|q| q.pop_front()) else {
+                self.backlog.remove(code);
+                break;
+            };
+            if !self.backlogged.remove(&key) || self.retrying.contains(&key) {
+                continue;
+            }
+            if let Some(r) = self.outbound.pending_record(&key) {
+                let before = self.at_code.get(code).copied().unwrap_or(0);
+                self.dispatch_to(r, me.clone());
+                if self.at_code.get(code).copied().unwrap_or(0) == before
+                    && self.backlogged.contains(&key)
+                {
+                    break; // back in the backlog: no room after all
+                }
+            }
         }
     }
 
@@ -825,12 +907,19 @@ impl Gateway {
     /// modem already started it (it finishes there). Nothing at a modem:
     /// `true`.
     fn take_back(&mut self, key: &str) -> bool {
+        // One waiting in its short code's backlog has not reached a modem.
+        self.backlogged.remove(key);
         if let Some((task, flag)) = self.in_flight.get(key) {
             if !flag.take_back() {
                 return false;
             }
             task.abort();
-            self.in_flight.remove(key);
+            let code = self
+                .outbound
+                .pending_record(key)
+                .map(|r| r.short_code)
+                .unwrap_or_default();
+            self.landed(key, &code);
         }
         true
     }
@@ -1554,6 +1643,7 @@ impl Actor for Gateway {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.me = Some(ctx.address());
         // Whatever the outbox held at the last stop goes out now.
         self.send_pending(ctx);
         if let Some(mut rx) = self.events.take() {
@@ -1805,7 +1895,7 @@ impl Handler<Dispatched> for Gateway {
         if r.session_id.is_empty() {
             return; // an auto-reply: nothing to record
         }
-        self.in_flight.remove(&r.key());
+        self.landed(&r.key(), &r.short_code);
         match outbound::decide(&r, msg.outcome) {
             Next::Sent(update, refs) => {
                 // The status first: a restart then knows it was sent even
@@ -2089,7 +2179,7 @@ impl Handler<Counters> for Gateway {
         let ledger = self.durable.core().state().ledger;
         MessageResult(GatewayCounters {
             live_sessions: self.durable.core().live_count() as u64,
-            queue_depth: self.sender.queued(),
+            queue_depth: self.sender.queued() + self.backlogged.len() as u64,
             out_of_session_replies: ledger.out_of_session,
             mo_charges: ledger.charges,
             store_open: self.store.health().is_healthy(),

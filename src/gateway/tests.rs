@@ -34,10 +34,24 @@ struct FakeSender {
     stuck: Mutex<Vec<String>>,
     /// Codes whose modem was stopped for good.
     stopped: Mutex<Vec<String>>,
+    /// While set, every send waits at its modem until [`Self::answer`]
+    /// lets it finish.
+    hold: Mutex<bool>,
+    waiting: Mutex<std::collections::VecDeque<oneshot::Sender<()>>>,
     changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl FakeSender {
+    /// The `n` oldest sends waiting at a modem finish (sent).
+    fn answer(&self, n: usize) {
+        let mut w = self.waiting.lock().unwrap();
+        for _ in 0..n {
+            if let Some(tx) = w.pop_front() {
+                let _ = tx.send(());
+            }
+        }
+    }
+
     /// The modems of `codes` are down (the others up), as a modem pool
     /// would report it: the supervisor is told of the change.
     fn set_down(&self, codes: &[&str]) {
@@ -54,6 +68,16 @@ impl SmsSender for FakeSender {
         let mut sent = self.sent.lock().unwrap();
         let mr = sent.len() as u8;
         sent.push((short_code.to_string(), sms));
+        if *self.hold.lock().unwrap() {
+            let (tx, rx) = oneshot::channel();
+            self.waiting.lock().unwrap().push_back(tx);
+            return Box::pin(async move {
+                let _ = rx.await;
+                SendOutcome::Sent {
+                    message_refs: vec![PartRef::Mr(mr)],
+                }
+            });
+        }
         Box::pin(async move {
             SendOutcome::Sent {
                 message_refs: vec![PartRef::Mr(mr)],
@@ -1072,4 +1096,67 @@ async fn a_message_costs_a_bounded_number_of_flushes() {
         total <= 2 * N as u64,
         "at most two flushes a message: {total} for {N}"
     );
+}
+
+/// A burst waits in the outbox, not at the modem: at most a window's worth
+/// (64) of sends is handed to one short code's modem at once; each that
+/// finishes lets the next go, oldest first, each once; the queue depth
+/// counts the ones waiting. A conversation that ends while its send still
+/// waits for room withdraws it: it never reaches the modem.
+#[actix::test]
+async fn a_burst_waits_in_the_outbox_a_window_at_a_time() {
+    let rig = start_on(
+        Store::temporary().unwrap(),
+        &CODES[..1],
+        t0(),
+        Settings::default(),
+    );
+    *rig.sender.hold.lock().unwrap() = true;
+    let phones: Vec<String> = (0..150).map(|i| format!("+1809556{i:04}")).collect();
+    let mut sessions = Vec::new();
+    for p in &phones {
+        sessions.push(rig.send(None, p).await.unwrap().session.id);
+    }
+    let at_modem = || rig.sender.sent.lock().unwrap().len();
+    eventually("a window at the modem", async || (at_modem() == 64).then_some(())).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(at_modem(), 64, "no more than the window");
+    let depth = rig.addr.send(Counters).await.unwrap().queue_depth;
+    assert_eq!(depth, 150 - 64, "the backlog is counted");
+    // Ten finish: ten more go.
+    rig.sender.answer(10);
+    eventually("ten more", async || (at_modem() == 74).then_some(())).await;
+    // The last twenty conversations end before their sends had room
+    // (the first 130 are kept alive by a reply each).
+    rig.clock.advance(chrono::Duration::minutes(4));
+    for p in &phones[..130] {
+        assert!(rig.phone_sends(p, CODES[0], "sigo").await);
+    }
+    rig.clock.advance(chrono::Duration::minutes(2));
+    eventually("the last twenty ended", async || {
+        rig.first_recipient(&sessions[149]).await.is_none().then_some(())
+    })
+    .await;
+    // Everything else finishes, a few at a time.
+    for _ in 0..40 {
+        rig.sender.answer(8);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eventually("the 130 live ones sent", async || {
+        rig.sender.answer(64);
+        (at_modem() >= 130).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sent: Vec<String> = rig
+        .sender
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, sms)| sms.recipient.clone())
+        .collect();
+    assert_eq!(sent, phones[..130].to_vec(), "oldest first, each once, none of the ended ones");
+    let depth = rig.addr.send(Counters).await.unwrap().queue_depth;
+    assert_eq!(depth, 0);
 }
