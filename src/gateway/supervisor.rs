@@ -85,7 +85,7 @@ const CHANNEL_CAPACITY: usize = 64;
 /// short-lived allocations, interleaved with the sessions' long-lived
 /// ones, left ~20 MiB of fragmented heap behind after 10 000 sends
 /// (heaptrack, docs/performance.md).
-const DISPATCH_WINDOW: usize = 64;
+pub const DISPATCH_WINDOW: usize = 64;
 
 /// What the supervisor is configured with besides the core.
 #[derive(Debug, Clone, Default)]
@@ -880,6 +880,10 @@ impl Gateway {
             };
             if !self.backlogged.remove(&key) || self.retrying.contains(&key) {
                 continue;
+            }
+            if self.backlogged.is_empty() && self.backlogged.capacity() > 1024 {
+                // A burst's table goes with it.
+                self.backlogged.shrink_to_fit();
             }
             if let Some(r) = self.outbound.pending_record(&key) {
                 let before = self.at_code.get(code).copied().unwrap_or(0);

@@ -1099,7 +1099,7 @@ async fn a_message_costs_a_bounded_number_of_flushes() {
 }
 
 /// A burst waits in the outbox, not at the modem: at most a window's worth
-/// (64) of sends is handed to one short code's modem at once; each that
+/// ([`DISPATCH_WINDOW`]) of sends is handed to one short code's modem at once; each that
 /// finishes lets the next go, oldest first, each once; the queue depth
 /// counts the ones waiting. A conversation that ends while its send still
 /// waits for room withdraws it: it never reaches the modem.
@@ -1118,14 +1118,18 @@ async fn a_burst_waits_in_the_outbox_a_window_at_a_time() {
         sessions.push(rig.send(None, p).await.unwrap().session.id);
     }
     let at_modem = || rig.sender.sent.lock().unwrap().len();
-    eventually("a window at the modem", async || (at_modem() == 64).then_some(())).await;
+    let w = DISPATCH_WINDOW;
+    eventually("a window at the modem", async || {
+        (at_modem() == w).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(at_modem(), 64, "no more than the window");
+    assert_eq!(at_modem(), w, "no more than the window");
     let depth = rig.addr.send(Counters).await.unwrap().queue_depth;
-    assert_eq!(depth, 150 - 64, "the backlog is counted");
+    assert_eq!(depth, (150 - w) as u64, "the backlog is counted");
     // Ten finish: ten more go.
     rig.sender.answer(10);
-    eventually("ten more", async || (at_modem() == 74).then_some(())).await;
+    eventually("ten more", async || (at_modem() == w + 10).then_some(())).await;
     // The last twenty conversations end before their sends had room
     // (the first 130 are kept alive by a reply each).
     rig.clock.advance(chrono::Duration::minutes(4));
@@ -1134,7 +1138,10 @@ async fn a_burst_waits_in_the_outbox_a_window_at_a_time() {
     }
     rig.clock.advance(chrono::Duration::minutes(2));
     eventually("the last twenty ended", async || {
-        rig.first_recipient(&sessions[149]).await.is_none().then_some(())
+        rig.first_recipient(&sessions[149])
+            .await
+            .is_none()
+            .then_some(())
     })
     .await;
     // Everything else finishes, a few at a time.
@@ -1143,7 +1150,7 @@ async fn a_burst_waits_in_the_outbox_a_window_at_a_time() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     eventually("the 130 live ones sent", async || {
-        rig.sender.answer(64);
+        rig.sender.answer(w);
         (at_modem() >= 130).then_some(())
     })
     .await;
@@ -1156,7 +1163,11 @@ async fn a_burst_waits_in_the_outbox_a_window_at_a_time() {
         .iter()
         .map(|(_, sms)| sms.recipient.clone())
         .collect();
-    assert_eq!(sent, phones[..130].to_vec(), "oldest first, each once, none of the ended ones");
+    assert_eq!(
+        sent,
+        phones[..130].to_vec(),
+        "oldest first, each once, none of the ended ones"
+    );
     let depth = rig.addr.send(Counters).await.unwrap().queue_depth;
     assert_eq!(depth, 0);
 }
