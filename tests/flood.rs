@@ -533,6 +533,35 @@ fn a_connection_flood_from_64_addresses_locks_no_one_out() {
                             }
                             if read.is_err() {
                                 held.fetch_add(1, Relaxed);
+                                // A 503 later than the first wait (a loaded
+                                // machine) was a refusal after all.
+                                while !stop.load(Relaxed) {
+                                    match tokio::time::timeout(
+                                        Duration::from_millis(100),
+                                        s.read_line(&mut first),
+                                    )
+                                    .await
+                                    {
+                                        Err(_) => continue,
+                                        Ok(Ok(n)) if n > 0 && first.starts_with("HTTP/1.1 503") => {
+                                            held.fetch_sub(1, Relaxed);
+                                            refused.fetch_add(1, Relaxed);
+                                            let mut rest = Vec::new();
+                                            let _ = tokio::time::timeout(
+                                                Duration::from_secs(1),
+                                                s.read_to_end(&mut rest),
+                                            )
+                                            .await;
+                                            if !String::from_utf8_lossy(&rest)
+                                                .contains("Retry-After: 1")
+                                            {
+                                                refused_without_retry.fetch_add(1, Relaxed);
+                                            }
+                                            return;
+                                        }
+                                        Ok(_) => break,
+                                    }
+                                }
                             }
                             while !stop.load(Relaxed) {
                                 tokio::time::sleep(Duration::from_millis(100)).await;
