@@ -269,6 +269,12 @@ impl Outbound {
         Ok(moved)
     }
 
+    /// The record under `key` while it is still queued, or the store's
+    /// error.
+    pub fn queued_record(&self, key: &str) -> Result<Option<OutboxRecord>, StoreError> {
+        Ok(self.outbox.get(key)?.filter(|r| r.failed.is_none()))
+    }
+
     /// The record under `key`, while it is still queued.
     pub fn pending_record(&self, key: &str) -> Option<OutboxRecord> {
         self.outbox

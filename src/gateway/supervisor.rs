@@ -153,7 +153,8 @@ pub struct Gateway {
     events: Option<tokio::sync::mpsc::UnboundedReceiver<PoolEvent>>,
     /// Sends handed to a modem and not answered yet, by outbox key: a
     /// session that ends withdraws its own (the modem then skips them).
-    in_flight: HashMap<String, (tokio::task::JoinHandle<()>, Withdraw)>,
+    /// With the short code it was handed to (its window's count).
+    in_flight: HashMap<String, (tokio::task::JoinHandle<()>, Withdraw, String)>,
     /// Sends in flight per short code (at most [`DISPATCH_WINDOW`]).
     at_code: HashMap<String, usize>,
     /// Outbox keys waiting for room in their short code's window, oldest
@@ -849,24 +850,24 @@ impl Gateway {
         });
         if let Some(key) = key {
             self.backlogged.remove(&key);
-            *self.at_code.entry(record_code).or_default() += 1;
-            self.in_flight.insert(key, (task, flag));
+            *self.at_code.entry(record_code.clone()).or_default() += 1;
+            self.in_flight.insert(key, (task, flag, record_code));
         }
     }
 
-    /// `key` is no longer at its modem: its window has room for the next
-    /// waiting send of `code`.
-    fn landed(&mut self, key: &str, code: &str) {
-        if self.in_flight.remove(key).is_none() {
+    /// `key` is no longer at its modem: its short code's window has room
+    /// for the next waiting send.
+    fn landed(&mut self, key: &str) {
+        let Some((_, _, code)) = self.in_flight.remove(key) else {
             return;
-        }
-        if let Some(n) = self.at_code.get_mut(code) {
+        };
+        if let Some(n) = self.at_code.get_mut(&code) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                self.at_code.remove(code);
+                self.at_code.remove(&code);
             }
         }
-        self.release(code);
+        self.release(&code);
     }
 
     /// Sends waiting for room in `code`'s window go, as the outbox has
@@ -885,13 +886,27 @@ impl Gateway {
                 // A burst's table goes with it.
                 self.backlogged.shrink_to_fit();
             }
-            if let Some(r) = self.outbound.pending_record(&key) {
-                let before = self.at_code.get(code).copied().unwrap_or(0);
-                self.dispatch_to(r, me.clone());
-                if self.at_code.get(code).copied().unwrap_or(0) == before
-                    && self.backlogged.contains(&key)
-                {
-                    break; // back in the backlog: no room after all
+            match self.outbound.queued_record(&key) {
+                Ok(Some(r)) => {
+                    let before = self.at_code.get(code).copied().unwrap_or(0);
+                    self.dispatch_to(r, me.clone());
+                    if self.at_code.get(code).copied().unwrap_or(0) == before
+                        && self.backlogged.contains(&key)
+                    {
+                        break; // back in the backlog: no room after all
+                    }
+                }
+                // Sent, failed, withdrawn or moved meanwhile.
+                Ok(None) => {}
+                Err(e) => {
+                    // It stays first in line for the next send that ends.
+                    tracing::error!(error = %e, "cannot read the outbox: a waiting send stays waiting");
+                    self.backlogged.insert(key.clone());
+                    self.backlog
+                        .entry(code.to_string())
+                        .or_default()
+                        .push_front(key);
+                    break;
                 }
             }
         }
@@ -913,17 +928,12 @@ impl Gateway {
     fn take_back(&mut self, key: &str) -> bool {
         // One waiting in its short code's backlog has not reached a modem.
         self.backlogged.remove(key);
-        if let Some((task, flag)) = self.in_flight.get(key) {
+        if let Some((task, flag, _)) = self.in_flight.get(key) {
             if !flag.take_back() {
                 return false;
             }
             task.abort();
-            let code = self
-                .outbound
-                .pending_record(key)
-                .map(|r| r.short_code)
-                .unwrap_or_default();
-            self.landed(key, &code);
+            self.landed(key);
         }
         true
     }
@@ -1899,7 +1909,7 @@ impl Handler<Dispatched> for Gateway {
         if r.session_id.is_empty() {
             return; // an auto-reply: nothing to record
         }
-        self.landed(&r.key(), &r.short_code);
+        self.landed(&r.key());
         match outbound::decide(&r, msg.outcome) {
             Next::Sent(update, refs) => {
                 // The status first: a restart then knows it was sent even
