@@ -117,6 +117,21 @@ async fn read_answer(r: &mut BufReader<TcpStream>) -> std::io::Result<Answer> {
     })
 }
 
+/// A 503 was read on `s`: counted, and whether the rest of it says
+/// `Retry-After: 1`.
+async fn refusal(
+    s: &mut BufReader<TcpStream>,
+    refused: &AtomicUsize,
+    refused_without_retry: &AtomicUsize,
+) {
+    refused.fetch_add(1, Relaxed);
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(1), s.read_to_end(&mut rest)).await;
+    if !String::from_utf8_lossy(&rest).contains("Retry-After: 1") {
+        refused_without_retry.fetch_add(1, Relaxed);
+    }
+}
+
 async fn connect(from: Ipv4Addr, to: SocketAddr) -> std::io::Result<BufReader<TcpStream>> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(SocketAddr::from((from, 0)))?;
@@ -519,16 +534,7 @@ fn a_connection_flood_from_64_addresses_locks_no_one_out() {
                             )
                             .await;
                             if first.starts_with("HTTP/1.1 503") {
-                                refused.fetch_add(1, Relaxed);
-                                let mut rest = Vec::new();
-                                let _ = tokio::time::timeout(
-                                    Duration::from_secs(1),
-                                    s.read_to_end(&mut rest),
-                                )
-                                .await;
-                                if !String::from_utf8_lossy(&rest).contains("Retry-After: 1") {
-                                    refused_without_retry.fetch_add(1, Relaxed);
-                                }
+                                refusal(&mut s, &refused, &refused_without_retry).await;
                                 return;
                             }
                             if read.is_err() {
@@ -545,18 +551,7 @@ fn a_connection_flood_from_64_addresses_locks_no_one_out() {
                                         Err(_) => continue,
                                         Ok(Ok(n)) if n > 0 && first.starts_with("HTTP/1.1 503") => {
                                             held.fetch_sub(1, Relaxed);
-                                            refused.fetch_add(1, Relaxed);
-                                            let mut rest = Vec::new();
-                                            let _ = tokio::time::timeout(
-                                                Duration::from_secs(1),
-                                                s.read_to_end(&mut rest),
-                                            )
-                                            .await;
-                                            if !String::from_utf8_lossy(&rest)
-                                                .contains("Retry-After: 1")
-                                            {
-                                                refused_without_retry.fetch_add(1, Relaxed);
-                                            }
+                                            refusal(&mut s, &refused, &refused_without_retry).await;
                                             return;
                                         }
                                         Ok(_) => break,

@@ -294,32 +294,7 @@ fn the_page_is_accessible_and_fits_a_small_screen() {
     };
     d.set_window(320, 900);
     let width = || d.js("return window.innerWidth", json!([]));
-    let audit = |what: &str| {
-        d.js(&axe, json!([]));
-        let v = d.js_async(
-            "var done = arguments[arguments.length - 1]; \
-             axe.run(document).then(function (r) { \
-               done({passes: r.passes.length, bad: r.violations.filter(function (v) { \
-                 return v.impact === 'serious' || v.impact === 'critical'; }) \
-                 .map(function (v) { return v.id + ': ' + v.help + ' (' + v.nodes.length + ')'; })}); \
-             }, function (e) { done({passes: 0, bad: ['axe failed: ' + e]}); });",
-            json!([]),
-        );
-        let found: Vec<String> = serde_json::from_value(v["bad"].clone()).unwrap();
-        assert!(found.is_empty(), "{what}: {found:#?}");
-        let passes = v["passes"].as_u64().unwrap();
-        assert!(passes >= 10, "{what}: axe ran ({passes} rules passed)");
-        println!("{what}: axe-core {passes} rules passed, no serious or critical violation");
-        // Nothing wider than a 320 px screen.
-        let overflow = d.js(
-            "return document.documentElement.scrollWidth - window.innerWidth",
-            json!([]),
-        );
-        assert!(
-            overflow.as_i64().unwrap() <= 0,
-            "{what}: {overflow} px too wide"
-        );
-    };
+    let audit = |what: &str| axe_audit(&d, &axe, what);
     for lang in ["es", "en"] {
         d.goto(&format!("{url}/?lang={lang}"));
         assert!(
@@ -542,7 +517,14 @@ fn the_admin_page_lists_modems_and_smpp_binds() {
         json!([]),
     );
     assert_eq!(ussd, json!(3), "USSD on the three modems only");
-    d.js(&axe, json!([]));
+    axe_audit(d, &axe, "the admin modems view at 320 px");
+}
+
+/// axe-core (source `axe`) on the page `d` shows: no serious or critical
+/// violation, at least 10 rules passed; and nothing wider than the
+/// window (the first elements that stick out, if any, are named).
+fn axe_audit(d: &Driver, axe: &str, what: &str) {
+    d.js(axe, json!([]));
     let v = d.js_async(
         "var done = arguments[arguments.length - 1]; \
          axe.run(document).then(function (r) { \
@@ -553,7 +535,10 @@ fn the_admin_page_lists_modems_and_smpp_binds() {
         json!([]),
     );
     let found: Vec<String> = serde_json::from_value(v["bad"].clone()).unwrap();
-    assert!(found.is_empty(), "the admin modems view: {found:#?}");
+    assert!(found.is_empty(), "{what}: {found:#?}");
+    let passes = v["passes"].as_u64().unwrap();
+    assert!(passes >= 10, "{what}: axe ran ({passes} rules passed)");
+    println!("{what}: axe-core {passes} rules passed, no serious or critical violation");
     let overflow = d.js(
         "return document.documentElement.scrollWidth - window.innerWidth",
         json!([]),
@@ -561,11 +546,12 @@ fn the_admin_page_lists_modems_and_smpp_binds() {
     let wide = d.js(
         "return Array.prototype.filter.call(document.querySelectorAll('body *'), function (e) { \
            return e.getBoundingClientRect().right > window.innerWidth + 1; }) \
-           .filter(function (e) { return !e.closest('.scroll'); }).slice(0, 5).map(function (e) { return e.tagName + '#' + e.id + '.' + e.className; })",
+           .filter(function (e) { return !e.closest('.scroll'); }).slice(0, 5) \
+           .map(function (e) { return e.tagName + '#' + e.id + '.' + e.className; })",
         json!([]),
     );
     assert!(
         overflow.as_i64().unwrap() <= 0,
-        "{overflow} px too wide: {wide}"
+        "{what}: {overflow} px too wide: {wide}"
     );
 }

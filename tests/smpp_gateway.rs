@@ -50,6 +50,19 @@ impl Gw {
         }
     }
 
+    /// A web send answered with any status: the status and the body.
+    fn answer(&self, cookie: Option<&str>, to: &[&str], text: &str) -> (u16, Value) {
+        let mut req = ureq::post(&format!("{}/api/send", self.url)).set("Origin", &self.url);
+        if let Some(c) = cookie {
+            req = req.set("Cookie", &format!("smsgate_session={c}"));
+        }
+        match req.send_json(json!({"to": to, "text": text})) {
+            Ok(r) => (r.status(), r.into_json().unwrap()),
+            Err(ureq::Error::Status(c, r)) => (c, r.into_json().unwrap()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     fn session(&self, cookie: &str) -> Option<Value> {
         ureq::get(&format!("{}/api/session", self.url))
             .set("Cookie", &format!("smsgate_session={cookie}"))
@@ -58,6 +71,17 @@ impl Gw {
             .into_json()
             .ok()
     }
+}
+
+/// The answer's line for recipient `to`.
+fn recipient(answer: &Value, to: &str) -> Value {
+    answer["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["to"] == to)
+        .unwrap_or_else(|| panic!("no {to} in {answer}"))
+        .clone()
 }
 
 fn inbox(control: &str, phone: &str) -> Vec<Value> {
@@ -82,6 +106,25 @@ fn config(dir: &Path, emu: &EmulatorProc, extra: &str) -> std::path::PathBuf {
 }
 
 fn config_with(dir: &Path, emu: &EmulatorProc, session: &str, extra: &str) -> std::path::PathBuf {
+    write_config(
+        dir,
+        emu,
+        session,
+        extra,
+        "short_codes = [\"2222\", \"2223\"]",
+    )
+}
+
+/// `dir/smsgate.toml`: the admin token, `[session]` keys, no rate limits,
+/// `extra` (TOML), and one `[[smpp]]` bind to `emu`'s SMSC with `bind`'s
+/// keys (its short codes at least).
+fn write_config(
+    dir: &Path,
+    emu: &EmulatorProc,
+    session: &str,
+    extra: &str,
+    bind: &str,
+) -> std::path::PathBuf {
     let (host, port) = emu
         .smsc
         .as_deref()
@@ -106,7 +149,7 @@ host = "{host}"
 port = {port}
 system_id = "smsgate"
 password = "secret"
-short_codes = ["2222", "2223"]
+{bind}
 "#
         ),
     )
@@ -192,15 +235,7 @@ fn the_seeds_conversation_runs_on_real_short_codes() {
     // R12: STOP from a phone: a later send to it is refused.
     phone_send(&emu.control, a, &code_a, "STOP");
     eventually("the STOP is taken in", WITHIN, || {
-        let (status, _) = match ureq::post(&format!("{}/api/send", gw.url))
-            .set("Origin", &gw.url)
-            .set("Cookie", &format!("smsgate_session={cookie}"))
-            .send_json(json!({"to": [a], "text": "¿sigues?"}))
-        {
-            Ok(r) => (r.status(), ()),
-            Err(ureq::Error::Status(c, _)) => (c, ()),
-            Err(e) => panic!("{e}"),
-        };
+        let (status, _) = gw.answer(Some(&cookie), &[a], "¿sigues?");
         (status == 422).then_some(())
     });
     // R10: every SMS part a phone sent is charged once, RD$1.00 + 18 %
@@ -268,23 +303,8 @@ fn ended_sessions_retire_their_pair_on_short_codes_too() {
     assert_eq!(third["recipients"][0]["short_code"], code1.as_str());
     // R8: both pairs live: a fourth browser finds no free code for the
     // phone; the other recipient still gets it.
-    let fourth = ureq::post(&format!("{}/api/send", gw.url))
-        .set("Origin", &gw.url)
-        .send_json(json!({"to": [p, "+18095550011"], "text": "cuatro"}));
-    let fourth: Value = match fourth {
-        Ok(r) => r.into_json().unwrap(),
-        Err(ureq::Error::Status(_, r)) => r.into_json().unwrap(),
-        Err(e) => panic!("{e}"),
-    };
-    let by = |to: &str| {
-        fourth["recipients"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["to"] == to)
-            .unwrap()
-            .clone()
-    };
+    let (_, fourth) = gw.answer(None, &[p, "+18095550011"], "cuatro");
+    let by = |to: &str| recipient(&fourth, to);
     assert_eq!(by(p)["status"], "refused", "{fourth}");
     assert_eq!(by(p)["reason"], "no_free_short_code", "{fourth}");
     assert_eq!(by("+18095550011")["status"], "queued", "{fourth}");
@@ -489,17 +509,10 @@ fn the_web_rules_hold_on_a_bind() {
     let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
         let all: Vec<_> = (0..6)
             .map(|i| {
-                let (url, cookie) = (gw.url.clone(), cookie.clone());
+                let (gw, cookie) = (&gw, &cookie);
                 s.spawn(move || {
-                    let r = ureq::post(&format!("{url}/api/send"))
-                        .set("Origin", &url)
-                        .set("Cookie", &format!("smsgate_session={cookie}"))
-                        .send_json(json!({"to": [format!("+180955503{i:02}")], "text": format!("a la vez {i}")}));
-                    match r {
-                        Ok(r) => (r.status(), r.into_json().unwrap()),
-                        Err(ureq::Error::Status(c, r)) => (c, r.into_json().unwrap()),
-                        Err(e) => panic!("{e}"),
-                    }
+                    let phone = format!("+180955503{i:02}");
+                    gw.answer(Some(cookie), &[&phone], &format!("a la vez {i}"))
                 })
             })
             .collect();
@@ -528,17 +541,7 @@ fn the_web_rules_hold_on_a_bind() {
         assert_eq!(got, want, "{phone}");
     }
     // R13: the length cap and number validation, with reasons.
-    let refused = |to: &[&str], text: &str| -> (u16, Value) {
-        match ureq::post(&format!("{}/api/send", gw.url))
-            .set("Origin", &gw.url)
-            .set("Cookie", &format!("smsgate_session={cookie}"))
-            .send_json(json!({"to": to, "text": text}))
-        {
-            Ok(r) => (r.status(), r.into_json().unwrap()),
-            Err(ureq::Error::Status(c, r)) => (c, r.into_json().unwrap()),
-            Err(e) => panic!("{e}"),
-        }
-    };
+    let refused = |to: &[&str], text: &str| gw.answer(Some(&cookie), to, text);
     let (code, body) = refused(&[p], &"a".repeat(153 * 5 + 1));
     assert_eq!(
         (code, body["error"].as_str()),
@@ -554,15 +557,7 @@ fn the_web_rules_hold_on_a_bind() {
     gw.send(Some(&cookie), &[p], "tres").expect("202");
     let (code, body) = refused(&[p, "+18095550021"], "cuatro");
     assert_eq!(code, 202, "{body}");
-    let by = |to: &str| {
-        body["recipients"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["to"] == to)
-            .unwrap()
-            .clone()
-    };
+    let by = |to: &str| recipient(&body, to);
     assert_eq!(by(p)["status"], "refused", "{body}");
     assert_eq!(by(p)["reason"], "rate_limited", "{body}");
     assert_eq!(by("+18095550021")["status"], "queued", "{body}");
@@ -591,33 +586,13 @@ fn a_bind_gone_for_good_hands_its_unseen_conversations_to_a_modem() {
         &["--smsc", "127.0.0.1:0", "--smsc-short-codes", "2222"],
     );
     let modem_code = emu.codes[0].clone();
-    let (host, port) = emu.smsc.as_deref().unwrap().rsplit_once(':').unwrap();
-    let cfg = dir.path().join("smsgate.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
-[http]
-admin_token = "{TOKEN}"
-[session]
-idle_timeout = "1h"
-failover_after = "2s"
-[limits]
-sends_per_minute_per_client = 0
-sends_per_hour_per_recipient = 0
-{}
-[[smpp]]
-host = "{host}"
-port = {port}
-system_id = "smsgate"
-password = "secret"
-short_codes = ["2222"]
-window = 1
-"#,
-            emu.modem_config()
-        ),
-    )
-    .unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &emu,
+        "idle_timeout = \"1h\"\nfailover_after = \"2s\"",
+        &emu.modem_config(),
+        "short_codes = [\"2222\"]\nwindow = 1",
+    );
     let s = serve_proc::start(&dir.path().join("store"), Some(&cfg), &[]);
     let gw = Gw { url: s.url.clone() };
     let state = |code: &str| -> String {
@@ -727,33 +702,14 @@ window = 1
 /// `[[smpp]]` for `smsgate serve` with these short codes and window, on
 /// the emulated SMSC of `emu`.
 fn bind_config(dir: &Path, emu: &EmulatorProc, codes: &[&str], window: u32) -> std::path::PathBuf {
-    let (host, port) = emu.smsc.as_deref().unwrap().rsplit_once(':').unwrap();
     let codes: Vec<String> = codes.iter().map(|c| format!("\"{c}\"")).collect();
-    let path = dir.join("smsgate.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[http]
-admin_token = "{TOKEN}"
-[session]
-idle_timeout = "1h"
-[limits]
-sends_per_minute_per_client = 0
-sends_per_hour_per_recipient = 0
-[[smpp]]
-host = "{host}"
-port = {port}
-system_id = "smsgate"
-password = "secret"
-short_codes = [{}]
-window = {window}
-"#,
-            codes.join(", ")
-        ),
+    write_config(
+        dir,
+        emu,
+        "idle_timeout = \"1h\"",
+        "",
+        &format!("short_codes = [{}]\nwindow = {window}", codes.join(", ")),
     )
-    .unwrap();
-    path
 }
 
 /// SIGHUP applies a changed `[[smpp]]` list on a running gateway: a new

@@ -150,23 +150,7 @@ impl ModemPool {
     pub fn add_smpp(&self, binds: Vec<SmppConfig>) {
         let mut members = self.members_mut();
         for cfg in binds {
-            let statuses = self.smpp_statuses(&cfg);
-            let codes = cfg.short_codes.clone();
-            let bind = crate::smpp::bind::start(
-                cfg,
-                statuses.clone(),
-                self.events.clone(),
-                self.code_lookup(),
-            );
-            for (code, status) in codes.into_iter().zip(statuses) {
-                members.insert(
-                    code,
-                    Member {
-                        link: Link::Smpp(bind.clone()),
-                        status,
-                    },
-                );
-            }
+            self.start_bind(cfg, &mut members);
         }
         drop(members);
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
@@ -215,23 +199,7 @@ impl ModemPool {
                         }
                     }
                 }
-                let statuses = self.smpp_statuses(&cfg);
-                let codes = cfg.short_codes.clone();
-                let bind = crate::smpp::bind::start(
-                    cfg,
-                    statuses.clone(),
-                    self.events.clone(),
-                    self.code_lookup(),
-                );
-                for (code, status) in codes.into_iter().zip(statuses) {
-                    members.insert(
-                        code,
-                        Member {
-                            link: Link::Smpp(bind.clone()),
-                            status,
-                        },
-                    );
-                }
+                self.start_bind(cfg, &mut members);
             }
             // A bind no code is left to stops.
             for old in running {
@@ -266,9 +234,11 @@ impl ModemPool {
         })
     }
 
-    /// Fresh statuses for the short codes of bind `cfg`.
-    fn smpp_statuses(&self, cfg: &SmppConfig) -> Vec<SharedStatus> {
-        cfg.short_codes
+    /// Starts the bind of `cfg`; its short codes become `members`, each
+    /// with a fresh status.
+    fn start_bind(&self, cfg: SmppConfig, members: &mut BTreeMap<String, Member>) {
+        let statuses: Vec<SharedStatus> = cfg
+            .short_codes
             .iter()
             .map(|code| {
                 let mut st = ModemStatus::new(
@@ -278,7 +248,23 @@ impl ModemPool {
                 st.transport = "smpp";
                 SharedStatus::new(st).reporting_to(self.changes.clone())
             })
-            .collect()
+            .collect();
+        let codes = cfg.short_codes.clone();
+        let bind = crate::smpp::bind::start(
+            cfg,
+            statuses.clone(),
+            self.events.clone(),
+            self.code_lookup(),
+        );
+        for (code, status) in codes.into_iter().zip(statuses) {
+            members.insert(
+                code,
+                Member {
+                    link: Link::Smpp(bind.clone()),
+                    status,
+                },
+            );
+        }
     }
 
     /// Changes each time a modem's state changes (up, down, not
