@@ -360,7 +360,10 @@ pub fn incoming(
 
 /// The same on a bind that shares its SMSC account with other binds: an
 /// SMSC hands a deliver_sm for any short code of the account to any of
-/// its binds (the emulated SMSC does so round robin), so a
+/// its binds (the emulated SMSC does so round robin; operators' SMSCs do
+/// too: "nothing in the protocol states deliver_sm messages should be sent
+/// back to the same bind", farhadi/node-smpp#175; ksmppd#68: every bind of
+/// the system id must be ready to take them), so a
 /// destination that is another bind's short code is that code (`pool`
 /// finds it), and only one that is no short code of the pool stands for
 /// this bind's first.
